@@ -1,0 +1,238 @@
+package apikey
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var testPepper = bytes.Repeat([]byte("p"), 32)
+
+func TestNewFormat(t *testing.T) {
+	tests := []struct {
+		prefix string
+		ok     bool
+	}{
+		{"kg_live_", true},
+		{"sk_live_", true},
+		{"sairo_", true},
+		{"a_", true},
+		{"abcdefghijklmno_", true},
+		{"abcdefghijklmnop_", false}, // 17 chars
+		{"", false},
+		{"kg", false},
+		{"Kg_live_", false},
+		{"1kg_", false},
+		{"kg__", false},
+		{"kg_live", false},
+		{"kg_live_test_", false},
+		{"kg-live_", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.prefix, func(t *testing.T) {
+			_, err := NewFormat(tt.prefix)
+			if (err == nil) != tt.ok {
+				t.Fatalf("NewFormat(%q) err = %v, want ok=%v", tt.prefix, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestGenerateParse(t *testing.T) {
+	for _, prefix := range []string{"kg_live_", "sairo_", "sk_test_"} {
+		t.Run(prefix, func(t *testing.T) {
+			f, err := NewFormat(prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pattern := regexp.MustCompile("^" + f.Pattern() + "$")
+			seen := map[string]bool{}
+			for i := 0; i < 200; i++ {
+				tok, err := f.Generate(rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := tok.String()
+				if !pattern.MatchString(s) {
+					t.Fatalf("token %q does not match %s", s, f.Pattern())
+				}
+				if len(tok.ID()) != IDLen || !strings.HasPrefix(s, prefix+tok.ID()) {
+					t.Fatalf("ID %q not at the start of the body", tok.ID())
+				}
+				if seen[tok.ID()] {
+					t.Fatalf("duplicate ID %q", tok.ID())
+				}
+				seen[tok.ID()] = true
+				got, err := f.Parse(s)
+				if err != nil {
+					t.Fatalf("Parse(generated) = %v", err)
+				}
+				if got != tok {
+					t.Fatalf("Parse round trip: got %+v want %+v", got, tok)
+				}
+				if h := f.Hint(tok.ID()); h != prefix+s[len(prefix):len(prefix)+HintLen] {
+					t.Fatalf("Hint = %q", h)
+				}
+			}
+		})
+	}
+}
+
+func TestGenerateIsDeterministicFromRandom(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	zero, err := f.Generate(bytes.NewReader(make([]byte, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// All-zero randomness encodes as all-'0' digits; the checksum still validates.
+	if want := DefaultPrefix + strings.Repeat("0", IDLen+SecretLen); !strings.HasPrefix(zero.String(), want) {
+		t.Fatalf("zero token = %q", zero)
+	}
+	if _, err := f.Parse(zero.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Generate(bytes.NewReader(make([]byte, 10))); err == nil {
+		t.Fatal("short random source: want error")
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	tok, _ := f.Generate(rand.Reader)
+	s := tok.String()
+	flip := func(i int) string {
+		b := []byte(s)
+		if b[i] == 'a' {
+			b[i] = 'b'
+		} else {
+			b[i] = 'a'
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name, token, reason string
+	}{
+		{"empty", "", "wrong length"},
+		{"prefix only", DefaultPrefix, "wrong length"},
+		{"truncated", s[:len(s)-1], "wrong length"},
+		{"extra", s + "a", "wrong length"},
+		{"other prefix", "sk_live_" + s[len(DefaultPrefix):], "wrong prefix"},
+		{"upper prefix", strings.ToUpper(DefaultPrefix) + s[len(DefaultPrefix):], "wrong prefix"},
+		{"not base62", s[:20] + "-" + s[21:], "not base62"},
+		{"unicode", s[:20] + "é" + s[22:], "not base62"},
+		{"typo in id", flip(len(DefaultPrefix) + 2), "bad checksum"},
+		{"typo in secret", flip(len(DefaultPrefix) + IDLen + 5), "bad checksum"},
+		{"typo in checksum", flip(len(s) - 1), "bad checksum"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.Parse(tt.token)
+			var me *MalformedError
+			if !errors.Is(err, ErrMalformed) || !errors.As(err, &me) || me.Reason != tt.reason {
+				t.Fatalf("Parse = %v, want malformed (%s)", err, tt.reason)
+			}
+			if strings.Contains(err.Error(), s[len(DefaultPrefix):]) {
+				t.Fatal("error quotes the token")
+			}
+		})
+	}
+}
+
+func TestParseDoesNotAllocate(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	tok, _ := f.Generate(rand.Reader)
+	bad := tok.String()[:len(tok.String())-1] + "x"
+	for _, s := range []string{tok.String(), bad} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = f.Parse(s) }); n != 0 {
+			t.Fatalf("Parse allocates %v times", n)
+		}
+	}
+}
+
+func TestDigestIsHMAC(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	for _, pepper := range [][]byte{testPepper, bytes.Repeat([]byte("q"), 100)} {
+		h, err := NewHasher(pepper, HMACSHA256, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _ := f.Generate(rand.Reader)
+		mac := hmac.New(sha256.New, pepper)
+		mac.Write([]byte(tok.material()))
+		if d := h.Digest(tok); !bytes.Equal(d[:], mac.Sum(nil)) {
+			t.Fatalf("Digest differs from crypto/hmac for pepper of %d bytes", len(pepper))
+		}
+		if n := testing.AllocsPerRun(100, func() { h.Digest(tok) }); n != 0 {
+			t.Fatalf("Digest allocates %v times", n)
+		}
+	}
+}
+
+func TestVerify(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	for _, alg := range []string{HMACSHA256, Argon2ID} {
+		t.Run(alg, func(t *testing.T) {
+			h, err := NewHasher(testPepper, alg, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, _ := f.Generate(rand.Reader)
+			other, _ := f.Generate(rand.Reader)
+			v, err := h.Verifier(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(v, alg+"$") {
+				t.Fatalf("verifier %q does not name %s", v, alg)
+			}
+			if strings.Contains(v, tok.String()[len(DefaultPrefix)+IDLen:]) {
+				t.Fatal("verifier contains the secret")
+			}
+			if ok, err := h.Verify(tok, v); !ok || err != nil {
+				t.Fatalf("Verify(right) = %v, %v", ok, err)
+			}
+			if ok, err := h.Verify(other, v); ok || err != nil {
+				t.Fatalf("Verify(wrong) = %v, %v", ok, err)
+			}
+			otherPepper, _ := NewHasher(bytes.Repeat([]byte("x"), 32), alg, rand.Reader)
+			if ok, _ := otherPepper.Verify(tok, v); ok {
+				t.Fatal("verifier accepted under another pepper")
+			}
+		})
+	}
+	// A hasher configured for HMAC still verifies argon2id keys: TOKEN_HASH
+	// can change without breaking existing keys.
+	tok, _ := f.Generate(rand.Reader)
+	ah, _ := NewHasher(testPepper, Argon2ID, rand.Reader)
+	hh, _ := NewHasher(testPepper, HMACSHA256, rand.Reader)
+	v, _ := ah.Verifier(tok)
+	if ok, err := hh.Verify(tok, v); !ok || err != nil {
+		t.Fatalf("HMAC hasher verifying argon2id = %v, %v", ok, err)
+	}
+}
+
+func TestVerifyUnreadable(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	h, _ := NewHasher(testPepper, HMACSHA256, rand.Reader)
+	tok, _ := f.Generate(rand.Reader)
+	for _, v := range []string{"", "plain", "hmac-sha256$", "hmac-sha256$!!!", "argon2id$v=19$m=1,t=1$a$b",
+		"argon2id$v=19$m=99999999,t=1,p=1$AAAA$AAAA", "argon2id$v=1$m=1,t=1,p=1$AAAA$AAAA"} {
+		if ok, err := h.Verify(tok, v); ok || err == nil {
+			t.Errorf("Verify(%q) = %v, %v; want false and an error", v, ok, err)
+		}
+	}
+}
+
+func TestNewHasherRejects(t *testing.T) {
+	if _, err := NewHasher([]byte("short"), HMACSHA256, rand.Reader); err == nil {
+		t.Error("short pepper accepted")
+	}
+	if _, err := NewHasher(testPepper, "md5", rand.Reader); err == nil {
+		t.Error("unknown algorithm accepted")
+	}
+}

@@ -1,0 +1,197 @@
+// Package apikey defines Keygate's token format and how tokens are turned
+// into stored verifiers.
+//
+// A token is <prefix><body>. The body is base62 and fixed-width:
+//
+//	id (17 chars, 96 random bits) | secret (43 chars, 32 random bytes) | checksum (6 chars)
+//
+// The checksum is CRC32 (IEEE) over everything before it, prefix included,
+// written as 6 base62 digits. It lets the authorizer reject a mistyped or
+// truncated token without a database read, and lets secret scanners validate
+// a candidate offline. With the default prefix a token matches
+//
+//	kg_live_[0-9A-Za-z]{66}
+package apikey
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"regexp"
+	"unsafe"
+)
+
+const (
+	// DefaultPrefix is used when TOKEN_PREFIX is not set.
+	DefaultPrefix = "kg_live_"
+	// MaxPrefixLen bounds TOKEN_PREFIX.
+	MaxPrefixLen = 16
+
+	idBytes     = 12
+	secretBytes = 32
+
+	// IDLen, SecretLen and ChecksumLen are base62 widths: the smallest that
+	// hold 2^96, 2^256 and 2^32 values.
+	IDLen       = 17
+	SecretLen   = 43
+	ChecksumLen = 6
+	// BodyLen is the length of a token after its prefix.
+	BodyLen = IDLen + SecretLen + ChecksumLen
+	// HintLen is how much of the body a hint shows: the start of the public ID.
+	HintLen = 8
+)
+
+var prefixPattern = regexp.MustCompile(`^[a-z][a-z0-9]*_([a-z0-9]+_)?$`)
+
+// ErrMalformed is returned for any token that is not well formed. The reason
+// is kept apart so logs can say why without ever quoting the token.
+var ErrMalformed = errors.New("malformed token")
+
+// MalformedError says why a token was rejected before any lookup.
+type MalformedError struct{ Reason string }
+
+func (e *MalformedError) Error() string        { return "malformed token: " + e.Reason }
+func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
+
+// These are allocated once: the parse path rejects bad tokens without
+// allocating.
+var (
+	errPrefix   = &MalformedError{"wrong prefix"}
+	errLength   = &MalformedError{"wrong length"}
+	errAlphabet = &MalformedError{"not base62"}
+	errChecksum = &MalformedError{"bad checksum"}
+)
+
+// Format generates and parses tokens with one prefix.
+type Format struct {
+	prefix string
+}
+
+// NewFormat validates prefix against ^[a-z][a-z0-9]*_([a-z0-9]+_)?$ and the
+// length limit.
+func NewFormat(prefix string) (Format, error) {
+	if len(prefix) > MaxPrefixLen || !prefixPattern.MatchString(prefix) {
+		return Format{}, fmt.Errorf("token prefix %q must match %s and be at most %d characters", prefix, prefixPattern, MaxPrefixLen)
+	}
+	return Format{prefix: prefix}, nil
+}
+
+// Prefix returns the token prefix.
+func (f Format) Prefix() string { return f.prefix }
+
+// Pattern returns a regular expression matching every token of this format,
+// for secret scanners.
+func (f Format) Pattern() string {
+	return regexp.QuoteMeta(f.prefix) + fmt.Sprintf("[0-9A-Za-z]{%d}", BodyLen)
+}
+
+// Token is a parsed or freshly generated token. Its String is the secret
+// itself: it is shown once and must never be logged.
+type Token struct {
+	raw    string
+	prefix int
+}
+
+// ID returns the public key ID.
+func (t Token) ID() string { return t.raw[t.prefix : t.prefix+IDLen] }
+
+// String returns the whole token.
+func (t Token) String() string { return t.raw }
+
+// LogValue keeps the token out of structured logs even if passed by mistake.
+func (t Token) LogValue() string { return "[token]" }
+
+// material is what the verifier is computed over: the ID and the secret.
+// The prefix is configuration, not key material, so it is left out.
+func (t Token) material() string { return t.raw[t.prefix : t.prefix+IDLen+SecretLen] }
+
+// Hint returns the prefix and the first HintLen characters of the body for
+// a key ID: enough to tell keys apart, nothing secret (it is part of the ID).
+func (f Format) Hint(id string) string {
+	if len(id) > HintLen {
+		id = id[:HintLen]
+	}
+	return f.prefix + id
+}
+
+// Generate makes a new token from random (crypto/rand.Reader in production).
+func (f Format) Generate(random io.Reader) (Token, error) {
+	var b [idBytes + secretBytes]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return Token{}, fmt.Errorf("generate token: %w", err)
+	}
+	buf := make([]byte, 0, len(f.prefix)+BodyLen)
+	buf = append(buf, f.prefix...)
+	buf = appendBase62(buf, b[:idBytes], IDLen)
+	buf = appendBase62(buf, b[idBytes:], SecretLen)
+	sum := checksumDigits(crc32.ChecksumIEEE(buf))
+	buf = append(buf, sum[:]...)
+	return Token{raw: string(buf), prefix: len(f.prefix)}, nil
+}
+
+// Parse checks a token's prefix, length, alphabet and checksum. It never
+// touches storage and does not allocate.
+func (f Format) Parse(s string) (Token, error) {
+	if len(s) != len(f.prefix)+BodyLen {
+		return Token{}, errLength
+	}
+	if s[:len(f.prefix)] != f.prefix {
+		return Token{}, errPrefix
+	}
+	body := s[len(f.prefix):]
+	for i := 0; i < len(body); i++ {
+		if base62Value[body[i]] < 0 {
+			return Token{}, errAlphabet
+		}
+	}
+	n := len(s) - ChecksumLen
+	if want := checksumDigits(crc32ChecksumString(s[:n])); string(want[:]) != s[n:] {
+		return Token{}, errChecksum
+	}
+	return Token{raw: s, prefix: len(f.prefix)}, nil
+}
+
+// crc32ChecksumString avoids copying s to the heap: crc32 only reads its
+// input and never retains it, so viewing the string's bytes is safe.
+func crc32ChecksumString(s string) uint32 {
+	return crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+var base62Value = func() (v [256]int8) {
+	for i := range v {
+		v[i] = -1
+	}
+	for i := 0; i < len(base62Alphabet); i++ {
+		v[base62Alphabet[i]] = int8(i)
+	}
+	return v
+}()
+
+// appendBase62 writes src as a big-endian number in exactly width base62
+// digits. width must be large enough for 256^len(src).
+func appendBase62(dst, src []byte, width int) []byte {
+	num := append([]byte(nil), src...)
+	out := make([]byte, width)
+	for i := width - 1; i >= 0; i-- {
+		// Long division of num by 62; the remainder is the next digit.
+		var rem int
+		for j := range num {
+			acc := rem<<8 | int(num[j])
+			num[j] = byte(acc / 62)
+			rem = acc % 62
+		}
+		out[i] = base62Alphabet[rem]
+	}
+	return append(dst, out...)
+}
+
+func checksumDigits(sum uint32) (out [ChecksumLen]byte) {
+	for i := ChecksumLen - 1; i >= 0; i-- {
+		out[i] = base62Alphabet[sum%62]
+		sum /= 62
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package apikey
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Hash algorithms for TOKEN_HASH.
+const (
+	HMACSHA256 = "hmac-sha256"
+	Argon2ID   = "argon2id"
+)
+
+// argon2id parameters: OWASP's minimum recommendation (19 MiB, t=2, p=1),
+// small enough for a 128 MB Lambda.
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonSaltLen = 16
+	argonKeyLen  = 32
+)
+
+// MinPepperLen is the shortest server secret accepted: HMAC keys shorter
+// than the hash output weaken it.
+const MinPepperLen = 32
+
+// Hasher turns tokens into verifiers keyed with the server secret (the
+// pepper), so that write access to the table alone cannot mint a key.
+type Hasher struct {
+	alg    string
+	random io.Reader
+	// ipad and opad are the HMAC key blocks, precomputed once so that the
+	// authorizer's hot path computes HMAC-SHA-256 without allocating.
+	ipad, opad [sha256.BlockSize]byte
+}
+
+// NewHasher returns a Hasher for alg (HMACSHA256 or Argon2ID). random is
+// used for argon2id salts.
+func NewHasher(pepper []byte, alg string, random io.Reader) (*Hasher, error) {
+	if len(pepper) < MinPepperLen {
+		return nil, fmt.Errorf("token pepper must be at least %d bytes", MinPepperLen)
+	}
+	switch alg {
+	case HMACSHA256, Argon2ID:
+	default:
+		return nil, fmt.Errorf("token hash %q must be %s or %s", alg, HMACSHA256, Argon2ID)
+	}
+	h := &Hasher{alg: alg, random: random}
+	key := pepper
+	if len(key) > sha256.BlockSize {
+		sum := sha256.Sum256(key)
+		key = sum[:]
+	}
+	for i := range h.ipad {
+		h.ipad[i] = 0x36
+		h.opad[i] = 0x5c
+	}
+	for i, b := range key {
+		h.ipad[i] ^= b
+		h.opad[i] ^= b
+	}
+	return h, nil
+}
+
+// Digest is HMAC-SHA-256(pepper, id‖secret). It is also the in-memory cache
+// key of the authorizer, so it must stay cheap.
+func (h *Hasher) Digest(t Token) [sha256.Size]byte {
+	m := t.material()
+	var inner [sha256.BlockSize + IDLen + SecretLen]byte
+	copy(inner[:], h.ipad[:])
+	copy(inner[sha256.BlockSize:], m)
+	ih := sha256.Sum256(inner[:sha256.BlockSize+len(m)])
+	var outer [sha256.BlockSize + sha256.Size]byte
+	copy(outer[:], h.opad[:])
+	copy(outer[sha256.BlockSize:], ih[:])
+	return sha256.Sum256(outer[:])
+}
+
+// Verifier returns the string stored for a new token, in the configured
+// algorithm. The algorithm is part of the string so that changing
+// TOKEN_HASH never breaks keys created before.
+func (h *Hasher) Verifier(t Token) (string, error) {
+	d := h.Digest(t)
+	if h.alg == HMACSHA256 {
+		return HMACSHA256 + "$" + base64.RawStdEncoding.EncodeToString(d[:]), nil
+	}
+	salt := make([]byte, argonSaltLen)
+	if _, err := io.ReadFull(h.random, salt); err != nil {
+		return "", fmt.Errorf("argon2id salt: %w", err)
+	}
+	sum := argon2.IDKey(d[:], salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("%s$v=%d$m=%d,t=%d,p=%d$%s$%s", Argon2ID, argon2.Version, argonMemory, argonTime, argonThreads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(sum)), nil
+}
+
+var errVerifier = errors.New("unreadable verifier")
+
+// Verify reports whether t matches a stored verifier, comparing in constant
+// time. An unreadable verifier is an error, so callers fail closed.
+func (h *Hasher) Verify(t Token, verifier string) (bool, error) {
+	d := h.Digest(t)
+	return h.VerifyDigest(d, verifier)
+}
+
+// VerifyDigest is Verify for a Digest already computed.
+func (h *Hasher) VerifyDigest(d [sha256.Size]byte, verifier string) (bool, error) {
+	if rest, ok := strings.CutPrefix(verifier, HMACSHA256+"$"); ok {
+		var want [sha256.Size]byte
+		n, err := base64.RawStdEncoding.Decode(want[:], []byte(rest))
+		if err != nil || n != sha256.Size {
+			return false, errVerifier
+		}
+		return subtle.ConstantTimeCompare(d[:], want[:]) == 1, nil
+	}
+	var version, memory, time, threads int
+	var salt, sum string
+	parts := strings.Split(verifier, "$")
+	if len(parts) != 5 || parts[0] != Argon2ID {
+		return false, errVerifier
+	}
+	if _, err := fmt.Sscanf(parts[1], "v=%d", &version); err != nil || version != argon2.Version {
+		return false, errVerifier
+	}
+	if _, err := fmt.Sscanf(parts[2], "m=%d,t=%d,p=%d", &memory, &time, &threads); err != nil ||
+		memory <= 0 || memory > 1<<20 || time <= 0 || time > 16 || threads <= 0 || threads > 16 {
+		return false, errVerifier
+	}
+	salt, sum = parts[3], parts[4]
+	saltBytes, err1 := base64.RawStdEncoding.DecodeString(salt)
+	want, err2 := base64.RawStdEncoding.DecodeString(sum)
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false, errVerifier
+	}
+	got := argon2.IDKey(d[:], saltBytes, uint32(time), uint32(memory), uint8(threads), uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}

@@ -1,0 +1,96 @@
+// Package keygate holds Keygate's domain types: API keys, the callers that
+// manage them, and the error kinds shared by every layer. It has no
+// dependencies on AWS so the service, store and handlers can all speak it.
+package keygate
+
+import (
+	"regexp"
+	"time"
+)
+
+// Type says who a key belongs to.
+type Type string
+
+const (
+	// User keys belong to one owner.
+	User Type = "user"
+	// Service keys are tenant-wide; their owner is the tenant.
+	Service Type = "service"
+)
+
+// Role says what a key may do with the management API.
+type Role string
+
+const (
+	// Admin keys manage every key of their tenant and have every route.
+	Admin Role = "admin"
+	// Viewer keys manage only their owner's keys, within their scopes.
+	Viewer Role = "viewer"
+)
+
+// Status is derived from revoked_at and expires_at, never stored, so a key
+// DynamoDB has not yet deleted still reads as expired.
+type Status string
+
+const (
+	Active  Status = "active"
+	Revoked Status = "revoked"
+	Expired Status = "expired"
+)
+
+// Key is an API key's metadata. It never carries the token or its verifier.
+type Key struct {
+	ID         string     `json:"id"`
+	Hint       string     `json:"hint"`
+	Name       string     `json:"name"`
+	Tenant     string     `json:"tenant"`
+	Owner      string     `json:"owner"`
+	Type       Type       `json:"type"`
+	Role       Role       `json:"role"`
+	Scopes     []string   `json:"scopes"`
+	Status     Status     `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  string     `json:"created_by"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+// StatusAt derives the key's status at now. Revocation wins over expiry.
+func (k *Key) StatusAt(now time.Time) Status {
+	switch {
+	case k.RevokedAt != nil:
+		return Revoked
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return Expired
+	default:
+		return Active
+	}
+}
+
+// Caller is who is asking: a key presented through the authorizer, or an
+// operator invoking a function directly (authorized by IAM, any tenant).
+type Caller struct {
+	KeyID    string
+	Tenant   string
+	Owner    string
+	Type     Type
+	Role     Role
+	Scopes   []string
+	Operator bool
+}
+
+// Name identifies the caller in created_by and audit records.
+func (c Caller) Name() string {
+	if c.Operator {
+		return "operator"
+	}
+	return "key:" + c.KeyID
+}
+
+// namePattern bounds tenant and owner names to characters that are safe in
+// DynamoDB key strings (no '#', our separator), URLs and logs.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$`)
+
+// ValidName reports whether s is a valid tenant or owner name.
+func ValidName(s string) bool { return namePattern.MatchString(s) }

@@ -1,0 +1,541 @@
+package manage_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/keygate/keygate/infra/dynamotest"
+	"github.com/keygate/keygate/shared/apikey"
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/store"
+)
+
+// clock is a settable clock for expiry tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type fixture struct {
+	svc   *manage.Service
+	db    *dynamodb.Client
+	table string
+	clock *clock
+}
+
+func newFixture(t *testing.T, tweak func(*manage.Config)) *fixture {
+	t.Helper()
+	db, table := dynamotest.NewTable(t)
+	format, err := apikey.NewFormat(apikey.DefaultPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := apikey.NewHasher(bytes.Repeat([]byte("k"), 32), apikey.HMACSHA256, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	cfg := manage.Config{
+		Format: format, Hasher: hasher,
+		DefaultTTL: 90 * 24 * time.Hour, Retention: 30 * 24 * time.Hour,
+		MaxUserKeys: 10, MaxServiceKeys: 5,
+		Now: clk.Now,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	return &fixture{svc: manage.New(store.New(db, table), cfg), db: db, table: table, clock: clk}
+}
+
+var operator = keygate.Caller{Operator: true}
+
+func adminOf(tenant string) keygate.Caller {
+	return keygate.Caller{KeyID: "adminkey000000000", Tenant: tenant, Owner: "root", Type: keygate.User, Role: keygate.Admin, Scopes: []string{"* /*"}}
+}
+
+func viewer(tenant, owner string, scopes ...string) keygate.Caller {
+	return keygate.Caller{KeyID: "viewerkey00000000", Tenant: tenant, Owner: owner, Type: keygate.User, Role: keygate.Viewer, Scopes: scopes}
+}
+
+func wantCode(t *testing.T, err error, code keygate.Code) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %s", code)
+	}
+	if got := keygate.ErrorCode(err); got != code {
+		t.Fatalf("got %s (%v), want %s", got, err, code)
+	}
+}
+
+func (f *fixture) scan(t *testing.T) []map[string]types.AttributeValue {
+	t.Helper()
+	out, err := f.db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Items
+}
+
+func (f *fixture) audits(t *testing.T, keyID string) []string {
+	t.Helper()
+	var actions []string
+	for _, item := range f.scan(t) {
+		if pk := item["pk"].(*types.AttributeValueMemberS).Value; strings.HasPrefix(pk, "AUDIT#") {
+			if item["key_id"].(*types.AttributeValueMemberS).Value == keyID {
+				actions = append(actions, item["action"].(*types.AttributeValueMemberS).Value)
+			}
+		}
+	}
+	return actions
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestRoundTrip(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := manage.WithRequestID(context.Background(), "req-1")
+	created, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Name: "bootstrap", Role: keygate.Admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(created.Token, "kg_live_"+created.ID) || created.Status != keygate.Active {
+		t.Fatalf("created = %+v", created)
+	}
+	if created.Hint != "kg_live_"+created.ID[:8] || created.Owner != "alice" || created.Tenant != "acme" || created.CreatedBy != "operator" {
+		t.Fatalf("created metadata = %+v", created.Key)
+	}
+	if want := f.clock.Now().Add(90 * 24 * time.Hour); !created.ExpiresAt.Equal(want) {
+		t.Fatalf("expires_at = %v, want default TTL %v", created.ExpiresAt, want)
+	}
+
+	list, err := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Keys) != 1 || list.Keys[0].ID != created.ID || list.NextCursor != nil {
+		t.Fatalf("list = %+v", list)
+	}
+	got, err := f.svc.Get(ctx, adminOf("acme"), "", created.ID)
+	if err != nil || got.ID != created.ID || got.Status != keygate.Active {
+		t.Fatalf("get = %+v, %v", got, err)
+	}
+
+	f.clock.Add(time.Minute)
+	revoked, err := f.svc.Revoke(ctx, operator, "acme", created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if revoked.Status != keygate.Revoked || revoked.RevokedAt == nil {
+		t.Fatalf("revoked = %+v", revoked)
+	}
+	again, err := f.svc.Revoke(ctx, operator, "acme", created.ID)
+	if err != nil || !again.RevokedAt.Equal(*revoked.RevokedAt) {
+		t.Fatalf("second revoke = %+v, %v; want a no-op with the first revoked_at", again, err)
+	}
+	if got := f.audits(t, created.ID); strings.Join(got, ",") != "create,revoke" {
+		t.Fatalf("audit actions = %v, want create,revoke", got)
+	}
+	list, _ = f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme", Status: keygate.Revoked})
+	if len(list.Keys) != 1 || list.Keys[0].Status != keygate.Revoked {
+		t.Fatalf("revoked list = %+v", list)
+	}
+	list, _ = f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme", Status: keygate.Active})
+	if len(list.Keys) != 0 {
+		t.Fatalf("active list after revoke = %+v", list)
+	}
+
+	// The TTL lets DynamoDB drop the key a retention period after revocation.
+	for _, item := range f.scan(t) {
+		if item["pk"].(*types.AttributeValueMemberS).Value == "KEY#"+created.ID {
+			want := fmt.Sprint(revoked.RevokedAt.Add(30 * 24 * time.Hour).Unix())
+			if ttl := item["ttl"].(*types.AttributeValueMemberN).Value; ttl != want {
+				t.Fatalf("ttl = %s, want %s", ttl, want)
+			}
+		}
+	}
+}
+
+// TestTokenShownOnce checks that after creation no read path, audit record
+// or stored attribute holds the token or its secret part.
+func TestTokenShownOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	var tokens []string
+	for _, owner := range []string{"alice", "bob"} {
+		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: owner, Scopes: []string{"GET /x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, c.Token)
+	}
+	list, _ := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme"})
+	got, _ := f.svc.Get(ctx, operator, "acme", list.Keys[0].ID)
+	seen := fmt.Sprintf("%+v %+v", list, got)
+	for _, item := range f.scan(t) {
+		seen += fmt.Sprintf("%+v", item)
+		for _, v := range item {
+			if sv, ok := v.(*types.AttributeValueMemberS); ok {
+				seen += sv.Value + "\n"
+			}
+		}
+	}
+	for _, tok := range tokens {
+		secret := tok[len("kg_live_")+apikey.IDLen : len(tok)-apikey.ChecksumLen]
+		if strings.Contains(seen, secret) || strings.Contains(seen, tok) {
+			t.Fatalf("token or secret found after creation")
+		}
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	f := newFixture(t, nil)
+	now := f.clock.Now()
+	tests := []struct {
+		name string
+		req  manage.CreateRequest
+		want *time.Time // nil: never
+		code keygate.Code
+	}{
+		{"default ttl", manage.CreateRequest{}, ptr(now.Add(90 * 24 * time.Hour)), ""},
+		{"expires_at", manage.CreateRequest{ExpiresAt: ptr("2027-01-01T00:00:00+02:00")}, ptr(time.Date(2026, 12, 31, 22, 0, 0, 0, time.UTC)), ""},
+		{"in hours", manage.CreateRequest{ExpiresInHours: ptr[int64](24)}, ptr(now.Add(24 * time.Hour)), ""},
+		{"zero hours is never", manage.CreateRequest{ExpiresInHours: ptr[int64](0)}, nil, ""},
+		{"past", manage.CreateRequest{ExpiresAt: ptr("2020-01-01T00:00:00Z")}, nil, keygate.Invalid},
+		{"now", manage.CreateRequest{ExpiresAt: ptr(now.Format(time.RFC3339))}, nil, keygate.Invalid},
+		{"unparsable", manage.CreateRequest{ExpiresAt: ptr("tomorrow")}, nil, keygate.Invalid},
+		{"date only", manage.CreateRequest{ExpiresAt: ptr("2027-01-01")}, nil, keygate.Invalid},
+		{"negative hours", manage.CreateRequest{ExpiresInHours: ptr[int64](-1)}, nil, keygate.Invalid},
+		{"huge hours", manage.CreateRequest{ExpiresInHours: ptr[int64](1 << 40)}, nil, keygate.Invalid},
+		{"both", manage.CreateRequest{ExpiresAt: ptr("2027-01-01T00:00:00Z"), ExpiresInHours: ptr[int64](1)}, nil, keygate.Invalid},
+		{"far future", manage.CreateRequest{ExpiresAt: ptr("9999-01-01T00:00:00Z")}, nil, keygate.Invalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.req.Owner = "alice"
+			tt.req.Scopes = []string{"GET /x"}
+			c, err := f.svc.Create(context.Background(), operator, "acme", tt.req)
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (c.ExpiresAt == nil) != (tt.want == nil) || (c.ExpiresAt != nil && !c.ExpiresAt.Equal(*tt.want)) {
+				t.Fatalf("expires_at = %v, want %v", c.ExpiresAt, tt.want)
+			}
+		})
+	}
+	// Nothing was written by the rejected requests: 4 keys, 4 audits, 1 slots item.
+	if n := len(f.scan(t)); n != 9 {
+		t.Fatalf("table holds %d items, want 9", n)
+	}
+
+	noDefault := newFixture(t, func(c *manage.Config) { c.DefaultTTL = 0 })
+	c, err := noDefault.svc.Create(context.Background(), operator, "acme", manage.CreateRequest{Owner: "a", Scopes: []string{"GET /x"}})
+	if err != nil || c.ExpiresAt != nil {
+		t.Fatalf("DEFAULT_KEY_TTL=0: expires_at = %v, %v; want never", c.ExpiresAt, err)
+	}
+}
+
+// TestExpiredIsExpired checks that a key past expires_at reads as expired
+// although DynamoDB has not deleted it, and no longer holds a slot.
+func TestExpiredIsExpired(t *testing.T) {
+	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 1 })
+	ctx := context.Background()
+	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}})
+	wantCode(t, err, keygate.LimitExceeded)
+
+	f.clock.Add(time.Hour)
+	got, err := f.svc.Get(ctx, operator, "acme", c.ID)
+	if err != nil || got.Status != keygate.Expired {
+		t.Fatalf("status after expiry = %v, %v", got.Status, err)
+	}
+	list, _ := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme", Status: keygate.Expired})
+	if len(list.Keys) != 1 {
+		t.Fatalf("expired list = %+v", list)
+	}
+	if _, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}); err != nil {
+		t.Fatalf("create after the only key expired: %v", err)
+	}
+}
+
+func TestParallelCreatesRespectLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		req  manage.CreateRequest
+		max  int
+	}{
+		{"user keys per owner", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, 10},
+		{"service keys per tenant", manage.CreateRequest{Type: keygate.Service, Scopes: []string{"GET /x"}}, 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			ctx := context.Background()
+			var ok, limited atomic.Int32
+			var other []error
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			var ids sync.Map
+			for i := 0; i < 30; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := f.svc.Create(ctx, operator, "acme", tt.req)
+					switch {
+					case err == nil:
+						ok.Add(1)
+						ids.Store(c.ID, true)
+					case keygate.ErrorCode(err) == keygate.LimitExceeded:
+						limited.Add(1)
+					default:
+						mu.Lock()
+						other = append(other, err)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if len(other) > 0 {
+				t.Fatalf("unexpected errors: %v", other)
+			}
+			if ok.Load() != int32(tt.max) || limited.Load() != int32(30-tt.max) {
+				t.Fatalf("%d created, %d limited; want %d and %d", ok.Load(), limited.Load(), tt.max, 30-tt.max)
+			}
+			list, err := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme", Limit: 100})
+			if err != nil || len(list.Keys) != tt.max {
+				t.Fatalf("list holds %d keys (%v), want %d", len(list.Keys), err, tt.max)
+			}
+			// Revoking one frees exactly one slot.
+			var first string
+			ids.Range(func(k, _ any) bool { first = k.(string); return false })
+			if _, err := f.svc.Revoke(ctx, operator, "acme", first); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.Create(ctx, operator, "acme", tt.req); err != nil {
+				t.Fatalf("create after revoke: %v", err)
+			}
+			_, err = f.svc.Create(ctx, operator, "acme", tt.req)
+			wantCode(t, err, keygate.LimitExceeded)
+		})
+	}
+}
+
+func TestNoEscalation(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	v := viewer("acme", "bob", "GET /buckets/photos/*", "PUT /buckets/photos/*")
+	tests := []struct {
+		name   string
+		caller keygate.Caller
+		req    manage.CreateRequest
+		code   keygate.Code
+	}{
+		{"viewer creates service key", v, manage.CreateRequest{Type: keygate.Service}, keygate.Forbidden},
+		{"viewer creates admin key", v, manage.CreateRequest{Role: keygate.Admin}, keygate.Forbidden},
+		{"viewer widens method", v, manage.CreateRequest{Scopes: []string{"* /buckets/photos/*"}}, keygate.Forbidden},
+		{"viewer widens path", v, manage.CreateRequest{Scopes: []string{"GET /buckets/*"}}, keygate.Forbidden},
+		{"viewer other route", v, manage.CreateRequest{Scopes: []string{"DELETE /buckets/photos/a"}}, keygate.Forbidden},
+		{"viewer for other owner", v, manage.CreateRequest{Owner: "carol", Scopes: []string{"GET /buckets/photos/a"}}, keygate.Forbidden},
+		{"invalid scope", v, manage.CreateRequest{Scopes: []string{"get /x"}}, keygate.Invalid},
+		{"unknown type", v, manage.CreateRequest{Type: "robot"}, keygate.Invalid},
+		{"unknown role", v, manage.CreateRequest{Role: "root"}, keygate.Invalid},
+		{"admin with scopes", adminOf("acme"), manage.CreateRequest{Role: keygate.Admin, Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"admin viewer without scopes", adminOf("acme"), manage.CreateRequest{}, keygate.Invalid},
+		{"service key with foreign owner", adminOf("acme"), manage.CreateRequest{Type: keygate.Service, Owner: "bob", Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"bad owner", adminOf("acme"), manage.CreateRequest{Owner: "a#b", Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"long name", v, manage.CreateRequest{Name: strings.Repeat("n", 101)}, keygate.Invalid},
+		{"control char name", v, manage.CreateRequest{Name: "a\x00b"}, keygate.Invalid},
+		{"operator without tenant", operator, manage.CreateRequest{Owner: "a", Scopes: []string{"GET /x"}}, keygate.Invalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant := ""
+			if tt.caller.Operator && tt.name != "operator without tenant" {
+				tenant = "acme"
+			}
+			_, err := f.svc.Create(ctx, tt.caller, tenant, tt.req)
+			wantCode(t, err, tt.code)
+		})
+	}
+	if n := len(f.scan(t)); n != 0 {
+		t.Fatalf("rejected creates wrote %d items", n)
+	}
+
+	// Within its scopes a viewer may create; with no scopes it passes its own on.
+	c, err := f.svc.Create(ctx, v, "", manage.CreateRequest{Name: "narrow", Scopes: []string{"GET /buckets/photos/2026/*"}})
+	if err != nil || c.Owner != "bob" || c.Role != keygate.Viewer {
+		t.Fatalf("narrow create = %+v, %v", c, err)
+	}
+	c, err = f.svc.Create(ctx, v, "", manage.CreateRequest{})
+	if err != nil || strings.Join(c.Scopes, ",") != "GET /buckets/photos/*,PUT /buckets/photos/*" {
+		t.Fatalf("inheriting create = %+v, %v", c, err)
+	}
+	// Admins may create service and admin keys and keys for others.
+	c, err = f.svc.Create(ctx, adminOf("acme"), "", manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin})
+	if err != nil || c.Owner != "acme" || strings.Join(c.Scopes, ",") != "* /*" {
+		t.Fatalf("admin service key = %+v, %v", c, err)
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	acme, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "zed", Scopes: []string{"GET /x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	globex := adminOf("globex")
+	for _, id := range []string{acme.ID, "AAAAAAAAAAAAAAAAA", "../../etc/passwd", ""} {
+		_, err := f.svc.Get(ctx, globex, "", id)
+		wantCode(t, err, keygate.NotFound)
+		_, err = f.svc.Revoke(ctx, globex, "", id)
+		wantCode(t, err, keygate.NotFound)
+	}
+	_, err = f.svc.Get(ctx, operator, "globex", acme.ID)
+	wantCode(t, err, keygate.NotFound)
+	list, err := f.svc.List(ctx, globex, manage.ListRequest{})
+	if err != nil || len(list.Keys) != 0 {
+		t.Fatalf("globex sees %+v, %v", list, err)
+	}
+
+	// A viewer sees only its owner's keys, also within its tenant.
+	alice := viewer("acme", "alice", "GET /x")
+	_, err = f.svc.Get(ctx, alice, "", other.ID)
+	wantCode(t, err, keygate.NotFound)
+	_, err = f.svc.Revoke(ctx, alice, "", other.ID)
+	wantCode(t, err, keygate.NotFound)
+	list, err = f.svc.List(ctx, alice, manage.ListRequest{})
+	if err != nil || len(list.Keys) != 1 || list.Keys[0].ID != acme.ID {
+		t.Fatalf("alice sees %+v, %v", list, err)
+	}
+	_, err = f.svc.List(ctx, alice, manage.ListRequest{Owner: "zed"})
+	wantCode(t, err, keygate.Forbidden)
+	if got, _ := f.svc.Get(ctx, operator, "acme", acme.ID); got.Status != keygate.Active {
+		t.Fatal("a rejected revoke changed the key")
+	}
+}
+
+func TestListPagination(t *testing.T) {
+	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 50 })
+	ctx := context.Background()
+	want := map[string]bool{}
+	for i := 0; i < 7; i++ {
+		owner := []string{"alice", "bob"}[i%2]
+		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: owner, Scopes: []string{"GET /x"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[c.ID] = true
+		f.clock.Add(time.Second)
+	}
+	got := map[string]bool{}
+	req := manage.ListRequest{Tenant: "acme", Limit: 3}
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		list, err := f.svc.List(ctx, operator, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range list.Keys {
+			if got[k.ID] {
+				t.Fatalf("key %s listed twice", k.ID)
+			}
+			got[k.ID] = true
+		}
+		if list.NextCursor == nil {
+			break
+		}
+		req.Cursor = *list.NextCursor
+	}
+	if len(got) != len(want) {
+		t.Fatalf("paged through %d keys, want %d", len(got), len(want))
+	}
+
+	bad := []manage.ListRequest{
+		{Tenant: "acme", Limit: 101},
+		{Tenant: "acme", Limit: -1},
+		{Tenant: "acme", Status: "gone"},
+		{Tenant: "acme", Cursor: "not-a-cursor"},
+		{Tenant: "acme", Owner: "bad#owner"},
+		{Tenant: "acme", Owner: "alice", Cursor: cursorFor(t, f, "bob")},
+	}
+	for i, req := range bad {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			_, err := f.svc.List(ctx, operator, req)
+			wantCode(t, err, keygate.Invalid)
+		})
+	}
+}
+
+// cursorFor returns a cursor from a listing of owner's keys.
+func cursorFor(t *testing.T, f *fixture, owner string) string {
+	t.Helper()
+	list, err := f.svc.List(context.Background(), operator, manage.ListRequest{Tenant: "acme", Owner: owner, Limit: 1})
+	if err != nil || list.NextCursor == nil {
+		t.Fatalf("no cursor for %s: %v", owner, err)
+	}
+	return *list.NextCursor
+}
+
+func TestParallelRevokesAuditOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := f.svc.Revoke(ctx, operator, "acme", c.ID)
+			if err == nil && k.Status != keygate.Revoked {
+				err = errors.New("not revoked")
+			}
+			// Losing a transaction race is a retryable 503, never a wrong answer.
+			if err != nil && keygate.ErrorCode(err) != keygate.Unavailable {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := f.audits(t, c.ID); strings.Join(got, ",") != "create,revoke" {
+		t.Fatalf("audit actions = %v, want one create and one revoke", got)
+	}
+}

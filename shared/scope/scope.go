@@ -1,0 +1,435 @@
+// Package scope defines the route permissions carried by API keys.
+//
+// The management service uses it to stop privilege escalation (a new key's
+// scopes must be covered by its creator's), and the authorizer uses it on
+// every request to decide allow or deny and to build the IAM policy it
+// returns to a REST API.
+//
+// # Grammar
+//
+// A scope is a method and a path separated by exactly one space:
+//
+//	scope   = method SP path
+//	method  = "*" | "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS"
+//	path    = "/" | 1*( "/" segment )
+//	segment = "*" | 1*pchar
+//	pchar   = ALPHA | DIGIT | "-" | "." | "_" | "~" | "!" | "$" | "&" | "'"
+//	        | "(" | ")" | "+" | "," | ";" | "=" | ":" | "@" | "%"
+//
+// Further rules:
+//
+//   - Methods are uppercase; "get" is rejected rather than folded.
+//   - A path has no empty segments: no "//" and no trailing "/" other than
+//     the root path "/" itself.
+//   - "." and ".." are not segments, nor are their percent-encoded forms
+//     such as "%2e%2E".
+//   - "*" is only ever a whole segment; "ab*" is invalid.
+//   - A scope is at most [MaxLen] bytes and a key holds at most [MaxScopes].
+//
+// # Matching
+//
+// Method "*" matches any request method; otherwise the method must be equal,
+// case included. Literal segments are compared byte for byte: paths are case
+// sensitive and nothing is percent-decoded.
+//
+// A "*" segment that is not last matches exactly one request segment. A "*"
+// that is last matches one or more remaining segments, so
+//
+//	GET /buckets/photos/*
+//
+// matches /buckets/photos/a.jpg and /buckets/photos/a/b.jpg but not
+// /buckets/photos. This mirrors the API Gateway resource ARNs in the policy
+// the authorizer generates, so the policy and the decision agree; see
+// [Scope.Resource] for where IAM is broader.
+//
+// The path "/*" also matches the root path "/", as the IAM resource
+// ".../GET/*" does. [All], "* /*", is therefore the all-routes scope given
+// to admin keys: it matches every request, whatever its path looks like.
+//
+// Request paths come from the gateway and may hold anything. Scopes other
+// than [All] match them conservatively, so that an odd path never widens
+// access:
+//
+//   - A path with an empty segment, such as /buckets//photos or
+//     /buckets/photos/, is matched only by All: literals are never empty and
+//     a "*" never matches an empty segment.
+//   - A path with a dot segment ("." or "..", percent-encoded or not) is
+//     matched only by All, for the same reasons.
+//   - A "*" never matches a segment holding "\", "%2F" or "%5C", which a
+//     backend might decode into a separator. A literal still matches such a
+//     segment if it is spelled the same way.
+//   - A path that does not start with "/" is matched only by All.
+//
+// # Coverage
+//
+// Scope a covers scope b when every request b matches is matched by a as
+// well; [Scope.Covers] decides this exactly for a single pair. [CoveredBy]
+// checks each wanted scope against each held scope on its own, so a scope
+// matched only by the union of several held scopes is reported as not
+// covered. That errs towards refusing a key, never towards escalation.
+package scope
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+const (
+	// All is the all-routes scope held by admin keys.
+	All = "* /*"
+	// MaxLen bounds one scope in bytes.
+	MaxLen = 256
+	// MaxScopes bounds the scopes of one key, which bounds the authorizer's
+	// work and the size of the policy it returns.
+	MaxScopes = 50
+)
+
+var methods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// Scope is a parsed scope. The zero Scope is invalid and matches nothing.
+type Scope struct {
+	method string
+	path   string
+}
+
+// Parse parses and validates one scope.
+func Parse(s string) (Scope, error) {
+	if len(s) > MaxLen {
+		// The input may be huge; show only its start.
+		return Scope{}, fmt.Errorf("scope %.32q...: longer than %d bytes", s, MaxLen)
+	}
+	if s == "" {
+		return Scope{}, fmt.Errorf("scope is empty")
+	}
+	method, path, ok := strings.Cut(s, " ")
+	if !ok {
+		return Scope{}, fmt.Errorf("scope %q: want METHOD and path separated by a space", s)
+	}
+	if err := checkMethod(method); err != nil {
+		return Scope{}, fmt.Errorf("scope %q: %s", s, err)
+	}
+	if err := checkPath(path); err != nil {
+		return Scope{}, fmt.Errorf("scope %q: %s", s, err)
+	}
+	return Scope{method: method, path: path}, nil
+}
+
+// ParseList parses the scopes of one key, dropping exact duplicates and
+// keeping the first occurrence's position.
+func ParseList(ss []string) ([]Scope, error) {
+	if len(ss) > MaxScopes {
+		return nil, fmt.Errorf("%d scopes: at most %d allowed", len(ss), MaxScopes)
+	}
+	out := make([]Scope, 0, len(ss))
+	for i, s := range ss {
+		sc, err := Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("scopes[%d]: %w", i, err)
+		}
+		if !contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+func contains(list []Scope, s Scope) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func checkMethod(m string) error {
+	switch {
+	case m == "":
+		return fmt.Errorf("missing method")
+	case m == "*":
+		return nil
+	}
+	for _, k := range methods {
+		if m == k {
+			return nil
+		}
+	}
+	up := strings.ToUpper(m)
+	for _, k := range methods {
+		if up == k {
+			return fmt.Errorf("method must be uppercase")
+		}
+	}
+	return fmt.Errorf("unknown method %q", m)
+}
+
+func checkPath(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("missing path")
+	case p[0] == ' ':
+		return fmt.Errorf("more than one space after the method")
+	case p[0] != '/':
+		return fmt.Errorf("path must start with /")
+	case p == "/":
+		return nil
+	}
+	rest := p[1:]
+	for {
+		seg, tail, more := cut(rest)
+		switch {
+		case seg == "" && !more:
+			return fmt.Errorf("path must not end with /")
+		case seg == "":
+			return fmt.Errorf("path has an empty segment (//)")
+		case seg == "*":
+		case isDot(seg):
+			return fmt.Errorf("path segment %q is not allowed", seg)
+		default:
+			if err := checkLiteral(seg); err != nil {
+				return err
+			}
+		}
+		if !more {
+			return nil
+		}
+		rest = tail
+	}
+}
+
+func checkLiteral(seg string) error {
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if isPchar(c) {
+			continue
+		}
+		if c == '*' {
+			return fmt.Errorf("path segment %q: * must be a whole segment", seg)
+		}
+		r, _ := utf8.DecodeRuneInString(seg[i:])
+		return fmt.Errorf("path segment %q: invalid character %q", seg, r)
+	}
+	return nil
+}
+
+func isPchar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()+,;=:@%", c) >= 0
+}
+
+// MustParse is like Parse but panics on error; it is for scopes fixed in
+// code, such as All.
+func MustParse(s string) Scope {
+	sc, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return sc
+}
+
+// String returns the scope in the form Parse accepts.
+func (s Scope) String() string {
+	if s.path == "" {
+		return ""
+	}
+	return s.method + " " + s.path
+}
+
+// Method returns the method, "*" for any.
+func (s Scope) Method() string { return s.method }
+
+// Path returns the path pattern.
+func (s Scope) Path() string { return s.path }
+
+func (s Scope) isAll() bool { return s.method == "*" && s.path == "/*" }
+
+// Match reports whether s allows a request. path is the request path as the
+// gateway routed it, without query string. Match does not allocate.
+func (s Scope) Match(method, path string) bool {
+	if s.path == "" || (s.method != "*" && s.method != method) {
+		return false
+	}
+	if s.isAll() {
+		return true
+	}
+	if path == "" || path[0] != '/' {
+		return false
+	}
+	if path == "/" {
+		return s.path == "/" || s.path == "/*"
+	}
+	if s.path == "/" {
+		return false
+	}
+	pat, req := s.path[1:], path[1:]
+	for {
+		ps, ptail, pmore := cut(pat)
+		if ps == "*" && !pmore {
+			return wildRest(req)
+		}
+		rs, rtail, rmore := cut(req)
+		if ps == "*" {
+			if !wildSeg(rs) {
+				return false
+			}
+		} else if ps != rs {
+			return false
+		}
+		if pmore != rmore {
+			return false
+		}
+		if !pmore {
+			return true
+		}
+		pat, req = ptail, rtail
+	}
+}
+
+// Allowed reports whether any of scopes allows the request. It does not
+// allocate.
+func Allowed(scopes []Scope, method, path string) bool {
+	for _, s := range scopes {
+		if s.Match(method, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// Covers reports whether every request o matches is matched by s too, that
+// is whether a holder of s may grant o without escalating.
+func (s Scope) Covers(o Scope) bool {
+	if s.path == "" || o.path == "" || (s.method != "*" && s.method != o.method) {
+		return false
+	}
+	if s.path == "/*" {
+		return true
+	}
+	if s.path == "/" || o.path == "/" {
+		return s.path == o.path
+	}
+	pat, sub := s.path[1:], o.path[1:]
+	for {
+		ps, ptail, pmore := cut(pat)
+		if ps == "*" && !pmore {
+			// Equal lengths so far and o.path is not "/", so o has at
+			// least one segment left, which is all a trailing * needs.
+			return true
+		}
+		os, otail, omore := cut(sub)
+		// A trailing * in o fails one of these: s has a literal here or,
+		// with a middle *, needs a further segment that o may lack.
+		if ps != "*" && ps != os {
+			return false
+		}
+		if pmore != omore {
+			return false
+		}
+		if !pmore {
+			return true
+		}
+		pat, sub = ptail, otail
+	}
+}
+
+// CoveredBy reports whether each scope in want is covered by some single
+// scope in have; see Coverage in the package documentation.
+func CoveredBy(want, have []Scope) bool {
+	for _, w := range want {
+		ok := false
+		for _, h := range have {
+			if h.Covers(w) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Resource returns the IAM resource for s in a REST API authorizer policy.
+// prefix is "arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE"; the result is
+// prefix + "/" + method + path, for example ".../GET/buckets/photos/*", and
+// prefix + "/*/*" for All.
+//
+// IAM's * matches any characters, "/" and the empty string included, so the
+// resource of a scope with a "*" that is not last is broader than Match:
+// ".../GET/a/*/c" also allows /a/x/y/c. Decide with Match, and keep that in
+// mind before caching such a policy for other requests.
+func (s Scope) Resource(prefix string) string {
+	if s.path == "" {
+		return ""
+	}
+	return prefix + "/" + s.method + s.path
+}
+
+// cut splits off the first segment of p, which has no leading "/". more
+// reports whether a "/" followed it.
+func cut(p string) (seg, rest string, more bool) {
+	i := strings.IndexByte(p, '/')
+	if i < 0 {
+		return p, "", false
+	}
+	return p[:i], p[i+1:], true
+}
+
+// wildRest reports whether a trailing * matches rest: one or more segments,
+// each one a * may match.
+func wildRest(rest string) bool {
+	for {
+		seg, tail, more := cut(rest)
+		if !wildSeg(seg) {
+			return false
+		}
+		if !more {
+			return true
+		}
+		rest = tail
+	}
+}
+
+// wildSeg reports whether a * may match the request segment seg. It refuses
+// segments that a backend could resolve or split differently from us.
+func wildSeg(seg string) bool {
+	if seg == "" || isDot(seg) {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		switch seg[i] {
+		case '\\':
+			return false
+		case '%':
+			if i+2 < len(seg) {
+				h := seg[i+1 : i+3]
+				if h == "2F" || h == "2f" || h == "5C" || h == "5c" {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// isDot reports whether seg is "." or "..", with any dot percent-encoded.
+func isDot(seg string) bool {
+	n := 0
+	for i := 0; i < len(seg); {
+		switch {
+		case seg[i] == '.':
+			i++
+		case strings.HasPrefix(seg[i:], "%2e") || strings.HasPrefix(seg[i:], "%2E"):
+			i += 3
+		default:
+			return false
+		}
+		n++
+	}
+	return n == 1 || n == 2
+}

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// timeFormat is fixed-width UTC with milliseconds, so stored timestamps sort
+// and compare correctly as strings (conditions on last_used_at rely on it).
+const timeFormat = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// Record is a key as stored: its metadata and its verifier. Status is not
+// stored; callers derive it.
+type Record struct {
+	keygate.Key
+	Verifier string
+	// TTL is when DynamoDB may delete the item (Unix seconds), 0 for never.
+	TTL int64
+}
+
+func keyPK(id string) string { return "KEY#" + id }
+
+const keySK = "KEY"
+
+func tenantPK(tenant string) string { return "TENANT#" + tenant }
+
+func gsi1SK(k *keygate.Key) string {
+	return k.Owner + "#" + formatTime(k.CreatedAt) + "#" + k.ID
+}
+
+func slotsPK(k *keygate.Key) string {
+	if k.Type == keygate.Service {
+		return "SLOTS#" + k.Tenant + "#service"
+	}
+	return "SLOTS#" + k.Tenant + "#user#" + k.Owner
+}
+
+const slotsSK = "SLOTS"
+
+func attrS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func attrN(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+func optTime(item map[string]types.AttributeValue, name string, t *time.Time) {
+	if t != nil {
+		item[name] = attrS(formatTime(*t))
+	}
+}
+
+func marshalRecord(r *Record) map[string]types.AttributeValue {
+	scopes := make([]types.AttributeValue, len(r.Scopes))
+	for i, sc := range r.Scopes {
+		scopes[i] = attrS(sc)
+	}
+	item := map[string]types.AttributeValue{
+		AttrPK:       attrS(keyPK(r.ID)),
+		AttrSK:       attrS(keySK),
+		AttrGSI1PK:   attrS(tenantPK(r.Tenant)),
+		AttrGSI1SK:   attrS(gsi1SK(&r.Key)),
+		"id":         attrS(r.ID),
+		"hint":       attrS(r.Hint),
+		"tenant":     attrS(r.Tenant),
+		"owner":      attrS(r.Owner),
+		"type":       attrS(string(r.Type)),
+		"role":       attrS(string(r.Role)),
+		"scopes":     &types.AttributeValueMemberL{Value: scopes},
+		"created_at": attrS(formatTime(r.CreatedAt)),
+		"created_by": attrS(r.CreatedBy),
+		"verifier":   attrS(r.Verifier),
+	}
+	if r.Name != "" {
+		item["name"] = attrS(r.Name)
+	}
+	optTime(item, "expires_at", r.ExpiresAt)
+	optTime(item, "last_used_at", r.LastUsedAt)
+	optTime(item, "revoked_at", r.RevokedAt)
+	if r.TTL > 0 {
+		item[AttrTTL] = attrN(r.TTL)
+	}
+	return item
+}
+
+// decoder collects the first problem while reading an item, so a corrupt
+// item is one clear error instead of a panic or a half-filled key.
+type decoder struct {
+	item map[string]types.AttributeValue
+	err  error
+}
+
+func (d *decoder) str(name string, required bool) string {
+	switch v := d.item[name].(type) {
+	case *types.AttributeValueMemberS:
+		return v.Value
+	case nil:
+		if required && d.err == nil {
+			d.err = fmt.Errorf("attribute %s missing", name)
+		}
+	default:
+		if d.err == nil {
+			d.err = fmt.Errorf("attribute %s is not a string", name)
+		}
+	}
+	return ""
+}
+
+func (d *decoder) time(name string) *time.Time {
+	v := d.str(name, false)
+	if v == "" {
+		return nil
+	}
+	t, err := time.Parse(timeFormat, v)
+	if err != nil && d.err == nil {
+		d.err = fmt.Errorf("attribute %s: %w", name, err)
+	}
+	return &t
+}
+
+func unmarshalRecord(item map[string]types.AttributeValue) (*Record, error) {
+	d := decoder{item: item}
+	r := &Record{}
+	r.ID = d.str("id", true)
+	r.Hint = d.str("hint", true)
+	r.Name = d.str("name", false)
+	r.Tenant = d.str("tenant", true)
+	r.Owner = d.str("owner", true)
+	r.Type = keygate.Type(d.str("type", true))
+	r.Role = keygate.Role(d.str("role", true))
+	r.CreatedBy = d.str("created_by", true)
+	r.Verifier = d.str("verifier", false) // not projected into GSI1
+	if t := d.time("created_at"); t != nil {
+		r.CreatedAt = *t
+	} else if d.err == nil {
+		d.err = fmt.Errorf("attribute created_at missing")
+	}
+	r.ExpiresAt = d.time("expires_at")
+	r.LastUsedAt = d.time("last_used_at")
+	r.RevokedAt = d.time("revoked_at")
+	r.Scopes = []string{}
+	if l, ok := item["scopes"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			sv, ok := v.(*types.AttributeValueMemberS)
+			if !ok {
+				return nil, fmt.Errorf("decode key %s: scopes hold a non-string", r.ID)
+			}
+			r.Scopes = append(r.Scopes, sv.Value)
+		}
+	}
+	if v, ok := item[AttrTTL].(*types.AttributeValueMemberN); ok {
+		r.TTL, _ = strconv.ParseInt(v.Value, 10, 64)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode key %s: %w", r.ID, d.err)
+	}
+	return r, nil
+}
+
+// Audit is one record of a change, written in the transaction that makes it.
+type Audit struct {
+	Action    string // "create" or "revoke"
+	KeyID     string
+	Tenant    string
+	Owner     string
+	Actor     string
+	RequestID string
+	At        time.Time
+}
+
+func marshalAudit(a Audit) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{
+		AttrPK:   attrS("AUDIT#" + a.Tenant),
+		AttrSK:   attrS(formatTime(a.At) + "#" + a.KeyID + "#" + a.Action),
+		"action": attrS(a.Action),
+		"key_id": attrS(a.KeyID),
+		"tenant": attrS(a.Tenant),
+		"owner":  attrS(a.Owner),
+		"actor":  attrS(a.Actor),
+		"at":     attrS(formatTime(a.At)),
+	}
+	if a.RequestID != "" {
+		item["request_id"] = attrS(a.RequestID)
+	}
+	return item
+}
+
+// cursor encodes where a listing stopped: the GSI1 sort key of the last key
+// returned. It is opaque to clients but checked on the way back in.
+func parseCursor(sk string) (owner, id string, ok bool) {
+	parts := strings.Split(sk, "#")
+	if len(parts) != 3 || !keygate.ValidName(parts[0]) || parts[2] == "" {
+		return "", "", false
+	}
+	if _, err := time.Parse(timeFormat, parts[1]); err != nil {
+		return "", "", false
+	}
+	for _, c := range parts[2] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return "", "", false
+		}
+	}
+	return parts[0], parts[2], true
+}

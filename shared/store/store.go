@@ -1,0 +1,340 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// DB is the part of the DynamoDB client the store uses.
+type DB interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+var _ DB = (*dynamodb.Client)(nil)
+
+// Store reads and writes keys in one table.
+type Store struct {
+	db    DB
+	table string
+}
+
+// New returns a Store on table.
+func New(db DB, table string) *Store {
+	return &Store{db: db, table: table}
+}
+
+// maxAttempts bounds optimistic-concurrency retries of a create. Contention
+// is per owner (or per tenant for service keys), so a handful suffices even
+// for bursts of parallel creates; past it the caller gets 503.
+const maxAttempts = 30
+
+// CreateKey stores a new key, its audit record and its place in the owner's
+// (or tenant's) slots in one transaction. A key takes a slot only while
+// active: slots of keys that have expired by now are released on the way.
+// If max slots are taken it returns a LimitExceeded error and writes nothing.
+//
+// The slots item carries a version; the transaction is conditioned on the
+// version read, so parallel creates cannot both take the last slot.
+func (s *Store) CreateKey(ctx context.Context, r *Record, max int, now time.Time, audit Audit) error {
+	slotsKey := map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&r.Key)), AttrSK: attrS(slotsSK)}
+	for attempt := 0; ; attempt++ {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      &s.table,
+			Key:            slotsKey,
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return classify(fmt.Errorf("create key %s: read slots: %w", r.ID, err))
+		}
+		version, active := readSlots(out.Item, now)
+		if len(active) >= max {
+			return keygate.Errorf(keygate.LimitExceeded, "limit of %d active %s keys reached", max, r.Type)
+		}
+		var exp int64
+		if r.ExpiresAt != nil {
+			exp = r.ExpiresAt.Unix()
+		}
+		active[r.ID] = attrN(exp)
+		slotsItem := map[string]types.AttributeValue{
+			AttrPK:    slotsKey[AttrPK],
+			AttrSK:    slotsKey[AttrSK],
+			"version": attrN(version + 1),
+			"active":  &types.AttributeValueMemberM{Value: active},
+		}
+		cond := "attribute_not_exists(pk)"
+		values := map[string]types.AttributeValue(nil)
+		if version > 0 {
+			cond = "version = :v"
+			values = map[string]types.AttributeValue{":v": attrN(version)}
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			TransactItems: []types.TransactWriteItem{
+				{Put: &types.Put{TableName: &s.table, Item: slotsItem, ConditionExpression: &cond, ExpressionAttributeValues: values}},
+				{Put: &types.Put{TableName: &s.table, Item: marshalRecord(r), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+				{Put: &types.Put{TableName: &s.table, Item: marshalAudit(audit), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			},
+		})
+		if err == nil {
+			return nil
+		}
+		reasons := cancellationReasons(err)
+		if reasons == nil {
+			return classify(fmt.Errorf("create key %s: %w", r.ID, err))
+		}
+		if reasons[1] == "ConditionalCheckFailed" || reasons[2] == "ConditionalCheckFailed" {
+			// 96 random bits make an ID collision a broken random source.
+			return fmt.Errorf("create key %s: key or audit record already exists", r.ID)
+		}
+		if attempt+1 >= maxAttempts {
+			return keygate.Errorf(keygate.Unavailable, "too much contention, try again")
+		}
+		// Someone else changed the slots (or the transaction conflicted):
+		// read again after a short random pause so competitors spread out.
+		if err := sleep(ctx, time.Duration(5+rand.IntN(20*(attempt+1)))*time.Millisecond); err != nil {
+			return keygate.Errorf(keygate.Unavailable, "request cancelled")
+		}
+	}
+}
+
+// readSlots returns the slots version and the slots of keys still active at now.
+func readSlots(item map[string]types.AttributeValue, now time.Time) (int64, map[string]types.AttributeValue) {
+	active := map[string]types.AttributeValue{}
+	if item == nil {
+		return 0, active
+	}
+	var version int64
+	if v, ok := item["version"].(*types.AttributeValueMemberN); ok {
+		version, _ = strconv.ParseInt(v.Value, 10, 64)
+	}
+	if m, ok := item["active"].(*types.AttributeValueMemberM); ok {
+		for id, v := range m.Value {
+			exp := int64(0)
+			if nv, ok := v.(*types.AttributeValueMemberN); ok {
+				exp, _ = strconv.ParseInt(nv.Value, 10, 64)
+			}
+			if exp == 0 || exp > now.Unix() {
+				active[id] = v
+			}
+		}
+	}
+	return version, active
+}
+
+func cancellationReasons(err error) []string {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil
+	}
+	reasons := make([]string, 3)
+	for i, r := range tce.CancellationReasons {
+		if i < len(reasons) {
+			reasons[i] = aws.ToString(r.Code)
+		}
+	}
+	return reasons
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// GetKey reads a key with a strongly consistent read, so a revocation is
+// seen by the next read. A missing key is a NotFound error.
+func (s *Store) GetKey(ctx context.Context, id string) (*Record, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.table,
+		Key:            map[string]types.AttributeValue{AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, classify(fmt.Errorf("get key %s: %w", id, err))
+	}
+	if out.Item == nil {
+		return nil, keygate.Errorf(keygate.NotFound, "key not found")
+	}
+	return unmarshalRecord(out.Item)
+}
+
+// Query selects keys of a tenant, optionally of one owner, newest last
+// within an owner.
+type Query struct {
+	Tenant string
+	Owner  string
+	Limit  int
+	Cursor string
+	// Keep filters keys after they are read (status is derived, so it
+	// cannot be a DynamoDB filter). Nil keeps all.
+	Keep func(*Record) bool
+}
+
+// maxPages bounds the reads of one listing when Keep discards most keys.
+const maxPages = 10
+
+// ListKeys returns up to q.Limit keys and a cursor for the next page ("" when
+// there is none). Records come from GSI1 and have no verifier.
+func (s *Store) ListKeys(ctx context.Context, q Query) ([]*Record, string, error) {
+	cond := "gsi1pk = :pk"
+	values := map[string]types.AttributeValue{":pk": attrS(tenantPK(q.Tenant))}
+	if q.Owner != "" {
+		cond += " AND begins_with(gsi1sk, :owner)"
+		values[":owner"] = attrS(q.Owner + "#")
+	}
+	var start map[string]types.AttributeValue
+	if q.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		owner, id, ok := parseCursor(string(raw))
+		if err != nil || !ok || (q.Owner != "" && owner != q.Owner) {
+			return nil, "", keygate.Errorf(keygate.Invalid, "cursor is not valid for this listing")
+		}
+		start = map[string]types.AttributeValue{
+			AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK),
+			AttrGSI1PK: values[":pk"], AttrGSI1SK: attrS(string(raw)),
+		}
+	}
+	var keys []*Record
+	for page := 0; page < maxPages; page++ {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			IndexName:                 aws.String(GSI1),
+			KeyConditionExpression:    &cond,
+			ExpressionAttributeValues: values,
+			ExclusiveStartKey:         start,
+			Limit:                     aws.Int32(int32(q.Limit - len(keys))),
+		})
+		if err != nil {
+			return nil, "", classify(fmt.Errorf("list keys of %s: %w", q.Tenant, err))
+		}
+		for _, item := range out.Items {
+			r, err := unmarshalRecord(item)
+			if err != nil {
+				return nil, "", err
+			}
+			if q.Keep == nil || q.Keep(r) {
+				keys = append(keys, r)
+			}
+		}
+		start = out.LastEvaluatedKey
+		if start == nil {
+			return keys, "", nil
+		}
+		if len(keys) == q.Limit {
+			break
+		}
+	}
+	// Resume after the last key read, whether or not it was kept.
+	sk, _ := start[AttrGSI1SK].(*types.AttributeValueMemberS)
+	if sk == nil {
+		return nil, "", fmt.Errorf("list keys of %s: last evaluated key lacks %s", q.Tenant, AttrGSI1SK)
+	}
+	return keys, base64.RawURLEncoding.EncodeToString([]byte(sk.Value)), nil
+}
+
+// RevokeKey marks r revoked at at, releases its slot, shortens its TTL to
+// ttl and writes the audit record, all in one transaction. It reports false
+// (and writes nothing) if the key was already revoked: revoking is
+// idempotent and only the first revocation is audited.
+func (s *Store) RevokeKey(ctx context.Context, r *Record, at time.Time, ttl int64, audit Audit) (bool, error) {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName:           &s.table,
+				Key:                 map[string]types.AttributeValue{AttrPK: attrS(keyPK(r.ID)), AttrSK: attrS(keySK)},
+				UpdateExpression:    aws.String("SET revoked_at = :at, #ttl = :ttl"),
+				ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
+				ExpressionAttributeNames: map[string]string{
+					"#ttl": AttrTTL,
+				},
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":at": attrS(formatTime(at)), ":ttl": attrN(ttl),
+				},
+			}},
+			{Update: &types.Update{
+				TableName:                 &s.table,
+				Key:                       map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&r.Key)), AttrSK: attrS(slotsSK)},
+				UpdateExpression:          aws.String("REMOVE active.#id ADD version :one"),
+				ConditionExpression:       aws.String("attribute_exists(pk)"),
+				ExpressionAttributeNames:  map[string]string{"#id": r.ID},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":one": attrN(1)},
+			}},
+			{Put: &types.Put{TableName: &s.table, Item: marshalAudit(audit), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		},
+	})
+	if err == nil {
+		return true, nil
+	}
+	reasons := cancellationReasons(err)
+	if reasons != nil && reasons[0] == "ConditionalCheckFailed" {
+		return false, nil
+	}
+	if reasons != nil && reasons[1] == "ConditionalCheckFailed" {
+		return false, fmt.Errorf("revoke key %s: slots item missing", r.ID)
+	}
+	if reasons != nil && reasons[0] == "TransactionConflict" {
+		return false, keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
+	}
+	return false, classify(fmt.Errorf("revoke key %s: %w", r.ID, err))
+}
+
+// TouchLastUsed sets last_used_at to at unless it is already later than
+// at-interval, so a busy key costs one write per interval. It reports
+// whether it wrote.
+func (s *Store) TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &s.table,
+		Key:                 map[string]types.AttributeValue{AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK)},
+		UpdateExpression:    aws.String("SET last_used_at = :at"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at <= :before)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":at": attrS(formatTime(at)), ":before": attrS(formatTime(at.Add(-interval))),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify(fmt.Errorf("touch key %s: %w", id, err))
+	}
+	return true, nil
+}
+
+// classify marks errors that mean "try again later" as Unavailable, so
+// callers answer 503 rather than 500. The SDK has already retried them.
+func classify(err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+			"InternalServerError", "ServiceUnavailable", "TransactionInProgressException", "LimitExceededException":
+			return &keygate.Error{Code: keygate.Unavailable, Message: "storage is temporarily unavailable", Err: err}
+		}
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &keygate.Error{Code: keygate.Unavailable, Message: "storage did not answer in time", Err: err}
+	}
+	// Anything else that is not an API answer is a transport failure:
+	// connection refused, reset, DNS, retry quota exhausted.
+	return &keygate.Error{Code: keygate.Unavailable, Message: "storage is temporarily unavailable", Err: err}
+}

@@ -1,0 +1,116 @@
+// Package store keeps Keygate's keys in one DynamoDB table.
+//
+// Single-table layout (docs/data-model.md has the full picture):
+//
+//	pk                          sk         what
+//	KEY#<id>                    KEY        a key: metadata, verifier, ttl; GSI1 keys
+//	SLOTS#<tenant>#user#<owner> SLOTS      active user keys of one owner (limit)
+//	SLOTS#<tenant>#service      SLOTS      active service keys of a tenant (limit)
+//	AUDIT#<tenant>              <at>#<id>#<action>  one audit record per change
+//
+// GSI1 (gsi1pk = TENANT#<tenant>, gsi1sk = <owner>#<created_at>#<id>) lists a
+// tenant's keys, or one owner's with begins_with. It projects every key
+// attribute except the verifier, so list paths cannot read it.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Attribute and index names, shared with template.yaml (a test checks they agree).
+const (
+	AttrPK     = "pk"
+	AttrSK     = "sk"
+	AttrTTL    = "ttl"
+	GSI1       = "gsi1"
+	AttrGSI1PK = "gsi1pk"
+	AttrGSI1SK = "gsi1sk"
+)
+
+// projected lists the non-key attributes GSI1 carries: all key metadata,
+// deliberately not the verifier.
+var projected = []string{"id", "hint", "name", "tenant", "owner", "type", "role", "scopes",
+	"created_at", "created_by", "expires_at", "last_used_at", "revoked_at"}
+
+// TableDefinition is the table Keygate needs, as CreateTable input. make
+// table and the tests create it from here; template.yaml declares the same.
+func TableDefinition(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrGSI1PK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrGSI1SK), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
+		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(GSI1),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrGSI1PK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrGSI1SK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{
+				ProjectionType:   types.ProjectionTypeInclude,
+				NonKeyAttributes: projected,
+			},
+		}},
+	}
+}
+
+// TableAPI is the part of the DynamoDB client that table setup needs.
+type TableAPI interface {
+	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTimeToLive(context.Context, *dynamodb.UpdateTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+	DescribeTimeToLive(context.Context, *dynamodb.DescribeTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+}
+
+var _ TableAPI = (*dynamodb.Client)(nil)
+
+// EnsureTable creates the table and enables TTL on it unless both are
+// already done, then waits until the table is active. It is idempotent.
+func EnsureTable(ctx context.Context, db TableAPI, name string) error {
+	_, err := db.CreateTable(ctx, TableDefinition(name))
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	waiter := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 100 * time.Millisecond
+		o.MaxDelay = time.Second
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 2*time.Minute); err != nil {
+		return fmt.Errorf("wait for table %s: %w", name, err)
+	}
+	ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
+	if err != nil {
+		return fmt.Errorf("describe ttl of %s: %w", name, err)
+	}
+	if d := ttl.TimeToLiveDescription; d != nil && aws.ToString(d.AttributeName) == AttrTTL &&
+		(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(AttrTTL),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("enable ttl on %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+// Command invoke runs a Keygate function locally, once, the way Lambda would:
+// it builds ./functions/<name> as a provided.al2023 bootstrap and serves it
+// the Lambda Runtime API through lambdarun, so no Docker (sam local invoke)
+// is needed.
+//
+//	go run ./infra/cmd/invoke -fn create -event events/create.json
+//	echo '{}' | go run ./infra/cmd/invoke -fn list -event -
+//
+// The response payload goes to stdout (indented if JSON); function logs, a
+// Lambda-style REPORT line and errors go to stderr. The exit status is 1 on a
+// function error or a failure to run the function, 2 on bad usage. The
+// current environment (DYNAMODB_ENDPOINT, TABLE_NAME, TOKEN_PEPPER, AWS_*, ...)
+// is passed to the function.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/keygate/keygate/infra/lambdarun"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command, minus process plumbing, so tests can drive it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// A file is handed to the function as is, keeping its logs in order with
+	// ours; any other writer gets the logs from a copying goroutine, so
+	// writes to it must be serialised.
+	if _, ok := stderr.(*os.File); !ok {
+		stderr = &lockedWriter{w: stderr}
+	}
+	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fn := fs.String("fn", "", "function to build and run: the package ./functions/`name`")
+	eventPath := fs.String("event", "", "`file` holding the event JSON, - for stdin (default {})")
+	binary := fs.String("binary", "", "run this prebuilt bootstrap `path` instead of building -fn")
+	timeout := fs.Duration("timeout", 30*time.Second, "function timeout (generous: local dependencies start slowly)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: invoke -fn name [-event file|-] [-binary path] [-timeout d]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || (*fn == "" && *binary == "") {
+		fs.Usage()
+		return 2
+	}
+	if *fn != "" && (!filepath.IsLocal(*fn) || strings.ContainsAny(*fn, `/\`)) {
+		fmt.Fprintf(stderr, "invoke: -fn %q is not a function name\n", *fn)
+		return 2
+	}
+
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "invoke: %v\n", err)
+		return 1
+	}
+	payload, err := readEvent(*eventPath, stdin)
+	if err != nil {
+		return fail(err)
+	}
+	bin := *binary
+	if bin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return fail(err)
+		}
+		bin = filepath.Join(root, ".build", "invoke", *fn, "bootstrap")
+		if err := buildFunction(ctx, root, "./functions/"+*fn, bin, stderr); err != nil {
+			return fail(err)
+		}
+	}
+
+	rt, err := lambdarun.Start(ctx, lambdarun.Options{
+		Binary:       bin,
+		Env:          os.Environ(),
+		FunctionName: *fn,
+		Timeout:      *timeout,
+		Stdout:       stderr,
+		Stderr:       stderr,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	defer rt.Close()
+
+	res, err := rt.Invoke(ctx, payload)
+	if err != nil {
+		return fail(err)
+	}
+	report(stderr, rt, res) // before Close, while the process can still be measured
+	if res.FunctionError != nil {
+		fmt.Fprintf(stderr, "invoke: function error: %v\n", res.FunctionError)
+		writePretty(stderr, res.Payload)
+		return 1
+	}
+	writePretty(stdout, res.Payload)
+	return 0
+}
+
+func readEvent(path string, stdin io.Reader) ([]byte, error) {
+	switch path {
+	case "":
+		return []byte("{}"), nil
+	case "-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading event from stdin: %w", err)
+		}
+		return b, nil
+	default:
+		return os.ReadFile(path)
+	}
+}
+
+// buildFunction builds pkg (relative to the module root) as Lambda runs it:
+// a static, stripped bootstrap without the legacy RPC mode. GOOS and GOARCH
+// are pinned to the host so a deploy-oriented GOARCH=arm64 in the
+// environment cannot produce a binary this machine cannot run.
+func buildFunction(ctx context.Context, root, pkg, out string, stderr io.Writer) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building %s: %w", pkg, err)
+	}
+	return nil
+}
+
+// moduleRoot finds the directory holding go.mod, so the command works from
+// anywhere in the repository.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod in this or any parent directory")
+		}
+		dir = parent
+	}
+}
+
+// report prints the summary line Lambda logs after each invocation.
+func report(w io.Writer, rt *lambdarun.Runtime, res lambdarun.Result) {
+	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: 128 MB",
+		res.RequestID, float64(res.Duration.Microseconds())/1000)
+	if mb := maxMemoryMB(rt.PID()); mb > 0 {
+		line += fmt.Sprintf("\tMax Memory Used: %d MB", mb)
+	}
+	if d := rt.InitDuration(); d > 0 {
+		line += fmt.Sprintf("\tInit Duration: %.2f ms", float64(d.Microseconds())/1000)
+	}
+	fmt.Fprintln(w, line)
+}
+
+// maxMemoryMB reads the peak RSS (VmHWM) of a live process, 0 where /proc
+// does not exist.
+func maxMemoryMB(pid int) int {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return (kb + 1023) / 1024
+		}
+	}
+	return 0
+}
+
+// writePretty writes a payload indented if it is JSON, verbatim otherwise,
+// and always newline-terminated.
+func writePretty(w io.Writer, payload []byte) {
+	var buf bytes.Buffer
+	if json.Indent(&buf, payload, "", "  ") == nil {
+		payload = buf.Bytes()
+	}
+	_, _ = w.Write(payload)
+	_, _ = io.WriteString(w, "\n")
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

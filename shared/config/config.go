@@ -1,0 +1,159 @@
+// Package config reads Keygate's settings from the environment. Every
+// function reads the same variables; a missing or invalid one is an error
+// that names the variable, so a function stops at start with one clear line.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/shared/apikey"
+)
+
+// Config is the environment of every function.
+type Config struct {
+	TableName            string
+	DynamoDBEndpoint     string // local only
+	TokenPrefix          string
+	TokenPepper          []byte // local; in AWS the secret named below
+	TokenPepperSecretARN string
+	TokenHash            string
+	DefaultKeyTTL        time.Duration
+	KeyRetention         time.Duration
+	MaxUserKeys          int
+	MaxServiceKeys       int
+	AuthCacheTTL         time.Duration
+	LastUsedInterval     time.Duration
+	AllowQueryToken      bool
+}
+
+// Defaults, as documented in the README's configuration table.
+const (
+	DefaultKeyTTL           = 2160 * time.Hour // 90 days
+	DefaultKeyRetention     = 720 * time.Hour  // 30 days
+	DefaultMaxUserKeys      = 10
+	DefaultMaxServiceKeys   = 5
+	DefaultAuthCacheTTL     = 5 * time.Second
+	DefaultLastUsedInterval = 60 * time.Second
+)
+
+// Load reads the configuration through getenv (os.Getenv in production).
+// It reports every problem at once.
+func Load(getenv func(string) string) (*Config, error) {
+	r := reader{getenv: getenv}
+	c := &Config{
+		TableName:            r.str("TABLE_NAME", ""),
+		DynamoDBEndpoint:     r.str("DYNAMODB_ENDPOINT", ""),
+		TokenPrefix:          r.str("TOKEN_PREFIX", apikey.DefaultPrefix),
+		TokenPepper:          []byte(r.str("TOKEN_PEPPER", "")),
+		TokenPepperSecretARN: r.str("TOKEN_PEPPER_SECRET_ARN", ""),
+		TokenHash:            r.str("TOKEN_HASH", apikey.HMACSHA256),
+		DefaultKeyTTL:        r.duration("DEFAULT_KEY_TTL", DefaultKeyTTL),
+		KeyRetention:         r.duration("KEY_RETENTION", DefaultKeyRetention),
+		MaxUserKeys:          r.count("MAX_USER_KEYS", DefaultMaxUserKeys),
+		MaxServiceKeys:       r.count("MAX_SERVICE_KEYS", DefaultMaxServiceKeys),
+		AuthCacheTTL:         r.duration("AUTH_CACHE_TTL", DefaultAuthCacheTTL),
+		LastUsedInterval:     r.duration("LAST_USED_INTERVAL", DefaultLastUsedInterval),
+		AllowQueryToken:      r.boolean("ALLOW_QUERY_TOKEN", false),
+	}
+	if c.TableName == "" {
+		r.fail("TABLE_NAME is required")
+	}
+	if _, err := apikey.NewFormat(c.TokenPrefix); err != nil {
+		r.fail("TOKEN_PREFIX: %v", err)
+	}
+	switch c.TokenHash {
+	case apikey.HMACSHA256, apikey.Argon2ID:
+	default:
+		r.fail("TOKEN_HASH must be %s or %s, not %q", apikey.HMACSHA256, apikey.Argon2ID, c.TokenHash)
+	}
+	switch {
+	case len(c.TokenPepper) > 0 && c.TokenPepperSecretARN != "":
+		r.fail("set TOKEN_PEPPER or TOKEN_PEPPER_SECRET_ARN, not both")
+	case len(c.TokenPepper) == 0 && c.TokenPepperSecretARN == "":
+		r.fail("TOKEN_PEPPER (local) or TOKEN_PEPPER_SECRET_ARN (AWS) is required")
+	case c.TokenPepperSecretARN == "" && len(c.TokenPepper) < apikey.MinPepperLen:
+		r.fail("TOKEN_PEPPER must be at least %d bytes", apikey.MinPepperLen)
+	}
+	if c.KeyRetention == 0 {
+		r.fail("KEY_RETENTION must be more than 0")
+	}
+	if c.MaxUserKeys == 0 || c.MaxServiceKeys == 0 {
+		r.fail("MAX_USER_KEYS and MAX_SERVICE_KEYS must be at least 1")
+	}
+	if c.LastUsedInterval < time.Second {
+		r.fail("LAST_USED_INTERVAL must be at least 1s")
+	}
+	if len(r.errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration: %w", errors.Join(r.errs...))
+	}
+	return c, nil
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf(format, args...))
+}
+
+func (r *reader) str(name, def string) string {
+	if v := r.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// duration accepts Go durations only ("2160h", not "90d") and rejects
+// negative values.
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		hint := ""
+		if strings.HasSuffix(v, "d") {
+			hint = ` (days are not Go syntax: write 90 days as "2160h")`
+		}
+		r.fail("%s: %q is not a Go duration such as 5s, 1m or 2160h%s", name, v, hint)
+		return def
+	}
+	if d < 0 {
+		r.fail("%s must not be negative", name)
+		return def
+	}
+	return d
+}
+
+func (r *reader) count(name string, def int) int {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1000 {
+		r.fail("%s: %q must be a whole number from 0 to 1000", name, v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail("%s: %q must be true or false", name, v)
+		return def
+	}
+	return b
+}

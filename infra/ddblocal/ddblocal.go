@@ -52,6 +52,10 @@ func LibDir() (string, error) {
 // Start runs DynamoDB Local from libDir and waits until it answers. Its
 // output goes to log. The server dies with this process (see procattr).
 func Start(ctx context.Context, libDir string, log io.Writer) (*Server, error) {
+	libDir, err := filepath.Abs(libDir)
+	if err != nil {
+		return nil, err
+	}
 	jars, _ := filepath.Glob(filepath.Join(libDir, "DynamoDBLocal-*.jar"))
 	if len(jars) == 0 {
 		return nil, fmt.Errorf("DynamoDB Local is not in %s: run `make deps` (Maven fetches it from Maven Central)", libDir)
@@ -70,6 +74,9 @@ func Start(ctx context.Context, libDir string, log io.Writer) (*Server, error) {
 		"software.amazon.dynamodb.services.local.main.ServerRunner",
 		"-inMemory", "-sharedDb", "-port", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = log, log
+	// It writes a metadata file into its working directory; keep that out
+	// of the source tree.
+	cmd.Dir = os.TempDir()
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start DynamoDB Local: %w", err)

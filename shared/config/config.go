@@ -28,6 +28,7 @@ type Config struct {
 	AuthCacheTTL         time.Duration
 	LastUsedInterval     time.Duration
 	AllowQueryToken      bool
+	UsageIdentifier      string // "", "id", "tenant" or "owner"
 }
 
 // Defaults, as documented in the README's configuration table.
@@ -58,6 +59,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		AuthCacheTTL:         r.duration("AUTH_CACHE_TTL", DefaultAuthCacheTTL),
 		LastUsedInterval:     r.duration("LAST_USED_INTERVAL", DefaultLastUsedInterval),
 		AllowQueryToken:      r.boolean("ALLOW_QUERY_TOKEN", false),
+		UsageIdentifier:      r.str("USAGE_IDENTIFIER", ""),
+	}
+	switch c.UsageIdentifier {
+	case "", "id", "tenant", "owner":
+	default:
+		r.fail("USAGE_IDENTIFIER must be empty, id, tenant or owner, not %q", c.UsageIdentifier)
 	}
 	if c.TableName == "" {
 		r.fail("TABLE_NAME is required")

@@ -58,6 +58,7 @@ func TestInvalid(t *testing.T) {
 		{"zero limit", "MAX_SERVICE_KEYS", "0", "at least 1"},
 		{"bool", "ALLOW_QUERY_TOKEN", "yes please", "ALLOW_QUERY_TOKEN"},
 		{"interval", "LAST_USED_INTERVAL", "10ms", "at least 1s"},
+		{"usage identifier", "USAGE_IDENTIFIER", "name", "USAGE_IDENTIFIER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/keygate/keygate/shared/apikey"
+	"github.com/keygate/keygate/shared/authorizer"
 	"github.com/keygate/keygate/shared/config"
 	"github.com/keygate/keygate/shared/manage"
 )
@@ -96,5 +97,17 @@ func (e *Env) ManageConfig() manage.Config {
 		Retention:      e.Config.KeyRetention,
 		MaxUserKeys:    e.Config.MaxUserKeys,
 		MaxServiceKeys: e.Config.MaxServiceKeys,
+	}
+}
+
+// AuthorizerConfig is the authorizer's configuration.
+func (e *Env) AuthorizerConfig() authorizer.Config {
+	return authorizer.Config{
+		Format:           e.Format,
+		Hasher:           e.Hasher,
+		CacheTTL:         e.Config.AuthCacheTTL,
+		LastUsedInterval: e.Config.LastUsedInterval,
+		AllowQueryToken:  e.Config.AllowQueryToken,
+		UsageIdentifier:  e.Config.UsageIdentifier,
 	}
 }

@@ -1,0 +1,260 @@
+// Package authorizer turns an API key presented to API Gateway into an
+// allow or deny decision. It accepts every event shape API Gateway sends a
+// Lambda authorizer (REST TOKEN and REQUEST, HTTP API payload 1.0 and 2.0)
+// and answers each in its own format.
+//
+// Decisions, in order: no token or a malformed one (prefix, length,
+// alphabet, checksum) is unauthorized without any storage read; an unknown,
+// revoked or expired key or a wrong secret is unauthorized; a valid key
+// whose scopes do not cover the route is denied; anything else is allowed.
+// A storage error is an error, never an allow.
+//
+// Revocation lag is bounded by the in-function cache TTL (AUTH_CACHE_TTL)
+// plus the gateway's own authorizer result TTL.
+package authorizer
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/keygate/keygate/shared/apikey"
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/scope"
+	"github.com/keygate/keygate/shared/store"
+)
+
+// Store is the storage the authorizer needs: one strongly consistent read
+// per cache miss, and the throttled last-used write.
+type Store interface {
+	GetKey(ctx context.Context, id string) (*store.Record, error)
+	TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Config holds the authorizer's settings.
+type Config struct {
+	Format           apikey.Format
+	Hasher           *apikey.Hasher
+	CacheTTL         time.Duration // 0 disables the in-function cache
+	LastUsedInterval time.Duration
+	AllowQueryToken  bool
+	// UsageIdentifier names the key field returned as usageIdentifierKey
+	// for API Gateway usage plans: "", "id", "tenant" or "owner".
+	UsageIdentifier string
+	Now             func() time.Time
+}
+
+// Authorizer decides. It is safe for concurrent use.
+type Authorizer struct {
+	store Store
+	cfg   Config
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	cache    map[string]*entry
+	lastUsed map[string]time.Time
+}
+
+// maxCacheEntries bounds memory if many distinct keys pass through one
+// execution environment; the cache is simply emptied when full.
+const maxCacheEntries = 10000
+
+// lastUsedTimeout bounds the last-used write so it never holds up a
+// decision for long; its failure is logged and ignored.
+const lastUsedTimeout = 300 * time.Millisecond
+
+// New returns an Authorizer.
+func New(st Store, cfg Config, log *slog.Logger) *Authorizer {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Authorizer{store: st, cfg: cfg, log: log, cache: map[string]*entry{}, lastUsed: map[string]time.Time{}}
+}
+
+// entry is a cached key: what a decision needs, precomputed once.
+type entry struct {
+	fetched time.Time
+	found   bool
+	digest  [sha256.Size]byte // HMAC digest of the valid token
+	key     keygate.Key
+	scopes  []scope.Scope
+	context map[string]any
+	// usage is the usageIdentifierKey, if configured.
+	usage string
+}
+
+// Outcome is the kind of a decision.
+type Outcome int
+
+const (
+	Unauthorized Outcome = iota // 401: no valid key
+	Deny                        // 403: valid key, route not in its scopes
+	Allow
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Allow:
+		return "allow"
+	case Deny:
+		return "deny"
+	default:
+		return "unauthorized"
+	}
+}
+
+// Decision is the result of authorizing one request.
+type Decision struct {
+	Outcome Outcome
+	Reason  string
+	entry   *entry
+}
+
+// Request is what a decision depends on, extracted from any event shape.
+type Request struct {
+	Token  string
+	Method string
+	Path   string
+}
+
+// Authorize decides a request. The error is non-nil only when storage
+// failed; callers must then fail closed.
+func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, bool, error) {
+	if r.Token == "" {
+		return Decision{Outcome: Unauthorized, Reason: "missing token"}, false, nil
+	}
+	tok, err := a.cfg.Format.Parse(r.Token)
+	if err != nil {
+		var me *apikey.MalformedError
+		errors.As(err, &me)
+		return Decision{Outcome: Unauthorized, Reason: "malformed token: " + me.Reason}, false, nil
+	}
+	now := a.cfg.Now()
+	digest := a.cfg.Hasher.Digest(tok)
+	e, hit := a.cached(tok.ID(), now)
+	if !hit {
+		if e, err = a.fetch(ctx, tok, digest, now); err != nil {
+			return Decision{Reason: "store error"}, false, err
+		}
+	}
+	d := Decision{Outcome: Unauthorized, entry: e}
+	switch {
+	case !e.found:
+		d.Reason = "unknown key"
+	case subtle.ConstantTimeCompare(digest[:], e.digest[:]) != 1:
+		d.Reason = "wrong secret"
+	case e.key.StatusAt(now) != keygate.Active:
+		d.Reason = string(e.key.StatusAt(now))
+	case !scope.Allowed(e.scopes, r.Method, r.Path):
+		d.Outcome, d.Reason = Deny, "route not in scopes"
+	default:
+		d.Outcome, d.Reason = Allow, "ok"
+		a.touch(ctx, e.key.ID, now)
+	}
+	return d, hit, nil
+}
+
+func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
+	if a.cfg.CacheTTL <= 0 {
+		return nil, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.cache[id]
+	if !ok || now.Sub(e.fetched) >= a.cfg.CacheTTL {
+		return nil, false
+	}
+	return e, true
+}
+
+// fetch reads a key with one strongly consistent GetItem and builds its
+// cache entry. The stored verifier is checked once here; later hits only
+// compare HMAC digests, in constant time.
+func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256.Size]byte, now time.Time) (*entry, error) {
+	e := &entry{fetched: now}
+	rec, err := a.store.GetKey(ctx, tok.ID())
+	switch {
+	case keygate.ErrorCode(err) == keygate.NotFound:
+	case err != nil:
+		return nil, err
+	default:
+		ok, err := a.cfg.Hasher.VerifyDigest(digest, rec.Verifier)
+		if err != nil {
+			return nil, err
+		}
+		e.found, e.key = true, rec.Key
+		if !ok {
+			// Leave the digest zero so nothing matches, and do not cache:
+			// a wrong secret must not shadow the right one.
+			return e, nil
+		}
+		e.digest = digest
+		if e.scopes, err = scope.ParseList(rec.Scopes); err != nil {
+			return nil, err
+		}
+		e.context = keyContext(&rec.Key)
+		switch a.cfg.UsageIdentifier {
+		case "id":
+			e.usage = rec.ID
+		case "tenant":
+			e.usage = rec.Tenant
+		case "owner":
+			e.usage = rec.Owner
+		}
+	}
+	if a.cfg.CacheTTL > 0 {
+		a.mu.Lock()
+		if len(a.cache) >= maxCacheEntries {
+			clear(a.cache)
+		}
+		a.cache[tok.ID()] = e
+		a.mu.Unlock()
+	}
+	return e, nil
+}
+
+// keyContext is the authorizer context the integration receives. API
+// Gateway only passes strings, numbers and booleans, so scopes travel as a
+// JSON array in a string.
+func keyContext(k *keygate.Key) map[string]any {
+	scopes, _ := json.Marshal(k.Scopes)
+	return map[string]any{
+		"key_id": k.ID,
+		"tenant": k.Tenant,
+		"owner":  k.Owner,
+		"type":   string(k.Type),
+		"role":   string(k.Role),
+		"scopes": string(scopes),
+	}
+}
+
+// touch records use of a key at most once per interval per execution
+// environment, and the conditional write keeps it to once per interval
+// across environments. A failure is logged, never returned.
+func (a *Authorizer) touch(ctx context.Context, id string, now time.Time) {
+	a.mu.Lock()
+	last, ok := a.lastUsed[id]
+	due := !ok || now.Sub(last) >= a.cfg.LastUsedInterval
+	if due {
+		if len(a.lastUsed) >= maxCacheEntries {
+			clear(a.lastUsed)
+		}
+		a.lastUsed[id] = now
+	}
+	a.mu.Unlock()
+	if !due {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastUsedTimeout)
+	defer cancel()
+	if _, err := a.store.TouchLastUsed(ctx, id, now, a.cfg.LastUsedInterval); err != nil {
+		a.log.LogAttrs(ctx, slog.LevelWarn, "last used not recorded", slog.String("key_id", id), slog.String("error", err.Error()))
+	}
+}

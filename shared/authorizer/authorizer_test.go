@@ -1,0 +1,514 @@
+package authorizer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/infra/ddblocal"
+	"github.com/keygate/keygate/infra/dynamotest"
+	"github.com/keygate/keygate/shared/apikey"
+	"github.com/keygate/keygate/shared/authorizer"
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/store"
+)
+
+// countingStore is the real store with its calls counted, to prove how many
+// reads and writes a decision costs. It is not a fake: every call goes to
+// DynamoDB Local.
+type countingStore struct {
+	*store.Store
+	gets, touches, written atomic.Int32
+	touchErr               error
+}
+
+func (c *countingStore) GetKey(ctx context.Context, id string) (*store.Record, error) {
+	c.gets.Add(1)
+	return c.Store.GetKey(ctx, id)
+}
+
+func (c *countingStore) TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error) {
+	c.touches.Add(1)
+	if c.touchErr != nil {
+		return false, c.touchErr
+	}
+	ok, err := c.Store.TouchLastUsed(ctx, id, at, interval)
+	if ok {
+		c.written.Add(1)
+	}
+	return ok, err
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type fixture struct {
+	auth  *authorizer.Authorizer
+	svc   *manage.Service
+	store *countingStore
+	clock *clock
+	logs  *bytes.Buffer
+	cfg   authorizer.Config
+}
+
+var pepper = bytes.Repeat([]byte("k"), 32)
+
+func newFixture(t *testing.T, tweak func(*authorizer.Config)) *fixture {
+	t.Helper()
+	db, table := dynamotest.NewTable(t)
+	return newFixtureOn(t, store.New(db, table), tweak)
+}
+
+func newFixtureOn(t *testing.T, st *store.Store, tweak func(*authorizer.Config)) *fixture {
+	t.Helper()
+	format, _ := apikey.NewFormat(apikey.DefaultPrefix)
+	hasher, err := apikey.NewHasher(pepper, apikey.HMACSHA256, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Now().UTC().Truncate(time.Second)}
+	f := &fixture{store: &countingStore{Store: st}, clock: clk, logs: &bytes.Buffer{}}
+	f.svc = manage.New(st, manage.Config{
+		Format: format, Hasher: hasher, DefaultTTL: 0, Retention: time.Hour,
+		MaxUserKeys: 10, MaxServiceKeys: 5, Now: clk.Now,
+	})
+	f.cfg = authorizer.Config{Format: format, Hasher: hasher, CacheTTL: 5 * time.Second, LastUsedInterval: time.Minute, Now: clk.Now}
+	if tweak != nil {
+		tweak(&f.cfg)
+	}
+	f.auth = authorizer.New(f.store, f.cfg, slog.New(slog.NewJSONHandler(f.logs, nil)))
+	return f
+}
+
+func (f *fixture) create(t *testing.T, req manage.CreateRequest) *manage.Created {
+	t.Helper()
+	if req.Owner == "" && req.Type != keygate.Service {
+		req.Owner = "alice"
+	}
+	c, err := f.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if strings.Contains(f.logs.String(), c.Token[len(apikey.DefaultPrefix):]) {
+			t.Errorf("logs contain a token")
+		}
+	})
+	return c
+}
+
+// event fills a testdata fixture.
+func event(t *testing.T, shape, token, method, path string) json.RawMessage {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/" + shape + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer("{{TOKEN}}", token, "{{METHOD}}", method, "{{PATH}}", path).Replace(string(raw))
+	return json.RawMessage(s)
+}
+
+// outcome runs the handler and reads its answer in the shape's own terms.
+func (f *fixture) outcome(t *testing.T, ev json.RawMessage) (string, any) {
+	t.Helper()
+	resp, err := f.auth.Handle(context.Background(), ev)
+	switch {
+	case errors.Is(err, authorizer.ErrUnauthorized):
+		return "unauthorized", nil
+	case err != nil:
+		return "error", err
+	}
+	switch r := resp.(type) {
+	case events.APIGatewayV2CustomAuthorizerSimpleResponse:
+		if r.IsAuthorized {
+			return "allow", r
+		}
+		return "not authorized", r
+	case events.APIGatewayCustomAuthorizerResponse:
+		for _, s := range r.PolicyDocument.Statement {
+			if s.Effect == "Deny" {
+				return "deny", r
+			}
+		}
+		return "allow", r
+	}
+	t.Fatalf("unexpected response %T", resp)
+	return "", nil
+}
+
+var shapes = []string{"rest-token", "rest-request", "http-v1", "http-v2"}
+
+func TestShapes(t *testing.T) {
+	f := newFixture(t, nil)
+	viewer := f.create(t, manage.CreateRequest{Scopes: []string{"GET /buckets/photos/*", "PUT /buckets/*/meta"}})
+	admin := f.create(t, manage.CreateRequest{Role: keygate.Admin})
+	other, _ := apikey.NewFormat(apikey.DefaultPrefix)
+	unknown, _ := other.Generate(rand.Reader)
+	tests := []struct {
+		name, token, method, path string
+		rest, httpV2              string
+	}{
+		{"viewer in scope", viewer.Token, "GET", "/buckets/photos/a.jpg", "allow", "allow"},
+		{"viewer middle star", viewer.Token, "PUT", "/buckets/x/meta", "allow", "allow"},
+		{"viewer out of scope", viewer.Token, "DELETE", "/buckets/photos/a.jpg", "deny", "not authorized"},
+		{"viewer parent path", viewer.Token, "GET", "/buckets/photos", "deny", "not authorized"},
+		{"admin anywhere", admin.Token, "DELETE", "/anything/at/all", "allow", "allow"},
+		{"missing token", "", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
+		{"malformed token", "kg_live_nope", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
+		{"bad checksum", viewer.Token[:len(viewer.Token)-1] + "x", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
+		{"unknown key", unknown.String(), "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
+	}
+	for _, shape := range shapes {
+		for _, tt := range tests {
+			t.Run(shape+"/"+tt.name, func(t *testing.T) {
+				want := tt.rest
+				if shape == "http-v2" {
+					want = tt.httpV2
+				}
+				got, resp := f.outcome(t, event(t, shape, tt.token, tt.method, tt.path))
+				if got != want {
+					t.Fatalf("outcome = %s (%v), want %s", got, resp, want)
+				}
+			})
+		}
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	f := newFixture(t, func(c *authorizer.Config) { c.UsageIdentifier = "tenant" })
+	viewer := f.create(t, manage.CreateRequest{Scopes: []string{"GET /buckets/photos/*", "* /health"}})
+	admin := f.create(t, manage.CreateRequest{Role: keygate.Admin})
+	const prefix = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
+
+	_, resp := f.outcome(t, event(t, "rest-request", viewer.Token, "GET", "/buckets/photos/a.jpg"))
+	p := resp.(events.APIGatewayCustomAuthorizerResponse)
+	if p.PrincipalID != viewer.ID || p.UsageIdentifierKey != "acme" || p.PolicyDocument.Version != "2012-10-17" {
+		t.Fatalf("policy = %+v", p)
+	}
+	allow := p.PolicyDocument.Statement[0]
+	if want := []string{prefix + "/GET/buckets/photos/*", prefix + "/*/health"}; strings.Join(allow.Resource, " ") != strings.Join(want, " ") ||
+		allow.Effect != "Allow" || allow.Action[0] != "execute-api:Invoke" || len(p.PolicyDocument.Statement) != 1 {
+		t.Fatalf("allow statement = %+v, want every scope's resource", p.PolicyDocument.Statement)
+	}
+	wantContext := map[string]any{"key_id": viewer.ID, "tenant": "acme", "owner": "alice", "type": "user", "role": "viewer", "scopes": `["GET /buckets/photos/*","* /health"]`}
+	for k, v := range wantContext {
+		if p.Context[k] != v {
+			t.Errorf("context[%s] = %v, want %v", k, p.Context[k], v)
+		}
+	}
+
+	// A deny keeps the allow list (so a cached policy still serves the
+	// key's routes) and adds an explicit Deny for this route.
+	_, resp = f.outcome(t, event(t, "rest-request", viewer.Token, "POST", "/buckets/photos/a.jpg"))
+	p = resp.(events.APIGatewayCustomAuthorizerResponse)
+	deny := p.PolicyDocument.Statement[1]
+	if len(p.PolicyDocument.Statement) != 2 || deny.Effect != "Deny" || deny.Resource[0] != prefix+"/POST/buckets/photos/a.jpg" {
+		t.Fatalf("deny policy = %+v", p.PolicyDocument.Statement)
+	}
+
+	_, resp = f.outcome(t, event(t, "rest-token", admin.Token, "GET", "/v1/whoami"))
+	p = resp.(events.APIGatewayCustomAuthorizerResponse)
+	if r := p.PolicyDocument.Statement[0].Resource; len(r) != 1 || r[0] != prefix+"/*/*" {
+		t.Fatalf("admin resources = %v, want the whole API", r)
+	}
+	_, resp = f.outcome(t, event(t, "http-v2", viewer.Token, "GET", "/buckets/photos/a.jpg"))
+	if ctx := resp.(events.APIGatewayV2CustomAuthorizerSimpleResponse).Context; ctx["key_id"] != viewer.ID || ctx["role"] != "viewer" {
+		t.Fatalf("v2 context = %v", ctx)
+	}
+}
+
+func TestTokenSources(t *testing.T) {
+	f := newFixture(t, nil)
+	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	withQuery := newFixtureOn(t, f.store.Store, func(c *authorizer.Config) { c.AllowQueryToken = true })
+	tests := []struct {
+		name    string
+		headers map[string]string
+		query   map[string]string
+		auth    *fixture
+		want    string
+	}{
+		{"bearer", map[string]string{"Authorization": "Bearer " + key.Token}, nil, f, "allow"},
+		{"lower-case scheme and header", map[string]string{"authorization": "bearer " + key.Token}, nil, f, "allow"},
+		{"upper-case scheme, spaces", map[string]string{"AUTHORIZATION": "  BEARER   " + key.Token + "  "}, nil, f, "allow"},
+		{"x-api-key", map[string]string{"X-API-Key": key.Token}, nil, f, "allow"},
+		{"x-api-key lower-case", map[string]string{"x-api-key": " " + key.Token}, nil, f, "allow"},
+		{"basic scheme", map[string]string{"Authorization": "Basic " + key.Token}, nil, f, "unauthorized"},
+		{"no scheme", map[string]string{"Authorization": key.Token}, nil, f, "unauthorized"},
+		{"query when off", nil, map[string]string{"token": key.Token}, f, "unauthorized"},
+		{"query when on", nil, map[string]string{"token": key.Token}, withQuery, "allow"},
+		{"nothing", nil, nil, f, "unauthorized"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e events.APIGatewayCustomAuthorizerRequestTypeRequest
+			_ = json.Unmarshal(event(t, "rest-request", "", "GET", "/x"), &e)
+			e.Headers, e.QueryStringParameters = tt.headers, tt.query
+			raw, _ := json.Marshal(e)
+			if got, resp := tt.auth.outcome(t, raw); got != tt.want {
+				t.Fatalf("outcome = %s (%v), want %s", got, resp, tt.want)
+			}
+		})
+	}
+	// TOKEN events carry the header value itself: Bearer or bare.
+	for _, v := range []string{"Bearer " + key.Token, key.Token, " bearer " + key.Token} {
+		raw, _ := json.Marshal(events.APIGatewayCustomAuthorizerRequest{Type: "TOKEN", AuthorizationToken: v,
+			MethodArn: "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/x"})
+		if got, _ := f.outcome(t, raw); got != "allow" {
+			t.Fatalf("TOKEN %q...: %s", v[:10], got)
+		}
+	}
+}
+
+func TestMalformedNeverReadsStore(t *testing.T) {
+	f := newFixture(t, nil)
+	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	body := key.Token[len(apikey.DefaultPrefix):]
+	bad := []string{
+		"", "kg_live_", key.Token[:len(key.Token)-1], key.Token + "0",
+		"sk_live_" + body, "KG_LIVE_" + body,
+		key.Token[:20] + "_" + key.Token[21:],
+		key.Token[:len(key.Token)-1] + string(rune(key.Token[len(key.Token)-1]+1)),
+		strings.Repeat("A", 10000),
+	}
+	for _, tok := range bad {
+		for _, shape := range shapes {
+			if got, _ := f.outcome(t, event(t, shape, tok, "GET", "/x")); got != "unauthorized" && got != "not authorized" {
+				t.Fatalf("%s with a malformed token: %s", shape, got)
+			}
+		}
+	}
+	if n := f.store.gets.Load(); n != 0 {
+		t.Fatalf("malformed tokens caused %d store reads, want 0", n)
+	}
+}
+
+func TestRevokedExpiredWrongSecret(t *testing.T) {
+	f := newFixture(t, func(c *authorizer.Config) { c.CacheTTL = 0 })
+	ctx := context.Background()
+	revoked := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	expiring := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)})
+	good := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	if _, err := f.svc.Revoke(ctx, keygate.Caller{Operator: true}, "acme", revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A token with a valid ID and checksum but another secret.
+	forged := forge(t, good.Token)
+	for _, shape := range shapes {
+		if got, _ := f.outcome(t, event(t, shape, expiring.Token, "GET", "/x")); got != "allow" {
+			t.Fatalf("%s: key before expiry: %s", shape, got)
+		}
+	}
+	f.clock.Add(time.Hour) // DynamoDB has not deleted the item: the authorizer must check.
+	for _, shape := range shapes {
+		for name, tok := range map[string]string{"revoked": revoked.Token, "expired": expiring.Token, "forged": forged} {
+			if got, _ := f.outcome(t, event(t, shape, tok, "GET", "/x")); got != "unauthorized" && got != "not authorized" {
+				t.Fatalf("%s: %s key: %s", shape, name, got)
+			}
+		}
+	}
+	for _, reason := range []string{`"reason":"revoked"`, `"reason":"expired"`, `"reason":"wrong secret"`} {
+		if !strings.Contains(f.logs.String(), reason) {
+			t.Errorf("logs lack %s", reason)
+		}
+	}
+}
+
+// forge keeps a token's ID, swaps in another secret and recomputes the
+// checksum, as an attacker who knows a key ID could.
+func forge(t *testing.T, token string) string {
+	t.Helper()
+	head := token[:len(apikey.DefaultPrefix)+apikey.IDLen] + strings.Repeat("Z", apikey.SecretLen)
+	sum := crc32.ChecksumIEEE([]byte(head))
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	var out [apikey.ChecksumLen]byte
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = digits[sum%62]
+		sum /= 62
+	}
+	forged := head + string(out[:])
+	format, _ := apikey.NewFormat(apikey.DefaultPrefix)
+	if _, err := format.Parse(forged); err != nil {
+		t.Fatalf("forged token does not parse: %v", err)
+	}
+	return forged
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestCacheBoundsRevocation(t *testing.T) {
+	for _, ttl := range []time.Duration{5 * time.Second, 0} {
+		t.Run(ttl.String(), func(t *testing.T) {
+			f := newFixture(t, func(c *authorizer.Config) { c.CacheTTL = ttl })
+			key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+			for i := 0; i < 100; i++ {
+				if got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x")); got != "allow" {
+					t.Fatalf("before revoke: %s", got)
+				}
+			}
+			wantGets := int32(1)
+			if ttl == 0 {
+				wantGets = 100
+			}
+			if n := f.store.gets.Load(); n != wantGets {
+				t.Fatalf("%d store reads for 100 decisions, want %d", n, wantGets)
+			}
+			if _, err := f.svc.Revoke(context.Background(), keygate.Caller{Operator: true}, "acme", key.ID); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x"))
+			if ttl == 0 && got != "unauthorized" {
+				t.Fatalf("TTL 0: revoked key still %s", got)
+			}
+			if ttl > 0 && got != "allow" {
+				t.Fatalf("within the cache TTL the cached decision stands, got %s", got)
+			}
+			f.clock.Add(ttl)
+			if got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x")); got != "unauthorized" {
+				t.Fatalf("after the cache TTL a revoked key is %s", got)
+			}
+		})
+	}
+}
+
+func TestLastUsed(t *testing.T) {
+	f := newFixture(t, nil)
+	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	ev := event(t, "http-v2", key.Token, "GET", "/x")
+	// 10,000 decisions over 100 s of clock: at most one write per 60 s.
+	for i := 0; i < 10000; i++ {
+		if got, _ := f.outcome(t, ev); got != "allow" {
+			t.Fatalf("decision %d: %s", i, got)
+		}
+		f.clock.Add(10 * time.Millisecond)
+	}
+	if w := f.store.written.Load(); w != 2 {
+		t.Fatalf("%d last-used writes over 100 s with a 60 s interval, want 2", w)
+	}
+	if n := f.store.touches.Load(); n != 2 {
+		t.Fatalf("%d last-used attempts, want 2", n)
+	}
+	got, err := f.svc.Get(context.Background(), keygate.Caller{Operator: true}, "acme", key.ID)
+	if err != nil || got.LastUsedAt == nil || f.clock.Now().Sub(*got.LastUsedAt) > 41*time.Second {
+		t.Fatalf("last_used_at = %v, %v", got.LastUsedAt, err)
+	}
+	list, err := f.svc.List(context.Background(), keygate.Caller{Operator: true}, manage.ListRequest{Tenant: "acme"})
+	if err != nil || len(list.Keys) != 1 || list.Keys[0].LastUsedAt == nil || !list.Keys[0].LastUsedAt.Equal(*got.LastUsedAt) {
+		t.Fatalf("list does not show last_used_at: %+v, %v", list, err)
+	}
+
+	// Another execution environment (a fresh authorizer) does not write
+	// again within the interval: the conditional update stops it.
+	again := newFixtureOn(t, f.store.Store, nil)
+	again.clock.now = f.clock.Now()
+	again.outcome(t, ev)
+	if again.store.touches.Load() != 1 || again.store.written.Load() != 0 {
+		t.Fatalf("second environment: %d attempts, %d writes; want 1 and 0", again.store.touches.Load(), again.store.written.Load())
+	}
+
+	// A failing write never fails the request.
+	broken := newFixtureOn(t, f.store.Store, nil)
+	broken.store.touchErr = errors.New("throttled")
+	if got, _ := broken.outcome(t, ev); got != "allow" {
+		t.Fatalf("with failing last-used writes: %s", got)
+	}
+	if !strings.Contains(broken.logs.String(), "last used not recorded") {
+		t.Fatal("failed last-used write not logged")
+	}
+}
+
+func TestDecisionLogs(t *testing.T) {
+	f := newFixture(t, nil)
+	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x"))
+	f.outcome(t, event(t, "rest-request", key.Token, "GET", "/y"))
+	f.outcome(t, event(t, "rest-request", "kg_live_short", "GET", "/x"))
+	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want one line per decision, got:\n%s", f.logs)
+	}
+	want := []struct{ decision, reason string }{{"allow", "ok"}, {"deny", "route not in scopes"}, {"unauthorized", "malformed token: wrong length"}}
+	for i, line := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["decision"] != want[i].decision || m["reason"] != want[i].reason || m["shape"] != "rest-request" {
+			t.Errorf("line %d = %s", i, line)
+		}
+		if i < 2 && m["key_id"] != key.ID {
+			t.Errorf("line %d lacks the key ID: %s", i, line)
+		}
+	}
+}
+
+func TestBadEvents(t *testing.T) {
+	f := newFixture(t, nil)
+	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	for _, ev := range []string{`{}`, `[]`, `"x"`, `{"type":"TOKEN","authorizationToken":"Bearer ` + key.Token + `","methodArn":"not-an-arn"}`,
+		`{"type":"REQUEST","methodArn":"arn:aws:execute-api:us-east-1:1:abc"}`, `{"version":"2.0","routeArn":5}`} {
+		if got, _ := f.outcome(t, json.RawMessage(ev)); got != "error" {
+			t.Errorf("event %s: %s, want an error (never an allow)", ev, got)
+		}
+	}
+}
+
+// TestFailsClosed points the authorizer at a DynamoDB Local that has been
+// stopped: every decision must be an error, never an allow.
+func TestFailsClosed(t *testing.T) {
+	dir, err := ddblocal.LibDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ddblocal.Start(context.Background(), dir, io.Discard)
+	if err != nil {
+		t.Fatalf("DynamoDB Local is required: %v", err)
+	}
+	defer srv.Stop()
+	db := dynamotest.Client(srv.Endpoint)
+	if err := store.EnsureTable(context.Background(), db, "keygate"); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureOn(t, store.New(db, "keygate"), func(c *authorizer.Config) { c.CacheTTL = 0 })
+	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	if got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x")); got != "allow" {
+		t.Fatalf("while running: %s", got)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, shape := range shapes {
+		got, err := f.outcome(t, event(t, shape, key.Token, "GET", "/x"))
+		if got != "error" {
+			t.Fatalf("%s with storage down: %s, want an error", shape, got)
+		}
+		if strings.Contains(err.(error).Error(), "127.0.0.1") {
+			t.Fatalf("error leaks internals: %v", err)
+		}
+	}
+	if !strings.Contains(f.logs.String(), `"decision":"error"`) {
+		t.Fatal("store failure not logged as an error decision")
+	}
+}

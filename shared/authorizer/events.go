@@ -1,0 +1,242 @@
+package authorizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// Shape is the kind of event API Gateway sent.
+type Shape string
+
+const (
+	RESTToken   Shape = "rest-token"
+	RESTRequest Shape = "rest-request"
+	HTTPv1      Shape = "http-v1"
+	HTTPv2      Shape = "http-v2"
+)
+
+// ErrUnauthorized is the error REST APIs (and HTTP APIs with payload 1.0)
+// turn into a 401: API Gateway matches its exact text.
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// errBadEvent is returned for events no API Gateway sends; it becomes a
+// 500 at the gateway, never an allow.
+var errBadEvent = errors.New("event is not an API Gateway authorizer event")
+
+// detect reads just enough of the event to know its shape.
+func detect(event []byte) (Shape, error) {
+	var probe struct {
+		Version string `json:"version"`
+		Type    string `json:"type"`
+	}
+	if err := json.Unmarshal(event, &probe); err != nil {
+		return "", errBadEvent
+	}
+	switch {
+	case probe.Version == "2.0":
+		return HTTPv2, nil
+	case probe.Version == "1.0" && probe.Type == "REQUEST":
+		return HTTPv1, nil
+	case probe.Type == "TOKEN":
+		return RESTToken, nil
+	case probe.Type == "REQUEST":
+		return RESTRequest, nil
+	}
+	return "", errBadEvent
+}
+
+// Handle is the Lambda entry point for every shape.
+func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, error) {
+	start := time.Now()
+	shape, err := detect(event)
+	if err != nil {
+		a.logDecision(ctx, start, "", Decision{Reason: "bad event"}, false, err)
+		return nil, err
+	}
+	var (
+		req    Request
+		arn    string
+		simple bool
+	)
+	switch shape {
+	case RESTToken:
+		var e events.APIGatewayCustomAuthorizerRequest
+		err = json.Unmarshal(event, &e)
+		arn, req.Token = e.MethodArn, tokenFromValue(e.AuthorizationToken)
+	case RESTRequest:
+		var e events.APIGatewayCustomAuthorizerRequestTypeRequest
+		err = json.Unmarshal(event, &e)
+		arn, req.Token = e.MethodArn, a.tokenFrom(e.Headers, e.QueryStringParameters)
+	case HTTPv1:
+		var e events.APIGatewayV2CustomAuthorizerV1Request
+		err = json.Unmarshal(event, &e)
+		arn, req.Token = e.MethodArn, a.tokenFrom(e.Headers, e.QueryStringParameters)
+	case HTTPv2:
+		var e events.APIGatewayV2CustomAuthorizerV2Request
+		err = json.Unmarshal(event, &e)
+		arn, req.Token, simple = e.RouteArn, a.tokenFrom(e.Headers, e.QueryStringParameters), true
+	}
+	var prefix string
+	if err == nil {
+		var ok bool
+		if prefix, req.Method, req.Path, ok = parseARN(arn); !ok {
+			err = errBadEvent
+		}
+	}
+	if err != nil {
+		a.logDecision(ctx, start, shape, Decision{Reason: "bad event"}, false, errBadEvent)
+		return nil, errBadEvent
+	}
+
+	d, hit, err := a.Authorize(ctx, req)
+	a.logDecision(ctx, start, shape, d, hit, err)
+	if err != nil {
+		return nil, errors.New("authorizer could not reach its key store")
+	}
+	if simple {
+		resp := events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: d.Outcome == Allow}
+		if d.Outcome == Allow {
+			resp.Context = d.entry.context
+		}
+		return resp, nil
+	}
+	if d.Outcome == Unauthorized {
+		return nil, ErrUnauthorized
+	}
+	return policy(d, prefix, arn), nil
+}
+
+// policy is the IAM policy for a valid key. It allows every resource the
+// key's scopes cover, not just this request's methodArn, because API
+// Gateway caches the policy per identity and applies it to later requests
+// on other routes. On a deny it adds an explicit Deny of this methodArn,
+// which stays correct when cached.
+func policy(d Decision, prefix, methodARN string) events.APIGatewayCustomAuthorizerResponse {
+	e := d.entry
+	resources := make([]string, len(e.scopes))
+	for i, s := range e.scopes {
+		resources[i] = s.Resource(prefix)
+	}
+	statements := []events.IAMPolicyStatement{{
+		Action:   []string{"execute-api:Invoke"},
+		Effect:   "Allow",
+		Resource: resources,
+	}}
+	if d.Outcome == Deny {
+		statements = append(statements, events.IAMPolicyStatement{
+			Action:   []string{"execute-api:Invoke"},
+			Effect:   "Deny",
+			Resource: []string{methodARN},
+		})
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID:        e.key.ID,
+		PolicyDocument:     events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: statements},
+		Context:            e.context,
+		UsageIdentifierKey: e.usage,
+	}
+}
+
+// parseARN splits an execute-api ARN,
+// arn:aws:execute-api:region:account:api/stage/METHOD/path..., into the
+// API/stage prefix that policy resources share, the method and the path.
+func parseARN(arn string) (prefix, method, path string, ok bool) {
+	if !strings.HasPrefix(arn, "arn:") {
+		return "", "", "", false
+	}
+	// The resource part starts after the fifth colon.
+	i, colons := 0, 0
+	for ; i < len(arn) && colons < 5; i++ {
+		if arn[i] == ':' {
+			colons++
+		}
+	}
+	if colons < 5 {
+		return "", "", "", false
+	}
+	rest := arn[i:] // api/stage/METHOD/path
+	api, rest, ok1 := strings.Cut(rest, "/")
+	stage, rest, ok2 := strings.Cut(rest, "/")
+	method, path, _ = strings.Cut(rest, "/")
+	if !ok1 || !ok2 || api == "" || stage == "" || method == "" {
+		return "", "", "", false
+	}
+	return arn[:i] + api + "/" + stage, method, "/" + path, true
+}
+
+// tokenFrom finds the token in the request: Authorization: Bearer first,
+// then X-API-Key, then ?token= when allowed. Header names are matched
+// case-insensitively (HTTP APIs lower-case them, REST APIs do not).
+func (a *Authorizer) tokenFrom(headers, query map[string]string) string {
+	for k, v := range headers {
+		if strings.EqualFold(k, "Authorization") {
+			if tok, ok := bearer(v); ok {
+				return tok
+			}
+		}
+	}
+	for k, v := range headers {
+		if strings.EqualFold(k, "X-API-Key") {
+			return strings.TrimSpace(v)
+		}
+	}
+	if a.cfg.AllowQueryToken {
+		return strings.TrimSpace(query["token"])
+	}
+	return ""
+}
+
+// tokenFromValue reads a TOKEN event's authorizationToken: the value of
+// the configured identity header, with or without the Bearer scheme.
+func tokenFromValue(v string) string {
+	if tok, ok := bearer(v); ok {
+		return tok
+	}
+	return strings.TrimSpace(v)
+}
+
+// bearer parses "Bearer <token>" with any case of the scheme and any
+// surrounding spaces.
+func bearer(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	if len(v) < 7 || !strings.EqualFold(v[:6], "bearer") || (v[6] != ' ' && v[6] != '\t') {
+		return "", false
+	}
+	return strings.TrimSpace(v[7:]), true
+}
+
+// logDecision writes one line per decision. It never logs the token: the
+// key ID is logged only once a key was found for it.
+func (a *Authorizer) logDecision(ctx context.Context, start time.Time, shape Shape, d Decision, hit bool, err error) {
+	attrs := make([]slog.Attr, 0, 8)
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		attrs = append(attrs, slog.String("request_id", lc.AwsRequestID))
+	}
+	decision := d.Outcome.String()
+	if err != nil {
+		decision = "error"
+	}
+	attrs = append(attrs,
+		slog.String("shape", string(shape)),
+		slog.String("decision", decision),
+		slog.String("reason", d.Reason),
+		slog.Bool("cache_hit", hit),
+		slog.Int64("duration_us", time.Since(start).Microseconds()),
+	)
+	if d.entry != nil && d.entry.found {
+		attrs = append(attrs, slog.String("key_id", d.entry.key.ID), slog.String("tenant", d.entry.key.Tenant))
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	a.log.LogAttrs(ctx, level, "authorize", attrs...)
+}

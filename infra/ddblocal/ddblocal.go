@@ -33,17 +33,26 @@ func LibDir() (string, error) {
 	if dir := os.Getenv("DYNAMODB_LOCAL_LIB"); dir != "" {
 		return dir, nil
 	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", fmt.Errorf("%w; set DYNAMODB_LOCAL_LIB", err)
+	}
+	return filepath.Join(root, "infra", "dynamodb", "lib"), nil
+}
+
+// ModuleRoot is the folder of the go.mod above the working directory.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "infra", "dynamodb", "lib"), nil
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; set DYNAMODB_LOCAL_LIB")
+			return "", errors.New("no go.mod above the working directory")
 		}
 		dir = parent
 	}

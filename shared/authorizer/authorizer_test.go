@@ -75,13 +75,13 @@ type fixture struct {
 
 var pepper = bytes.Repeat([]byte("k"), 32)
 
-func newFixture(t *testing.T, tweak func(*authorizer.Config)) *fixture {
+func newFixture(t testing.TB, tweak func(*authorizer.Config)) *fixture {
 	t.Helper()
 	db, table := dynamotest.NewTable(t)
 	return newFixtureOn(t, store.New(db, table), tweak)
 }
 
-func newFixtureOn(t *testing.T, st *store.Store, tweak func(*authorizer.Config)) *fixture {
+func newFixtureOn(t testing.TB, st *store.Store, tweak func(*authorizer.Config)) *fixture {
 	t.Helper()
 	format, _ := apikey.NewFormat(apikey.DefaultPrefix)
 	hasher, err := apikey.NewHasher(pepper, apikey.HMACSHA256, rand.Reader)
@@ -102,7 +102,7 @@ func newFixtureOn(t *testing.T, st *store.Store, tweak func(*authorizer.Config))
 	return f
 }
 
-func (f *fixture) create(t *testing.T, req manage.CreateRequest) *manage.Created {
+func (f *fixture) create(t testing.TB, req manage.CreateRequest) *manage.Created {
 	t.Helper()
 	if req.Owner == "" && req.Type != keygate.Service {
 		req.Owner = "alice"
@@ -120,7 +120,7 @@ func (f *fixture) create(t *testing.T, req manage.CreateRequest) *manage.Created
 }
 
 // event fills a testdata fixture.
-func event(t *testing.T, shape, token, method, path string) json.RawMessage {
+func event(t testing.TB, shape, token, method, path string) json.RawMessage {
 	t.Helper()
 	raw, err := os.ReadFile("testdata/" + shape + ".json")
 	if err != nil {

@@ -1,0 +1,152 @@
+// Command run serves the whole Keygate stack locally (make run): DynamoDB
+// Local, the table, the authorizer in front of the management routes as API
+// Gateway would call it, and a freshly minted admin key printed once.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/keygate/keygate/infra/ddblocal"
+	"github.com/keygate/keygate/infra/gateway"
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/store"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	port := flag.Int("port", envInt("PORT", 3000), "port to serve on (also $PORT)")
+	resultTTL := flag.Duration("result-ttl", 5*time.Second, "gateway authorizer result cache TTL, as the template's AuthorizerResultTtl")
+	keyFile := flag.String("key-file", "", "also write the admin key to this file (mode 0600), for scripts")
+	quiet := flag.Bool("quiet", false, "do not print function logs")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	defaults := map[string]string{"TABLE_NAME": "keygate", "TOKEN_PEPPER": randomPepper()}
+	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
+		dir, err := ddblocal.LibDir()
+		if err != nil {
+			return err
+		}
+		srv, err := ddblocal.Start(ctx, dir, io.Discard)
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		defaults["DYNAMODB_ENDPOINT"] = srv.Endpoint
+	}
+	getenv := func(k string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return defaults[k]
+	}
+	logs := io.Writer(os.Stderr)
+	if *quiet {
+		logs = io.Discard
+	}
+	env, err := setup.Load(ctx, getenv, logs)
+	if err != nil {
+		return err
+	}
+	if err := store.EnsureTable(ctx, env.DynamoDB, env.Config.TableName); err != nil {
+		return err
+	}
+	svc := manage.New(store.New(env.DynamoDB, env.Config.TableName), env.ManageConfig())
+	admin, err := svc.Create(ctx, keygate.Caller{Operator: true}, "demo", manage.CreateRequest{
+		Owner: "admin", Name: "make run", Role: keygate.Admin,
+	})
+	if err != nil {
+		return fmt.Errorf("mint the admin key: %w", err)
+	}
+	if *keyFile != "" {
+		if err := os.WriteFile(*keyFile, []byte(admin.Token+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	root, err := ddblocal.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	openAPI, err := os.ReadFile(filepath.Join(root, "openapi.yaml"))
+	if err != nil {
+		return fmt.Errorf("read openapi.yaml: %w", err)
+	}
+
+	gw := gateway.Local(env, *resultTTL, openAPI, slog.New(slog.NewJSONHandler(logs, nil)))
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 10 << 10}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(shutdown)
+	}()
+	printBanner(os.Stdout, "http://"+ln.Addr().String(), admin)
+	if err := server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "stopped")
+	return nil
+}
+
+func printBanner(w io.Writer, url string, admin *manage.Created) {
+	fmt.Fprintf(w, `
+Keygate is serving on %[1]s (DynamoDB Local in memory; Ctrl-C stops everything)
+
+Admin key for tenant "demo" (shown once, never stored):
+
+  export KEY=%[2]s
+
+Try:
+  curl -s %[1]s/v1/whoami -H "Authorization: Bearer $KEY"
+  curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       -d '{"owner":"bob","name":"laptop","scopes":["GET /v1/whoami","GET /v1/keys"]}'
+  curl -s %[1]s/v1/keys -H "Authorization: Bearer $KEY"
+  curl -s -X DELETE %[1]s/v1/keys/<id> -H "Authorization: Bearer $KEY"
+  curl -s %[1]s/openapi.yaml
+
+`, url, admin.Token)
+}
+
+// randomPepper gives a one-run server secret when TOKEN_PEPPER is unset:
+// the table is in memory, so nothing outlives the run anyway.
+func randomPepper() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawStdEncoding.EncodeToString(b[:])
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}

@@ -1,0 +1,370 @@
+// Package gateway is a local stand-in for the API Gateway REST API of
+// template.yaml, for make run and end-to-end tests. It does what API
+// Gateway does and nothing more: it builds the Lambda REQUEST authorizer
+// event, calls the authorizer, caches and enforces the returned policy,
+// builds the proxy event with the authorizer context, calls the
+// integration and turns its response back into HTTP. The business logic is
+// the functions' own handlers; none of it is reimplemented here.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/shared/httpapi"
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// AuthorizerFunc is a Lambda authorizer handler.
+type AuthorizerFunc func(context.Context, json.RawMessage) (any, error)
+
+// IntegrationFunc is a Lambda proxy integration handler.
+type IntegrationFunc func(context.Context, json.RawMessage) (json.RawMessage, error)
+
+// Gateway serves the management routes.
+type Gateway struct {
+	Authorizer   AuthorizerFunc
+	Integrations map[httpapi.Function]IntegrationFunc
+	// ResultTTL is the authorizer result cache TTL, keyed on the
+	// Authorization header as in template.yaml. 0 disables caching.
+	ResultTTL time.Duration
+	// OpenAPI, if set, is served at /openapi.yaml.
+	OpenAPI []byte
+	Log     *slog.Logger
+	Now     func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cachedPolicy
+}
+
+type cachedPolicy struct {
+	policy  events.APIGatewayCustomAuthorizerResponse
+	expires time.Time
+}
+
+// Identity of the emulated API, as it appears in ARNs and events.
+const (
+	Region    = "us-east-1"
+	AccountID = "123456789012"
+	APIID     = "local"
+	Stage     = "local"
+	// MaxPayload is API Gateway's request payload limit.
+	MaxPayload = 10 << 20
+)
+
+func (g *Gateway) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := newRequestID()
+	if r.URL.Path == "/openapi.yaml" && r.Method == http.MethodGet && g.OpenAPI != nil {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(g.OpenAPI)
+		return
+	}
+	route, params, ok := match(r.Method, r.URL.EscapedPath())
+	if !ok {
+		g.fail(w, requestID, keygate.Errorf(keygate.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+	if err != nil || len(body) > MaxPayload {
+		g.fail(w, requestID, keygate.Errorf(keygate.PayloadTooLarge, "request body is too large"))
+		return
+	}
+	methodARN := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", Region, AccountID, APIID, Stage, r.Method, r.URL.EscapedPath())
+
+	policy, err := g.authorize(r, route, params, methodARN, requestID)
+	if err != nil {
+		g.fail(w, requestID, err)
+		return
+	}
+	switch evaluate(policy.PolicyDocument, methodARN) {
+	case "Deny", "":
+		g.fail(w, requestID, keygate.Errorf(keygate.Forbidden, "this key may not call %s %s", r.Method, r.URL.Path))
+		return
+	}
+	authContext := map[string]any{"principalId": policy.PrincipalID, "integrationLatency": 0}
+	for k, v := range policy.Context {
+		authContext[k] = v
+	}
+	event := proxyEvent(r, route, params, body, requestID)
+	event.RequestContext.Authorizer = authContext
+	g.integrate(w, r.Context(), route, event, requestID)
+}
+
+// authorize returns the policy for this request: from the result cache, or
+// by calling the authorizer with the REQUEST event API Gateway would build.
+func (g *Gateway) authorize(r *http.Request, route httpapi.Route, params map[string]string, methodARN, requestID string) (events.APIGatewayCustomAuthorizerResponse, error) {
+	var none events.APIGatewayCustomAuthorizerResponse
+	identity := r.Header.Get("Authorization")
+	unauthorized := keygate.Errorf(keygate.Unauthorized, "missing or invalid API key")
+	if g.ResultTTL > 0 {
+		// With caching on, API Gateway requires the identity source and
+		// answers 401 without calling the authorizer when it is absent.
+		if identity == "" {
+			return none, unauthorized
+		}
+		g.mu.Lock()
+		c, ok := g.cache[identity]
+		g.mu.Unlock()
+		if ok && g.now().Before(c.expires) {
+			return c.policy, nil
+		}
+	}
+	ev := events.APIGatewayCustomAuthorizerRequestTypeRequest{
+		Type:                            "REQUEST",
+		MethodArn:                       methodARN,
+		Resource:                        route.Resource,
+		Path:                            r.URL.Path,
+		HTTPMethod:                      r.Method,
+		Headers:                         firstValues(r.Header),
+		MultiValueHeaders:               r.Header,
+		QueryStringParameters:           firstValues(r.URL.Query()),
+		MultiValueQueryStringParameters: r.URL.Query(),
+		PathParameters:                  params,
+		StageVariables:                  map[string]string{},
+		RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{
+			Path: "/" + Stage + r.URL.Path, AccountID: AccountID, Stage: Stage, RequestID: requestID,
+			ResourcePath: route.Resource, HTTPMethod: r.Method, APIID: APIID,
+			Identity: events.APIGatewayCustomAuthorizerRequestTypeRequestIdentity{SourceIP: sourceIP(r)},
+		},
+	}
+	raw, _ := json.Marshal(ev)
+	out, err := g.Authorizer(r.Context(), raw)
+	if err != nil {
+		if err.Error() == "Unauthorized" {
+			return none, unauthorized
+		}
+		g.Log.Error("authorizer failed", "request_id", requestID, "error", err.Error())
+		return none, &keygate.Error{Code: keygate.Internal, Message: "authorizer failure", Err: err}
+	}
+	// Round-trip through JSON, as the Lambda service does.
+	b, _ := json.Marshal(out)
+	var policy events.APIGatewayCustomAuthorizerResponse
+	if err := json.Unmarshal(b, &policy); err != nil || policy.PrincipalID == "" {
+		return none, fmt.Errorf("authorizer returned an invalid policy: %s", b)
+	}
+	if g.ResultTTL > 0 {
+		g.mu.Lock()
+		if g.cache == nil {
+			g.cache = map[string]cachedPolicy{}
+		}
+		g.cache[identity] = cachedPolicy{policy: policy, expires: g.now().Add(g.ResultTTL)}
+		g.mu.Unlock()
+	}
+	return policy, nil
+}
+
+func (g *Gateway) integrate(w http.ResponseWriter, ctx context.Context, route httpapi.Route, event events.APIGatewayProxyRequest, requestID string) {
+	fn := g.Integrations[route.Function]
+	raw, _ := json.Marshal(event)
+	out, err := fn(ctx, raw)
+	var resp events.APIGatewayProxyResponse
+	if err == nil {
+		err = json.Unmarshal(out, &resp)
+	}
+	if err != nil {
+		// API Gateway answers a failed integration with 502.
+		g.Log.Error("integration failed", "request_id", requestID, "error", err.Error())
+		g.write(w, http.StatusBadGateway, httpapi.ErrorBody(err, requestID), requestID)
+		return
+	}
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+			g.write(w, http.StatusBadGateway, httpapi.ErrorBody(err, requestID), requestID)
+			return
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+}
+
+// proxyEvent is the REST proxy integration event for r.
+func proxyEvent(r *http.Request, route httpapi.Route, params map[string]string, body []byte, requestID string) events.APIGatewayProxyRequest {
+	ev := events.APIGatewayProxyRequest{
+		Resource:          route.Resource,
+		Path:              r.URL.Path,
+		HTTPMethod:        r.Method,
+		Headers:           firstValues(r.Header),
+		MultiValueHeaders: r.Header,
+		PathParameters:    params,
+		RequestContext: events.APIGatewayProxyRequestContext{
+			AccountID: AccountID, ResourcePath: route.Resource, Stage: Stage, RequestID: requestID,
+			HTTPMethod: r.Method, APIID: APIID, Path: "/" + Stage + r.URL.Path, Protocol: r.Proto,
+			RequestTimeEpoch: time.Now().UnixMilli(),
+			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
+		},
+	}
+	// API Gateway sends null rather than {} when there are no parameters.
+	if q := r.URL.Query(); len(q) > 0 {
+		ev.QueryStringParameters, ev.MultiValueQueryStringParameters = firstValues(q), q
+	}
+	if len(body) > 0 {
+		if utf8.Valid(body) {
+			ev.Body = string(body)
+		} else {
+			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+	}
+	return ev
+}
+
+// match finds the route for a method and escaped path. Path parameters are
+// unescaped, as API Gateway does.
+func match(method, escapedPath string) (httpapi.Route, map[string]string, bool) {
+	segs := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
+	for _, route := range httpapi.Routes {
+		if route.Method != method {
+			continue
+		}
+		want := strings.Split(strings.TrimPrefix(route.Resource, "/"), "/")
+		if len(want) != len(segs) {
+			continue
+		}
+		params := map[string]string{}
+		ok := true
+		for i, w := range want {
+			if strings.HasPrefix(w, "{") && strings.HasSuffix(w, "}") && segs[i] != "" {
+				v, err := url.PathUnescape(segs[i])
+				if err != nil {
+					ok = false
+					break
+				}
+				params[strings.Trim(w, "{}")] = v
+			} else if w != segs[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			if len(params) == 0 {
+				params = nil
+			}
+			return route, params, true
+		}
+	}
+	return httpapi.Route{}, nil, false
+}
+
+// evaluate applies a policy to one methodArn the way IAM does: an explicit
+// Deny wins, then any Allow; no match is "" (an implicit deny).
+func evaluate(doc events.APIGatewayCustomAuthorizerPolicy, arn string) string {
+	effect := ""
+	for _, s := range doc.Statement {
+		if !actionMatches(s.Action) {
+			continue
+		}
+		for _, res := range s.Resource {
+			if glob(res, arn) {
+				if s.Effect == "Deny" {
+					return "Deny"
+				}
+				if s.Effect == "Allow" {
+					effect = "Allow"
+				}
+			}
+		}
+	}
+	return effect
+}
+
+func actionMatches(actions []string) bool {
+	for _, a := range actions {
+		if glob(a, "execute-api:Invoke") {
+			return true
+		}
+	}
+	return false
+}
+
+// glob matches IAM wildcards: * is any run of characters (slashes
+// included), ? is any one character.
+func glob(pattern, s string) bool {
+	for len(pattern) > 0 {
+		switch pattern[0] {
+		case '*':
+			for i := len(s); i >= 0; i-- {
+				if glob(pattern[1:], s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+			pattern, s = pattern[1:], s[1:]
+		default:
+			if s == "" || pattern[0] != s[0] {
+				return false
+			}
+			pattern, s = pattern[1:], s[1:]
+		}
+	}
+	return s == ""
+}
+
+// fail answers with the error envelope, as template.yaml's
+// GatewayResponses make API Gateway do.
+func (g *Gateway) fail(w http.ResponseWriter, requestID string, err error) {
+	var kerr *keygate.Error
+	if !errors.As(err, &kerr) {
+		g.Log.Error("gateway error", "request_id", requestID, "error", err.Error())
+	}
+	g.write(w, httpapi.Status(keygate.ErrorCode(err)), httpapi.ErrorBody(err, requestID), requestID)
+}
+
+func (g *Gateway) write(w http.ResponseWriter, status int, body []byte, requestID string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", requestID)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func firstValues(m map[string][]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
+func sourceIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

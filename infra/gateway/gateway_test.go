@@ -1,0 +1,251 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/keygate/keygate/infra/dynamotest"
+	"github.com/keygate/keygate/infra/gateway"
+	"github.com/keygate/keygate/shared/httpapi"
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/store"
+	"go.yaml.in/yaml/v3"
+)
+
+type stack struct {
+	url   string
+	admin string
+	gw    *gateway.Gateway
+	logs  *syncBuffer
+	now   *time.Time
+	mu    *sync.Mutex
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// newStack serves the real handlers behind the gateway over real HTTP,
+// with extra environment on top of the defaults.
+func newStack(t *testing.T, resultTTL time.Duration, extra map[string]string) *stack {
+	t.Helper()
+	db, table := dynamotest.NewTable(t)
+	vars := map[string]string{
+		"TABLE_NAME":        table,
+		"DYNAMODB_ENDPOINT": aws.ToString(db.Options().BaseEndpoint),
+		"TOKEN_PEPPER":      strings.Repeat("p", 32),
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	logs := &syncBuffer{}
+	env, err := setup.Load(context.Background(), func(k string) string { return vars[k] }, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openAPI, err := os.ReadFile("../../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := gateway.Local(env, resultTTL, openAPI, slog.New(slog.NewJSONHandler(logs, nil)))
+	s := &stack{gw: gw, logs: logs, mu: &sync.Mutex{}}
+	now := time.Now()
+	s.now = &now
+	gw.Now = func() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return *s.now }
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	svc := manage.New(store.New(env.DynamoDB, table), env.ManageConfig())
+	admin, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, "demo", manage.CreateRequest{Owner: "admin", Role: keygate.Admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.admin = admin.Token
+	return s
+}
+
+func (s *stack) advance(d time.Duration) { s.mu.Lock(); defer s.mu.Unlock(); *s.now = s.now.Add(d) }
+
+func (s *stack) do(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
+	}
+	if resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("%s %s: content type %q", method, path, resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, m
+}
+
+func wantEnvelope(t *testing.T, status int, body map[string]any, wantStatus int, code keygate.Code) {
+	t.Helper()
+	e, _ := body["error"].(map[string]any)
+	if status != wantStatus || e == nil || e["code"] != string(code) || e["request_id"] == "" || e["message"] == "" {
+		t.Fatalf("got %d %v, want %d with a %s envelope", status, body, wantStatus, code)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	s := newStack(t, 0, map[string]string{"AUTH_CACHE_TTL": "0"})
+	status, who := s.do(t, "GET", "/v1/whoami", s.admin, "")
+	if status != 200 || who["tenant"] != "demo" || who["role"] != "admin" {
+		t.Fatalf("whoami = %d %v", status, who)
+	}
+	status, created := s.do(t, "POST", "/v1/keys", s.admin, `{"owner":"bob","scopes":["GET /v1/whoami","GET /v1/keys"]}`)
+	if status != 201 {
+		t.Fatalf("create = %d %v", status, created)
+	}
+	bob, id := created["token"].(string), created["id"].(string)
+
+	status, who = s.do(t, "GET", "/v1/whoami", bob, "")
+	if status != 200 || who["id"] != id {
+		t.Fatalf("bob whoami = %d %v", status, who)
+	}
+	status, list := s.do(t, "GET", "/v1/keys", bob, "")
+	if keys, _ := list["keys"].([]any); status != 200 || len(keys) != 1 {
+		t.Fatalf("bob list = %d %v", status, list)
+	}
+	// Outside bob's scopes: the gateway enforces the authorizer's Deny.
+	status, body := s.do(t, "POST", "/v1/keys", bob, `{}`)
+	wantEnvelope(t, status, body, 403, keygate.Forbidden)
+
+	status, list = s.do(t, "GET", "/v1/keys?owner=bob", s.admin, "")
+	if keys, _ := list["keys"].([]any); status != 200 || len(keys) != 1 {
+		t.Fatalf("admin list = %d %v", status, list)
+	}
+	status, revoked := s.do(t, "DELETE", "/v1/keys/"+id, s.admin, "")
+	if status != 200 || revoked["status"] != "revoked" {
+		t.Fatalf("revoke = %d %v", status, revoked)
+	}
+	status, body = s.do(t, "GET", "/v1/whoami", bob, "")
+	wantEnvelope(t, status, body, 401, keygate.Unauthorized)
+
+	for _, tok := range []string{s.admin, bob} {
+		if strings.Contains(s.logs.String(), tok[8:]) {
+			t.Fatal("logs contain a token")
+		}
+	}
+}
+
+func TestGatewayResponses(t *testing.T) {
+	s := newStack(t, 5*time.Second, nil)
+	tests := []struct {
+		name, method, path, token, body string
+		status                          int
+		code                            keygate.Code
+	}{
+		{"no key", "GET", "/v1/whoami", "", "", 401, keygate.Unauthorized},
+		{"malformed key", "GET", "/v1/whoami", "kg_live_nope", "", 401, keygate.Unauthorized},
+		{"unknown route", "GET", "/v2/things", s.admin, "", 404, keygate.NotFound},
+		{"unknown method", "PATCH", "/v1/keys", s.admin, "", 404, keygate.NotFound},
+		{"bad body reaches the integration", "POST", "/v1/keys", s.admin, `{"owner":`, 400, keygate.Invalid},
+		{"traversal id", "GET", "/v1/keys/..%2F..%2Fetc%2Fpasswd", s.admin, "", 404, keygate.NotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := s.do(t, tt.method, tt.path, tt.token, tt.body)
+			wantEnvelope(t, status, body, tt.status, tt.code)
+		})
+	}
+}
+
+// TestResultCache shows the gateway's result TTL: after a revoke the cached
+// policy still lets the key in until the TTL passes.
+func TestResultCache(t *testing.T) {
+	s := newStack(t, 5*time.Second, map[string]string{"AUTH_CACHE_TTL": "0"})
+	_, created := s.do(t, "POST", "/v1/keys", s.admin, `{"owner":"bob","scopes":["GET /v1/whoami"]}`)
+	bob, id := created["token"].(string), created["id"].(string)
+	if status, _ := s.do(t, "GET", "/v1/whoami", bob, ""); status != 200 {
+		t.Fatalf("before revoke: %d", status)
+	}
+	if status, _ := s.do(t, "DELETE", "/v1/keys/"+id, s.admin, ""); status != 200 {
+		t.Fatalf("revoke: %d", status)
+	}
+	if status, _ := s.do(t, "GET", "/v1/whoami", bob, ""); status != 200 {
+		t.Fatalf("within the result TTL the cached policy applies, got %d", status)
+	}
+	s.advance(5 * time.Second)
+	status, body := s.do(t, "GET", "/v1/whoami", bob, "")
+	wantEnvelope(t, status, body, 401, keygate.Unauthorized)
+}
+
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	raw, err := os.ReadFile("../../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                    `yaml:"openapi"`
+		Paths   map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Fatalf("openapi version %q, want 3.1", doc.OpenAPI)
+	}
+	var documented, served []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			switch method {
+			case "get", "post", "put", "patch", "delete", "head", "options":
+				documented = append(documented, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	for _, r := range httpapi.Routes {
+		served = append(served, r.Method+" "+r.Resource)
+	}
+	sort.Strings(documented)
+	sort.Strings(served)
+	if strings.Join(documented, "\n") != strings.Join(served, "\n") {
+		t.Fatalf("openapi.yaml documents\n%s\nbut the gateway serves\n%s", strings.Join(documented, "\n"), strings.Join(served, "\n"))
+	}
+
+	s := newStack(t, 0, nil)
+	resp, err := http.Get(s.url + "/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	served2, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Equal(served2, raw) {
+		t.Fatalf("/openapi.yaml = %d, %d bytes", resp.StatusCode, len(served2))
+	}
+}

@@ -1,0 +1,74 @@
+package authorizer_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/shared/authorizer"
+	"github.com/keygate/keygate/shared/manage"
+)
+
+// BenchmarkFloor is the least work any correct verification does:
+// HMAC-SHA-256 of one secret with crypto/hmac.
+func BenchmarkFloor(b *testing.B) {
+	secret := []byte("1bofjwtTQfqOkCrh0TRIqodyMgGebgWq3ZWF3VzKBhMtbvMpcXENOyHf7e0e")
+	b.ReportAllocs()
+	for b.Loop() {
+		m := hmac.New(sha256.New, pepper)
+		m.Write(secret)
+		m.Sum(nil)
+	}
+}
+
+// BenchmarkDecisionCacheHit is Authorize on a warm cache: parse, checksum,
+// digest, constant-time compare, expiry and scope check.
+func BenchmarkDecisionCacheHit(b *testing.B) {
+	f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
+	key := f.create(b, manage.CreateRequest{Scopes: []string{"GET /a/*", "GET /b/*", "GET /buckets/photos/*"}})
+	req := authorizer.Request{Token: key.Token, Method: "GET", Path: "/buckets/photos/a.jpg"}
+	ctx := context.Background()
+	if d, _, err := f.auth.Authorize(ctx, req); err != nil || d.Outcome != authorizer.Allow {
+		b.Fatalf("warm-up: %v %v", d, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, _, _ := f.auth.Authorize(ctx, req); d.Outcome != authorizer.Allow {
+			b.Fatal(d.Reason)
+		}
+	}
+}
+
+// BenchmarkHandle runs the Lambda handler per event shape, on a cache hit
+// and on a miss (one GetItem against DynamoDB Local).
+func BenchmarkHandle(b *testing.B) {
+	for _, miss := range []bool{false, true} {
+		for _, shape := range shapes {
+			name := shape + "/hit"
+			if miss {
+				name = shape + "/miss"
+			}
+			b.Run(name, func(b *testing.B) {
+				ttl := time.Hour
+				if miss {
+					ttl = 0
+				}
+				f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = ttl; c.LastUsedInterval = time.Hour })
+				key := f.create(b, manage.CreateRequest{Scopes: []string{"GET /buckets/photos/*"}})
+				ev := event(b, shape, key.Token, "GET", "/buckets/photos/a.jpg")
+				ctx := context.Background()
+				if _, err := f.auth.Handle(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := f.auth.Handle(ctx, ev); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

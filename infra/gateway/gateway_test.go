@@ -78,7 +78,7 @@ func newStack(t *testing.T, resultTTL time.Duration, extra map[string]string) *s
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
 	svc := manage.New(store.New(env.DynamoDB, table), env.ManageConfig())
-	admin, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, "demo", manage.CreateRequest{Owner: "admin", Role: keygate.Admin})
+	admin, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, "demo", manage.CreateRequest{Owner: "admin", Role: keygate.Admin}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,3 +236,30 @@ func TestNewHasherRejects(t *testing.T) {
 		t.Error("unknown algorithm accepted")
 	}
 }
+
+func TestSeal(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	h, _ := NewHasher(testPepper, HMACSHA256, rand.Reader)
+	tok, _ := f.Generate(rand.Reader)
+	sealed, err := h.Seal(tok, "IDEM#a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(sealed, tok.String()[len(DefaultPrefix):]) {
+		t.Fatal("sealed token holds the token")
+	}
+	got, err := h.Open(sealed, "IDEM#a", f)
+	if err != nil || got != tok {
+		t.Fatalf("Open = %v, %v", got, err)
+	}
+	if _, err := h.Open(sealed, "IDEM#b", f); err == nil {
+		t.Fatal("opened under another context")
+	}
+	other, _ := NewHasher(bytes.Repeat([]byte("x"), 32), HMACSHA256, rand.Reader)
+	if _, err := other.Open(sealed, "IDEM#a", f); err == nil {
+		t.Fatal("opened under another pepper")
+	}
+	if _, err := h.Open("!!", "IDEM#a", f); err == nil {
+		t.Fatal("opened garbage")
+	}
+}

@@ -1,6 +1,9 @@
 package apikey
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -40,6 +43,9 @@ type Hasher struct {
 	// ipad and opad are the HMAC key blocks, precomputed once so that the
 	// authorizer's hot path computes HMAC-SHA-256 without allocating.
 	ipad, opad [sha256.BlockSize]byte
+	// seal encrypts tokens kept for idempotent replays, with a key derived
+	// from the pepper.
+	seal cipher.AEAD
 }
 
 // NewHasher returns a Hasher for alg (HMACSHA256 or Argon2ID). random is
@@ -67,7 +73,42 @@ func NewHasher(pepper []byte, alg string, random io.Reader) (*Hasher, error) {
 		h.ipad[i] ^= b
 		h.opad[i] ^= b
 	}
+	mac := hmac.New(sha256.New, pepper)
+	mac.Write([]byte("keygate/idempotency-seal/v1"))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	if h.seal, err = cipher.NewGCM(block); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// Seal encrypts a token so an idempotent create can return it again. The
+// ciphertext is bound to context (the record it is stored in), so it cannot
+// be moved to another record.
+func (h *Hasher) Seal(t Token, context string) (string, error) {
+	nonce := make([]byte, h.seal.NonceSize())
+	if _, err := io.ReadFull(h.random, nonce); err != nil {
+		return "", fmt.Errorf("seal token: %w", err)
+	}
+	out := h.seal.Seal(nonce, nonce, []byte(t.raw), []byte(context))
+	return base64.RawStdEncoding.EncodeToString(out), nil
+}
+
+// Open reverses Seal and checks the result is a token of format f.
+func (h *Hasher) Open(sealed, context string, f Format) (Token, error) {
+	raw, err := base64.RawStdEncoding.DecodeString(sealed)
+	if err != nil || len(raw) < h.seal.NonceSize() {
+		return Token{}, errors.New("open token: unreadable")
+	}
+	n := h.seal.NonceSize()
+	plain, err := h.seal.Open(nil, raw[:n], raw[n:], []byte(context))
+	if err != nil {
+		return Token{}, errors.New("open token: authentication failed")
+	}
+	return f.Parse(string(plain))
 }
 
 // Digest is HMAC-SHA-256(pepper, id‖secret). It is also the in-memory cache

@@ -107,7 +107,7 @@ func (f *fixture) create(t testing.TB, req manage.CreateRequest) *manage.Created
 	if req.Owner == "" && req.Type != keygate.Service {
 		req.Owner = "alice"
 	}
-	c, err := f.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", req)
+	c, err := f.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", req, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 
 // Service is what the handlers call.
 type Service interface {
-	Create(ctx context.Context, c keygate.Caller, tenant string, req manage.CreateRequest) (*manage.Created, error)
+	Create(ctx context.Context, c keygate.Caller, tenant string, req manage.CreateRequest, idempotencyKey string) (*manage.Created, error)
 	List(ctx context.Context, c keygate.Caller, req manage.ListRequest) (*manage.List, error)
 	Get(ctx context.Context, c keygate.Caller, tenant, id string) (*keygate.Key, error)
 	Revoke(ctx context.Context, c keygate.Caller, tenant, id string) (*keygate.Key, error)
@@ -199,7 +199,7 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 			var body manage.CreateRequest
 			if res.err = readBody(req, &body); res.err == nil {
 				var created *manage.Created
-				created, res.err = h.svc.Create(ctx, caller, "", body)
+				created, res.err = h.svc.Create(ctx, caller, "", body, header(req, "Idempotency-Key"))
 				res.body, res.status = created, http.StatusCreated
 				if created != nil {
 					res.keyID = created.ID
@@ -327,7 +327,8 @@ func listQuery(req *events.APIGatewayProxyRequest) (manage.ListRequest, error) {
 // tenant at a time.
 type (
 	directCreate struct {
-		Tenant string `json:"tenant"`
+		Tenant         string `json:"tenant"`
+		IdempotencyKey string `json:"idempotency_key,omitempty"`
 		manage.CreateRequest
 	}
 	directList struct {
@@ -352,7 +353,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) result
 		var e directCreate
 		if res.err = decodeStrict(event, &e); res.err == nil {
 			var created *manage.Created
-			created, res.err = h.svc.Create(ctx, op, e.Tenant, e.CreateRequest)
+			created, res.err = h.svc.Create(ctx, op, e.Tenant, e.CreateRequest, e.IdempotencyKey)
 			res.body, res.status = created, http.StatusCreated
 			if created != nil {
 				res.keyID = created.ID

@@ -347,3 +347,24 @@ func TestInternalErrorsAreNotShown(t *testing.T) {
 		}
 	}
 }
+
+func TestIdempotencyKey(t *testing.T) {
+	e := newEnv(t)
+	admin := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"alice","role":"admin"}`))
+	post := request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","scopes":["GET /x"]}`, headers: map[string]string{"Idempotency-Key": "abc-123"}}
+	_, first := e.proxy(t, httpapi.Create, admin, post)
+	status, again := e.proxy(t, httpapi.Create, admin, post)
+	if status != 201 || again["id"] != first["id"] || again["token"] != first["token"] {
+		t.Fatalf("retry = %d %v, want the first key %v", status, again["id"], first["id"])
+	}
+	d1 := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"carol","scopes":["GET /x"],"idempotency_key":"boot-1"}`)
+	d2 := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"carol","scopes":["GET /x"],"idempotency_key":"boot-1"}`)
+	if d1["id"] != d2["id"] || d1["token"] != d2["token"] {
+		t.Fatalf("direct retry made a second key: %v, %v", d1["id"], d2["id"])
+	}
+	post.headers["Idempotency-Key"] = "bad key"
+	status, body := e.proxy(t, httpapi.Create, admin, post)
+	if status != 400 {
+		t.Fatalf("invalid idempotency key = %d %v", status, body)
+	}
+}

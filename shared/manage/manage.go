@@ -6,6 +6,9 @@ package manage
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -21,7 +24,7 @@ import (
 
 // Store is the storage the service needs.
 type Store interface {
-	CreateKey(ctx context.Context, r *store.Record, max int, now time.Time, audit store.Audit) error
+	CreateKey(ctx context.Context, r *store.Record, max int, now time.Time, audit store.Audit, idem *store.Idempotency) (*store.Replay, error)
 	GetKey(ctx context.Context, id string) (*store.Record, error)
 	ListKeys(ctx context.Context, q store.Query) ([]*store.Record, string, error)
 	RevokeKey(ctx context.Context, r *store.Record, at time.Time, ttl int64, audit store.Audit) (bool, error)
@@ -122,10 +125,19 @@ func callerScopes(c keygate.Caller) ([]scope.Scope, error) {
 	return have, nil
 }
 
-// Create mints a key for tenant (only operators name the tenant).
-func (s *Service) Create(ctx context.Context, c keygate.Caller, tenant string, req CreateRequest) (*Created, error) {
+// IdempotencyWindow is how long a create can be replayed with the same
+// idempotency key.
+const IdempotencyWindow = 24 * time.Hour
+
+// Create mints a key for tenant (only operators name the tenant). With an
+// idempotency key, retries of the same request within IdempotencyWindow
+// return the same key, token included, and write nothing.
+func (s *Service) Create(ctx context.Context, c keygate.Caller, tenant string, req CreateRequest, idempotencyKey string) (*Created, error) {
 	tenant, err := tenantOf(c, tenant)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
@@ -206,11 +218,69 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, tenant string, r
 		limit = s.cfg.MaxServiceKeys
 	}
 	audit := store.Audit{Action: "create", KeyID: k.ID, Tenant: k.Tenant, Owner: k.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
-	if err := s.store.CreateKey(ctx, rec, limit, now, audit); err != nil {
+	var idem *store.Idempotency
+	if idempotencyKey != "" {
+		if idem, err = s.idempotency(c, tenant, req, idempotencyKey, tok, now); err != nil {
+			return nil, err
+		}
+	}
+	replay, err := s.store.CreateKey(ctx, rec, limit, now, audit, idem)
+	if err != nil {
 		return nil, err
+	}
+	if replay != nil {
+		return s.replay(ctx, idem, replay)
 	}
 	k.Status = k.StatusAt(now)
 	return &Created{Key: k, Token: tok.String()}, nil
+}
+
+func checkIdempotencyKey(key string) error {
+	if len(key) > 255 {
+		return keygate.Errorf(keygate.Invalid, "idempotency key must be 1-255 printable ASCII characters")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return keygate.Errorf(keygate.Invalid, "idempotency key must be 1-255 printable ASCII characters")
+		}
+	}
+	return nil
+}
+
+// idempotency builds the record that makes this create replayable. It is
+// scoped to the tenant and the caller, so one caller's key never replays
+// another's create; the token is stored only sealed with the server secret.
+func (s *Service) idempotency(c keygate.Caller, tenant string, req CreateRequest, key string, tok apikey.Token, now time.Time) (*store.Idempotency, error) {
+	scope := sha256.Sum256([]byte(c.Name() + "\x00" + key))
+	body, err := json.Marshal(struct {
+		Tenant string
+		Req    CreateRequest
+	}{tenant, req})
+	if err != nil {
+		return nil, fmt.Errorf("hash request: %w", err)
+	}
+	hash := sha256.Sum256(body)
+	pk := "IDEM#" + tenant + "#" + hex.EncodeToString(scope[:])
+	sealed, err := s.cfg.Hasher.Seal(tok, pk)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Idempotency{PK: pk, RequestHash: hex.EncodeToString(hash[:]), Sealed: sealed, Expires: now.Add(IdempotencyWindow)}, nil
+}
+
+func (s *Service) replay(ctx context.Context, idem *store.Idempotency, r *store.Replay) (*Created, error) {
+	if r.RequestHash != idem.RequestHash {
+		return nil, keygate.Errorf(keygate.Invalid, "idempotency key was already used for a different request")
+	}
+	tok, err := s.cfg.Hasher.Open(r.Sealed, idem.PK, s.cfg.Format)
+	if err != nil {
+		return nil, fmt.Errorf("replay key %s: %w", r.KeyID, err)
+	}
+	rec, err := s.store.GetKey(ctx, r.KeyID)
+	if err != nil {
+		return nil, fmt.Errorf("replay key %s: %w", r.KeyID, err)
+	}
+	return &Created{Key: s.view(rec, s.cfg.Now()), Token: tok.String()}, nil
 }
 
 func checkName(name string) error {

@@ -113,7 +113,7 @@ func ptr[T any](v T) *T { return &v }
 func TestRoundTrip(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := manage.WithRequestID(context.Background(), "req-1")
-	created, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Name: "bootstrap", Role: keygate.Admin})
+	created, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Name: "bootstrap", Role: keygate.Admin}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestTokenShownOnce(t *testing.T) {
 	ctx := context.Background()
 	var tokens []string
 	for _, owner := range []string{"alice", "bob"} {
-		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: owner, Scopes: []string{"GET /x"}})
+		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: owner, Scopes: []string{"GET /x"}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +232,7 @@ func TestExpiry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.Owner = "alice"
 			tt.req.Scopes = []string{"GET /x"}
-			c, err := f.svc.Create(context.Background(), operator, "acme", tt.req)
+			c, err := f.svc.Create(context.Background(), operator, "acme", tt.req, "")
 			if tt.code != "" {
 				wantCode(t, err, tt.code)
 				return
@@ -251,7 +251,7 @@ func TestExpiry(t *testing.T) {
 	}
 
 	noDefault := newFixture(t, func(c *manage.Config) { c.DefaultTTL = 0 })
-	c, err := noDefault.svc.Create(context.Background(), operator, "acme", manage.CreateRequest{Owner: "a", Scopes: []string{"GET /x"}})
+	c, err := noDefault.svc.Create(context.Background(), operator, "acme", manage.CreateRequest{Owner: "a", Scopes: []string{"GET /x"}}, "")
 	if err != nil || c.ExpiresAt != nil {
 		t.Fatalf("DEFAULT_KEY_TTL=0: expires_at = %v, %v; want never", c.ExpiresAt, err)
 	}
@@ -262,11 +262,11 @@ func TestExpiry(t *testing.T) {
 func TestExpiredIsExpired(t *testing.T) {
 	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 1 })
 	ctx := context.Background()
-	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)})
+	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}})
+	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, "")
 	wantCode(t, err, keygate.LimitExceeded)
 
 	f.clock.Add(time.Hour)
@@ -278,7 +278,7 @@ func TestExpiredIsExpired(t *testing.T) {
 	if len(list.Keys) != 1 {
 		t.Fatalf("expired list = %+v", list)
 	}
-	if _, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}); err != nil {
+	if _, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, ""); err != nil {
 		t.Fatalf("create after the only key expired: %v", err)
 	}
 }
@@ -304,7 +304,7 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					c, err := f.svc.Create(ctx, operator, "acme", tt.req)
+					c, err := f.svc.Create(ctx, operator, "acme", tt.req, "")
 					switch {
 					case err == nil:
 						ok.Add(1)
@@ -335,10 +335,10 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 			if _, err := f.svc.Revoke(ctx, operator, "acme", first); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.svc.Create(ctx, operator, "acme", tt.req); err != nil {
+			if _, err := f.svc.Create(ctx, operator, "acme", tt.req, ""); err != nil {
 				t.Fatalf("create after revoke: %v", err)
 			}
-			_, err = f.svc.Create(ctx, operator, "acme", tt.req)
+			_, err = f.svc.Create(ctx, operator, "acme", tt.req, "")
 			wantCode(t, err, keygate.LimitExceeded)
 		})
 	}
@@ -377,7 +377,7 @@ func TestNoEscalation(t *testing.T) {
 			if tt.caller.Operator && tt.name != "operator without tenant" {
 				tenant = "acme"
 			}
-			_, err := f.svc.Create(ctx, tt.caller, tenant, tt.req)
+			_, err := f.svc.Create(ctx, tt.caller, tenant, tt.req, "")
 			wantCode(t, err, tt.code)
 		})
 	}
@@ -386,16 +386,16 @@ func TestNoEscalation(t *testing.T) {
 	}
 
 	// Within its scopes a viewer may create; with no scopes it passes its own on.
-	c, err := f.svc.Create(ctx, v, "", manage.CreateRequest{Name: "narrow", Scopes: []string{"GET /buckets/photos/2026/*"}})
+	c, err := f.svc.Create(ctx, v, "", manage.CreateRequest{Name: "narrow", Scopes: []string{"GET /buckets/photos/2026/*"}}, "")
 	if err != nil || c.Owner != "bob" || c.Role != keygate.Viewer {
 		t.Fatalf("narrow create = %+v, %v", c, err)
 	}
-	c, err = f.svc.Create(ctx, v, "", manage.CreateRequest{})
+	c, err = f.svc.Create(ctx, v, "", manage.CreateRequest{}, "")
 	if err != nil || strings.Join(c.Scopes, ",") != "GET /buckets/photos/*,PUT /buckets/photos/*" {
 		t.Fatalf("inheriting create = %+v, %v", c, err)
 	}
 	// Admins may create service and admin keys and keys for others.
-	c, err = f.svc.Create(ctx, adminOf("acme"), "", manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin})
+	c, err = f.svc.Create(ctx, adminOf("acme"), "", manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin}, "")
 	if err != nil || c.Owner != "acme" || strings.Join(c.Scopes, ",") != "* /*" {
 		t.Fatalf("admin service key = %+v, %v", c, err)
 	}
@@ -404,11 +404,11 @@ func TestNoEscalation(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	acme, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}})
+	acme, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "zed", Scopes: []string{"GET /x"}})
+	other, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "zed", Scopes: []string{"GET /x"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +449,7 @@ func TestListPagination(t *testing.T) {
 	want := map[string]bool{}
 	for i := 0; i < 7; i++ {
 		owner := []string{"alice", "bob"}[i%2]
-		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: owner, Scopes: []string{"GET /x"}})
+		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: owner, Scopes: []string{"GET /x"}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -510,7 +510,7 @@ func cursorFor(t *testing.T, f *fixture, owner string) string {
 func TestParallelRevokesAuditOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}})
+	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,5 +537,75 @@ func TestParallelRevokesAuditOnce(t *testing.T) {
 	}
 	if got := f.audits(t, c.ID); strings.Join(got, ",") != "create,revoke" {
 		t.Fatalf("audit actions = %v, want one create and one revoke", got)
+	}
+}
+
+func TestIdempotentCreate(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	req := manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}
+
+	// Parallel retries of one request: one key, one audit record, and every
+	// caller sees the same key and token.
+	var wg sync.WaitGroup
+	results := make(chan *manage.Created, 10)
+	errs := make(chan error, 10)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := f.svc.Create(ctx, operator, "acme", req, "retry-1")
+			if err != nil {
+				errs <- err
+				return
+			}
+			results <- c
+		}()
+	}
+	wg.Wait()
+	close(results)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var first *manage.Created
+	for c := range results {
+		if first == nil {
+			first = c
+		}
+		if c.ID != first.ID || c.Token != first.Token {
+			t.Fatalf("retries returned different keys: %s and %s", first.ID, c.ID)
+		}
+	}
+	list, _ := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme"})
+	if len(list.Keys) != 1 || len(f.audits(t, first.ID)) != 1 {
+		t.Fatalf("%d keys and %d audit records after retries, want 1 and 1", len(list.Keys), len(f.audits(t, first.ID)))
+	}
+
+	// Reuse for a different request is refused, and writes nothing.
+	_, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "bob", Scopes: []string{"GET /x"}}, "retry-1")
+	wantCode(t, err, keygate.Invalid)
+	// The same idempotency key from another caller is another create.
+	other, err := f.svc.Create(ctx, adminOf("acme"), "", req, "retry-1")
+	if err != nil || other.ID == first.ID {
+		t.Fatalf("another caller's create = %v, %v", other, err)
+	}
+	// After the window a retry creates a new key.
+	f.clock.Add(manage.IdempotencyWindow)
+	later, err := f.svc.Create(ctx, operator, "acme", req, "retry-1")
+	if err != nil || later.ID == first.ID {
+		t.Fatalf("create after the window = %v, %v", later, err)
+	}
+	for _, bad := range []string{strings.Repeat("k", 256), "has space", "tab\t", "é"} {
+		_, err := f.svc.Create(ctx, operator, "acme", req, bad)
+		wantCode(t, err, keygate.Invalid)
+	}
+	// The sealed token in the idempotency record is not the token.
+	for _, item := range f.scan(t) {
+		for _, v := range item {
+			if sv, ok := v.(*types.AttributeValueMemberS); ok && strings.Contains(sv.Value, first.Token[len("kg_live_")+apikey.IDLen:]) {
+				t.Fatal("the table holds a token secret")
+			}
+		}
 	}
 }

@@ -191,6 +191,19 @@ func marshalAudit(a Audit) map[string]types.AttributeValue {
 	return item
 }
 
+const idemSK = "IDEM"
+
+func marshalIdempotency(i *Idempotency, keyID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrPK:         attrS(i.PK),
+		AttrSK:         attrS(idemSK),
+		"key_id":       attrS(keyID),
+		"request_hash": attrS(i.RequestHash),
+		"sealed":       attrS(i.Sealed),
+		AttrTTL:        attrN(i.Expires.Unix()),
+	}
+}
+
 // cursor encodes where a listing stopped: the GSI1 sort key of the last key
 // returned. It is opaque to clients but checked on the way back in.
 func parseCursor(sk string) (owner, id string, ok bool) {

@@ -42,27 +42,51 @@ func New(db DB, table string) *Store {
 // for bursts of parallel creates; past it the caller gets 503.
 const maxAttempts = 30
 
-// CreateKey stores a new key, its audit record and its place in the owner's
-// (or tenant's) slots in one transaction. A key takes a slot only while
-// active: slots of keys that have expired by now are released on the way.
-// If max slots are taken it returns a LimitExceeded error and writes nothing.
+// Idempotency makes a create safe to retry: the first create with a given
+// PK stores this record in its transaction, and later ones get it back.
+type Idempotency struct {
+	PK          string // IDEM#..., scoped to tenant and caller by the service
+	RequestHash string // the first request, to refuse reuse for another
+	Sealed      string // the token, encrypted by the service
+	Expires     time.Time
+}
+
+// Replay is a stored Idempotency record: the earlier create's answer.
+type Replay struct {
+	KeyID       string
+	RequestHash string
+	Sealed      string
+}
+
+// CreateKey stores a new key, its audit record, its place in the owner's
+// (or tenant's) slots and, if idem is set, its idempotency record, in one
+// transaction. A key takes a slot only while active: slots of keys that
+// have expired by now are released on the way. If max slots are taken it
+// returns a LimitExceeded error and writes nothing. If idem's record
+// already exists it writes nothing and returns the earlier create's Replay.
 //
 // The slots item carries a version; the transaction is conditioned on the
 // version read, so parallel creates cannot both take the last slot.
-func (s *Store) CreateKey(ctx context.Context, r *Record, max int, now time.Time, audit Audit) error {
+func (s *Store) CreateKey(ctx context.Context, r *Record, max int, now time.Time, audit Audit, idem *Idempotency) (*Replay, error) {
 	slotsKey := map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&r.Key)), AttrSK: attrS(slotsSK)}
 	for attempt := 0; ; attempt++ {
+		if idem != nil {
+			replay, err := s.replay(ctx, idem.PK, now)
+			if replay != nil || err != nil {
+				return replay, err
+			}
+		}
 		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      &s.table,
 			Key:            slotsKey,
 			ConsistentRead: aws.Bool(true),
 		})
 		if err != nil {
-			return classify(fmt.Errorf("create key %s: read slots: %w", r.ID, err))
+			return nil, classify(fmt.Errorf("create key %s: read slots: %w", r.ID, err))
 		}
 		version, active := readSlots(out.Item, now)
 		if len(active) >= max {
-			return keygate.Errorf(keygate.LimitExceeded, "limit of %d active %s keys reached", max, r.Type)
+			return nil, keygate.Errorf(keygate.LimitExceeded, "limit of %d active %s keys reached", max, r.Type)
 		}
 		var exp int64
 		if r.ExpiresAt != nil {
@@ -81,33 +105,69 @@ func (s *Store) CreateKey(ctx context.Context, r *Record, max int, now time.Time
 			cond = "version = :v"
 			values = map[string]types.AttributeValue{":v": attrN(version)}
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			TransactItems: []types.TransactWriteItem{
-				{Put: &types.Put{TableName: &s.table, Item: slotsItem, ConditionExpression: &cond, ExpressionAttributeValues: values}},
-				{Put: &types.Put{TableName: &s.table, Item: marshalRecord(r), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-				{Put: &types.Put{TableName: &s.table, Item: marshalAudit(audit), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-			},
-		})
+		items := []types.TransactWriteItem{
+			{Put: &types.Put{TableName: &s.table, Item: slotsItem, ConditionExpression: &cond, ExpressionAttributeValues: values}},
+			{Put: &types.Put{TableName: &s.table, Item: marshalRecord(r), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &s.table, Item: marshalAudit(audit), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		}
+		if idem != nil {
+			// An expired record may linger until DynamoDB's TTL sweep: it
+			// no longer counts.
+			items = append(items, types.TransactWriteItem{Put: &types.Put{
+				TableName:                 &s.table,
+				Item:                      marshalIdempotency(idem, r.ID),
+				ConditionExpression:       aws.String("attribute_not_exists(pk) OR #ttl <= :now"),
+				ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrN(now.Unix())},
+			}})
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
-			return nil
+			return nil, nil
 		}
 		reasons := cancellationReasons(err)
 		if reasons == nil {
-			return classify(fmt.Errorf("create key %s: %w", r.ID, err))
+			return nil, classify(fmt.Errorf("create key %s: %w", r.ID, err))
 		}
 		if reasons[1] == "ConditionalCheckFailed" || reasons[2] == "ConditionalCheckFailed" {
 			// 96 random bits make an ID collision a broken random source.
-			return fmt.Errorf("create key %s: key or audit record already exists", r.ID)
+			return nil, fmt.Errorf("create key %s: key or audit record already exists", r.ID)
 		}
 		if attempt+1 >= maxAttempts {
-			return keygate.Errorf(keygate.Unavailable, "too much contention, try again")
+			return nil, keygate.Errorf(keygate.Unavailable, "too much contention, try again")
 		}
-		// Someone else changed the slots (or the transaction conflicted):
-		// read again after a short random pause so competitors spread out.
+		// Someone else changed the slots or took the idempotency key (or
+		// the transaction conflicted): read again after a short random
+		// pause so competitors spread out.
 		if err := sleep(ctx, time.Duration(5+rand.IntN(20*(attempt+1)))*time.Millisecond); err != nil {
-			return keygate.Errorf(keygate.Unavailable, "request cancelled")
+			return nil, keygate.Errorf(keygate.Unavailable, "request cancelled")
 		}
 	}
+}
+
+func (s *Store) replay(ctx context.Context, pk string, now time.Time) (*Replay, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.table,
+		Key:            map[string]types.AttributeValue{AttrPK: attrS(pk), AttrSK: attrS(idemSK)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, classify(fmt.Errorf("read idempotency record: %w", err))
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	d := decoder{item: out.Item}
+	r := &Replay{KeyID: d.str("key_id", true), RequestHash: d.str("request_hash", true), Sealed: d.str("sealed", true)}
+	if d.err != nil {
+		return nil, fmt.Errorf("read idempotency record: %w", d.err)
+	}
+	if v, ok := out.Item[AttrTTL].(*types.AttributeValueMemberN); ok {
+		if ttl, _ := strconv.ParseInt(v.Value, 10, 64); ttl <= now.Unix() {
+			return nil, nil
+		}
+	}
+	return r, nil
 }
 
 // readSlots returns the slots version and the slots of keys still active at now.

@@ -79,7 +79,7 @@ func run() error {
 	svc := manage.New(store.New(env.DynamoDB, env.Config.TableName), env.ManageConfig())
 	admin, err := svc.Create(ctx, keygate.Caller{Operator: true}, "demo", manage.CreateRequest{
 		Owner: "admin", Name: "make run", Role: keygate.Admin,
-	})
+	}, "")
 	if err != nil {
 		return fmt.Errorf("mint the admin key: %w", err)
 	}

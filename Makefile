@@ -12,12 +12,30 @@ TOOLS := $(CURDIR)/.build/tools
 STATICCHECK_VERSION := v0.8.2
 GO_SOURCES := $(shell find functions shared infra -name '*.go' -not -path '*/testdata/*' 2>/dev/null)
 
-.PHONY: test deps lint unit table invoke clean help
+# SAM tooling: a virtualenv built once from pinned versions. sam needs a
+# region but no credentials for validate and build; no telemetry.
+PYTHON ?= python3
+VENV := .venv
+SAM_REGION := us-east-1
+SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REGION) $(VENV)/bin/sam
+SAM_FUNCTIONS := CreateFunction ListFunction RevokeFunction AuthorizerFunction
+SNIPPETS := $(wildcard docs/snippets/*.yaml)
+
+define lambda_build
+	@[ -n "$${ARTIFACTS_DIR:-}" ] || { echo "ARTIFACTS_DIR is unset: sam build runs this target"; exit 2; }
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+	  -o "$$ARTIFACTS_DIR/bootstrap" ./functions/$(1)
+endef
+
+.PHONY: test deps lint unit table invoke clean help venv template events \
+	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction
 
 help:
 	@echo "make test                     every check, against DynamoDB Local (installs what it needs)"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
 	@echo "make table                    create the table on DYNAMODB_ENDPOINT / TABLE_NAME"
+	@echo "make template                 cfn-lint, sam validate --lint, sam build (no Docker), table check"
+	@echo "make events                   run every events/ file through its function against DynamoDB Local"
 
 ## deps: DynamoDB Local and its native libraries, once.
 deps: $(DDB_LIB)/.fetched
@@ -43,7 +61,7 @@ lint: $(TOOLS)/staticcheck
 unit: deps
 	$(GO) run ./infra/cmd/withddb -- $(GO) test -race -count=1 ./...
 
-test: lint unit
+test: lint template events unit
 
 table:
 	$(GO) run ./infra/cmd/table
@@ -51,6 +69,49 @@ table:
 invoke:
 	@[ -n "$(FN)" ] || { echo "usage: make invoke FN=<create|list|revoke|authorizer> EVENT=<file>"; exit 2; }
 	$(GO) run ./infra/cmd/invoke -fn $(FN) $(if $(EVENT),-event $(EVENT))
+
+## venv: the SAM CLI and cfn-lint (pinned in infra/sam/requirements.txt), once.
+venv: $(VENV)/.installed
+$(VENV)/.installed: infra/sam/requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is required for the SAM tooling"; exit 1; }
+	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/sam/requirements.txt
+	touch $@
+
+## template: the SAM bundle. Lints the template and the docs' snippets,
+## validates it the way `sam deploy` would transform it, builds every
+## function with `sam build` (no Docker: build-<Fn> targets below), and
+## checks the template's table against store.TableDefinition.
+template: $(VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml $(SNIPPETS)
+	$(SAM) validate --lint --region $(SAM_REGION)
+	$(SAM) build --build-in-source --no-cached --parallel
+	@for fn in $(SAM_FUNCTIONS); do \
+	  f=.aws-sam/build/$$fn/bootstrap; \
+	  [ -x $$f ] || { echo "sam build did not produce $$f"; exit 1; }; \
+	  [ "$$(od -An -tx1 -N4 $$f | tr -d ' ')" = 7f454c46 ] && [ "$$(od -An -tx1 -j18 -N2 $$f | tr -d ' ')" = b700 ] || \
+	    { echo "$$f is not a linux/arm64 ELF executable"; exit 1; }; \
+	done; echo "sam build: $(SAM_FUNCTIONS) are linux/arm64 bootstraps"
+	$(GO) run ./infra/cmd/table -print | $(VENV)/bin/python infra/sam/check_table.py template.yaml
+	$(VENV)/bin/python infra/sam/check_docs.py docs/attach.md $(SNIPPETS) template.yaml
+
+## events: every shipped event through its function (make invoke's
+## runtime API harness, no Docker), against DynamoDB Local.
+events: deps
+	TABLE_NAME=keygate-events TOKEN_PREFIX=kg_live_ TOKEN_PEPPER_SECRET_ARN= \
+	  TOKEN_PEPPER=events-check-pepper-not-a-secret-0123456789 \
+	  $(GO) run ./infra/cmd/withddb -- infra/sam/check_events.sh
+
+# sam build runs these (BuildMethod makefile, --build-in-source) with
+# ARTIFACTS_DIR set: one static provided.al2023 arm64 bootstrap each.
+build-CreateFunction:
+	$(call lambda_build,create)
+build-ListFunction:
+	$(call lambda_build,list)
+build-RevokeFunction:
+	$(call lambda_build,revoke)
+build-AuthorizerFunction:
+	$(call lambda_build,authorizer)
 
 clean:
 	rm -rf .build .aws-sam

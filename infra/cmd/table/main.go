@@ -2,22 +2,50 @@
 // $TABLE_NAME, from the same definition the store uses. It is idempotent:
 //
 //	DYNAMODB_ENDPOINT=http://127.0.0.1:8000 TABLE_NAME=keygate go run ./infra/cmd/table
+//
+// With -print it touches nothing and prints that definition, TTL included,
+// as JSON with CloudFormation's AWS::DynamoDB::Table property names (the
+// table is named $TABLE_NAME, default keygate); infra/sam/check_table.py
+// compares it with template.yaml:
+//
+//	go run ./infra/cmd/table -print | .venv/bin/python infra/sam/check_table.py template.yaml
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/shared/store"
 )
 
 func main() {
+	printDef := flag.Bool("print", false, "print the table definition as CloudFormation-style JSON and exit")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: table [-print]")
+		os.Exit(2)
+	}
 	table, endpoint := os.Getenv("TABLE_NAME"), os.Getenv("DYNAMODB_ENDPOINT")
+	if *printDef {
+		if table == "" {
+			table = "keygate"
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(cloudFormation(store.TableDefinition(table))); err != nil {
+			fmt.Fprintln(os.Stderr, "table:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if table == "" {
 		fmt.Fprintln(os.Stderr, "table: TABLE_NAME is required")
 		os.Exit(2)
@@ -43,4 +71,63 @@ func main() {
 		where = "AWS"
 	}
 	fmt.Printf("table %s is ready on %s\n", table, where)
+}
+
+// cloudFormation renders a CreateTable input with the property names of
+// AWS::DynamoDB::Table, plus the TTL that store.EnsureTable enables.
+func cloudFormation(in *dynamodb.CreateTableInput) map[string]any {
+	keySchema := func(ks []types.KeySchemaElement) []map[string]string {
+		out := make([]map[string]string, len(ks))
+		for i, k := range ks {
+			out[i] = map[string]string{"AttributeName": aws.ToString(k.AttributeName), "KeyType": string(k.KeyType)}
+		}
+		return out
+	}
+	projection := func(p *types.Projection) map[string]any {
+		if p == nil {
+			return nil
+		}
+		out := map[string]any{"ProjectionType": string(p.ProjectionType)}
+		if len(p.NonKeyAttributes) > 0 {
+			out["NonKeyAttributes"] = p.NonKeyAttributes
+		}
+		return out
+	}
+	attrs := make([]map[string]string, len(in.AttributeDefinitions))
+	for i, a := range in.AttributeDefinitions {
+		attrs[i] = map[string]string{"AttributeName": aws.ToString(a.AttributeName), "AttributeType": string(a.AttributeType)}
+	}
+	out := map[string]any{
+		"TableName":            aws.ToString(in.TableName),
+		"BillingMode":          string(in.BillingMode),
+		"AttributeDefinitions": attrs,
+		"KeySchema":            keySchema(in.KeySchema),
+		"TimeToLiveSpecification": map[string]any{
+			"AttributeName": store.AttrTTL,
+			"Enabled":       true,
+		},
+	}
+	if len(in.GlobalSecondaryIndexes) > 0 {
+		gsis := make([]map[string]any, len(in.GlobalSecondaryIndexes))
+		for i, g := range in.GlobalSecondaryIndexes {
+			gsis[i] = map[string]any{
+				"IndexName":  aws.ToString(g.IndexName),
+				"KeySchema":  keySchema(g.KeySchema),
+				"Projection": projection(g.Projection),
+			}
+		}
+		out["GlobalSecondaryIndexes"] = gsis
+	}
+	if len(in.LocalSecondaryIndexes) > 0 {
+		lsis := make([]map[string]any, len(in.LocalSecondaryIndexes))
+		for i, l := range in.LocalSecondaryIndexes {
+			lsis[i] = map[string]any{
+				"IndexName":  aws.ToString(l.IndexName),
+				"KeySchema":  keySchema(l.KeySchema),
+				"Projection": projection(l.Projection),
+			}
+		}
+		out["LocalSecondaryIndexes"] = lsis
+	}
+	return out
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every shipped event in events/ through its function, as Lambda would
+# (infra/cmd/invoke: the Lambda runtime API, no Docker), against the
+# DynamoDB Local that withddb started, and checks each answer:
+#
+#   TABLE_NAME=... TOKEN_PEPPER=... go run ./infra/cmd/withddb -- infra/sam/check_events.sh
+#
+# The placeholders (REPLACE_WITH_KEY_ID, kg_live_REPLACE_WITH_A_REAL_TOKEN)
+# are swapped for a key minted with events/create/direct.json; the events
+# are also run as shipped, where only a refusal is correct.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${DYNAMODB_ENDPOINT:?run under infra/cmd/withddb}" "${TABLE_NAME:?}" "${TOKEN_PEPPER:?}"
+PY=${PYTHON:-python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+go build -o "$work/invoke" ./infra/cmd/invoke
+go run ./infra/cmd/table >/dev/null
+
+fail=0
+# invoke FN EVENT: the function's response on stdout; logs kept in $work/log.
+invoke() { "$work/invoke" -fn "$1" -event "$2" 2>"$work/log"; }
+# expect NAME PYTHON-EXPR: checks the JSON in $out with r bound to it.
+expect() {
+  if "$PY" -c 'import json,sys; r=json.loads(sys.argv[2]); sys.exit(0 if eval(sys.argv[1]) else 1)' "$2" "$out" 2>/dev/null; then
+    echo "ok   $1"
+  else
+    echo "FAIL $1: expected $2, got: ${out:0:400}"; sed 's/^/     | /' "$work/log" | tail -5; fail=1
+  fi
+}
+body='json.loads(r["body"])'
+
+# Every event file must be covered below.
+covered="create/direct create/rest list/direct list/get-direct list/rest list/get-rest list/whoami-rest
+revoke/direct revoke/rest authorizer/rest-token authorizer/rest-request authorizer/http-v2 authorizer/http-v1"
+for f in $(cd events && find . -name '*.json' ! -name env.json | sed 's|^\./||; s|\.json$||' | sort); do
+  grep -qw "$f" <<<"$covered" || { echo "FAIL events/$f.json is not checked by $0"; fail=1; }
+done
+
+# As shipped: placeholders are refused, never an allow.
+out=$(invoke authorizer events/authorizer/rest-token.json || true)
+grep -q '"Unauthorized"' "$work/log" && echo "ok   authorizer/rest-token (placeholder): Unauthorized" ||
+  { echo "FAIL authorizer/rest-token with the placeholder token was not refused: $out"; fail=1; }
+out=$(invoke authorizer events/authorizer/http-v2.json); expect "authorizer/http-v2 (placeholder)" 'r == {"isAuthorized": False}'
+out=$(invoke revoke events/revoke/direct.json); expect "revoke/direct (placeholder)" 'r["error"]["code"] == "not_found"'
+
+# Mint a key, then run every event with it.
+out=$(invoke create events/create/direct.json); expect create/direct 'r["role"] == "admin" and r["token"].startswith("kg_live_")'
+id=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$out")
+token=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$out")
+mkdir -p "$work/events"
+for f in $covered; do
+  mkdir -p "$work/events/$(dirname "$f")"
+  sed -e "s/REPLACE_WITH_CALLER_KEY_ID/$id/g; s/REPLACE_WITH_KEY_ID/$id/g; s/kg_live_REPLACE_WITH_A_REAL_TOKEN/$token/g" \
+    "events/$f.json" >"$work/events/$f.json"
+done
+ev() { echo "$work/events/$1.json"; }
+
+out=$(invoke create "$(ev create/rest)");     expect create/rest "r['statusCode'] == 201 and $body['role'] == 'viewer'"
+out=$(invoke list "$(ev list/direct)");       expect list/direct 'len(r["keys"]) == 2'
+out=$(invoke list "$(ev list/get-direct)");   expect list/get-direct "r['id'] == '$id'"
+out=$(invoke list "$(ev list/rest)");         expect list/rest "r['statusCode'] == 200 and len($body['keys']) == 2"
+out=$(invoke list "$(ev list/get-rest)");     expect list/get-rest "r['statusCode'] == 200 and $body['id'] == '$id'"
+out=$(invoke list "$(ev list/whoami-rest)");  expect list/whoami-rest "r['statusCode'] == 200 and $body['id'] == '$id'"
+allow='r["principalId"] == "'$id'" and r["policyDocument"]["Statement"][0]["Effect"] == "Allow" and r["context"]["tenant"] == "acme"'
+out=$(invoke authorizer "$(ev authorizer/rest-token)");   expect authorizer/rest-token "$allow"
+out=$(invoke authorizer "$(ev authorizer/rest-request)"); expect authorizer/rest-request "$allow"
+out=$(invoke authorizer "$(ev authorizer/http-v1)");      expect authorizer/http-v1 "$allow"
+out=$(invoke authorizer "$(ev authorizer/http-v2)");      expect authorizer/http-v2 "r['isAuthorized'] is True and r['context']['key_id'] == '$id'"
+out=$(invoke revoke "$(ev revoke/rest)");     expect revoke/rest "r['statusCode'] == 200 and $body['status'] == 'revoked'"
+out=$(invoke revoke "$(ev revoke/direct)");   expect "revoke/direct (again: a no-op)" 'r["status"] == "revoked"'
+out=$(invoke authorizer "$(ev authorizer/http-v2)");      expect "authorizer/http-v2 (revoked)" 'r == {"isAuthorized": False}'
+
+exit $fail

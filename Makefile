@@ -27,10 +27,11 @@ define lambda_build
 	  -o "$$ARTIFACTS_DIR/bootstrap" ./functions/$(1)
 endef
 
-.PHONY: test deps lint unit table invoke clean help venv template events \
+.PHONY: test deps lint unit table invoke clean help venv template events run e2e \
 	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction
 
 help:
+	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
 	@echo "make test                     every check, against DynamoDB Local (installs what it needs)"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
 	@echo "make table                    create the table on DYNAMODB_ENDPOINT / TABLE_NAME"
@@ -61,10 +62,20 @@ lint: $(TOOLS)/staticcheck
 unit: deps
 	$(GO) run ./infra/cmd/withddb -- $(GO) test -race -count=1 ./...
 
-test: lint template events unit
+test: lint template events unit e2e
 
 table:
 	$(GO) run ./infra/cmd/table
+
+## run: DynamoDB Local, the table, the authorizer in front of the
+## management routes, and a demo admin key, until Ctrl-C.
+run: deps
+	$(GO) run ./infra/cmd/run
+
+## e2e: create -> use -> list -> revoke -> 401 over real HTTP against the
+## local stack, then schemathesis against openapi.yaml.
+e2e: deps $(VENV)/.installed
+	infra/scripts/e2e.sh $(VENV)
 
 invoke:
 	@[ -n "$(FN)" ] || { echo "usage: make invoke FN=<create|list|revoke|authorizer> EVENT=<file>"; exit 2; }

@@ -228,6 +228,21 @@ func TestPolicy(t *testing.T) {
 		t.Fatalf("deny policy = %+v", p.PolicyDocument.Statement)
 	}
 
+	// A mid-path "*" would cross "/" in IAM: it is granted per concrete path.
+	mid := f.create(t, manage.CreateRequest{Scopes: []string{"GET /buckets/*/meta", "GET /docs/*"}})
+	_, resp = f.outcome(t, event(t, "rest-request", mid.Token, "GET", "/buckets/b1/meta"))
+	p = resp.(events.APIGatewayCustomAuthorizerResponse)
+	if r := p.PolicyDocument.Statement[0].Resource; strings.Join(r, " ") != prefix+"/GET/buckets/b1/meta "+prefix+"/GET/docs/*" {
+		t.Fatalf("mid-wildcard resources = %v", r)
+	}
+	_, resp = f.outcome(t, event(t, "rest-request", mid.Token, "GET", "/buckets/a/b/meta"))
+	p = resp.(events.APIGatewayCustomAuthorizerResponse)
+	for _, s := range p.PolicyDocument.Statement {
+		if s.Effect == "Allow" && strings.Contains(strings.Join(s.Resource, " "), "buckets") {
+			t.Fatalf("a path the scope does not match is granted: %v", p.PolicyDocument.Statement)
+		}
+	}
+
 	_, resp = f.outcome(t, event(t, "rest-token", admin.Token, "GET", "/v1/whoami"))
 	p = resp.(events.APIGatewayCustomAuthorizerResponse)
 	if r := p.PolicyDocument.Statement[0].Resource; len(r) != 1 || r[0] != prefix+"/*/*" {

@@ -110,7 +110,7 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 	if d.Outcome == Unauthorized {
 		return nil, ErrUnauthorized
 	}
-	return policy(d, prefix, arn), nil
+	return policy(d, prefix, arn, req), nil
 }
 
 // policy is the IAM policy for a valid key. It allows every resource the
@@ -118,17 +118,31 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 // Gateway caches the policy per identity and applies it to later requests
 // on other routes. On a deny it adds an explicit Deny of this methodArn,
 // which stays correct when cached.
-func policy(d Decision, prefix, methodARN string) events.APIGatewayCustomAuthorizerResponse {
+//
+// A "*" in the middle of a scope's path matches one segment, but in an IAM
+// resource it would also match "/" and so widen the grant. Such a scope is
+// therefore granted only for this request's own methodArn, when it matches:
+// a cached policy may then refuse another path under that scope until it
+// expires, but it never allows more than the scope.
+func policy(d Decision, prefix, methodARN string, r Request) events.APIGatewayCustomAuthorizerResponse {
 	e := d.entry
-	resources := make([]string, len(e.scopes))
-	for i, s := range e.scopes {
-		resources[i] = s.Resource(prefix)
+	resources := make([]string, 0, len(e.scopes))
+	for _, s := range e.scopes {
+		switch {
+		case !innerWildcard(s.Path()):
+			resources = append(resources, s.Resource(prefix))
+		case s.Match(r.Method, r.Path):
+			resources = append(resources, methodARN)
+		}
 	}
-	statements := []events.IAMPolicyStatement{{
-		Action:   []string{"execute-api:Invoke"},
-		Effect:   "Allow",
-		Resource: resources,
-	}}
+	statements := make([]events.IAMPolicyStatement, 0, 2)
+	if len(resources) > 0 {
+		statements = append(statements, events.IAMPolicyStatement{
+			Action:   []string{"execute-api:Invoke"},
+			Effect:   "Allow",
+			Resource: resources,
+		})
+	}
 	if d.Outcome == Deny {
 		statements = append(statements, events.IAMPolicyStatement{
 			Action:   []string{"execute-api:Invoke"},
@@ -142,6 +156,13 @@ func policy(d Decision, prefix, methodARN string) events.APIGatewayCustomAuthori
 		Context:            e.context,
 		UsageIdentifierKey: e.usage,
 	}
+}
+
+// innerWildcard reports whether a scope path has a "*" segment before its
+// last one.
+func innerWildcard(path string) bool {
+	i := strings.LastIndexByte(path, '/')
+	return strings.Contains(path[:i]+"/", "/*/")
 }
 
 // parseARN splits an execute-api ARN,

@@ -27,7 +27,7 @@ define lambda_build
 	  -o "$$ARTIFACTS_DIR/bootstrap" ./functions/$(1)
 endef
 
-.PHONY: test deps lint unit table invoke clean help venv template events run e2e \
+.PHONY: test deps lint unit table invoke clean help venv template events run e2e fuzz \
 	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction
 
 help:
@@ -71,6 +71,18 @@ table:
 ## management routes, and a demo admin key, until Ctrl-C.
 run: deps
 	$(GO) run ./infra/cmd/run
+
+## fuzz: every Fuzz target for FUZZTIME each (make test runs their seed
+## corpora as ordinary tests). Storage-backed targets need DynamoDB Local.
+FUZZTIME ?= 30s
+fuzz: deps
+	$(GO) run ./infra/cmd/withddb -- bash -c 'set -euo pipefail; \
+	  for pkg in $$($(GO) list ./...); do \
+	    for target in $$($(GO) test -list "^Fuzz" $$pkg | grep "^Fuzz" || true); do \
+	      echo "== $$pkg $$target"; \
+	      $(GO) test -run "^$$" -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    done; \
+	  done'
 
 ## e2e: create -> use -> list -> revoke -> 401 over real HTTP against the
 ## local stack, then schemathesis against openapi.yaml.

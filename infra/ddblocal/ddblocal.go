@@ -58,9 +58,28 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Start runs DynamoDB Local from libDir and waits until it answers. Its
-// output goes to log. The server dies with this process (see procattr).
+// Start runs DynamoDB Local in memory on a free port from libDir and waits
+// until it answers. Its output goes to log. The server dies with this
+// process (see procattr).
 func Start(ctx context.Context, libDir string, log io.Writer) (*Server, error) {
+	return StartWith(ctx, Options{LibDir: libDir, Log: log})
+}
+
+// Options configure StartWith.
+type Options struct {
+	LibDir string
+	Log    io.Writer
+	// Port is the port to listen on; 0 picks a free one.
+	Port int
+	// DBPath keeps the data in files under this folder, so a restarted
+	// server sees it again; empty means in memory.
+	DBPath string
+}
+
+// StartWith is Start with options, for fault tests that stop a server and
+// start it again on the same port and data.
+func StartWith(ctx context.Context, o Options) (*Server, error) {
+	libDir, log := o.LibDir, o.Log
 	libDir, err := filepath.Abs(libDir)
 	if err != nil {
 		return nil, err
@@ -72,16 +91,23 @@ func Start(ctx context.Context, libDir string, log io.Writer) (*Server, error) {
 	if _, err := exec.LookPath("java"); err != nil {
 		return nil, fmt.Errorf("DynamoDB Local needs Java 17+: %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := o.Port
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
-	cmd := exec.Command("java",
+	storage := []string{"-inMemory"}
+	if o.DBPath != "" {
+		storage = []string{"-dbPath", o.DBPath}
+	}
+	args := append([]string{
 		"-Xms64m", "-Xmx512m", "-XX:+UseSerialGC",
-		"-Djava.library.path="+libDir,
+		"-Djava.library.path=" + libDir,
 		"-cp", filepath.Join(libDir, "*"),
 		"software.amazon.dynamodb.services.local.main.ServerRunner",
-		"-inMemory", "-sharedDb", "-port", strconv.Itoa(port))
+		"-sharedDb", "-port", strconv.Itoa(port)}, storage...)
+	cmd := exec.Command("java", args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// It writes a metadata file into its working directory; keep that out
 	// of the source tree.

@@ -82,7 +82,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	route, params, ok := match(r.Method, r.URL.EscapedPath())
 	if !ok {
-		g.fail(w, requestID, keygate.Errorf(keygate.NotFound, "no route for %s %s", r.Method, r.URL.Path))
+		g.fail(w, requestID, keygate.Errorf(keygate.NotFound, "no such route"))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
@@ -99,7 +99,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch evaluate(policy.PolicyDocument, methodARN) {
 	case "Deny", "":
-		g.fail(w, requestID, keygate.Errorf(keygate.Forbidden, "this key may not call %s %s", r.Method, r.URL.Path))
+		g.fail(w, requestID, keygate.Errorf(keygate.Forbidden, "this key may not call this route"))
 		return
 	}
 	authContext := map[string]any{"principalId": policy.PrincipalID, "integrationLatency": 0}

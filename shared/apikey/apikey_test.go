@@ -6,9 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"hash/crc32"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 var testPepper = bytes.Repeat([]byte("p"), 32)
@@ -262,4 +265,56 @@ func TestSeal(t *testing.T) {
 	if _, err := h.Open("!!", "IDEM#a", f); err == nil {
 		t.Fatal("opened garbage")
 	}
+}
+
+// TestConstantTimeVerify checks, at benchmark level, that verifying a wrong
+// secret for a key takes as long as verifying the right one: rounds
+// alternate so machine noise hits both, and medians are compared.
+func TestConstantTimeVerify(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	h, _ := NewHasher(testPepper, HMACSHA256, rand.Reader)
+	right, _ := f.Generate(rand.Reader)
+	v, _ := h.Verifier(right)
+	// Same ID, a secret that differs only in its last character: the
+	// digests differ in every byte, so an early-exit compare would show.
+	wrong, _ := f.Parse(forgeTail(right.String()))
+	var rights, wrongs []time.Duration
+	const n = 2000
+	for round := 0; round < 31; round++ {
+		for _, c := range []struct {
+			tok Token
+			out *[]time.Duration
+		}{{right, &rights}, {wrong, &wrongs}} {
+			start := time.Now()
+			for i := 0; i < n; i++ {
+				_, _ = h.Verify(c.tok, v)
+			}
+			*c.out = append(*c.out, time.Since(start)/n)
+		}
+	}
+	r, w := median(rights), median(wrongs)
+	ratio := float64(w) / float64(r)
+	t.Logf("verify: right %v, wrong %v per op (ratio %.2f)", r, w, ratio)
+	if ratio < 0.8 || ratio > 1.25 {
+		t.Fatalf("wrong secret %v vs right %v per verify: not constant time", w, r)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// forgeTail changes a token's last secret character and fixes its checksum.
+func forgeTail(tok string) string {
+	n := len(tok) - ChecksumLen
+	b := []byte(tok[:n])
+	if b[n-1] == 'a' {
+		b[n-1] = 'b'
+	} else {
+		b[n-1] = 'a'
+	}
+	sum := checksumDigits(crc32.ChecksumIEEE(b))
+	return string(b) + string(sum[:])
 }

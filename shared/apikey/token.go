@@ -106,6 +106,21 @@ func (t Token) LogValue() string { return "[token]" }
 // The prefix is configuration, not key material, so it is left out.
 func (t Token) material() string { return t.raw[t.prefix : t.prefix+IDLen+SecretLen] }
 
+// ValidID reports whether id has the form of a key ID: IDLen base62
+// characters. Anything else cannot name a key (and may be a pasted token,
+// so it must not be logged).
+func ValidID(id string) bool {
+	if len(id) != IDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if base62Value[id[i]] < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Hint returns the prefix and the first HintLen characters of the body for
 // a key ID: enough to tell keys apart, nothing secret (it is part of the ID).
 func (f Format) Hint(id string) string {

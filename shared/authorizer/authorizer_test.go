@@ -527,3 +527,42 @@ func TestFailsClosed(t *testing.T) {
 		t.Fatal("store failure not logged as an error decision")
 	}
 }
+
+// TestHostileTokens tries tokens of every wrong length and every byte at
+// every position class: all are unauthorized, none reaches storage.
+func TestHostileTokens(t *testing.T) {
+	f := newFixture(t, nil)
+	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	var tried int
+	check := func(tok string) {
+		tried++
+		d, _, err := f.auth.Authorize(context.Background(), authorizer.Request{Token: tok, Method: "GET", Path: "/x"})
+		if err != nil || d.Outcome != authorizer.Unauthorized {
+			t.Fatalf("token of %d bytes: %v %v", len(tok), d.Outcome, err)
+		}
+	}
+	for n := 0; n <= len(key.Token)+20; n++ {
+		if n == len(key.Token) {
+			continue
+		}
+		check(strings.Repeat("A", n))
+		if n < len(key.Token) {
+			check(key.Token[:n])
+		} else {
+			check(key.Token + strings.Repeat("0", n-len(key.Token)))
+		}
+	}
+	// Every non-base62 byte in the ID, the secret and the checksum.
+	for _, pos := range []int{len(apikey.DefaultPrefix), len(apikey.DefaultPrefix) + apikey.IDLen + 3, len(key.Token) - 1} {
+		for c := 0; c < 256; c++ {
+			if ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
+				continue
+			}
+			check(key.Token[:pos] + string([]byte{byte(c)}) + key.Token[pos+1:])
+		}
+	}
+	if n := f.store.gets.Load(); n != 0 {
+		t.Fatalf("%d hostile tokens reached storage", n)
+	}
+	t.Logf("hostile tokens: %d tried, all unauthorized, 0 storage reads", tried)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -54,10 +55,26 @@ func decodeError(err error) error {
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return keygate.Errorf(keygate.Invalid, "request body is not valid JSON")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return keygate.Errorf(keygate.Invalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return keygate.Errorf(keygate.Invalid, "unknown field %s", quoteName(name))
 	default:
 		return keygate.Errorf(keygate.Invalid, "request body is not valid JSON")
 	}
+}
+
+// quoteName quotes a client-supplied name for an error message only if it
+// looks like a field name: messages are logged, and people paste tokens
+// in the oddest places.
+func quoteName(name string) string {
+	if len(name) == 0 || len(name) > 40 {
+		return "(not shown)"
+	}
+	for _, c := range name {
+		if !(c == '_' || c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return "(not shown)"
+		}
+	}
+	return strconv.Quote(name)
 }
 
 func jsonKind(goType string) string {
@@ -114,7 +131,7 @@ func checkDuplicates(data []byte) error {
 		if top.wantKey {
 			key := tok.(string)
 			if top.keys[key] {
-				return keygate.Errorf(keygate.Invalid, "field %q appears more than once", key)
+				return keygate.Errorf(keygate.Invalid, "field %s appears more than once", quoteName(key))
 			}
 			top.keys[key] = true
 			top.wantKey = false

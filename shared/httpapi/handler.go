@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 )
@@ -143,7 +144,9 @@ func (h *Handler) finish(ctx context.Context, requestID, mode, route string, sta
 	if res.caller.KeyID != "" {
 		attrs = append(attrs, slog.String("caller_key_id", res.caller.KeyID), slog.String("tenant", res.caller.Tenant))
 	}
-	if res.keyID != "" {
+	// An ID from the request is logged only if it is shaped like one:
+	// people paste whole tokens where IDs belong.
+	if apikey.ValidID(res.keyID) {
 		attrs = append(attrs, slog.String("key_id", res.keyID))
 	}
 	level := slog.LevelInfo
@@ -186,7 +189,7 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 		}
 	}
 	if route == nil {
-		return result{err: keygate.Errorf(keygate.NotFound, "no route for %s %s", req.HTTPMethod, resource)}
+		return result{err: keygate.Errorf(keygate.NotFound, "no such route")}
 	}
 	caller, err := callerFromAuthorizer(req.RequestContext.Authorizer)
 	if err != nil {
@@ -300,7 +303,7 @@ func listQuery(req *events.APIGatewayProxyRequest) (manage.ListRequest, error) {
 	}
 	for k, vs := range params {
 		if len(vs) != 1 {
-			return lr, keygate.Errorf(keygate.Invalid, "query parameter %q is repeated", k)
+			return lr, keygate.Errorf(keygate.Invalid, "query parameter %s is repeated", quoteName(k))
 		}
 		v := vs[0]
 		switch k {
@@ -317,7 +320,7 @@ func listQuery(req *events.APIGatewayProxyRequest) (manage.ListRequest, error) {
 			}
 			lr.Limit = n
 		default:
-			return lr, keygate.Errorf(keygate.Invalid, "unknown query parameter %q", k)
+			return lr, keygate.Errorf(keygate.Invalid, "unknown query parameter %s", quoteName(k))
 		}
 	}
 	return lr, nil

@@ -33,7 +33,7 @@ type env struct {
 	tokens   []string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, table := dynamotest.NewTable(t)
 	format, _ := apikey.NewFormat(apikey.DefaultPrefix)
@@ -67,7 +67,7 @@ func lambdaCtx() context.Context {
 }
 
 // direct invokes fn with a plain JSON event.
-func (e *env) direct(t *testing.T, fn httpapi.Function, event string) map[string]any {
+func (e *env) direct(t testing.TB, fn httpapi.Function, event string) map[string]any {
 	t.Helper()
 	out, err := e.handlers[fn].Handle(lambdaCtx(), json.RawMessage(event))
 	if err != nil {
@@ -92,7 +92,7 @@ func (c caller) context() map[string]any {
 	return map[string]any{"principalId": c.keyID, "key_id": c.keyID, "tenant": c.tenant, "owner": c.owner, "type": c.typ, "role": c.role, "scopes": c.scopes, "integrationLatency": 3}
 }
 
-func callerOf(t *testing.T, created map[string]any) caller {
+func callerOf(t testing.TB, created map[string]any) caller {
 	t.Helper()
 	scopes, _ := json.Marshal(created["scopes"])
 	return caller{created["id"].(string), created["tenant"].(string), created["owner"].(string), created["type"].(string), created["role"].(string), string(scopes)}

@@ -437,7 +437,7 @@ func (s *Service) visible(ctx context.Context, c keygate.Caller, tenant, id stri
 	if err != nil {
 		return nil, err
 	}
-	if !validID(id) {
+	if !apikey.ValidID(id) {
 		return nil, keygate.Errorf(keygate.NotFound, "key not found")
 	}
 	r, err := s.store.GetKey(ctx, id)
@@ -448,20 +448,6 @@ func (s *Service) visible(ctx context.Context, c keygate.Caller, tenant, id stri
 		return nil, keygate.Errorf(keygate.NotFound, "key not found")
 	}
 	return r, nil
-}
-
-// validID rejects IDs that cannot exist before they reach storage.
-func validID(id string) bool {
-	if len(id) != apikey.IDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // Get returns one key's metadata.

@@ -285,12 +285,15 @@ func TestExpiredIsExpired(t *testing.T) {
 
 func TestParallelCreatesRespectLimit(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		req  manage.CreateRequest
-		max  int
+		name    string
+		req     manage.CreateRequest
+		max     int
+		workers int
 	}{
-		{"user keys per owner", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, 10},
-		{"service keys per tenant", manage.CreateRequest{Type: keygate.Service, Scopes: []string{"GET /x"}}, 5},
+		{"30 user keys per owner", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, 10, 30},
+		{"30 service keys per tenant", manage.CreateRequest{Type: keygate.Service, Scopes: []string{"GET /x"}}, 5, 30},
+		{"50 user keys per owner", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, 10, 50},
+		{"50 service keys per tenant", manage.CreateRequest{Type: keygate.Service, Scopes: []string{"GET /x"}}, 5, 50},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
@@ -300,7 +303,7 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 			var mu sync.Mutex
 			var wg sync.WaitGroup
 			var ids sync.Map
-			for i := 0; i < 30; i++ {
+			for i := 0; i < tt.workers; i++ {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -322,8 +325,8 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 			if len(other) > 0 {
 				t.Fatalf("unexpected errors: %v", other)
 			}
-			if ok.Load() != int32(tt.max) || limited.Load() != int32(30-tt.max) {
-				t.Fatalf("%d created, %d limited; want %d and %d", ok.Load(), limited.Load(), tt.max, 30-tt.max)
+			if ok.Load() != int32(tt.max) || limited.Load() != int32(tt.workers-tt.max) {
+				t.Fatalf("%d created, %d limited; want %d and %d", ok.Load(), limited.Load(), tt.max, tt.workers-tt.max)
 			}
 			list, err := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme", Limit: 100})
 			if err != nil || len(list.Keys) != tt.max {
@@ -515,8 +518,8 @@ func TestParallelRevokesAuditOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 10)
-	for i := 0; i < 10; i++ {
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

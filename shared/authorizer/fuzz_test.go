@@ -1,0 +1,54 @@
+package authorizer_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/shared/manage"
+)
+
+// FuzzHandle feeds arbitrary events to the authorizer. "{{TOKEN}}" in an
+// input stands for a real key's token, so mutations explore around a valid
+// one. Invariants: no panic, and no allow unless the event carries the
+// token of a key whose scopes cover the route.
+func FuzzHandle(f *testing.F) {
+	for _, shape := range shapes {
+		raw, err := os.ReadFile("testdata/" + shape + ".json")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(strings.NewReplacer("{{METHOD}}", "GET", "{{PATH}}", "/x").Replace(string(raw)))
+		f.Add(strings.NewReplacer("{{METHOD}}", "POST", "{{PATH}}", "/x/../y", "{{TOKEN}}", "kg_live_x").Replace(string(raw)))
+	}
+	f.Add(`{"type":"TOKEN","authorizationToken":"bearer {{TOKEN}}","methodArn":"arn:aws:execute-api:r:1:a/s/GET/x"}`)
+	fx := newFixture(f, nil)
+	key := fx.create(f, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	f.Fuzz(func(t *testing.T, ev string) {
+		ev = strings.ReplaceAll(ev, "{{TOKEN}}", key.Token)
+		resp, err := fx.auth.Handle(context.Background(), json.RawMessage(ev))
+		if err != nil {
+			return
+		}
+		allowed := false
+		switch r := resp.(type) {
+		case events.APIGatewayV2CustomAuthorizerSimpleResponse:
+			allowed = r.IsAuthorized
+		case events.APIGatewayCustomAuthorizerResponse:
+			for _, s := range r.PolicyDocument.Statement {
+				allowed = allowed || (s.Effect == "Allow" && len(s.Resource) > 0)
+			}
+			if r.PrincipalID != key.ID {
+				t.Fatalf("policy for principal %q from %s", r.PrincipalID, ev)
+			}
+		default:
+			t.Fatalf("unexpected response %T", resp)
+		}
+		if allowed && !strings.Contains(ev, key.Token) {
+			t.Fatalf("allowed without the token: %s", ev)
+		}
+	})
+}

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/lambdarun"
 )
 
@@ -85,7 +86,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	bin := *binary
 	if bin == "" {
-		root, err := moduleRoot()
+		root, err := ddblocal.ModuleRoot()
 		if err != nil {
 			return fail(err)
 		}
@@ -153,25 +154,6 @@ func buildFunction(ctx context.Context, root, pkg, out string, stderr io.Writer)
 		return fmt.Errorf("building %s: %w", pkg, err)
 	}
 	return nil
-}
-
-// moduleRoot finds the directory holding go.mod, so the command works from
-// anywhere in the repository.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod in this or any parent directory")
-		}
-		dir = parent
-	}
 }
 
 // report prints the summary line Lambda logs after each invocation.

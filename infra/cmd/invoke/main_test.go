@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/keygate/keygate/infra/ddblocal"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,7 @@ import (
 )
 
 func TestRun(t *testing.T) {
-	root, err := moduleRoot()
+	root, err := ddblocal.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

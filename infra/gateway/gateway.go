@@ -301,30 +301,30 @@ func actionMatches(actions []string) bool {
 }
 
 // glob matches IAM wildcards: * is any run of characters (slashes
-// included), ? is any one character.
+// included), ? is any one character. It runs in linear time for any
+// pattern: the last * is the only backtracking point needed.
 func glob(pattern, s string) bool {
-	for len(pattern) > 0 {
-		switch pattern[0] {
-		case '*':
-			for i := len(s); i >= 0; i-- {
-				if glob(pattern[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-			pattern, s = pattern[1:], s[1:]
+	p, i := 0, 0
+	star, mark := -1, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
+			p++
+			i++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case star >= 0:
+			p, mark = star+1, mark+1
+			i = mark
 		default:
-			if s == "" || pattern[0] != s[0] {
-				return false
-			}
-			pattern, s = pattern[1:], s[1:]
+			return false
 		}
 	}
-	return s == ""
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }
 
 // fail answers with the error envelope, as template.yaml's

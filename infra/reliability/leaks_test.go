@@ -67,6 +67,7 @@ func TestNoLeaks(t *testing.T) {
 	record(call("GET", "/v1/whoami", bob, ""))
 	record(call("GET", "/v1/keys/"+bob, admin.Token, ""))
 	record(call("GET", "/v1/keys/"+bob+"/x", admin.Token, ""))
+	record(call("POST", "/v1/keys", admin.Token, `{"owner":"x","scopes":["`+bob+`","GET `+bob+`"]}`))
 	record(call("GET", "/v1/keys?"+bob+"=1", admin.Token, ""))
 	record(call("POST", "/v1/keys", admin.Token, `{"`+bob+`":1}`))
 	record(call("POST", "/v1/keys", admin.Token, `{"owner":"a","owner":"b","`+bob+`":1,"`+bob+`":2}`))

@@ -208,7 +208,11 @@ func TestPolicy(t *testing.T) {
 		t.Fatalf("policy = %+v", p)
 	}
 	allow := p.PolicyDocument.Statement[0]
-	if want := []string{prefix + "/GET/buckets/photos/*", prefix + "/*/health"}; strings.Join(allow.Resource, " ") != strings.Join(want, " ") ||
+	health := make([]string, 0, 7)
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		health = append(health, prefix+"/"+m+"/health")
+	}
+	if want := append([]string{prefix + "/GET/buckets/photos/*"}, health...); strings.Join(allow.Resource, " ") != strings.Join(want, " ") ||
 		allow.Effect != "Allow" || allow.Action[0] != "execute-api:Invoke" || len(p.PolicyDocument.Statement) != 1 {
 		t.Fatalf("allow statement = %+v, want every scope's resource", p.PolicyDocument.Statement)
 	}
@@ -271,6 +275,10 @@ func TestTokenSources(t *testing.T) {
 		{"x-api-key", map[string]string{"X-API-Key": key.Token}, nil, f, "allow"},
 		{"x-api-key lower-case", map[string]string{"x-api-key": " " + key.Token}, nil, f, "allow"},
 		{"basic scheme", map[string]string{"Authorization": "Basic " + key.Token}, nil, f, "unauthorized"},
+		// A present Authorization header is the only source: the gateway
+		// caches on it, so an empty one must not borrow X-API-Key.
+		{"empty bearer and x-api-key", map[string]string{"Authorization": "Bearer", "X-API-Key": key.Token}, nil, f, "unauthorized"},
+		{"basic and x-api-key", map[string]string{"Authorization": "Basic x", "X-API-Key": key.Token}, nil, f, "unauthorized"},
 		{"no scheme", map[string]string{"Authorization": key.Token}, nil, f, "unauthorized"},
 		{"query when off", nil, map[string]string{"token": key.Token}, f, "unauthorized"},
 		{"query when on", nil, map[string]string{"token": key.Token}, withQuery, "allow"},

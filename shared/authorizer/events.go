@@ -129,9 +129,11 @@ func policy(d Decision, prefix, methodARN string, r Request) events.APIGatewayCu
 	resources := make([]string, 0, len(e.scopes))
 	for _, s := range e.scopes {
 		switch {
-		case !innerWildcard(s.Path()):
-			resources = append(resources, s.Resource(prefix))
+		case !s.InnerWildcard():
+			resources = append(resources, s.Resources(prefix)...)
 		case s.Match(r.Method, r.Path):
+			// Match refuses "*" and "?" in request segments, so this ARN
+			// holds no IAM wildcard.
 			resources = append(resources, methodARN)
 		}
 	}
@@ -156,13 +158,6 @@ func policy(d Decision, prefix, methodARN string, r Request) events.APIGatewayCu
 		Context:            e.context,
 		UsageIdentifierKey: e.usage,
 	}
-}
-
-// innerWildcard reports whether a scope path has a "*" segment before its
-// last one.
-func innerWildcard(path string) bool {
-	i := strings.LastIndexByte(path, '/')
-	return strings.Contains(path[:i]+"/", "/*/")
 }
 
 // parseARN splits an execute-api ARN,
@@ -195,12 +190,15 @@ func parseARN(arn string) (prefix, method, path string, ok bool) {
 // tokenFrom finds the token in the request: Authorization: Bearer first,
 // then X-API-Key, then ?token= when allowed. Header names are matched
 // case-insensitively (HTTP APIs lower-case them, REST APIs do not).
+//
+// If an Authorization header is present it is the only source: the gateway
+// caches decisions keyed on it, so a decision must never rest on another
+// header that a later request with the same Authorization may lack.
 func (a *Authorizer) tokenFrom(headers, query map[string]string) string {
 	for k, v := range headers {
 		if strings.EqualFold(k, "Authorization") {
-			if tok, ok := bearer(v); ok {
-				return tok
-			}
+			tok, _ := bearer(v)
+			return tok
 		}
 	}
 	for k, v := range headers {

@@ -165,6 +165,10 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, tenant string, r
 		if !keygate.ValidName(k.Owner) {
 			return nil, keygate.Errorf(keygate.Invalid, "owner must be 1-128 characters of letters, digits and ._@+-, starting with a letter or digit")
 		}
+		if k.Owner == tenant {
+			// The tenant's name is the owner of its service keys.
+			return nil, keygate.Errorf(keygate.Invalid, "a user key's owner cannot be the tenant's name")
+		}
 		if !isAdmin && k.Owner != c.Owner {
 			return nil, keygate.Errorf(keygate.Forbidden, "only admin keys may create keys for another owner")
 		}
@@ -386,11 +390,13 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 	if owner != "" && !keygate.ValidName(owner) {
 		return nil, keygate.Errorf(keygate.Invalid, "owner is not a valid owner name")
 	}
+	var mine func(*store.Record) bool
 	if !c.Operator && c.Role != keygate.Admin {
 		if owner != "" && owner != c.Owner {
 			return nil, keygate.Errorf(keygate.Forbidden, "viewer keys may only list their own keys")
 		}
 		owner = c.Owner
+		mine = func(r *store.Record) bool { return ownKey(c, r) }
 	}
 	switch req.Status {
 	case "", keygate.Active, keygate.Revoked, keygate.Expired:
@@ -406,8 +412,10 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 	}
 	now := s.cfg.Now()
 	q := store.Query{Tenant: tenant, Owner: owner, Limit: limit, Cursor: req.Cursor}
-	if req.Status != "" {
-		q.Keep = func(r *store.Record) bool { return r.StatusAt(now) == req.Status }
+	if req.Status != "" || mine != nil {
+		q.Keep = func(r *store.Record) bool {
+			return (req.Status == "" || r.StatusAt(now) == req.Status) && (mine == nil || mine(r))
+		}
 	}
 	recs, next, err := s.store.ListKeys(ctx, q)
 	if err != nil {
@@ -444,10 +452,21 @@ func (s *Service) visible(ctx context.Context, c keygate.Caller, tenant, id stri
 	if err != nil {
 		return nil, err
 	}
-	if r.Tenant != tenant || (!c.Operator && c.Role != keygate.Admin && r.Owner != c.Owner) {
+	if r.Tenant != tenant || (!c.Operator && c.Role != keygate.Admin && !ownKey(c, r)) {
 		return nil, keygate.Errorf(keygate.NotFound, "key not found")
 	}
 	return r, nil
+}
+
+// ownKey reports whether a viewer caller may see r: its owner's user keys,
+// or for a viewer service key only itself. (Service keys are owned by the
+// tenant, so comparing owners alone would hand a viewer service key every
+// service key of its tenant, admin ones included.)
+func ownKey(c keygate.Caller, r *store.Record) bool {
+	if c.Type == keygate.Service {
+		return r.ID == c.KeyID
+	}
+	return r.Type == keygate.User && r.Owner == c.Owner
 }
 
 // Get returns one key's metadata.

@@ -444,6 +444,30 @@ func TestTenantIsolation(t *testing.T) {
 	if got, _ := f.svc.Get(ctx, operator, "acme", acme.ID); got.Status != keygate.Active {
 		t.Fatal("a rejected revoke changed the key")
 	}
+
+	// Service keys are owned by the tenant: a viewer service key sees only
+	// itself, never the tenant's other (admin) service keys.
+	adminSvc, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewerSvc, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Type: keygate.Service, Scopes: []string{"GET /x"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := keygate.Caller{KeyID: viewerSvc.ID, Tenant: "acme", Owner: "acme", Type: keygate.Service, Role: keygate.Viewer, Scopes: []string{"GET /x"}}
+	_, err = f.svc.Revoke(ctx, sv, "", adminSvc.ID)
+	wantCode(t, err, keygate.NotFound)
+	if got, err := f.svc.Get(ctx, sv, "", viewerSvc.ID); err != nil || got.ID != viewerSvc.ID {
+		t.Fatalf("a service key cannot see itself: %v", err)
+	}
+	list, err = f.svc.List(ctx, sv, manage.ListRequest{})
+	if err != nil || len(list.Keys) != 1 || list.Keys[0].ID != viewerSvc.ID {
+		t.Fatalf("viewer service key lists %+v, %v; want only itself", list, err)
+	}
+	// And no user key may be named like the tenant.
+	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "acme", Scopes: []string{"GET /x"}}, "")
+	wantCode(t, err, keygate.Invalid)
 }
 
 func TestListPagination(t *testing.T) {

@@ -95,22 +95,23 @@ type Scope struct {
 
 // Parse parses and validates one scope.
 func Parse(s string) (Scope, error) {
+	// Errors never quote the input: it is logged, and people paste tokens
+	// in the oddest places.
 	if len(s) > MaxLen {
-		// The input may be huge; show only its start.
-		return Scope{}, fmt.Errorf("scope %.32q...: longer than %d bytes", s, MaxLen)
+		return Scope{}, fmt.Errorf("scope is longer than %d bytes", MaxLen)
 	}
 	if s == "" {
 		return Scope{}, fmt.Errorf("scope is empty")
 	}
 	method, path, ok := strings.Cut(s, " ")
 	if !ok {
-		return Scope{}, fmt.Errorf("scope %q: want METHOD and path separated by a space", s)
+		return Scope{}, fmt.Errorf("scope: want METHOD and path separated by a space")
 	}
 	if err := checkMethod(method); err != nil {
-		return Scope{}, fmt.Errorf("scope %q: %s", s, err)
+		return Scope{}, fmt.Errorf("scope: %s", err)
 	}
 	if err := checkPath(path); err != nil {
-		return Scope{}, fmt.Errorf("scope %q: %s", s, err)
+		return Scope{}, fmt.Errorf("scope: %s", err)
 	}
 	return Scope{method: method, path: path}, nil
 }
@@ -161,7 +162,7 @@ func checkMethod(m string) error {
 			return fmt.Errorf("method must be uppercase")
 		}
 	}
-	return fmt.Errorf("unknown method %q", m)
+	return fmt.Errorf("unknown method: want one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or *")
 }
 
 func checkPath(p string) error {
@@ -185,7 +186,7 @@ func checkPath(p string) error {
 			return fmt.Errorf("path has an empty segment (//)")
 		case seg == "*":
 		case isDot(seg):
-			return fmt.Errorf("path segment %q is not allowed", seg)
+			return fmt.Errorf("path has a dot segment")
 		default:
 			if err := checkLiteral(seg); err != nil {
 				return err
@@ -205,10 +206,10 @@ func checkLiteral(seg string) error {
 			continue
 		}
 		if c == '*' {
-			return fmt.Errorf("path segment %q: * must be a whole segment", seg)
+			return fmt.Errorf("path: * must be a whole segment")
 		}
 		r, _ := utf8.DecodeRuneInString(seg[i:])
-		return fmt.Errorf("path segment %q: invalid character %q", seg, r)
+		return fmt.Errorf("path has an invalid character %q", r)
 	}
 	return nil
 }
@@ -317,13 +318,17 @@ func (s Scope) Covers(o Scope) bool {
 		ps, ptail, pmore := cut(pat)
 		if ps == "*" && !pmore {
 			// Equal lengths so far and o.path is not "/", so o has at
-			// least one segment left, which is all a trailing * needs.
-			return true
+			// least one segment left, which is all a trailing * needs,
+			// provided each is one a * may stand for.
+			return coverableRest(sub)
 		}
 		os, otail, omore := cut(sub)
 		// A trailing * in o fails one of these: s has a literal here or,
 		// with a middle *, needs a further segment that o may lack.
 		if ps != "*" && ps != os {
+			return false
+		}
+		if ps == "*" && os != "*" && !wildSeg(os) {
 			return false
 		}
 		if pmore != omore {
@@ -354,20 +359,55 @@ func CoveredBy(want, have []Scope) bool {
 	return true
 }
 
-// Resource returns the IAM resource for s in a REST API authorizer policy.
-// prefix is "arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE"; the result is
-// prefix + "/" + method + path, for example ".../GET/buckets/photos/*", and
-// prefix + "/*/*" for All.
+// Methods are the methods a scope may name; "*" stands for all of them.
+var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// Resources returns the IAM resources for s in a REST API authorizer
+// policy. prefix is "arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE"; a
+// resource is prefix + "/" + method + path, for example
+// ".../GET/buckets/photos/*", and All is prefix + "/*/*".
 //
-// IAM's * matches any characters, "/" and the empty string included, so the
-// resource of a scope with a "*" that is not last is broader than Match:
-// ".../GET/a/*/c" also allows /a/x/y/c. Decide with Match, and keep that in
-// mind before caching such a policy for other requests.
-func (s Scope) Resource(prefix string) string {
-	if s.path == "" {
-		return ""
+// IAM's * matches any characters, "/" and the empty string included. A
+// method "*" is therefore spelled out as one resource per method (else
+// ".../*/public/*" would also allow GET /admin/public/x). A "*" that is not
+// last in the path is broader in IAM than in Match (".../GET/a/*/c" also
+// allows /a/x/y/c): callers must not cache such a resource for other
+// requests; see InnerWildcard.
+func (s Scope) Resources(prefix string) []string {
+	switch {
+	case s.path == "":
+		return nil
+	case s.isAll():
+		return []string{prefix + "/*/*"}
+	case s.method != "*":
+		return []string{prefix + "/" + s.method + s.path}
 	}
-	return prefix + "/" + s.method + s.path
+	out := make([]string, len(Methods))
+	for i, m := range Methods {
+		out[i] = prefix + "/" + m + s.path
+	}
+	return out
+}
+
+// InnerWildcard reports whether s has a "*" segment before its last one.
+func (s Scope) InnerWildcard() bool {
+	i := strings.LastIndexByte(s.path, '/')
+	return i > 0 && strings.Contains(s.path[:i]+"/", "/*/")
+}
+
+// coverableRest reports whether every segment of rest is one a * matches
+// (or a * itself), so that Covers never grants what Match would refuse.
+func coverableRest(rest string) bool {
+	for {
+		seg, tail, more := cut(rest)
+		if seg != "*" && !wildSeg(seg) {
+			return false
+		}
+		if !more {
+			return true
+		}
+		rest = tail
+	}
 }
 
 // cut splits off the first segment of p, which has no leading "/". more
@@ -403,7 +443,9 @@ func wildSeg(seg string) bool {
 	}
 	for i := 0; i < len(seg); i++ {
 		switch seg[i] {
-		case '\\':
+		case '\\', '*', '?':
+			// '*' and '?' are wildcards in an IAM resource: a request path
+			// holding them must never end up granted in a policy.
 			return false
 		case '%':
 			if i+2 < len(seg) {

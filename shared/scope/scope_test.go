@@ -40,9 +40,9 @@ func TestParseInvalid(t *testing.T) {
 		name, in, msg string
 	}{
 		{"empty", "", "empty"},
-		{"lowercase method", "get /x", `scope "get /x": method must be uppercase`},
+		{"lowercase method", "get /x", "scope: method must be uppercase"},
 		{"mixed case method", "Get /x", "method must be uppercase"},
-		{"unknown method", "FETCH /x", `unknown method "FETCH"`},
+		{"unknown method", "FETCH /x", "unknown method"},
 		{"connect", "CONNECT /x", "unknown method"},
 		{"missing method", " /x", "missing method"},
 		{"missing space", "GET/x", "separated by a space"},
@@ -55,10 +55,10 @@ func TestParseInvalid(t *testing.T) {
 		{"leading empty segment", "GET //a", "empty segment"},
 		{"trailing slash", "GET /a/", "must not end with /"},
 		{"double slash root", "GET //", "empty segment"},
-		{"dot", "GET /a/./b", `segment "." is not allowed`},
-		{"dot dot", "GET /a/..", `segment ".." is not allowed`},
-		{"encoded dot dot", "GET /a/%2e%2E/b", "is not allowed"},
-		{"half encoded dot dot", "GET /a/.%2e", "is not allowed"},
+		{"dot", "GET /a/./b", "dot segment"},
+		{"dot dot", "GET /a/..", "dot segment"},
+		{"encoded dot dot", "GET /a/%2e%2E/b", "dot segment"},
+		{"half encoded dot dot", "GET /a/.%2e", "dot segment"},
 		{"star in literal", "GET /a/ab*", "* must be a whole segment"},
 		{"star prefix", "GET /*a", "* must be a whole segment"},
 		{"double star", "GET /**", "* must be a whole segment"},
@@ -168,7 +168,7 @@ func TestMatch(t *testing.T) {
 		{"GET /buckets/*", "GET", "/buckets/a%5Cb", false},
 		{"GET /buckets/*", "GET", `/buckets/a\b`, false},
 		{"GET /buckets/*", "GET", "/buckets/a%2", true},
-		{"GET /buckets/*", "GET", "/buckets/a b?c", true},
+		{"GET /buckets/*", "GET", "/buckets/a b?c", false}, // ? is an IAM wildcard
 		{"GET /buckets/a%2Fb", "GET", "/buckets/a%2Fb", true},
 	}
 	for _, tt := range tests {
@@ -187,7 +187,7 @@ func TestZeroScope(t *testing.T) {
 	if z.Match("", "") || z.Match("GET", "/") || z.Covers(a) || a.Covers(z) || z.Covers(z) {
 		t.Error("zero Scope matched or covered something")
 	}
-	if z.String() != "" || z.Resource("arn") != "" {
+	if z.String() != "" || z.Resources("arn") != nil {
 		t.Error("zero Scope has a string or resource")
 	}
 }
@@ -373,7 +373,7 @@ func TestParseList(t *testing.T) {
 	})
 	t.Run("invalid entry", func(t *testing.T) {
 		_, err := ParseList([]string{"GET /a", "get /b"})
-		if err == nil || err.Error() != `scopes[1]: scope "get /b": method must be uppercase` {
+		if err == nil || err.Error() != `scopes[1]: scope: method must be uppercase` {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -385,21 +385,58 @@ func TestParseList(t *testing.T) {
 	})
 }
 
-func TestResource(t *testing.T) {
+func TestResources(t *testing.T) {
 	const prefix = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod"
-	tests := []struct{ scope, want string }{
-		{"* /*", prefix + "/*/*"},
-		{"GET /buckets/photos/*", prefix + "/GET/buckets/photos/*"},
-		{"* /buckets", prefix + "/*/buckets"},
-		{"GET /", prefix + "/GET/"},
-		{"DELETE /a/*/b", prefix + "/DELETE/a/*/b"},
+	tests := []struct {
+		scope string
+		want  []string
+		inner bool
+	}{
+		{"* /*", []string{prefix + "/*/*"}, false},
+		{"GET /buckets/photos/*", []string{prefix + "/GET/buckets/photos/*"}, false},
+		// A method * is spelled out: IAM's * would also cross into the path.
+		{"* /buckets", []string{prefix + "/GET/buckets", prefix + "/HEAD/buckets", prefix + "/POST/buckets",
+			prefix + "/PUT/buckets", prefix + "/PATCH/buckets", prefix + "/DELETE/buckets", prefix + "/OPTIONS/buckets"}, false},
+		{"GET /", []string{prefix + "/GET/"}, false},
+		{"DELETE /a/*/b", []string{prefix + "/DELETE/a/*/b"}, true},
+		{"GET /*/b/*", []string{prefix + "/GET/*/b/*"}, true},
+		{"GET /a/b/*", []string{prefix + "/GET/a/b/*"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scope, func(t *testing.T) {
-			if got := MustParse(tt.scope).Resource(prefix); got != tt.want {
-				t.Errorf("Resource = %q, want %q", got, tt.want)
+			s := MustParse(tt.scope)
+			if got := s.Resources(prefix); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("Resources = %q, want %q", got, tt.want)
+			}
+			if s.InnerWildcard() != tt.inner {
+				t.Errorf("InnerWildcard = %v, want %v", s.InnerWildcard(), tt.inner)
 			}
 		})
+	}
+}
+
+// TestCoversAgreesWithMatch: a creator can never grant a path its own
+// scope's * would refuse (encoded slashes, wildcards, dot segments).
+func TestCoversNeverGrantsWhatMatchRefuses(t *testing.T) {
+	for _, tt := range []struct{ have, want string }{
+		{"GET /a/*/c", "GET /a/x%2Fy/c"},
+		{"GET /a/*", "GET /a/x%2Fy"},
+		{"GET /a/*", "GET /a/b/x%5Cy"},
+		{"GET /a/*/c", "GET /a/x\\y/c"},
+	} {
+		have, err1 := Parse(tt.have)
+		want, err2 := Parse(tt.want)
+		if err1 != nil || err2 != nil {
+			continue // not even a valid scope: nothing to grant
+		}
+		if have.Covers(want) {
+			t.Errorf("%q covers %q, but its holder is refused on that path", tt.have, tt.want)
+		}
+	}
+	for _, p := range []string{"/a/*/c", "/a/?/c", "/a/x*y/c"} {
+		if MustParse("GET /a/*/c").Match("GET", p) {
+			t.Errorf("a * matched the request segment of %q", p)
+		}
 	}
 }
 

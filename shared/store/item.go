@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
 )
 
@@ -214,10 +215,8 @@ func parseCursor(sk string) (owner, id string, ok bool) {
 	if _, err := time.Parse(timeFormat, parts[1]); err != nil {
 		return "", "", false
 	}
-	for _, c := range parts[2] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return "", "", false
-		}
+	if !apikey.ValidID(parts[2]) {
+		return "", "", false
 	}
 	return parts[0], parts[2], true
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -350,7 +351,9 @@ func (s *Store) RevokeKey(ctx context.Context, r *Record, at time.Time, ttl int6
 	if reasons != nil && reasons[1] == "ConditionalCheckFailed" {
 		return false, fmt.Errorf("revoke key %s: slots item missing", r.ID)
 	}
-	if reasons != nil && reasons[0] == "TransactionConflict" {
+	if reasons != nil && slices.Contains(reasons, "TransactionConflict") {
+		// A parallel create or revoke for the same owner holds the slots
+		// item (or the key): retryable, not a server fault.
 		return false, keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
 	}
 	return false, classify(fmt.Errorf("revoke key %s: %w", r.ID, err))

@@ -27,12 +27,14 @@ define lambda_build
 	  -o "$$ARTIFACTS_DIR/bootstrap" ./functions/$(1)
 endef
 
-.PHONY: test deps lint unit table invoke clean help venv template events run e2e fuzz \
+.PHONY: test deps lint unit table invoke clean help venv template events run e2e fuzz bench \
 	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction
 
 help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
 	@echo "make test                     every check, against DynamoDB Local (installs what it needs)"
+	@echo "make bench                    benchmarks, cold start, memory, throughput vs BENCHMARKS.md targets"
+	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s)"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
 	@echo "make table                    create the table on DYNAMODB_ENDPOINT / TABLE_NAME"
 	@echo "make template                 cfn-lint, sam validate --lint, sam build (no Docker), table check"
@@ -92,6 +94,21 @@ e2e: deps $(VENV)/.installed
 invoke:
 	@[ -n "$(FN)" ] || { echo "usage: make invoke FN=<create|list|revoke|authorizer> EVENT=<file>"; exit 2; }
 	$(GO) run ./infra/cmd/invoke -fn $(FN) $(if $(EVENT),-event $(EVENT))
+
+## bench: the figures of BENCHMARKS.md. Go benchmarks (-benchmem, medians
+## of BENCH_COUNT runs through benchstat) and their ratio targets, cold
+## start, memory and size of the real binaries, and requests/s of the make
+## run stack under hey; against one DynamoDB Local. Prints everything, fails
+## if a target is missed. Not part of make test (timing is noisy).
+BENCH_COUNT ?= 6
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+HEY_VERSION := v0.1.5
+$(TOOLS)/benchstat:
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+$(TOOLS)/hey:
+	GOBIN=$(TOOLS) $(GO) install github.com/rakyll/hey@$(HEY_VERSION)
+bench: deps $(TOOLS)/benchstat $(TOOLS)/hey
+	GO=$(GO) TOOLS=$(TOOLS) BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./infra/cmd/withddb -- infra/bench/run.sh
 
 ## venv: the SAM CLI and cfn-lint (pinned in infra/sam/requirements.txt), once.
 venv: $(VENV)/.installed

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,6 +39,31 @@ func BenchmarkDecisionCacheHit(b *testing.B) {
 		if d, _, _ := f.auth.Authorize(ctx, req); d.Outcome != authorizer.Allow {
 			b.Fatal(d.Reason)
 		}
+	}
+}
+
+// BenchmarkDecisionMalformed is Authorize on a token whose checksum is
+// wrong: rejected by apikey.Parse without a cache lookup or storage read.
+// Compare with apikey's BenchmarkCRC32Token (BENCHMARKS.md).
+func BenchmarkDecisionMalformed(b *testing.B) {
+	f := newFixture(b, nil)
+	key := f.create(b, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	last := "0" // a different last checksum digit, still base62
+	if strings.HasSuffix(key.Token, last) {
+		last = "1"
+	}
+	bad := key.Token[:len(key.Token)-1] + last
+	req := authorizer.Request{Token: bad, Method: "GET", Path: "/x"}
+	ctx := context.Background()
+	if d, _, err := f.auth.Authorize(ctx, req); err != nil || d.Outcome != authorizer.Unauthorized {
+		b.Fatalf("bad checksum: %v %v", d, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.auth.Authorize(ctx, req)
+	}
+	if n := f.store.gets.Load(); n != 0 {
+		b.Fatalf("%d store reads for malformed tokens", n)
 	}
 }
 

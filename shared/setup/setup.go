@@ -1,6 +1,35 @@
 // Package setup builds what every function needs at start, once per
 // execution environment: configuration, the JSON logger, the DynamoDB
 // client and the token format and hasher. main packages stay a few lines.
+//
+// Init is on every cold start's critical path (BENCHMARKS.md), so the AWS
+// clients are built from the environment Lambda provides instead of the
+// SDK's config.LoadDefaultConfig, which reads shared config files, a CA
+// bundle and more, and links in the SSO, STS and IMDS clients (about 2 MB
+// of binary and a millisecond of package initialisation). What is read:
+//
+//   - region: AWS_REGION, else AWS_DEFAULT_REGION (Lambda sets both);
+//   - credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+//     AWS_SESSION_TOKEN (Lambda sets them from the execution role), and
+//     AWS_ACCOUNT_ID if set, as the SDK's environment provider does;
+//   - AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB,
+//     AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
+//     AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT, AWS_MAX_ATTEMPTS
+//     and AWS_RETRY_MODE, with the SDK's meaning.
+//
+// Against AWS (no DYNAMODB_ENDPOINT) a missing region or credentials, or a
+// setting that only the SDK's shared configuration would honour
+// (AWS_PROFILE, AWS_CONFIG_FILE, AWS_CA_BUNDLE, ...), stops the function at
+// start with one line naming it, rather than being ignored. With
+// DYNAMODB_ENDPOINT (DynamoDB Local) the region defaults to us-east-1 and
+// the credentials to dummy ones, and the shared settings do not matter.
+//
+// The pepper's Secrets Manager secret is read here, at init, when
+// TOKEN_PEPPER_SECRET_ARN is set: every invocation needs it, the first one
+// would wait for it anyway, and a function that cannot read it fails its
+// init with one clear line (and Lambda retries the init) instead of
+// failing requests. Locally TOKEN_PEPPER is set and init makes no network
+// call at all.
 package setup
 
 import (
@@ -10,9 +39,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -31,6 +62,10 @@ type Env struct {
 	Hasher   *apikey.Hasher
 }
 
+// SecretTimeout bounds reading the pepper's secret at init, retries
+// included, well inside Lambda's 10 s init limit.
+const SecretTimeout = 5 * time.Second
+
 // Load reads the environment and builds the clients. Errors name the
 // setting at fault and never include secret values.
 func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env, error) {
@@ -40,34 +75,33 @@ func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env
 		return env, err
 	}
 	env.Config = cfg
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	ae, err := awsFromEnv(getenv, cfg.DynamoDBEndpoint != "")
 	if err != nil {
-		return env, fmt.Errorf("load AWS configuration: %w", err)
+		return env, err
 	}
-	if cfg.DynamoDBEndpoint != "" {
-		// DynamoDB Local accepts any credentials; supply some so a machine
-		// without an AWS profile still works.
-		if getenv("AWS_ACCESS_KEY_ID") == "" {
-			awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
-		}
-		if awsCfg.Region == "" {
-			awsCfg.Region = "us-east-1"
-		}
-	}
-	env.DynamoDB = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+	env.DynamoDB = dynamodb.NewFromConfig(ae.cfg, func(o *dynamodb.Options) {
+		o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.fips, ae.dualStack
+		o.BaseEndpoint = ae.endpoint("DYNAMODB")
 		if cfg.DynamoDBEndpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+			o.BaseEndpoint = &cfg.DynamoDBEndpoint
 		}
 	})
 	pepper := cfg.TokenPepper
 	if cfg.TokenPepperSecretARN != "" {
-		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-			SecretId: aws.String(cfg.TokenPepperSecretARN),
+		sm := secretsmanager.NewFromConfig(ae.cfg, func(o *secretsmanager.Options) {
+			o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.fips, ae.dualStack
+			o.BaseEndpoint = ae.endpoint("SECRETS_MANAGER")
 		})
+		ctx, cancel := context.WithTimeout(ctx, SecretTimeout)
+		defer cancel()
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &cfg.TokenPepperSecretARN})
 		if err != nil {
 			return env, fmt.Errorf("read TOKEN_PEPPER_SECRET_ARN: %w", err)
 		}
-		pepper = []byte(aws.ToString(out.SecretString))
+		if out.SecretString == nil {
+			return env, fmt.Errorf("read TOKEN_PEPPER_SECRET_ARN: the secret has no string value")
+		}
+		pepper = []byte(*out.SecretString)
 	}
 	if env.Format, err = apikey.NewFormat(cfg.TokenPrefix); err != nil {
 		return env, err
@@ -76,6 +110,122 @@ func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env
 		return env, err
 	}
 	return env, nil
+}
+
+// sharedOnly are SDK settings that only config.LoadDefaultConfig (shared
+// configuration files, custom CA bundles, defaults modes) would honour.
+var sharedOnly = []string{
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+	"AWS_CA_BUNDLE", "AWS_DEFAULTS_MODE",
+}
+
+// awsEnv is the AWS configuration read from the environment.
+type awsEnv struct {
+	cfg       aws.Config
+	fips      aws.FIPSEndpointState
+	dualStack aws.DualStackEndpointState
+	getenv    func(string) string
+	ignoreURL bool
+}
+
+// endpoint is AWS_ENDPOINT_URL_<service>, else AWS_ENDPOINT_URL, unless
+// configured endpoints are ignored; nil for the SDK's own.
+func (a *awsEnv) endpoint(service string) *string {
+	if a.ignoreURL {
+		return nil
+	}
+	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
+		if v := a.getenv(name); v != "" {
+			return &v
+		}
+	}
+	return nil
+}
+
+// awsFromEnv reads the region, credentials and client settings. local is
+// DynamoDB Local: it accepts any region and credentials.
+func awsFromEnv(getenv func(string) string, local bool) (*awsEnv, error) {
+	a := &awsEnv{getenv: getenv}
+	var problems []string
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	a.cfg.Region = first(getenv, "AWS_REGION", "AWS_DEFAULT_REGION")
+	creds := aws.Credentials{
+		AccessKeyID:     first(getenv, "AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"),
+		SecretAccessKey: first(getenv, "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"),
+		SessionToken:    getenv("AWS_SESSION_TOKEN"),
+		AccountID:       getenv("AWS_ACCOUNT_ID"),
+		Source:          "EnvConfigCredentials",
+	}
+	hasCreds := creds.AccessKeyID != "" && creds.SecretAccessKey != ""
+	switch {
+	case local:
+		if a.cfg.Region == "" {
+			a.cfg.Region = "us-east-1"
+		}
+		if !hasCreds {
+			creds = aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local", Source: "DynamoDBLocal"}
+		}
+	default:
+		if a.cfg.Region == "" {
+			fail("AWS_REGION is required (Lambda sets it)")
+		}
+		if !hasCreds {
+			fail("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required (Lambda sets them from the execution role); profiles and container credentials are not read")
+		}
+		for _, name := range sharedOnly {
+			if getenv(name) != "" {
+				fail("%s is not supported: the functions read their AWS settings from the environment only (see shared/setup)", name)
+			}
+		}
+	}
+	a.cfg.Credentials = credentials.StaticCredentialsProvider{Value: creds}
+
+	if v := getenv("AWS_MAX_ATTEMPTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			fail("AWS_MAX_ATTEMPTS: %q must be a whole number of at least 1", v)
+		}
+		a.cfg.RetryMaxAttempts = n
+	}
+	if v := getenv("AWS_RETRY_MODE"); v != "" {
+		mode, err := aws.ParseRetryMode(v)
+		if err != nil {
+			fail("AWS_RETRY_MODE: %q must be standard or adaptive", v)
+		}
+		a.cfg.RetryMode = mode
+	}
+	flag := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			fail("%s: %q must be true or false", name, v)
+		}
+		return b
+	}
+	if flag("AWS_USE_FIPS_ENDPOINT") {
+		a.fips = aws.FIPSEndpointStateEnabled
+	}
+	if flag("AWS_USE_DUALSTACK_ENDPOINT") {
+		a.dualStack = aws.DualStackEndpointStateEnabled
+	}
+	a.ignoreURL = flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("invalid AWS configuration: %s", strings.Join(problems, "; "))
+	}
+	return a, nil
+}
+
+func first(getenv func(string) string, names ...string) string {
+	for _, n := range names {
+		if v := getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // MustLoad is Load for main: on error it logs one line and exits.

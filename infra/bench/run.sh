@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# make bench: every figure of BENCHMARKS.md, against the DynamoDB Local that
+# withddb started (go run ./infra/cmd/withddb -- infra/bench/run.sh).
+#
+#   1. the Go benchmarks of ./shared/..., -benchmem, BENCH_COUNT runs each,
+#      summarised by benchstat (medians);
+#   2. the ratio and allocation targets, on those medians (infra/bench/ratios);
+#   3. binary size, cold start and memory of the real functions through the
+#      Lambda runtime API harness (infra/bench/coldstart);
+#   4. requests/s of GET /v1/whoami on the make run stack (infra/bench/throughput).
+#
+# Every step runs and prints; the exit status is 1 if any target was missed
+# or any step failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+: "${DYNAMODB_ENDPOINT:?run under infra/cmd/withddb}"
+GO=${GO:-go}
+TOOLS=${TOOLS:-$PWD/.build/tools}
+COUNT=${BENCH_COUNT:-6}
+PKGS=${BENCH_PKGS:-./shared/...}
+OUT=.build/bench
+mkdir -p "$OUT"
+
+failed=()
+step() { printf '\n==== %s\n\n' "$1"; }
+
+step "machine"
+echo "date:     $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "go:       $($GO version)"
+echo "cpu:      $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
+echo "memory:   $(free -m 2>/dev/null | awk '/^Mem:/ {print $2 " MiB"}')"
+echo "load avg: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+
+step "go test -run '^\$' -bench . -benchmem -count $COUNT -p 1 $PKGS"
+if ! $GO test -run '^$' -bench . -benchmem -count "$COUNT" -p 1 $PKGS | tee "$OUT/go-bench.txt"; then
+  failed+=("go benchmarks")
+fi
+
+step "benchstat $OUT/go-bench.txt (median ± 95% confidence interval)"
+"$TOOLS/benchstat" "$OUT/go-bench.txt" || failed+=("benchstat")
+
+step "targets on the medians (go run ./infra/bench/ratios)"
+$GO run ./infra/bench/ratios "$OUT/go-bench.txt" || failed+=("ratio targets")
+
+step "binary size, cold start and memory (go run ./infra/bench/coldstart)"
+$GO run ./infra/bench/coldstart ${COLDSTART_FLAGS:-} || failed+=("cold start targets")
+
+step "throughput of the make run stack (go run ./infra/bench/throughput)"
+$GO run ./infra/bench/throughput -hey "$TOOLS/hey" ${THROUGHPUT_FLAGS:-} || failed+=("throughput")
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'make bench: FAILED:'; printf ' [%s]' "${failed[@]}"; echo
+  exit 1
+fi
+echo "make bench: every target met"

@@ -201,12 +201,7 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 		if req.HTTPMethod == http.MethodPost {
 			var body manage.CreateRequest
 			if res.err = readBody(req, &body); res.err == nil {
-				var created *manage.Created
-				created, res.err = h.svc.Create(ctx, caller, "", body, header(req, "Idempotency-Key"))
-				res.body, res.status = created, http.StatusCreated
-				if created != nil {
-					res.keyID = created.ID
-				}
+				h.create(ctx, &res, "", body, header(req, "Idempotency-Key"))
 			}
 			return res
 		}
@@ -226,6 +221,16 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 	}
 	res.status = http.StatusOK
 	return res
+}
+
+// create runs a create for res's caller, in either event shape.
+func (h *Handler) create(ctx context.Context, res *result, tenant string, req manage.CreateRequest, idempotencyKey string) {
+	created, err := h.svc.Create(ctx, res.caller, tenant, req, idempotencyKey)
+	if err != nil {
+		res.err = err
+		return
+	}
+	res.body, res.status, res.keyID = created, http.StatusCreated, created.ID
 }
 
 // resourceOf maps a concrete path to its route resource, for events that
@@ -355,12 +360,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) result
 	case Create:
 		var e directCreate
 		if res.err = decodeStrict(event, &e); res.err == nil {
-			var created *manage.Created
-			created, res.err = h.svc.Create(ctx, op, e.Tenant, e.CreateRequest, e.IdempotencyKey)
-			res.body, res.status = created, http.StatusCreated
-			if created != nil {
-				res.keyID = created.ID
-			}
+			h.create(ctx, &res, e.Tenant, e.CreateRequest, e.IdempotencyKey)
 		}
 	case List:
 		var e directList

@@ -129,10 +129,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	build := func(label, dir, pkg, fn string) (*subject, error) {
 		s := &subject{label: label, fn: fn, bin: filepath.Join(o.out, label, "host", fn, "bootstrap")}
 		arm := filepath.Join(o.out, label, "linux-arm64", fn, "bootstrap")
-		if err := bench.BuildFunction(ctx, dir, pkg, runtime.GOOS, runtime.GOARCH, s.bin, os.Stderr); err != nil {
+		if err := lambdarun.Build(ctx, dir, pkg, runtime.GOOS, runtime.GOARCH, s.bin, os.Stderr); err != nil {
 			return nil, err
 		}
-		if err := bench.BuildFunction(ctx, dir, pkg, "linux", "arm64", arm, os.Stderr); err != nil {
+		if err := lambdarun.Build(ctx, dir, pkg, "linux", "arm64", arm, os.Stderr); err != nil {
 			return nil, err
 		}
 		var err error

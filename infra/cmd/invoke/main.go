@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -91,7 +90,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return fail(err)
 		}
 		bin = filepath.Join(root, ".build", "invoke", *fn, "bootstrap")
-		if err := buildFunction(ctx, root, "./functions/"+*fn, bin, stderr); err != nil {
+		if err := lambdarun.Build(ctx, root, "./functions/"+*fn, runtime.GOOS, runtime.GOARCH, bin, stderr); err != nil {
 			return fail(err)
 		}
 	}
@@ -136,24 +135,6 @@ func readEvent(path string, stdin io.Reader) ([]byte, error) {
 	default:
 		return os.ReadFile(path)
 	}
-}
-
-// buildFunction builds pkg (relative to the module root) as Lambda runs it:
-// a static, stripped bootstrap without the legacy RPC mode. GOOS and GOARCH
-// are pinned to the host so a deploy-oriented GOARCH=arm64 in the
-// environment cannot produce a binary this machine cannot run.
-func buildFunction(ctx context.Context, root, pkg, out string, stderr io.Writer) error {
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building %s: %w", pkg, err)
-	}
-	return nil
 }
 
 // report prints the summary line Lambda logs after each invocation.

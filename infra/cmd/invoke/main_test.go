@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/keygate/keygate/infra/ddblocal"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/keygate/keygate/infra/ddblocal"
+	"github.com/keygate/keygate/infra/lambdarun"
 )
 
 func TestRun(t *testing.T) {
@@ -15,10 +18,10 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Building through buildFunction checks the real build flags too.
+	// Building through lambdarun.Build checks the real build flags too.
 	bin := filepath.Join(t.TempDir(), "echo", "bootstrap")
 	var buildLog bytes.Buffer
-	if err := buildFunction(t.Context(), root, "./infra/lambdarun/testdata/echo", bin, &buildLog); err != nil {
+	if err := lambdarun.Build(t.Context(), root, "./infra/lambdarun/testdata/echo", runtime.GOOS, runtime.GOARCH, bin, &buildLog); err != nil {
 		t.Fatalf("%v\n%s", err, buildLog.String())
 	}
 

@@ -3,8 +3,6 @@ package reliability_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -28,18 +26,8 @@ func TestNoLeaks(t *testing.T) {
 	var bodies []string
 
 	call := func(method, path, token, body string) (int, string) {
-		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(raw)
+		status, raw := s.send(t, method, path, token, body)
+		return status, string(raw)
 	}
 	var ids []string
 	for _, body := range []string{`{"owner":"bob","scopes":["GET /v1/whoami"]}`, `{"type":"service","role":"admin"}`, `{"owner":"carol","scopes":["GET /v1/*"],"expires_in_hours":1}`} {

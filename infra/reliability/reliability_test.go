@@ -93,10 +93,14 @@ func (s *stack) admin(t *testing.T, tenant string) *manage.Created {
 	return c
 }
 
-func (s *stack) http(t *testing.T, method, path, token, body string) (int, map[string]any) {
+// send makes one HTTP request to the gateway, with the token as a bearer
+// key unless it is empty, and returns the status and raw body.
+func (s *stack) send(t *testing.T, method, path, token, body string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -104,11 +108,18 @@ func (s *stack) http(t *testing.T, method, path, token, body string) (int, map[s
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+// http is send for a JSON object answer.
+func (s *stack) http(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	status, raw := s.send(t, method, path, token, body)
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("%s %s: not JSON: %q", method, path, raw)
 	}
-	return resp.StatusCode, m
+	return status, m
 }
 
 // direct invokes a management function as an operator would.

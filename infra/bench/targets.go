@@ -12,6 +12,7 @@ const (
 	Floor             = module + "shared/authorizer.BenchmarkFloor"
 	DecisionHit       = module + "shared/authorizer.BenchmarkDecisionCacheHit"
 	DecisionMalformed = module + "shared/authorizer.BenchmarkDecisionMalformed"
+	DecisionForged    = module + "shared/authorizer.BenchmarkDecisionForged"
 	CRC32Token        = module + "shared/apikey.BenchmarkCRC32Token"
 	ParseChecksum     = module + "shared/apikey.BenchmarkParse/bad-checksum"
 	ParseLength       = module + "shared/apikey.BenchmarkParse/bad-length"
@@ -37,6 +38,8 @@ var Targets = []Target{
 	{Name: "malformed token (bad checksum): Parse / CRC32 of the token", Bench: ParseChecksum, Baseline: CRC32Token, Max: 2},
 	{Name: "malformed token (bad length): Parse / CRC32 of the token", Bench: ParseLength, Baseline: CRC32Token, Max: 2},
 	{Name: "malformed token (bad checksum): decision / CRC32 of the token", Bench: DecisionMalformed, Baseline: CRC32Token, Max: 2},
+	{Name: "forged token (real ID, no pepper): decision / floor (HMAC-SHA-256)", Bench: DecisionForged, Baseline: Floor, Max: 2},
+	{Name: "forged token allocs/op", Bench: DecisionForged, Max: 0},
 	{Name: "token parse allocs/op", Bench: ParseValid, Max: 0},
 	{Name: "digest (HMAC) allocs/op", Bench: Digest, Max: 0},
 }

@@ -3,14 +3,21 @@
 //
 // A token is <prefix><body>. The body is base62 and fixed-width:
 //
-//	id (17 chars, 96 random bits) | secret (43 chars, 32 random bytes) | checksum (6 chars)
+//	id (17 chars, 96 random bits) | secret (43 chars, 32 random bytes) | tag (11 chars) | checksum (6 chars)
+//
+// The tag is the first 64 bits of the token's digest, HMAC-SHA-256 keyed
+// with the server's pepper over id‖secret (see [Hasher.Digest]). Key IDs
+// are public, so without it anyone could build a well-formed token for a
+// real ID and make every request a database read; with it, the authorizer
+// refuses a token this deployment did not mint after one HMAC and no read.
 //
 // The checksum is CRC32 (IEEE) over everything before it, prefix included,
 // written as 6 base62 digits. It lets the authorizer reject a mistyped or
-// truncated token without a database read, and lets secret scanners validate
-// a candidate offline. With the default prefix a token matches
+// truncated token before any HMAC, and lets secret scanners validate a
+// candidate offline without the pepper. With the default prefix a token
+// matches
 //
-//	kg_live_[0-9A-Za-z]{66}
+//	kg_live_[0-9A-Za-z]{77}
 package apikey
 
 import (
@@ -18,6 +25,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/bits"
 	"regexp"
 	"unsafe"
 )
@@ -31,13 +39,16 @@ const (
 	idBytes     = 12
 	secretBytes = 32
 
-	// IDLen, SecretLen and ChecksumLen are base62 widths: the smallest that
-	// hold 2^96, 2^256 and 2^32 values.
+	tagBytes = 8
+
+	// IDLen, SecretLen, TagLen and ChecksumLen are base62 widths: the
+	// smallest that hold 2^96, 2^256, 2^64 and 2^32 values.
 	IDLen       = 17
 	SecretLen   = 43
+	TagLen      = 11
 	ChecksumLen = 6
 	// BodyLen is the length of a token after its prefix.
-	BodyLen = IDLen + SecretLen + ChecksumLen
+	BodyLen = IDLen + SecretLen + TagLen + ChecksumLen
 	// HintLen is how much of the body a hint shows: the start of the public ID.
 	HintLen = 8
 )
@@ -68,6 +79,9 @@ var (
 	errLength   = malformed("wrong length")
 	errAlphabet = malformed("not base62")
 	errChecksum = malformed("bad checksum")
+	// ErrForged is a well-formed token whose tag this deployment's pepper
+	// did not make: never minted here, so never worth a database read.
+	ErrForged = malformed("not minted by this deployment")
 )
 
 // Format generates and parses tokens with one prefix.
@@ -93,8 +107,9 @@ func (f Format) Pattern() string {
 	return regexp.QuoteMeta(f.prefix) + fmt.Sprintf("[0-9A-Za-z]{%d}", BodyLen)
 }
 
-// Token is a parsed or freshly generated token. Its String is the secret
-// itself: it is shown once and must never be logged.
+// Token is a parsed or freshly generated token. It prints and marshals as
+// "[token]" everywhere (see redact.go); [Token.Reveal] is the one way to
+// the secret, for the create response that shows it once.
 type Token struct {
 	raw    string
 	prefix int
@@ -103,15 +118,28 @@ type Token struct {
 // ID returns the public key ID.
 func (t Token) ID() string { return t.raw[t.prefix : t.prefix+IDLen] }
 
-// String returns the whole token.
-func (t Token) String() string { return t.raw }
+// Reveal returns the whole token, secret included.
+func (t Token) Reveal() string { return t.raw }
 
-// LogValue keeps the token out of structured logs even if passed by mistake.
-func (t Token) LogValue() string { return "[token]" }
-
-// material is what the verifier is computed over: the ID and the secret.
+// material is what the digest is computed over: the ID and the secret.
 // The prefix is configuration, not key material, so it is left out.
 func (t Token) material() string { return t.raw[t.prefix : t.prefix+IDLen+SecretLen] }
+
+// tag returns the token's tag as the number its digits spell; ok is false
+// if they spell more than 64 bits, which no minted tag does.
+func (t Token) tag() (uint64, bool) {
+	s := t.raw[t.prefix+IDLen+SecretLen : t.prefix+IDLen+SecretLen+TagLen]
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		hi, lo := bits.Mul64(n, 62)
+		var carry uint64
+		n, carry = bits.Add64(lo, uint64(base62Value[s[i]]), 0)
+		if hi != 0 || carry != 0 {
+			return 0, false
+		}
+	}
+	return n, true
+}
 
 // ValidID reports whether id has the form of a key ID: IDLen base62
 // characters. Anything else cannot name a key (and may be a pasted token,
@@ -137,8 +165,9 @@ func (f Format) Hint(id string) string {
 	return f.prefix + id
 }
 
-// Generate makes a new token from random (crypto/rand.Reader in production).
-func (f Format) Generate(random io.Reader) (Token, error) {
+// Generate makes a new token from random (crypto/rand.Reader in
+// production), tagged with h's pepper so that h's authorizer accepts it.
+func (f Format) Generate(random io.Reader, h *Hasher) (Token, error) {
 	var b [idBytes + secretBytes]byte
 	if _, err := io.ReadFull(random, b[:]); err != nil {
 		return Token{}, fmt.Errorf("generate token: %w", err)
@@ -147,13 +176,16 @@ func (f Format) Generate(random io.Reader) (Token, error) {
 	buf = append(buf, f.prefix...)
 	buf = appendBase62(buf, b[:idBytes], IDLen)
 	buf = appendBase62(buf, b[idBytes:], SecretLen)
+	d := h.digest(string(buf[len(f.prefix):]))
+	buf = appendBase62(buf, d[:tagBytes], TagLen)
 	sum := checksumDigits(crc32.ChecksumIEEE(buf))
 	buf = append(buf, sum[:]...)
 	return Token{raw: string(buf), prefix: len(f.prefix)}, nil
 }
 
-// Parse checks a token's prefix, length, alphabet and checksum. It never
-// touches storage and does not allocate.
+// Parse checks a token's prefix, length, alphabet and checksum: what anyone
+// can check without the pepper. [Hasher.Authenticate] checks the tag. Parse
+// does not allocate.
 func (f Format) Parse(s string) (Token, error) {
 	if len(s) != len(f.prefix)+BodyLen {
 		return Token{}, errLength
@@ -165,7 +197,7 @@ func (f Format) Parse(s string) (Token, error) {
 	// after one CRC32, the least work that can tell (BENCHMARKS.md). A
 	// token with a non-base62 character almost surely fails it too.
 	n := len(s) - ChecksumLen
-	if sum, ok := decodeChecksum(s[n:]); !ok || sum != uint64(crc32ChecksumString(s[:n])) {
+	if crc, ok := decodeChecksum(s[n:]); !ok || crc != uint64(crc32ChecksumString(s[:n])) {
 		return Token{}, errChecksum
 	}
 	body := s[len(f.prefix):]

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -111,10 +112,24 @@ func (h *Hasher) Open(sealed, context string, f Format) (Token, error) {
 	return f.Parse(string(plain))
 }
 
-// Digest is HMAC-SHA-256(pepper, id‖secret). It is also the in-memory cache
-// key of the authorizer, so it must stay cheap.
-func (h *Hasher) Digest(t Token) [sha256.Size]byte {
-	m := t.material()
+// Digest is HMAC-SHA-256(pepper, id‖secret). The authorizer computes it on
+// every request (tag check and cache comparison), so it must stay cheap.
+func (h *Hasher) Digest(t Token) [sha256.Size]byte { return h.digest(t.material()) }
+
+// Authenticate returns t's digest and whether t's tag matches it, that is
+// whether t was minted with this pepper. A token that fails is refused
+// without a read: its ID may be real (IDs are public) but its tag cannot be
+// made without the pepper. The comparison is constant-time, so timing
+// tells a forger nothing about the tag of the secret they chose.
+func (h *Hasher) Authenticate(t Token) ([sha256.Size]byte, bool) {
+	d := h.digest(t.material())
+	tag, ok := t.tag()
+	var got [tagBytes]byte
+	binary.BigEndian.PutUint64(got[:], tag)
+	return d, ok && subtle.ConstantTimeCompare(got[:], d[:tagBytes]) == 1
+}
+
+func (h *Hasher) digest(m string) [sha256.Size]byte {
 	var inner [sha256.BlockSize + IDLen + SecretLen]byte
 	copy(inner[:], h.ipad[:])
 	copy(inner[sha256.BlockSize:], m)

@@ -4,7 +4,9 @@
 // and answers each in its own format.
 //
 // Decisions, in order: no token or a malformed one (prefix, length,
-// alphabet, checksum) is unauthorized without any storage read; an unknown,
+// alphabet, checksum) is unauthorized without any storage read; so is a
+// well-formed token whose tag this deployment's pepper did not make (a
+// forgery for a public key ID), after one HMAC; an unknown,
 // revoked or expired key or a wrong secret is unauthorized; a valid key
 // whose scopes do not cover the route is denied; anything else is allowed.
 // A storage error is an error, never an allow.
@@ -135,8 +137,14 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, bool, 
 		// reason, without allocating.
 		return Decision{Outcome: Unauthorized, Reason: err.Error()}, false, nil
 	}
+	digest, authentic := a.cfg.Hasher.Authenticate(tok)
+	if !authentic {
+		// Not minted with this pepper: refused before the cache and the
+		// store, so forged tokens for real (public) IDs cost one HMAC and
+		// can neither read the table nor touch the cache.
+		return Decision{Outcome: Unauthorized, Reason: apikey.ErrForged.Reason}, false, nil
+	}
 	now := a.cfg.Now()
-	digest := a.cfg.Hasher.Digest(tok)
 	e, hit := a.cached(tok.ID(), now)
 	if !hit {
 		if e, err = a.fetch(ctx, tok, digest, now); err != nil {
@@ -211,12 +219,30 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 	if a.cfg.CacheTTL > 0 {
 		a.mu.Lock()
 		if len(a.cache) >= maxCacheEntries {
-			clear(a.cache)
+			a.evict(now)
 		}
 		a.cache[tok.ID()] = e
 		a.mu.Unlock()
 	}
 	return e, nil
+}
+
+// evict makes room in a full cache: stale entries go first, else one
+// arbitrary entry. Only tokens this deployment minted reach the cache, and
+// the cache is never emptied at once, so no flood of requests can flush
+// the hot keys and turn every request into a read. a.mu must be held.
+func (a *Authorizer) evict(now time.Time) {
+	for id, e := range a.cache {
+		if now.Sub(e.fetched) >= a.cfg.CacheTTL {
+			delete(a.cache, id)
+		}
+	}
+	for id := range a.cache {
+		if len(a.cache) < maxCacheEntries {
+			return
+		}
+		delete(a.cache, id)
+	}
 }
 
 // keyContext is the authorizer context the integration receives. API

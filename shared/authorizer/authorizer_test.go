@@ -165,7 +165,8 @@ func TestShapes(t *testing.T) {
 	viewer := f.create(t, manage.CreateRequest{Scopes: []string{"GET /buckets/photos/*", "PUT /buckets/*/meta"}})
 	admin := f.create(t, manage.CreateRequest{Role: keygate.Admin})
 	other, _ := apikey.NewFormat(apikey.DefaultPrefix)
-	unknown, _ := other.Generate(rand.Reader)
+	// Minted with this deployment's pepper (so authentic) but never stored.
+	unknown, _ := other.Generate(rand.Reader, f.cfg.Hasher)
 	tests := []struct {
 		name, token, method, path string
 		rest, httpV2              string
@@ -178,7 +179,8 @@ func TestShapes(t *testing.T) {
 		{"missing token", "", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
 		{"malformed token", "kg_live_nope", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
 		{"bad checksum", viewer.Token[:len(viewer.Token)-1] + "x", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
-		{"unknown key", unknown.String(), "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
+		{"unknown key", unknown.Reveal(), "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
+		{"forged for a real id", forge(t, viewer.Token), "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
 	}
 	for _, shape := range shapes {
 		for _, tt := range tests {
@@ -352,18 +354,20 @@ func TestRevokedExpiredWrongSecret(t *testing.T) {
 			}
 		}
 	}
-	for _, reason := range []string{`"reason":"revoked"`, `"reason":"expired"`, `"reason":"wrong secret"`} {
+	for _, reason := range []string{`"reason":"revoked"`, `"reason":"expired"`, `"reason":"not minted by this deployment"`} {
 		if !strings.Contains(f.logs.String(), reason) {
 			t.Errorf("logs lack %s", reason)
 		}
 	}
 }
 
-// forge keeps a token's ID, swaps in another secret and recomputes the
-// checksum, as an attacker who knows a key ID could.
-func forge(t *testing.T, token string) string {
+// forge keeps a token's ID and tag, swaps in another secret and recomputes
+// the checksum, as an attacker who knows a key ID (IDs are public) and the
+// token format (public too) could.
+func forge(t testing.TB, token string) string {
 	t.Helper()
-	head := token[:len(apikey.DefaultPrefix)+apikey.IDLen] + strings.Repeat("Z", apikey.SecretLen)
+	head := token[:len(apikey.DefaultPrefix)+apikey.IDLen] + strings.Repeat("Z", apikey.SecretLen) +
+		token[len(apikey.DefaultPrefix)+apikey.IDLen+apikey.SecretLen:len(token)-apikey.ChecksumLen]
 	sum := crc32.ChecksumIEEE([]byte(head))
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	var out [apikey.ChecksumLen]byte
@@ -377,6 +381,44 @@ func forge(t *testing.T, token string) string {
 		t.Fatalf("forged token does not parse: %v", err)
 	}
 	return forged
+}
+
+// TestForgedTokensCostNoRead: well-formed tokens for real key IDs that this
+// deployment did not mint never reach the store, and a flood of them
+// neither grows nor flushes the cache: a cached key still costs no read.
+func TestForgedTokensCostNoRead(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	if d, _, err := f.auth.Authorize(ctx, authorizer.Request{Token: key.Token, Method: "GET", Path: "/x"}); err != nil || d.Outcome != authorizer.Allow {
+		t.Fatalf("valid key: %v %v", d.Outcome, err)
+	}
+	reads := f.store.gets.Load()
+	otherPepper, _ := apikey.NewHasher(bytes.Repeat([]byte("o"), 32), apikey.HMACSHA256, rand.Reader)
+	format, _ := apikey.NewFormat(apikey.DefaultPrefix)
+	for i := 0; i < 20000; i++ {
+		var tok string
+		if i%2 == 0 {
+			tok = forge(t, key.Token)
+		} else {
+			other, _ := format.Generate(rand.Reader, otherPepper)
+			tok = other.Reveal()
+		}
+		d, _, err := f.auth.Authorize(ctx, authorizer.Request{Token: tok, Method: "GET", Path: "/x"})
+		if err != nil || d.Outcome != authorizer.Unauthorized {
+			t.Fatalf("forged token %d: %v %v", i, d.Outcome, err)
+		}
+	}
+	if n := f.store.gets.Load() - reads; n != 0 {
+		t.Fatalf("forged tokens caused %d store reads, want 0", n)
+	}
+	if d, hit, _ := f.auth.Authorize(ctx, authorizer.Request{Token: key.Token, Method: "GET", Path: "/x"}); !hit || d.Outcome != authorizer.Allow {
+		t.Fatalf("after the flood the valid key is a cache miss (hit=%v, %v): the cache was flushed", hit, d.Outcome)
+	}
+	forged := authorizer.Request{Token: forge(t, key.Token), Method: "GET", Path: "/x"}
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = f.auth.Authorize(ctx, forged) }); n != 0 {
+		t.Fatalf("refusing a forged token allocates %v times", n)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -67,6 +67,26 @@ func BenchmarkDecisionMalformed(b *testing.B) {
 	}
 }
 
+// BenchmarkDecisionForged is Authorize on a well-formed token for a real
+// key ID whose tag this deployment did not make: refused after one HMAC,
+// without a cache lookup or storage read. Compare with BenchmarkFloor.
+func BenchmarkDecisionForged(b *testing.B) {
+	f := newFixture(b, nil)
+	key := f.create(b, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	req := authorizer.Request{Token: forge(b, key.Token), Method: "GET", Path: "/x"}
+	ctx := context.Background()
+	if d, _, err := f.auth.Authorize(ctx, req); err != nil || d.Outcome != authorizer.Unauthorized {
+		b.Fatalf("forged: %v %v", d, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.auth.Authorize(ctx, req)
+	}
+	if n := f.store.gets.Load(); n != 0 {
+		b.Fatalf("%d store reads for forged tokens", n)
+	}
+}
+
 // BenchmarkHandle runs the Lambda handler per event shape, on a cache hit
 // and on a miss (one GetItem against DynamoDB Local).
 func BenchmarkHandle(b *testing.B) {

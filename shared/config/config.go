@@ -18,7 +18,7 @@ type Config struct {
 	TableName            string
 	DynamoDBEndpoint     string // local only
 	TokenPrefix          string
-	TokenPepper          []byte // local; in AWS the secret named below
+	TokenPepper          apikey.Secret // local; in AWS the secret named below
 	TokenPepperSecretARN string
 	TokenHash            string
 	DefaultKeyTTL        time.Duration
@@ -49,7 +49,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		TableName:            r.str("TABLE_NAME", ""),
 		DynamoDBEndpoint:     r.str("DYNAMODB_ENDPOINT", ""),
 		TokenPrefix:          r.str("TOKEN_PREFIX", apikey.DefaultPrefix),
-		TokenPepper:          []byte(r.str("TOKEN_PEPPER", "")),
+		TokenPepper:          apikey.Secret(r.str("TOKEN_PEPPER", "")),
 		TokenPepperSecretARN: r.str("TOKEN_PEPPER_SECRET_ARN", ""),
 		TokenHash:            r.str("TOKEN_HASH", apikey.HMACSHA256),
 		DefaultKeyTTL:        r.duration("DEFAULT_KEY_TTL", DefaultKeyTTL),

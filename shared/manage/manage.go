@@ -203,7 +203,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, tenant string, r
 		return nil, err
 	}
 
-	tok, err := s.cfg.Format.Generate(s.cfg.Random)
+	tok, err := s.cfg.Format.Generate(s.cfg.Random, s.cfg.Hasher)
 	if err != nil {
 		return nil, fmt.Errorf("create key: %w", err)
 	}
@@ -236,7 +236,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, tenant string, r
 		return s.replay(ctx, idem, replay)
 	}
 	k.Status = k.StatusAt(now)
-	return &Created{Key: k, Token: tok.String()}, nil
+	return &Created{Key: k, Token: tok.Reveal()}, nil
 }
 
 func checkIdempotencyKey(key string) error {
@@ -284,7 +284,7 @@ func (s *Service) replay(ctx context.Context, idem *store.Idempotency, r *store.
 	if err != nil {
 		return nil, fmt.Errorf("replay key %s: %w", r.KeyID, err)
 	}
-	return &Created{Key: s.view(rec, s.cfg.Now()), Token: tok.String()}, nil
+	return &Created{Key: s.view(rec, s.cfg.Now()), Token: tok.Reveal()}, nil
 }
 
 func checkName(name string) error {

@@ -216,7 +216,7 @@ func TestPepperFromSecretsManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := env.Format.Generate(rand.Reader)
+	tok, err := env.Format.Generate(rand.Reader, env.Hasher)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,11 +55,13 @@
 //     never matches an unsafe segment, and [Parse] refuses a literal segment
 //     that is unsafe, so no literal can equal one either.
 //   - A "*" also never matches a segment holding the IAM wildcards "*" or
-//     "?" (a request path may be copied into a policy), a raw control byte
-//     (below 0x20, or 0x7F), or bytes that are not valid UTF-8. A methodArn
-//     arrives in a JSON event, so it never carries invalid UTF-8, and an
-//     HTTP request-target cannot carry raw control bytes; these are refused
-//     all the same rather than trusted to be impossible.
+//     "?" (a request path may be copied into a policy), or a byte that is
+//     not printable ASCII: a control byte (NUL included) or any byte of
+//     0x80 and above. An HTTP request-target is printable ASCII (RFC 3986,
+//     RFC 9112), so clients send "%C3%A9", never a raw "é"; refusing raw
+//     bytes rather than trusting them to be impossible also keeps every
+//     path a * matches free of the ambiguity of what one "character" is
+//     to IAM.
 //
 // # Unsafe segments
 //
@@ -484,7 +486,7 @@ func wildRest(rest string) bool {
 
 // wildSeg reports whether a * may match the request segment seg.
 func wildSeg(seg string) bool {
-	if unsafeSegment(seg) || !utf8.ValidString(seg) {
+	if unsafeSegment(seg) {
 		return false
 	}
 	for i := 0; i < len(seg); i++ {
@@ -493,7 +495,7 @@ func wildSeg(seg string) bool {
 			// IAM wildcards: a request path holding them must never end up
 			// granted in a policy.
 			return false
-		case c < 0x20, c == 0x7f:
+		case c < 0x20, c >= 0x7f:
 			return false
 		}
 	}
@@ -591,9 +593,10 @@ func isDot(seg string) bool {
 // The patterns use IAM's * (any characters, "/" and none included) and ?
 // (exactly one character); they are case-sensitive, so each escape is
 // listed in every letter case. The root path ".../GET/" is not matched.
-// Paths that a * refuses for other reasons (raw "*", "?", control bytes,
-// invalid UTF-8) are not covered: they cannot appear in a methodArn, or
-// stay inside the granted prefix. Add them to the policy of every key other
+// Segments that a * refuses for other reasons (a raw "*" or "?", a byte
+// that is not printable ASCII) are not covered: no backend resolves them
+// out of the granted prefix, and an HTTP request-target cannot hold the
+// latter. Add them to the policy of every key other
 // than an [All] key: they never refuse a request any other scope matches,
 // which the tests check.
 func DenyResources(prefix string) []string {

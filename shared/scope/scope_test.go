@@ -167,7 +167,7 @@ func TestMatch(t *testing.T) {
 		{"GET /buckets/*", "GET", "/buckets/a%2fb", false},
 		{"GET /buckets/*", "GET", "/buckets/a%5Cb", false},
 		{"GET /buckets/*", "GET", `/buckets/a\b`, false},
-		{"GET /buckets/*", "GET", "/buckets/a%2", false}, // a truncated escape
+		{"GET /buckets/*", "GET", "/buckets/a%2", false},   // a truncated escape
 		{"GET /buckets/*", "GET", "/buckets/a b?c", false}, // ? is an IAM wildcard
 	}
 	for _, tt := range tests {

@@ -40,7 +40,7 @@
 // matches /buckets/photos/a.jpg and /buckets/photos/a/b.jpg but not
 // /buckets/photos. This mirrors the API Gateway resource ARNs in the policy
 // the authorizer generates, so the policy and the decision agree; see
-// [Scope.Resource] for where IAM is broader.
+// [Scope.Resources] for where IAM is broader.
 //
 // The path "/*" also matches the root path "/", as the IAM resource
 // ".../GET/*" does. [All], "* /*", is therefore the all-routes scope given
@@ -96,13 +96,16 @@
 //     two characters before the segment ends.
 //
 // The rule is purely textual, so that [DenyResources] can state it in IAM
-// patterns exactly: a methodArn has an unsafe segment if and only if one of
-// those patterns matches it. It is broad on purpose and fails closed: it also
-// refuses odd but legitimate segments such as "a%2Eb", "50%25" or "..;v=1".
-// Encoded non-ASCII text such as "%E2%82%AC" or
-// "%F0%9F%98%80" still passes. A "%" followed by two characters that are
-// neither hex digits nor "%" ("%zz") is not refused: decoders leave it as it
-// is or reject the request, and neither yields a dot or a separator.
+// patterns exactly: a printable ASCII methodArn has an unsafe segment if and
+// only if one of those patterns matches it. It is broad on purpose and fails
+// closed: it also refuses odd but legitimate segments such as "a%2Eb" or
+// "50%25". Encoded non-ASCII text such as "%E2%82%AC" or "%F0%9F%98%80"
+// still passes, and so do two kinds of odd escape that no decoder turns into
+// a dot or a separator: a "%" followed by two characters that are neither
+// hex digits nor "%" ("%zz"), which decoders keep as it is or reject, and
+// invalid UTF-8 other than the overlong lead bytes above (a lone "%80", a
+// truncated "%E2%82"), which decodes to U+FFFD or an error. Refusing those
+// as well would need more IAM patterns than a policy can hold.
 //
 // # Coverage
 //

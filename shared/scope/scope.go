@@ -40,7 +40,7 @@
 // matches /buckets/photos/a.jpg and /buckets/photos/a/b.jpg but not
 // /buckets/photos. This mirrors the API Gateway resource ARNs in the policy
 // the authorizer generates, so the policy and the decision agree; see
-// [Scope.Resource] for where IAM is broader.
+// [Scope.Resources] for where IAM is broader.
 //
 // The path "/*" also matches the root path "/", as the IAM resource
 // ".../GET/*" does. [All], "* /*", is therefore the all-routes scope given
@@ -50,15 +50,62 @@
 // than [All] match them conservatively, so that an odd path never widens
 // access:
 //
-//   - A path with an empty segment, such as /buckets//photos or
-//     /buckets/photos/, is matched only by All: literals are never empty and
-//     a "*" never matches an empty segment.
-//   - A path with a dot segment ("." or "..", percent-encoded or not) is
-//     matched only by All, for the same reasons.
-//   - A "*" never matches a segment holding "\", "%2F" or "%5C", which a
-//     backend might decode into a separator. A literal still matches such a
-//     segment if it is spelled the same way.
 //   - A path that does not start with "/" is matched only by All.
+//   - A path with an unsafe segment (below) is matched only by All: a "*"
+//     never matches an unsafe segment, and [Parse] refuses a literal segment
+//     that is unsafe, so no literal can equal one either.
+//   - A "*" also never matches a segment holding the IAM wildcards "*" or
+//     "?" (a request path may be copied into a policy), or a byte that is
+//     not printable ASCII: a control byte (NUL included) or any byte of
+//     0x80 and above. An HTTP request-target is printable ASCII (RFC 3986,
+//     RFC 9112), so clients send "%C3%A9", never a raw "é"; refusing raw
+//     bytes rather than trusting them to be impossible also keeps every
+//     path a * matches free of the ambiguity of what one "character" is
+//     to IAM.
+//
+// # Unsafe segments
+//
+// The gateway routes on the raw path, but the backend behind it may
+// normalise the path before it routes: RFC 3986 section 5.2.4 removes "."
+// and ".." segments, section 6.2.2.2 decodes percent-encoded unreserved
+// characters (so "%2E%2e" is ".."), and servlet containers (Jakarta Servlet
+// 6 section 3.5; Tomcat, Jetty, Spring) first cut each segment at its first
+// ";" (path parameters, so "..;x=1" is ".."), then percent-decode, then
+// remove dot segments. Other backends decode before cutting at ";", decode
+// twice, treat "\" as "/", cut a string at NUL, or decode overlong UTF-8
+// ("%C0%AE" is "."). A scope guards a path prefix, so any segment that one of
+// these could turn into ".", "..", nothing, or more than one segment is
+// refused.
+//
+// A request segment is unsafe if
+//
+//   - it is empty ("//", or a trailing "/" other than the root path "/");
+//   - the part before its first ";" is empty, "." or "..";
+//   - it holds "\";
+//   - it holds a "%" followed by one of these, hex digits in either case:
+//     "2E" (an encoded dot anywhere, not only in a dot segment: RFC 3986
+//     section 2.3 says producers should not encode unreserved characters,
+//     so clients do not), "2F" or "5C" (encoded separators), "3B" (an
+//     encoded ";", for backends that decode before cutting parameters),
+//     "25" (double encoding), "0" or "1" then any character and "7F"
+//     (control characters, NUL included), "C0", "C1", "F8" to "FF", "E0%8",
+//     "E0%9" or "F0%8" (overlong UTF-8 lead bytes: the forms that a lenient
+//     decoder turns into ASCII such as "." or "/"), or "U" (IIS "%u002e");
+//   - it holds a "%" that is followed by another "%" within two characters
+//     ("%%32%65", "%2%65": decoded once they leave a "%2e") or by fewer than
+//     two characters before the segment ends.
+//
+// The rule is purely textual, so that [DenyResources] can state it in IAM
+// patterns exactly: a printable ASCII methodArn has an unsafe segment if and
+// only if one of those patterns matches it. It is broad on purpose and fails
+// closed: it also refuses odd but legitimate segments such as "a%2Eb" or
+// "50%25". Encoded non-ASCII text such as "%E2%82%AC" or "%F0%9F%98%80"
+// still passes, and so do two kinds of odd escape that no decoder turns into
+// a dot or a separator: a "%" followed by two characters that are neither
+// hex digits nor "%" ("%zz"), which decoders keep as it is or reject, and
+// invalid UTF-8 other than the overlong lead bytes above (a lone "%80", a
+// truncated "%E2%82"), which decodes to U+FFFD or an error. Refusing those
+// as well would need more IAM patterns than a policy can hold.
 //
 // # Coverage
 //
@@ -190,6 +237,11 @@ func checkPath(p string) error {
 		default:
 			if err := checkLiteral(seg); err != nil {
 				return err
+			}
+			// Else the literal could equal a request segment that a * is
+			// refused, and Covers would let a child reach it.
+			if unsafeSegment(seg) {
+				return fmt.Errorf("path has a segment a backend could normalise differently (see Unsafe segments)")
 			}
 		}
 		if !more {
@@ -435,28 +487,86 @@ func wildRest(rest string) bool {
 	}
 }
 
-// wildSeg reports whether a * may match the request segment seg. It refuses
-// segments that a backend could resolve or split differently from us.
+// wildSeg reports whether a * may match the request segment seg.
 func wildSeg(seg string) bool {
-	if seg == "" || isDot(seg) {
+	if unsafeSegment(seg) {
 		return false
 	}
 	for i := 0; i < len(seg); i++ {
-		switch seg[i] {
-		case '\\', '*', '?':
-			// '*' and '?' are wildcards in an IAM resource: a request path
-			// holding them must never end up granted in a policy.
+		switch c := seg[i]; {
+		case c == '*', c == '?':
+			// IAM wildcards: a request path holding them must never end up
+			// granted in a policy.
 			return false
-		case '%':
-			if i+2 < len(seg) {
-				h := seg[i+1 : i+3]
-				if h == "2F" || h == "2f" || h == "5C" || h == "5c" {
-					return false
-				}
-			}
+		case c < 0x20, c >= 0x7f:
+			return false
 		}
 	}
 	return true
+}
+
+// unsafeSegment reports whether a backend could resolve the request segment
+// seg to something other than one ordinary segment; see Unsafe segments in
+// the package documentation, which DenyResources mirrors pattern for
+// pattern.
+func unsafeSegment(seg string) bool {
+	head := seg
+	if i := strings.IndexByte(seg, ';'); i >= 0 {
+		head = seg[:i]
+	}
+	if head == "" || head == "." || head == ".." {
+		return true
+	}
+	for i := 0; i < len(seg); i++ {
+		switch seg[i] {
+		case '\\':
+			return true
+		case '%':
+			if unsafeEscape(seg[i+1:]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unsafeEscape reports whether the text after a "%" in a segment starts an
+// escape some decoder could turn into a dot, a separator, a control
+// character or another escape.
+func unsafeEscape(s string) bool {
+	if len(s) < 2 || s[0] == '%' || s[1] == '%' {
+		return true
+	}
+	a, b := lower(s[0]), lower(s[1])
+	switch {
+	case a == 'u', a == '0', a == '1':
+		return true
+	case a == '2':
+		return b == 'e' || b == 'f' || b == '5'
+	case a == '3':
+		return b == 'b'
+	case a == '5':
+		return b == 'c'
+	case a == '7':
+		return b == 'f'
+	case a == 'c':
+		return b == '0' || b == '1'
+	case a == 'e' && b == '0':
+		return len(s) >= 4 && s[2] == '%' && (s[3] == '8' || s[3] == '9')
+	case a == 'f' && b == '0':
+		return len(s) >= 4 && s[2] == '%' && s[3] == '8'
+	case a == 'f':
+		return b == '8' || b == '9' || ('a' <= b && b <= 'f')
+	}
+	return false
+}
+
+// lower folds an ASCII letter to lower case; escapes are case-insensitive.
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // isDot reports whether seg is "." or "..", with any dot percent-encoded.
@@ -474,4 +584,67 @@ func isDot(seg string) bool {
 		n++
 	}
 	return n == 1 || n == 2
+}
+
+// DenyResources returns IAM resource patterns for an explicit Deny in a REST
+// API authorizer policy. prefix is as for [Scope.Resources]. Together they
+// match every methodArn whose path has an unsafe segment (see Unsafe
+// segments) and no other: an Allow such as ".../GET/buckets/photos/*" would
+// otherwise also apply, from the gateway's cache, to
+// ".../GET/buckets/photos/..;/admin", because IAM's * crosses "/".
+//
+// The patterns use IAM's * (any characters, "/" and none included) and ?
+// (exactly one character); they are case-sensitive, so each escape is
+// listed in every letter case. The root path ".../GET/" is not matched.
+// Segments that a * refuses for other reasons (a raw "*" or "?", a byte
+// that is not printable ASCII) are not covered: no backend resolves them
+// out of the granted prefix, and an HTTP request-target cannot hold the
+// latter. Add them to the policy of every key other
+// than an [All] key: they never refuse a request any other scope matches,
+// which the tests check.
+func DenyResources(prefix string) []string {
+	p := prefix + "/*"
+	out := []string{
+		// The part before the first ";" is ".", ".." or empty; an empty
+		// segment ("//", or a trailing "/" after a segment).
+		p + "/.", p + "/./*", p + "/.;*",
+		p + "/..", p + "/../*", p + "/..;*",
+		p + "/;*", p + "//*", p + "/?*/",
+		p + "\\*",
+		// A "%" with fewer than two characters left in its segment, or
+		// with another "%" among them.
+		p + "%", p + "%?", p + "%/*", p + "%?/*", p + "%%*", p + "%?%*",
+		p + "%u*", p + "%U*", p + "%0?*", p + "%1?*",
+	}
+	for _, h := range []string{"2e", "2f", "25", "3b", "5c", "7f", "c0", "c1",
+		"f8", "f9", "fa", "fb", "fc", "fd", "fe", "ff"} {
+		for _, v := range hexCases(h) {
+			out = append(out, p+v+"*")
+		}
+	}
+	for _, h := range []string{"e0%8", "e0%9", "f0%8"} {
+		for _, v := range hexCases(h) {
+			out = append(out, p+v+"?*")
+		}
+	}
+	return out
+}
+
+// hexCases returns "%" + h in every mix of letter cases, h first.
+func hexCases(h string) []string {
+	out := []string{"%"}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		next := make([]string, 0, 2*len(out))
+		for _, o := range out {
+			next = append(next, o+string(c))
+		}
+		if 'a' <= c && c <= 'f' {
+			for _, o := range out {
+				next = append(next, o+string(c-'a'+'A'))
+			}
+		}
+		out = next
+	}
+	return out
 }

@@ -167,9 +167,8 @@ func TestMatch(t *testing.T) {
 		{"GET /buckets/*", "GET", "/buckets/a%2fb", false},
 		{"GET /buckets/*", "GET", "/buckets/a%5Cb", false},
 		{"GET /buckets/*", "GET", `/buckets/a\b`, false},
-		{"GET /buckets/*", "GET", "/buckets/a%2", true},
+		{"GET /buckets/*", "GET", "/buckets/a%2", false},   // a truncated escape
 		{"GET /buckets/*", "GET", "/buckets/a b?c", false}, // ? is an IAM wildcard
-		{"GET /buckets/a%2Fb", "GET", "/buckets/a%2Fb", true},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s|%s %s", tt.scope, tt.method, tt.path), func(t *testing.T) {

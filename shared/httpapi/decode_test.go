@@ -41,7 +41,8 @@ type (
 		Any     any                 `json:"any,omitempty"`
 		Plain   string              // no tag: the Go name, exactly
 		Ignored string              `json:"-"`
-		hidden  string
+		//lint:ignore U1000 there to show unexported fields are not names
+		hidden string
 		testInner
 	}
 	testNode struct {

@@ -110,21 +110,39 @@ $(TOOLS)/hey:
 bench: deps $(TOOLS)/benchstat $(TOOLS)/hey
 	GO=$(GO) TOOLS=$(TOOLS) BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./infra/cmd/withddb -- infra/bench/run.sh
 
-## venv: the SAM CLI and cfn-lint (pinned in infra/sam/requirements.txt), once.
-venv: $(VENV)/.installed
+# checkov lives in its own virtualenv (its boto3 pin conflicts with sam's).
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov --config-file infra/sam/checkov.yaml
+## venv: the SAM CLI and cfn-lint (pinned in infra/sam/requirements.txt),
+## and checkov in its own virtualenv (infra/sam/requirements-checkov.txt:
+## its boto3 pin conflicts with the SAM CLI's), once.
+venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 $(VENV)/.installed: infra/sam/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is required for the SAM tooling"; exit 1; }
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/sam/requirements.txt
 	touch $@
+$(CHECKOV_VENV)/.installed: infra/sam/requirements-checkov.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is required for checkov"; exit 1; }
+	[ -x $(CHECKOV_VENV)/bin/python ] || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/sam/requirements-checkov.txt
+	touch $@
 
 ## template: the SAM bundle. Lints the template and the docs' snippets,
-## validates it the way `sam deploy` would transform it, builds every
-## function with `sam build` (no Docker: build-<Fn> targets below), and
-## checks the template's table against store.TableDefinition.
-template: $(VENV)/.installed
+## validates it the way `sam deploy` would transform it, runs checkov's
+## security checks on it and on its transform (the generated IAM roles,
+## permissions and stage; skips and reasons: infra/sam/checkov.yaml;
+## output only on failure), builds every function with `sam build` (no Docker:
+## build-<Fn> targets below), and checks the template's table against
+## store.TableDefinition.
+template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml $(SNIPPETS)
 	$(SAM) validate --lint --region $(SAM_REGION)
+	@mkdir -p .build; $(VENV)/bin/python infra/sam/transform.py template.yaml >.build/template.cfn.json 2>.build/transform.log || \
+	  { cat .build/transform.log; exit 1; }
+	@out=$$($(CHECKOV) -f template.yaml -f .build/template.cfn.json 2>&1) || \
+	  { echo "$$out"; echo "checkov: template.yaml fails (skips: infra/sam/checkov.yaml)"; exit 1; }; \
+	  echo "checkov: template.yaml and its transform pass ($$(echo "$$out" | grep -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*'))"
 	$(SAM) build --build-in-source --no-cached --parallel
 	@for fn in $(SAM_FUNCTIONS); do \
 	  f=.aws-sam/build/$$fn/bootstrap; \

@@ -10,8 +10,8 @@ friends are fine). Compares key schema, attribute definitions, global and
 local secondary indexes (names, key schema, projection type, non-key
 attributes as sets), billing mode and the TTL attribute. Also requires the
 template-only settings a production table needs: TTL, point-in-time
-recovery and encryption enabled, DeletionPolicy and UpdateReplacePolicy
-Retain. Exits 1 with every difference listed, 2 on bad input.
+recovery, encryption and deletion protection enabled, DeletionPolicy and
+UpdateReplacePolicy Retain. Exits 1 with every difference listed, 2 on bad input.
 """
 import argparse
 import json
@@ -114,6 +114,8 @@ def main():
         problems.append("  PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled: must be true")
     if (props.get("SSESpecification") or {}).get("SSEEnabled") is not True:
         problems.append("  SSESpecification.SSEEnabled: must be true")
+    if props.get("DeletionProtectionEnabled") is not True:
+        problems.append("  DeletionProtectionEnabled: must be true (DeleteTable refused outside CloudFormation too)")
     for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
         if resource.get(policy) != "Retain":
             problems.append(f"  {policy}: must be Retain (the table holds every key)")

@@ -1,10 +1,12 @@
-// Package gateway is a local stand-in for the API Gateway REST API of
-// template.yaml, for make run and end-to-end tests. It does what API
-// Gateway does and nothing more: it builds the Lambda REQUEST authorizer
-// event, calls the authorizer, caches and enforces the returned policy,
-// builds the proxy event with the authorizer context, calls the
-// integration and turns its response back into HTTP. The business logic is
-// the functions' own handlers; none of it is reimplemented here.
+// Package gateway is a local stand-in for API Gateway, for make run and
+// end-to-end tests: the REST API of template.yaml, or an HTTP API attached
+// as docs/snippets/http-api.yaml attaches one. It does what API Gateway
+// does and nothing more: it builds the Lambda authorizer event, calls the
+// authorizer, caches its answer under the configured identity sources
+// exactly as API Gateway does, enforces it, builds the proxy event with the
+// authorizer context, calls the integration and turns its response back
+// into HTTP. The business logic is the functions' own handlers; none of it
+// is reimplemented here.
 package gateway
 
 import (
@@ -35,20 +37,29 @@ type AuthorizerFunc func(context.Context, json.RawMessage) (any, error)
 // IntegrationFunc is a Lambda proxy integration handler.
 type IntegrationFunc func(context.Context, json.RawMessage) (json.RawMessage, error)
 
-// Gateway serves the management routes.
+// Gateway serves the management routes (RESTAPI) or Routes (HTTPAPI).
 type Gateway struct {
-	Authorizer   AuthorizerFunc
+	// API is the kind of API emulated; the zero value is a REST API.
+	API        API
+	Authorizer AuthorizerFunc
+	// Integrations serve the management routes of a REST API.
 	Integrations map[httpapi.Function]IntegrationFunc
-	// ResultTTL is the authorizer result cache TTL, keyed on the
-	// Authorization header as in template.yaml. 0 disables caching.
+	// Routes are an HTTP API's routes, each behind the authorizer.
+	Routes []Route
+	// IdentitySources are the authorizer's identity sources in API
+	// Gateway's syntax for API, and so the result cache key: nil means
+	// DefaultIdentitySources(API), what docs/snippets configure.
+	IdentitySources []string
+	// ResultTTL is the authorizer result cache TTL. 0 disables caching.
 	ResultTTL time.Duration
 	// OpenAPI, if set, is served at /openapi.yaml.
 	OpenAPI []byte
 	Log     *slog.Logger
 	Now     func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]cachedPolicy
+	mu     sync.Mutex
+	cache  map[string]cachedPolicy
+	simple map[string]cachedSimple
 }
 
 type cachedPolicy struct {
@@ -74,6 +85,10 @@ func (g *Gateway) now() time.Time {
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.API == HTTPAPI {
+		g.serveHTTPAPI(w, r)
+		return
+	}
 	requestID := newRequestID()
 	if r.URL.Path == "/openapi.yaml" && r.Method == http.MethodGet && g.OpenAPI != nil {
 		w.Header().Set("Content-Type", "application/yaml")
@@ -115,14 +130,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // by calling the authorizer with the REQUEST event API Gateway would build.
 func (g *Gateway) authorize(r *http.Request, route httpapi.Route, params map[string]string, methodARN, requestID string) (events.APIGatewayCustomAuthorizerResponse, error) {
 	var none events.APIGatewayCustomAuthorizerResponse
-	identity := r.Header.Get("Authorization")
 	unauthorized := keygate.Errorf(keygate.Unauthorized, "missing or invalid API key")
+	var identity string
 	if g.ResultTTL > 0 {
-		// With caching on, API Gateway requires the identity source and
-		// answers 401 without calling the authorizer when it is absent.
-		if identity == "" {
+		// With caching on, API Gateway requires every identity source and
+		// answers 401 without calling the authorizer when one is absent.
+		key, _, missing, err := identityKey(RESTAPI, g.identitySources(), requestFacts{
+			r: r, path: "/" + Stage + r.URL.EscapedPath(), resource: route.Resource,
+		})
+		if err != nil {
+			return none, err
+		}
+		if missing {
 			return none, unauthorized
 		}
+		identity = key
 		g.mu.Lock()
 		c, ok := g.cache[identity]
 		g.mu.Unlock()

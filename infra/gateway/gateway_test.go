@@ -47,9 +47,9 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// newStack serves the real handlers behind the gateway over real HTTP,
-// with extra environment on top of the defaults.
-func newStack(t *testing.T, resultTTL time.Duration, extra map[string]string) *stack {
+// newEnv is the functions' environment on a fresh table, with extra
+// environment on top of the defaults; logs receives every log line.
+func newEnv(t *testing.T, extra map[string]string) (*setup.Env, *manage.Service, *syncBuffer) {
 	t.Helper()
 	db, table := dynamotest.NewTable(t)
 	vars := map[string]string{
@@ -65,6 +65,20 @@ func newStack(t *testing.T, resultTTL time.Duration, extra map[string]string) *s
 	if err != nil {
 		t.Fatal(err)
 	}
+	return env, manage.New(store.New(env.DynamoDB, table), env.ManageConfig()), logs
+}
+
+// newStack serves the real handlers behind the gateway over real HTTP,
+// with extra environment on top of the defaults.
+func newStack(t *testing.T, resultTTL time.Duration, extra map[string]string) *stack {
+	return newStackWith(t, resultTTL, extra, nil)
+}
+
+// newStackWith is newStack with configure applied to the gateway before it
+// serves its first request.
+func newStackWith(t *testing.T, resultTTL time.Duration, extra map[string]string, configure func(*gateway.Gateway)) *stack {
+	t.Helper()
+	env, svc, logs := newEnv(t, extra)
 	openAPI, err := os.ReadFile("../../openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -74,10 +88,12 @@ func newStack(t *testing.T, resultTTL time.Duration, extra map[string]string) *s
 	now := time.Now()
 	s.now = &now
 	gw.Now = func() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return *s.now }
+	if configure != nil {
+		configure(gw)
+	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
-	svc := manage.New(store.New(env.DynamoDB, table), env.ManageConfig())
 	admin, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, "demo", manage.CreateRequest{Owner: "admin", Role: keygate.Admin}, "")
 	if err != nil {
 		t.Fatal(err)

@@ -28,3 +28,17 @@ func Local(env *setup.Env, resultTTL time.Duration, openAPI []byte, log *slog.Lo
 		Log:       log,
 	}
 }
+
+// LocalHTTP puts the real authorizer in front of routes as an HTTP API
+// attached like docs/snippets/http-api.yaml: payload format 2.0, simple
+// responses, identity sources DefaultIdentitySources(HTTPAPI).
+func LocalHTTP(env *setup.Env, resultTTL time.Duration, routes []Route, log *slog.Logger) *Gateway {
+	st := store.New(env.DynamoDB, env.Config.TableName)
+	return &Gateway{
+		API:        HTTPAPI,
+		Authorizer: authorizer.New(st, env.AuthorizerConfig(), log).Handle,
+		Routes:     routes,
+		ResultTTL:  resultTTL,
+		Log:        log,
+	}
+}

@@ -1,12 +1,86 @@
 #!/usr/bin/env python3
 """Check that every ```yaml block of a doc is a verbatim excerpt of one of
 the given templates, so docs/attach.md cannot drift from the snippets that
-cfn-lint checks.
+cfn-lint checks; and that every Lambda authorizer in those templates keeps
+the caching guarantee of docs/attach.md ("Caching guarantee"): with result
+caching possibly on, its cache key holds the method and the concrete path,
+since the authorizer's answer depends on them.
 
     python3 infra/sam/check_docs.py docs/attach.md docs/snippets/*.yaml template.yaml
+
+An HTTP API authorizer without them fails the check: a cached simple
+response would authorize every path its identity source values cover. A
+REST authorizer without them (a TOKEN one cannot have them) is a warning:
+its cached policy never allows beyond the key's scopes, but can refuse the
+key's other requests for the TTL.
 """
 import re
 import sys
+
+import yaml
+
+
+class _Tagged:
+    """An intrinsic function (!Ref, !Sub, ...): a value known only at deploy time."""
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_multi_constructor("!", lambda loader, suffix, node: _Tagged())
+
+
+def _caching_off(ttl):
+    # Only a literal 0 is known to turn caching off; a parameter may be > 0.
+    return ttl is not None and not isinstance(ttl, _Tagged) and int(ttl) == 0
+
+
+def _authorizers(template):
+    """Yield (name, kind, identity sources, ttl, ttl given) for each Lambda
+    authorizer; kind is "http", "rest-request" or "rest-token"."""
+    for name, res in (template.get("Resources") or {}).items():
+        if not isinstance(res, dict):
+            continue
+        typ, props = res.get("Type"), res.get("Properties") or {}
+        if typ == "AWS::ApiGatewayV2::Authorizer" and props.get("AuthorizerType") == "REQUEST":
+            yield name, "http", list(props.get("IdentitySource") or []), props.get("AuthorizerResultTtlInSeconds")
+        elif typ == "AWS::ApiGateway::Authorizer" and props.get("Type") in ("REQUEST", "TOKEN"):
+            sources = [x.strip() for x in str(props.get("IdentitySource") or "").split(",") if x.strip()]
+            yield name, "rest-" + props["Type"].lower(), sources, props.get("AuthorizerResultTtlInSeconds")
+        elif typ in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
+            http = typ == "AWS::Serverless::HttpApi"
+            auth = (props.get("Auth") or {}).get("Authorizers") or {}
+            for aname, a in auth.items():
+                if not isinstance(a, dict) or "FunctionArn" not in a:
+                    continue  # JWT or Cognito: no Lambda answer to cache
+                ident = a.get("Identity") or {}
+                pre = ("$request.header.", "$request.querystring.", "$stageVariables.", "$context.") if http \
+                    else ("method.request.header.", "method.request.querystring.", "stageVariables.", "context.")
+                sources = []
+                for field, prefix in zip(("Headers", "QueryStrings", "StageVariables", "Context"), pre):
+                    sources += [prefix + str(v) for v in ident.get(field) or []]
+                kind = "http" if http else ("rest-request" if a.get("FunctionPayloadType") == "REQUEST" else "rest-token")
+                yield f"{name}.{aname}", kind, sources, ident.get("ReauthorizeEvery")
+
+
+def check_cache_keys(path, text):
+    """Return (errors, warnings) about the authorizers of one template."""
+    errors, warnings = [], []
+    for name, kind, sources, ttl in _authorizers(yaml.load(text, Loader=_Loader) or {}):
+        if _caching_off(ttl):
+            continue
+        want = ("$context.httpMethod", "$context.path") if kind == "http" else ("context.httpMethod", "context.path")
+        missing = [w for w in want if w not in sources]
+        if not missing:
+            continue
+        msg = (f"{path}: authorizer {name} caches results (TTL {'from a parameter' if ttl is not None else 'default'}) "
+               f"keyed on {sources or 'the token'} without {', '.join(missing)}")
+        if kind == "http":
+            errors.append(msg + ": a cached yes/no would answer other paths (docs/attach.md, Caching guarantee)")
+        else:
+            warnings.append(msg + ": a cached Deny can refuse the key's other requests for the TTL")
+    return errors, warnings
 
 
 def main():
@@ -26,9 +100,18 @@ def main():
         first = b.strip().splitlines()[0] if b.strip() else "(empty)"
         print(f"check_docs: {doc}: a yaml block starting {first!r} is not an excerpt of "
               f"{', '.join(sources)}", file=sys.stderr)
-    if bad:
+    errors = []
+    for path, text in templates.items():
+        errs, warns = check_cache_keys(path, text)
+        errors += errs
+        for w in warns:
+            print(f"check_docs: warning: {w}", file=sys.stderr)
+    for e in errors:
+        print(f"check_docs: {e}", file=sys.stderr)
+    if bad or errors:
         return 1
-    print(f"check_docs: {doc}: {len(blocks)} yaml blocks are excerpts of the checked templates")
+    print(f"check_docs: {doc}: {len(blocks)} yaml blocks are excerpts of the checked templates; "
+          f"every HTTP API authorizer caches per method and path")
     return 0
 
 

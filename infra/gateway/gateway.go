@@ -71,7 +71,7 @@ type cachedPolicy struct {
 const (
 	Region    = "us-east-1"
 	AccountID = "123456789012"
-	APIID     = "local"
+	APIID     = "kglocal001"
 	Stage     = "local"
 	// MaxPayload is API Gateway's request payload limit.
 	MaxPayload = 10 << 20

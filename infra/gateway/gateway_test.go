@@ -143,7 +143,7 @@ func TestEndToEnd(t *testing.T) {
 	if status != 200 || who["tenant"] != "demo" || who["role"] != "admin" {
 		t.Fatalf("whoami = %d %v", status, who)
 	}
-	status, created := s.do(t, "POST", "/v1/keys", s.admin, `{"owner":"bob","scopes":["GET /v1/whoami","GET /v1/keys"]}`)
+	status, created := s.do(t, "POST", "/v1/keys", s.admin, `{"owner":"bob","apis":["*"],"scopes":["GET /v1/whoami","GET /v1/keys"]}`)
 	if status != 201 {
 		t.Fatalf("create = %d %v", status, created)
 	}
@@ -205,7 +205,7 @@ func TestGatewayResponses(t *testing.T) {
 // policy still lets the key in until the TTL passes.
 func TestResultCache(t *testing.T) {
 	s := newStack(t, 5*time.Second, map[string]string{"AUTH_CACHE_TTL": "0"})
-	_, created := s.do(t, "POST", "/v1/keys", s.admin, `{"owner":"bob","scopes":["GET /v1/whoami"]}`)
+	_, created := s.do(t, "POST", "/v1/keys", s.admin, `{"owner":"bob","apis":["*"],"scopes":["GET /v1/whoami"]}`)
 	bob, id := created["token"].(string), created["id"].(string)
 	if status, _ := s.do(t, "GET", "/v1/whoami", bob, ""); status != 200 {
 		t.Fatalf("before revoke: %d", status)

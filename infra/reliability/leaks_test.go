@@ -30,7 +30,7 @@ func TestNoLeaks(t *testing.T) {
 		return status, string(raw)
 	}
 	var ids []string
-	for _, body := range []string{`{"owner":"bob","scopes":["GET /v1/whoami"]}`, `{"type":"service","role":"admin"}`, `{"owner":"carol","scopes":["GET /v1/*"],"expires_in_hours":1}`} {
+	for _, body := range []string{`{"owner":"bob","apis":["*"],"scopes":["GET /v1/whoami"]}`, `{"type":"service","role":"admin"}`, `{"owner":"carol","apis":["*"],"scopes":["GET /v1/*"],"expires_in_hours":1}`} {
 		status, out := call("POST", "/v1/keys", admin.Token, body)
 		var c map[string]any
 		if err := json.Unmarshal([]byte(out), &c); status != 201 || err != nil {
@@ -48,14 +48,14 @@ func TestNoLeaks(t *testing.T) {
 	record(call("GET", "/v1/keys/"+ids[0], admin.Token, ""))
 	record(call("POST", "/v1/keys", bob, `{"role":"admin"}`))
 	record(call("POST", "/v1/keys", admin.Token, `{"owner":"`+bob+`"}`))
-	record(call("POST", "/v1/keys", admin.Token, `{"name":"`+bob+`","owner":"x","scopes":["GET /x"],"bogus":"`+bob+`"}`))
+	record(call("POST", "/v1/keys", admin.Token, `{"name":"`+bob+`","owner":"x","apis":["*"],"scopes":["GET /x"],"bogus":"`+bob+`"}`))
 	record(call("GET", "/v1/whoami", forged, ""))
 	record(call("GET", "/v1/whoami", "kg_live_"+strings.Repeat("z", 66), ""))
 	record(call("DELETE", "/v1/keys/"+ids[0], admin.Token, ""))
 	record(call("GET", "/v1/whoami", bob, ""))
 	record(call("GET", "/v1/keys/"+bob, admin.Token, ""))
 	record(call("GET", "/v1/keys/"+bob+"/x", admin.Token, ""))
-	record(call("POST", "/v1/keys", admin.Token, `{"owner":"x","scopes":["`+bob+`","GET `+bob+`"]}`))
+	record(call("POST", "/v1/keys", admin.Token, `{"owner":"x","apis":["*"],"scopes":["`+bob+`","GET `+bob+`"]}`))
 	record(call("GET", "/v1/keys?"+bob+"=1", admin.Token, ""))
 	record(call("POST", "/v1/keys", admin.Token, `{"`+bob+`":1}`))
 	record(call("POST", "/v1/keys", admin.Token, `{"owner":"a","owner":"b","`+bob+`":1,"`+bob+`":2}`))

@@ -141,7 +141,7 @@ func (s *stack) proxy(t *testing.T, fn httpapi.Function, admin *manage.Created, 
 	t.Helper()
 	ev := events.APIGatewayProxyRequest{HTTPMethod: method, Path: path, Body: body, Headers: map[string]string{"Content-Type": "application/json"},
 		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r-1", Authorizer: map[string]any{
-			"key_id": admin.ID, "tenant": admin.Tenant, "owner": admin.Owner, "type": "user", "role": "admin", "scopes": `["* /*"]`}}}
+			"key_id": admin.ID, "tenant": admin.Tenant, "owner": admin.Owner, "type": "user", "role": "admin", "scopes": `["* /*"]`, "apis": `["*"]`}}}
 	raw, _ := json.Marshal(ev)
 	out, err := s.fns[fn].Handle(context.Background(), raw)
 	if err != nil {
@@ -187,7 +187,7 @@ func TestRestartMidRun(t *testing.T) {
 	defer func() { _ = srv.Stop() }()
 	s := newStack(t, srv.Endpoint, "keygate", map[string]string{"AUTH_CACHE_TTL": "0", "MAX_USER_KEYS": "1000"})
 	admin := s.admin(t, "acme")
-	viewer, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", manage.CreateRequest{Owner: "v", Scopes: []string{"GET /v1/whoami"}}, "")
+	viewer, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "v", Scopes: []string{"GET /v1/whoami"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestRestartMidRun(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; !stop.Load(); i++ {
-				status, body := s.proxy(t, httpapi.Create, admin, "POST", "/v1/keys", fmt.Sprintf(`{"owner":"o%d","scopes":["GET /x"]}`, w))
+				status, body := s.proxy(t, httpapi.Create, admin, "POST", "/v1/keys", fmt.Sprintf(`{"owner":"o%d","apis":["*"],"scopes":["GET /x"]}`, w))
 				switch {
 				case status == 201:
 					created.Add(1)
@@ -277,7 +277,7 @@ func TestRestartMidRun(t *testing.T) {
 	if status, m := s.http(t, "GET", "/v1/whoami", viewer.Token, ""); status != 200 {
 		t.Fatalf("after restart whoami = %d %v", status, m)
 	}
-	if status, m := s.http(t, "POST", "/v1/keys", admin.Token, `{"owner":"after","scopes":["GET /x"]}`); status != 201 {
+	if status, m := s.http(t, "POST", "/v1/keys", admin.Token, `{"owner":"after","apis":["*"],"scopes":["GET /x"]}`); status != 201 {
 		t.Fatalf("after restart create = %d %v", status, m)
 	}
 	checkConsistent(t, dynamotest.Client(srv.Endpoint), "keygate")
@@ -413,7 +413,7 @@ func TestRevokeUnderLoad(t *testing.T) {
 	_, table := dynamotest.NewTable(t)
 	const cacheTTL = time.Second
 	s := newStack(t, dynamotest.Endpoint(t), table, map[string]string{"AUTH_CACHE_TTL": cacheTTL.String()})
-	key, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", manage.CreateRequest{Owner: "a", Scopes: []string{"GET /x"}}, "")
+	key, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "a", Scopes: []string{"GET /x"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +443,7 @@ func TestRevokeUnderLoad(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	if _, err := s.svc.Revoke(context.Background(), keygate.Caller{Operator: true}, "acme", key.ID); err != nil {
+	if _, err := s.svc.Revoke(context.Background(), keygate.Caller{Operator: true}, manage.RevokeRequest{Tenant: "acme", ID: key.ID}); err != nil {
 		t.Fatal(err)
 	}
 	revokedAt.Store(time.Now().UnixNano())

@@ -46,7 +46,7 @@ PY
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1].rpartition(" ")[0])[sys.argv[2]])' "$1" "$2"; }
 
 out=$(call GET /v1/whoami "$admin");                 expect 200 'b["role"] == "admin" and b["tenant"] == "demo"' "$out"
-out=$(call POST /v1/keys "$admin" '{"owner":"e2e","scopes":["GET /v1/whoami","GET /v1/keys"]}')
+out=$(call POST /v1/keys "$admin" '{"owner":"e2e","apis":["*"],"scopes":["GET /v1/whoami","GET /v1/keys"]}')
 expect 201 'b["token"].startswith("kg_live_") and b["owner"] == "e2e"' "$out"
 token=$(field "$out" token) id=$(field "$out" id)
 out=$(call GET /v1/whoami "$token");                 expect 200 "b['id'] == '$id'" "$out"

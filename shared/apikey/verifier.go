@@ -86,30 +86,32 @@ func NewHasher(pepper []byte, alg string, random io.Reader) (*Hasher, error) {
 	return h, nil
 }
 
-// Seal encrypts a token so an idempotent create can return it again. The
-// ciphertext is bound to context (the record it is stored in), so it cannot
-// be moved to another record.
-func (h *Hasher) Seal(t Token, context string) (string, error) {
+// Seal encrypts plain with a key derived from the pepper (AES-GCM), for
+// values the service hands out or keeps but must be able to trust on the
+// way back: tokens kept for idempotent replays, list cursors. The result
+// is bound to context, so it cannot be moved to another record or listing.
+func (h *Hasher) Seal(plain []byte, context string) (string, error) {
 	nonce := make([]byte, h.seal.NonceSize())
 	if _, err := io.ReadFull(h.random, nonce); err != nil {
-		return "", fmt.Errorf("seal token: %w", err)
+		return "", fmt.Errorf("seal: %w", err)
 	}
-	out := h.seal.Seal(nonce, nonce, []byte(t.raw), []byte(context))
-	return base64.RawStdEncoding.EncodeToString(out), nil
+	out := h.seal.Seal(nonce, nonce, plain, []byte(context))
+	return base64.RawURLEncoding.EncodeToString(out), nil
 }
 
-// Open reverses Seal and checks the result is a token of format f.
-func (h *Hasher) Open(sealed, context string, f Format) (Token, error) {
-	raw, err := base64.RawStdEncoding.DecodeString(sealed)
+// Open reverses Seal. Anything tampered with, sealed under another pepper
+// or for another context is an error.
+func (h *Hasher) Open(sealed, context string) ([]byte, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
 	if err != nil || len(raw) < h.seal.NonceSize() {
-		return Token{}, errors.New("open token: unreadable")
+		return nil, errors.New("open: unreadable")
 	}
 	n := h.seal.NonceSize()
 	plain, err := h.seal.Open(nil, raw[:n], raw[n:], []byte(context))
 	if err != nil {
-		return Token{}, errors.New("open token: authentication failed")
+		return nil, errors.New("open: authentication failed")
 	}
-	return f.Parse(string(plain))
+	return plain, nil
 }
 
 // Digest is HMAC-SHA-256(pepper, id‖secret). The authorizer computes it on

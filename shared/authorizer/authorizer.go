@@ -19,6 +19,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"sync"
@@ -61,6 +62,8 @@ type Authorizer struct {
 	mu       sync.Mutex
 	cache    map[string]*entry
 	lastUsed map[string]time.Time
+	// deny holds scope.DenyResources per API/stage prefix.
+	deny sync.Map
 }
 
 // maxCacheEntries bounds memory if many distinct keys pass through one
@@ -86,6 +89,9 @@ type entry struct {
 	digest  [sha256.Size]byte // HMAC digest of the valid token
 	key     keygate.Key
 	scopes  []scope.Scope
+	// all is set for a key holding scope.All (admin keys): it may call
+	// any path, so its policy needs no Deny of odd ones.
+	all     bool
 	context map[string]any
 	// usage is the usageIdentifierKey, if configured.
 	usage string
@@ -116,11 +122,18 @@ type Decision struct {
 	Outcome Outcome
 	Reason  string
 	entry   *entry
+	// wrongAPI is a Deny because the key may not call this API (or
+	// stage) at all, rather than this route.
+	wrongAPI bool
 }
 
 // Request is what a decision depends on, extracted from any event shape.
 type Request struct {
-	Token  string
+	Token string
+	// API and Stage are the API Gateway API id and stage the request came
+	// through (from its methodArn or routeArn).
+	API    string
+	Stage  string
 	Method string
 	Path   string
 }
@@ -159,6 +172,8 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, bool, 
 		d.Reason = "wrong secret"
 	case e.key.StatusAt(now) != keygate.Active:
 		d.Reason = string(e.key.StatusAt(now))
+	case !keygate.APIAllowed(e.key.APIs, r.API, r.Stage):
+		d.Outcome, d.Reason, d.wrongAPI = Deny, "api not in key's apis", true
 	case !scope.Allowed(e.scopes, r.Method, r.Path):
 		d.Outcome, d.Reason = Deny, "route not in scopes"
 	default:
@@ -206,15 +221,11 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 		if e.scopes, err = scope.ParseList(rec.Scopes); err != nil {
 			return nil, err
 		}
-		e.context = keyContext(&rec.Key)
-		switch a.cfg.UsageIdentifier {
-		case "id":
-			e.usage = rec.ID
-		case "tenant":
-			e.usage = rec.Tenant
-		case "owner":
-			e.usage = rec.Owner
+		for _, sc := range e.scopes {
+			e.all = e.all || sc.String() == scope.All
 		}
+		e.context = keyContext(&rec.Key)
+		e.usage = UsageIdentifier(a.cfg.UsageIdentifier, &rec.Key)
 	}
 	if a.cfg.CacheTTL > 0 {
 		a.mu.Lock()
@@ -246,18 +257,55 @@ func (a *Authorizer) evict(now time.Time) {
 }
 
 // keyContext is the authorizer context the integration receives. API
-// Gateway only passes strings, numbers and booleans, so scopes travel as a
-// JSON array in a string.
+// Gateway only passes strings, numbers and booleans, so scopes and apis
+// travel as JSON arrays in strings, and expires_at as RFC 3339 ("" for
+// never): keys the caller mints are capped at it.
 func keyContext(k *keygate.Key) map[string]any {
 	scopes, _ := json.Marshal(k.Scopes)
-	return map[string]any{
-		"key_id": k.ID,
-		"tenant": k.Tenant,
-		"owner":  k.Owner,
-		"type":   string(k.Type),
-		"role":   string(k.Role),
-		"scopes": string(scopes),
+	apis, _ := json.Marshal(k.APIs)
+	expires := ""
+	if k.ExpiresAt != nil {
+		expires = k.ExpiresAt.UTC().Format(time.RFC3339Nano)
 	}
+	return map[string]any{
+		"key_id":     k.ID,
+		"tenant":     k.Tenant,
+		"owner":      k.Owner,
+		"type":       string(k.Type),
+		"role":       string(k.Role),
+		"scopes":     string(scopes),
+		"apis":       string(apis),
+		"expires_at": expires,
+	}
+}
+
+// UsageIdentifier is the usageIdentifierKey returned for a key under
+// USAGE_IDENTIFIER mode ("" for none): the value of the usage-plan API key
+// an operator creates for it. API Gateway requires 20-128 alphanumeric
+// characters, and tenant and owner names repeat across tenants and hold
+// other characters, so every mode is "kg" followed by the first 40 hex
+// digits of SHA-256 over the mode and the tenant-qualified name:
+//
+//	id:     SHA-256("id:" + tenant + ":" + key id)
+//	tenant: SHA-256("tenant:" + tenant)
+//	owner:  SHA-256("owner:" + tenant + ":" + owner)
+//
+// so `printf 'owner:acme:alice' | sha256sum | cut -c1-40` with "kg" in
+// front is the value for alice of acme (README, "Usage plans").
+func UsageIdentifier(mode string, k *keygate.Key) string {
+	var name string
+	switch mode {
+	case "id":
+		name = "id:" + k.Tenant + ":" + k.ID
+	case "tenant":
+		name = "tenant:" + k.Tenant
+	case "owner":
+		name = "owner:" + k.Tenant + ":" + k.Owner
+	default:
+		return ""
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "kg" + hex.EncodeToString(sum[:20])
 }
 
 // touch records use of a key at most once per interval per execution

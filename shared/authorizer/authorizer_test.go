@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +26,7 @@ import (
 	"github.com/keygate/keygate/shared/authorizer"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/scope"
 	"github.com/keygate/keygate/shared/store"
 )
 
@@ -147,22 +151,63 @@ func (f *fixture) outcome(t *testing.T, ev json.RawMessage) (string, any) {
 		}
 		return "not authorized", r
 	case events.APIGatewayCustomAuthorizerResponse:
-		for _, s := range r.PolicyDocument.Statement {
-			if s.Effect == "Deny" {
-				return "deny", r
-			}
+		var e struct {
+			MethodArn string `json:"methodArn"`
 		}
-		return "allow", r
+		if err := json.Unmarshal(ev, &e); err != nil || e.MethodArn == "" {
+			t.Fatalf("event has no methodArn: %v", err)
+		}
+		return evaluate(r.PolicyDocument, e.MethodArn), r
 	}
 	t.Fatalf("unexpected response %T", resp)
 	return "", nil
+}
+
+// evaluate applies a policy to an ARN as IAM does: an explicit Deny wins,
+// then an Allow, else the implicit deny.
+func evaluate(p events.APIGatewayCustomAuthorizerPolicy, arn string) string {
+	allowed := false
+	for _, s := range p.Statement {
+		for _, r := range s.Resource {
+			if iamMatch(r, arn) {
+				if s.Effect == "Deny" {
+					return "deny"
+				}
+				allowed = true
+			}
+		}
+	}
+	if allowed {
+		return "allow"
+	}
+	return "deny"
+}
+
+// iamMatch matches an IAM resource pattern: * is any run of characters,
+// ? exactly one; everything else, * and ? in the ARN included, literally.
+func iamMatch(pattern, s string) bool {
+	if pattern == "" {
+		return s == ""
+	}
+	switch pattern[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if iamMatch(pattern[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return s != "" && iamMatch(pattern[1:], s[1:])
+	}
+	return s != "" && s[0] == pattern[0] && iamMatch(pattern[1:], s[1:])
 }
 
 var shapes = []string{"rest-token", "rest-request", "http-v1", "http-v2"}
 
 func TestShapes(t *testing.T) {
 	f := newFixture(t, nil)
-	viewer := f.create(t, manage.CreateRequest{Scopes: []string{"GET /buckets/photos/*", "PUT /buckets/*/meta"}})
+	viewer := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*", "PUT /buckets/*/meta"}})
 	admin := f.create(t, manage.CreateRequest{Role: keygate.Admin})
 	other, _ := apikey.NewFormat(apikey.DefaultPrefix)
 	// Minted with this deployment's pepper (so authentic) but never stored.
@@ -200,13 +245,13 @@ func TestShapes(t *testing.T) {
 
 func TestPolicy(t *testing.T) {
 	f := newFixture(t, func(c *authorizer.Config) { c.UsageIdentifier = "tenant" })
-	viewer := f.create(t, manage.CreateRequest{Scopes: []string{"GET /buckets/photos/*", "* /health"}})
+	viewer := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*", "* /health"}})
 	admin := f.create(t, manage.CreateRequest{Role: keygate.Admin})
 	const prefix = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
 
 	_, resp := f.outcome(t, event(t, "rest-request", viewer.Token, "GET", "/buckets/photos/a.jpg"))
 	p := resp.(events.APIGatewayCustomAuthorizerResponse)
-	if p.PrincipalID != viewer.ID || p.UsageIdentifierKey != "acme" || p.PolicyDocument.Version != "2012-10-17" {
+	if p.PrincipalID != viewer.ID || p.UsageIdentifierKey != authorizer.UsageIdentifier("tenant", &keygate.Key{Tenant: "acme"}) || p.PolicyDocument.Version != "2012-10-17" {
 		t.Fatalf("policy = %+v", p)
 	}
 	allow := p.PolicyDocument.Statement[0]
@@ -215,8 +260,18 @@ func TestPolicy(t *testing.T) {
 		health = append(health, prefix+"/"+m+"/health")
 	}
 	if want := append([]string{prefix + "/GET/buckets/photos/*"}, health...); strings.Join(allow.Resource, " ") != strings.Join(want, " ") ||
-		allow.Effect != "Allow" || allow.Action[0] != "execute-api:Invoke" || len(p.PolicyDocument.Statement) != 1 {
+		allow.Effect != "Allow" || allow.Action[0] != "execute-api:Invoke" || len(p.PolicyDocument.Statement) != 2 {
 		t.Fatalf("allow statement = %+v, want every scope's resource", p.PolicyDocument.Statement)
+	}
+	// A scoped key's policy also denies every odd path a backend could
+	// resolve differently, which the Allow's trailing * would admit.
+	if odd := p.PolicyDocument.Statement[1]; odd.Effect != "Deny" || strings.Join(odd.Resource, " ") != strings.Join(scope.DenyResources(prefix), " ") {
+		t.Fatalf("deny statement = %+v, want scope.DenyResources", odd)
+	}
+	for _, path := range []string{"/buckets/photos/..;/admin", "/buckets/photos/%2e%2e/admin", "/buckets/photos/a%2Fb", "/buckets/photos/x/../../admin"} {
+		if got := evaluate(p.PolicyDocument, prefix+"/GET"+path); got != "deny" {
+			t.Errorf("cached policy applied to GET %s: %s", path, got)
+		}
 	}
 	wantContext := map[string]any{"key_id": viewer.ID, "tenant": "acme", "owner": "alice", "type": "user", "role": "viewer", "scopes": `["GET /buckets/photos/*","* /health"]`}
 	for k, v := range wantContext {
@@ -226,16 +281,33 @@ func TestPolicy(t *testing.T) {
 	}
 
 	// A deny keeps the allow list (so a cached policy still serves the
-	// key's routes) and adds an explicit Deny for this route.
+	// key's routes). A route no Allow admits needs nothing more: the
+	// implicit deny refuses it, and no Deny is cached that could refuse
+	// anything else.
 	_, resp = f.outcome(t, event(t, "rest-request", viewer.Token, "POST", "/buckets/photos/a.jpg"))
 	p = resp.(events.APIGatewayCustomAuthorizerResponse)
-	deny := p.PolicyDocument.Statement[1]
-	if len(p.PolicyDocument.Statement) != 2 || deny.Effect != "Deny" || deny.Resource[0] != prefix+"/POST/buckets/photos/a.jpg" {
+	if deny := p.PolicyDocument.Statement[1]; len(p.PolicyDocument.Statement) != 2 || deny.Effect != "Deny" ||
+		len(deny.Resource) != len(scope.DenyResources(prefix)) || evaluate(p.PolicyDocument, prefix+"/POST/buckets/photos/a.jpg") != "deny" {
 		t.Fatalf("deny policy = %+v", p.PolicyDocument.Statement)
+	}
+	// A route an Allow admits in IAM but the scopes refuse (a * refuses
+	// non-ASCII) is named in the explicit Deny.
+	_, resp = f.outcome(t, event(t, "rest-request", viewer.Token, "GET", "/buckets/photos/\u00e9"))
+	p = resp.(events.APIGatewayCustomAuthorizerResponse)
+	if deny := p.PolicyDocument.Statement[1]; deny.Resource[len(deny.Resource)-1] != prefix+"/GET/buckets/photos/\u00e9" {
+		t.Fatalf("deny policy = %+v, want this methodArn denied", p.PolicyDocument.Statement)
+	}
+	// If that route holds * or ?, no Deny can name only it: the answer is
+	// an error (a 500 at the gateway), which caches nothing, rather than a
+	// wildcard Deny that would refuse the key's other requests.
+	for _, path := range []string{"/buckets/photos/a*b", "/buckets/photos/a?b"} {
+		if got, err := f.outcome(t, event(t, "rest-request", viewer.Token, "GET", path)); got != "error" {
+			t.Fatalf("GET %s = %s (%v), want error", path, got, err)
+		}
 	}
 
 	// A mid-path "*" would cross "/" in IAM: it is granted per concrete path.
-	mid := f.create(t, manage.CreateRequest{Scopes: []string{"GET /buckets/*/meta", "GET /docs/*"}})
+	mid := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/*/meta", "GET /docs/*"}})
 	_, resp = f.outcome(t, event(t, "rest-request", mid.Token, "GET", "/buckets/b1/meta"))
 	p = resp.(events.APIGatewayCustomAuthorizerResponse)
 	if r := p.PolicyDocument.Statement[0].Resource; strings.Join(r, " ") != prefix+"/GET/buckets/b1/meta "+prefix+"/GET/docs/*" {
@@ -262,7 +334,7 @@ func TestPolicy(t *testing.T) {
 
 func TestTokenSources(t *testing.T) {
 	f := newFixture(t, nil)
-	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	withQuery := newFixtureOn(t, f.store.Store, func(c *authorizer.Config) { c.AllowQueryToken = true })
 	tests := []struct {
 		name    string
@@ -309,7 +381,7 @@ func TestTokenSources(t *testing.T) {
 
 func TestMalformedNeverReadsStore(t *testing.T) {
 	f := newFixture(t, nil)
-	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	body := key.Token[len(apikey.DefaultPrefix):]
 	bad := []string{
 		"", "kg_live_", key.Token[:len(key.Token)-1], key.Token + "0",
@@ -333,10 +405,10 @@ func TestMalformedNeverReadsStore(t *testing.T) {
 func TestRevokedExpiredWrongSecret(t *testing.T) {
 	f := newFixture(t, func(c *authorizer.Config) { c.CacheTTL = 0 })
 	ctx := context.Background()
-	revoked := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
-	expiring := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)})
-	good := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
-	if _, err := f.svc.Revoke(ctx, keygate.Caller{Operator: true}, "acme", revoked.ID); err != nil {
+	revoked := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	expiring := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)})
+	good := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	if _, err := f.svc.Revoke(ctx, keygate.Caller{Operator: true}, manage.RevokeRequest{Tenant: "acme", ID: revoked.ID}); err != nil {
 		t.Fatal(err)
 	}
 	// A token with a valid ID and checksum but another secret.
@@ -389,7 +461,7 @@ func forge(t testing.TB, token string) string {
 func TestForgedTokensCostNoRead(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	if d, _, err := f.auth.Authorize(ctx, authorizer.Request{Token: key.Token, Method: "GET", Path: "/x"}); err != nil || d.Outcome != authorizer.Allow {
 		t.Fatalf("valid key: %v %v", d.Outcome, err)
 	}
@@ -427,7 +499,7 @@ func TestCacheBoundsRevocation(t *testing.T) {
 	for _, ttl := range []time.Duration{5 * time.Second, 0} {
 		t.Run(ttl.String(), func(t *testing.T) {
 			f := newFixture(t, func(c *authorizer.Config) { c.CacheTTL = ttl })
-			key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+			key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 			for i := 0; i < 100; i++ {
 				if got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x")); got != "allow" {
 					t.Fatalf("before revoke: %s", got)
@@ -440,7 +512,7 @@ func TestCacheBoundsRevocation(t *testing.T) {
 			if n := f.store.gets.Load(); n != wantGets {
 				t.Fatalf("%d store reads for 100 decisions, want %d", n, wantGets)
 			}
-			if _, err := f.svc.Revoke(context.Background(), keygate.Caller{Operator: true}, "acme", key.ID); err != nil {
+			if _, err := f.svc.Revoke(context.Background(), keygate.Caller{Operator: true}, manage.RevokeRequest{Tenant: "acme", ID: key.ID}); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x"))
@@ -460,7 +532,7 @@ func TestCacheBoundsRevocation(t *testing.T) {
 
 func TestLastUsed(t *testing.T) {
 	f := newFixture(t, nil)
-	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	ev := event(t, "http-v2", key.Token, "GET", "/x")
 	// 10,000 decisions over 100 s of clock: at most one write per 60 s.
 	for i := 0; i < 10000; i++ {
@@ -506,7 +578,7 @@ func TestLastUsed(t *testing.T) {
 
 func TestDecisionLogs(t *testing.T) {
 	f := newFixture(t, nil)
-	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x"))
 	f.outcome(t, event(t, "rest-request", key.Token, "GET", "/y"))
 	f.outcome(t, event(t, "rest-request", "kg_live_short", "GET", "/x"))
@@ -531,7 +603,7 @@ func TestDecisionLogs(t *testing.T) {
 
 func TestBadEvents(t *testing.T) {
 	f := newFixture(t, nil)
-	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	for _, ev := range []string{`{}`, `[]`, `"x"`, `{"type":"TOKEN","authorizationToken":"Bearer ` + key.Token + `","methodArn":"not-an-arn"}`,
 		`{"type":"REQUEST","methodArn":"arn:aws:execute-api:us-east-1:1:abc"}`, `{"version":"2.0","routeArn":5}`} {
 		if got, _ := f.outcome(t, json.RawMessage(ev)); got != "error" {
@@ -557,7 +629,7 @@ func TestFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixtureOn(t, store.New(db, "keygate"), func(c *authorizer.Config) { c.CacheTTL = 0 })
-	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	if got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x")); got != "allow" {
 		t.Fatalf("while running: %s", got)
 	}
@@ -582,7 +654,7 @@ func TestFailsClosed(t *testing.T) {
 // every position class: all are unauthorized, none reaches storage.
 func TestHostileTokens(t *testing.T) {
 	f := newFixture(t, nil)
-	key := f.create(t, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	var tried int
 	check := func(tok string) {
 		tried++
@@ -615,4 +687,87 @@ func TestHostileTokens(t *testing.T) {
 		t.Fatalf("%d hostile tokens reached storage", n)
 	}
 	t.Logf("hostile tokens: %d tried, all unauthorized, 0 storage reads", tried)
+}
+
+// TestKeysBoundToAPIs: a key calls only the APIs (and stages) it names,
+// whatever its scopes, in every event shape; a cached policy denies the
+// whole API/stage, which stays true for the key's next request there.
+func TestKeysBoundToAPIs(t *testing.T) {
+	f := newFixture(t, nil)
+	// The fixtures' events come through API abc123, stage prod.
+	tests := []struct {
+		apis []string
+		want string
+	}{
+		{[]string{"*"}, "allow"},
+		{[]string{"abc123"}, "allow"},
+		{[]string{"abc123/prod"}, "allow"},
+		{[]string{"abc123/dev"}, "deny"},
+		{[]string{"other1"}, "deny"},
+		{[]string{"other1", "abc123/prod"}, "allow"},
+		{[]string{"abc12"}, "deny"},
+	}
+	// HTTP API fixtures come through API def456, stage $default.
+	httpAPIs := strings.NewReplacer("abc123", "def456", "/prod", "/$default")
+	for _, tt := range tests {
+		for _, shape := range shapes {
+			apis := tt.apis
+			if strings.HasPrefix(shape, "http") {
+				apis = make([]string, len(tt.apis))
+				for i, a := range tt.apis {
+					apis[i] = httpAPIs.Replace(a)
+				}
+			}
+			// A data-API key scoped to everything, as in the review:
+			// without API binding it could call the management API too.
+			key := f.create(t, manage.CreateRequest{Owner: "o-" + shape, APIs: apis, Scopes: []string{"* /*"}})
+			t.Run(strings.Join(tt.apis, ",")+"/"+shape, func(t *testing.T) {
+				got, resp := f.outcome(t, event(t, shape, key.Token, "GET", "/v1/keys"))
+				want := tt.want
+				if shape == "http-v2" && want == "deny" {
+					want = "not authorized"
+				}
+				if got != want {
+					t.Fatalf("outcome = %s (%+v), want %s", got, resp, want)
+				}
+				if p, ok := resp.(events.APIGatewayCustomAuthorizerResponse); ok && want == "deny" {
+					stage := "arn:aws:execute-api:us-east-1:123456789012:" + httpAPIs.Replace("abc123/prod")
+					if !strings.HasPrefix(shape, "http") {
+						stage = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
+					}
+					for _, other := range []string{"/GET/", "/POST/anything", "/DELETE/v1/keys/x"} {
+						if evaluate(p.PolicyDocument, stage+other) != "deny" {
+							t.Errorf("cached policy admits %s", other)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestUsageIdentifier: every mode gives a value API Gateway accepts as an
+// API key (20-128 alphanumerics), distinct across tenants for the same
+// owner, and equal to the documented sha256sum recipe.
+func TestUsageIdentifier(t *testing.T) {
+	valid := regexp.MustCompile(`^[A-Za-z0-9]{20,128}$`)
+	a := &keygate.Key{ID: "0wjfyYDZHtumHlgsO", Tenant: "acme", Owner: "alice@example.com"}
+	b := &keygate.Key{ID: "0wjfyYDZHtumHlgsO", Tenant: "globex", Owner: "alice@example.com"}
+	for _, mode := range []string{"id", "tenant", "owner"} {
+		va, vb := authorizer.UsageIdentifier(mode, a), authorizer.UsageIdentifier(mode, b)
+		if !valid.MatchString(va) || !valid.MatchString(vb) {
+			t.Errorf("%s: %q / %q is not a valid API key value", mode, va, vb)
+		}
+		if va == vb {
+			t.Errorf("%s: the same value for two tenants", mode)
+		}
+	}
+	// printf 'owner:acme:alice@example.com' | sha256sum | cut -c1-40
+	sum := sha256.Sum256([]byte("owner:acme:alice@example.com"))
+	if got, want := authorizer.UsageIdentifier("owner", a), "kg"+hex.EncodeToString(sum[:])[:40]; got != want {
+		t.Errorf("owner value = %s, want %s", got, want)
+	}
+	if authorizer.UsageIdentifier("", a) != "" {
+		t.Error("no mode gives a value")
+	}
 }

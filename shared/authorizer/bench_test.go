@@ -28,7 +28,7 @@ func BenchmarkFloor(b *testing.B) {
 // digest, constant-time compare, expiry and scope check.
 func BenchmarkDecisionCacheHit(b *testing.B) {
 	f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
-	key := f.create(b, manage.CreateRequest{Scopes: []string{"GET /a/*", "GET /b/*", "GET /buckets/photos/*"}})
+	key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /a/*", "GET /b/*", "GET /buckets/photos/*"}})
 	req := authorizer.Request{Token: key.Token, Method: "GET", Path: "/buckets/photos/a.jpg"}
 	ctx := context.Background()
 	if d, _, err := f.auth.Authorize(ctx, req); err != nil || d.Outcome != authorizer.Allow {
@@ -47,7 +47,7 @@ func BenchmarkDecisionCacheHit(b *testing.B) {
 // Compare with apikey's BenchmarkCRC32Token (BENCHMARKS.md).
 func BenchmarkDecisionMalformed(b *testing.B) {
 	f := newFixture(b, nil)
-	key := f.create(b, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	last := "0" // a different last checksum digit, still base62
 	if strings.HasSuffix(key.Token, last) {
 		last = "1"
@@ -72,7 +72,7 @@ func BenchmarkDecisionMalformed(b *testing.B) {
 // without a cache lookup or storage read. Compare with BenchmarkFloor.
 func BenchmarkDecisionForged(b *testing.B) {
 	f := newFixture(b, nil)
-	key := f.create(b, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	req := authorizer.Request{Token: forge(b, key.Token), Method: "GET", Path: "/x"}
 	ctx := context.Background()
 	if d, _, err := f.auth.Authorize(ctx, req); err != nil || d.Outcome != authorizer.Unauthorized {
@@ -102,7 +102,7 @@ func BenchmarkHandle(b *testing.B) {
 					ttl = 0
 				}
 				f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = ttl; c.LastUsedInterval = time.Hour })
-				key := f.create(b, manage.CreateRequest{Scopes: []string{"GET /buckets/photos/*"}})
+				key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
 				ev := event(b, shape, key.Token, "GET", "/buckets/photos/a.jpg")
 				ctx := context.Background()
 				if _, err := f.auth.Handle(ctx, ev); err != nil {

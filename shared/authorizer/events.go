@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/keygate/keygate/shared/scope"
 )
 
 // Shape is the kind of event API Gateway sent.
@@ -86,7 +87,7 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 	var prefix string
 	if err == nil {
 		var ok bool
-		if prefix, req.Method, req.Path, ok = parseARN(arn); !ok {
+		if prefix, req.API, req.Stage, req.Method, req.Path, ok = parseARN(arn); !ok {
 			err = errBadEvent
 		}
 	}
@@ -110,8 +111,17 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 	if d.Outcome == Unauthorized {
 		return nil, ErrUnauthorized
 	}
-	return policy(d, prefix, arn, req), nil
+	p, err := a.policy(d, prefix, arn, req)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
+
+// errWildcardPath refuses, uncached, a request that the key's scopes do not
+// cover but an Allow resource of its policy would admit, and whose path
+// holds an IAM wildcard, so that no Deny could name it exactly.
+var errWildcardPath = errors.New("request path holds * or ?, which an IAM policy cannot deny exactly")
 
 // policy is the IAM policy for a valid key. It allows every resource the
 // key's scopes cover, not just this request's methodArn, because API
@@ -119,13 +129,30 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 // on other routes. On a deny it adds an explicit Deny of this methodArn,
 // which stays correct when cached.
 //
+// IAM's * in an Allow such as ".../GET/files/*" also matches paths that a
+// backend resolves out of /files (.., ..;, %2e%2e, %2f, …; see the scope
+// package). The matcher refuses those, but a cached policy would admit
+// them, so every scoped key's policy also carries an explicit Deny of
+// scope.DenyResources: every methodArn holding such a segment.
+//
 // A "*" in the middle of a scope's path matches one segment, but in an IAM
 // resource it would also match "/" and so widen the grant. Such a scope is
 // therefore granted only for this request's own methodArn, when it matches:
 // a cached policy may then refuse another path under that scope until it
 // expires, but it never allows more than the scope.
-func policy(d Decision, prefix, methodARN string, r Request) events.APIGatewayCustomAuthorizerResponse {
+func (a *Authorizer) policy(d Decision, prefix, methodARN string, r Request) (events.APIGatewayCustomAuthorizerResponse, error) {
 	e := d.entry
+	if d.wrongAPI {
+		// The key may call nothing on this API and stage: deny all of it,
+		// which is as true for the next request as for this one.
+		return events.APIGatewayCustomAuthorizerResponse{
+			PrincipalID: e.key.ID,
+			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: []events.IAMPolicyStatement{{
+				Action: []string{"execute-api:Invoke"}, Effect: "Deny", Resource: []string{prefix + "/*"},
+			}}},
+			Context: e.context,
+		}, nil
+	}
 	resources := make([]string, 0, len(e.scopes))
 	for _, s := range e.scopes {
 		switch {
@@ -145,11 +172,29 @@ func policy(d Decision, prefix, methodARN string, r Request) events.APIGatewayCu
 			Resource: resources,
 		})
 	}
-	if d.Outcome == Deny {
+	var deny []string
+	if !e.all {
+		deny = a.denyResources(prefix)
+	}
+	if d.Outcome == Deny && matchesAny(resources, methodARN) {
+		// An Allow resource admits this route in IAM although the scopes
+		// do not (a * that IAM lets cross what Match refuses): name it in
+		// an explicit Deny. Without such a resource the implicit deny is
+		// enough and nothing is added that a cached policy could apply
+		// to the key's other requests.
+		if strings.ContainsAny(methodARN, "*?") {
+			// IAM has no escape for * and ?: a Deny of this ARN would be
+			// a wildcard refusing other routes. A Lambda error is a 500
+			// at the gateway and caches nothing.
+			return events.APIGatewayCustomAuthorizerResponse{}, errWildcardPath
+		}
+		deny = append(deny[:len(deny):len(deny)], methodARN)
+	}
+	if len(deny) > 0 {
 		statements = append(statements, events.IAMPolicyStatement{
 			Action:   []string{"execute-api:Invoke"},
 			Effect:   "Deny",
-			Resource: []string{methodARN},
+			Resource: deny,
 		})
 	}
 	return events.APIGatewayCustomAuthorizerResponse{
@@ -157,15 +202,64 @@ func policy(d Decision, prefix, methodARN string, r Request) events.APIGatewayCu
 		PolicyDocument:     events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: statements},
 		Context:            e.context,
 		UsageIdentifierKey: e.usage,
+	}, nil
+}
+
+func matchesAny(patterns []string, arn string) bool {
+	for _, p := range patterns {
+		if iamMatch(p, arn) {
+			return true
+		}
 	}
+	return false
+}
+
+// iamMatch matches an IAM resource pattern as IAM does: * is any run of
+// characters ("/" and none included), ? exactly one, all else literal.
+// Iterative with one backtrack point, so it is linear in practice and
+// never recursive on attacker-chosen input.
+func iamMatch(pattern, s string) bool {
+	p, i := 0, 0
+	star, mark := -1, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]) && pattern[p] != '*':
+			p++
+			i++
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case star >= 0:
+			p = star + 1
+			mark++
+			i = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// denyResources is scope.DenyResources(prefix), built once per API and
+// stage an execution environment serves.
+func (a *Authorizer) denyResources(prefix string) []string {
+	if v, ok := a.deny.Load(prefix); ok {
+		return v.([]string)
+	}
+	v, _ := a.deny.LoadOrStore(prefix, scope.DenyResources(prefix))
+	return v.([]string)
 }
 
 // parseARN splits an execute-api ARN,
 // arn:aws:execute-api:region:account:api/stage/METHOD/path..., into the
-// API/stage prefix that policy resources share, the method and the path.
-func parseARN(arn string) (prefix, method, path string, ok bool) {
+// API/stage prefix that policy resources share, the API id, the stage, the
+// method and the path.
+func parseARN(arn string) (prefix, api, stage, method, path string, ok bool) {
 	if !strings.HasPrefix(arn, "arn:") {
-		return "", "", "", false
+		return "", "", "", "", "", false
 	}
 	// The resource part starts after the fifth colon.
 	i, colons := 0, 0
@@ -175,16 +269,16 @@ func parseARN(arn string) (prefix, method, path string, ok bool) {
 		}
 	}
 	if colons < 5 {
-		return "", "", "", false
+		return "", "", "", "", "", false
 	}
 	rest := arn[i:] // api/stage/METHOD/path
 	api, rest, ok1 := strings.Cut(rest, "/")
 	stage, rest, ok2 := strings.Cut(rest, "/")
 	method, path, _ = strings.Cut(rest, "/")
 	if !ok1 || !ok2 || api == "" || stage == "" || method == "" {
-		return "", "", "", false
+		return "", "", "", "", "", false
 	}
-	return arn[:i] + api + "/" + stage, method, "/" + path, true
+	return arn[:i] + api + "/" + stage, api, stage, method, "/" + path, true
 }
 
 // tokenFrom finds the token in the request: Authorization: Bearer first,

@@ -26,7 +26,7 @@ func FuzzHandle(f *testing.F) {
 	}
 	f.Add(`{"type":"TOKEN","authorizationToken":"bearer {{TOKEN}}","methodArn":"arn:aws:execute-api:r:1:a/s/GET/x"}`)
 	fx := newFixture(f, nil)
-	key := fx.create(f, manage.CreateRequest{Scopes: []string{"GET /x"}})
+	key := fx.create(f, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	f.Fuzz(func(t *testing.T, ev string) {
 		ev = strings.ReplaceAll(ev, "{{TOKEN}}", key.Token)
 		resp, err := fx.auth.Handle(context.Background(), json.RawMessage(ev))

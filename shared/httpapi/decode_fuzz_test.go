@@ -34,7 +34,7 @@ func flat(list ...string) *names {
 }
 
 var (
-	createNames = []string{"owner", "name", "type", "role", "scopes", "expires_at", "expires_in_hours"}
+	createNames = []string{"owner", "name", "type", "role", "scopes", "apis", "expires_at", "expires_in_hours"}
 	itemNames   = flat("id", "label")
 	fuzzTypes   = []struct {
 		new   func() any
@@ -42,7 +42,7 @@ var (
 	}{
 		{func() any { return new(directCreate) }, flat(append([]string{"tenant", "idempotency_key"}, createNames...)...)},
 		{func() any { return new(directList) }, flat("tenant", "id", "owner", "status", "limit", "cursor")},
-		{func() any { return new(directRevoke) }, flat("tenant", "id")},
+		{func() any { return new(directRevoke) }, flat("tenant", "id", "cascade")},
 		{newBody, structNames(map[string]*names{
 			"tenant": nil, "name": nil, "scopes": nil, "limit": nil, "extra": nil, "raw": nil,
 			"at": nil, "any": nil, "Plain": nil, "note": nil,

@@ -184,7 +184,7 @@ func TestDecodeStrictSizeLimit(t *testing.T) {
 // The names each request type accepts, written out rather than derived,
 // so a change to the types or to structFields shows up here.
 func TestDecodeStrictKnownNames(t *testing.T) {
-	create := []string{"expires_at", "expires_in_hours", "name", "owner", "role", "scopes", "type"}
+	create := []string{"apis", "expires_at", "expires_in_hours", "name", "owner", "role", "scopes", "type"}
 	for _, tt := range []struct {
 		v    any
 		want []string
@@ -192,7 +192,7 @@ func TestDecodeStrictKnownNames(t *testing.T) {
 		{manage.CreateRequest{}, create},
 		{directCreate{}, slices.Concat(create, []string{"idempotency_key", "tenant"})},
 		{directList{}, []string{"cursor", "id", "limit", "owner", "status", "tenant"}},
-		{directRevoke{}, []string{"id", "tenant"}},
+		{directRevoke{}, []string{"cascade", "id", "tenant"}},
 		{testBody{}, []string{"Plain", "any", "at", "extra", "item", "items", "limit", "meta", "name", "note", "raw", "scopes", "tags", "tenant"}},
 	} {
 		typ := reflect.TypeOf(tt.v)

@@ -83,19 +83,23 @@ func (e *env) direct(t testing.TB, fn httpapi.Function, event string) map[string
 	return body
 }
 
-type caller struct{ keyID, tenant, owner, typ, role, scopes string }
+type caller struct{ keyID, tenant, owner, typ, role, scopes, apis, expiresAt string }
 
+// context is what the Keygate authorizer attaches for the caller.
 func (c caller) context() map[string]any {
 	if c.keyID == "" {
 		return map[string]any{}
 	}
-	return map[string]any{"principalId": c.keyID, "key_id": c.keyID, "tenant": c.tenant, "owner": c.owner, "type": c.typ, "role": c.role, "scopes": c.scopes, "integrationLatency": 3}
+	return map[string]any{"principalId": c.keyID, "key_id": c.keyID, "tenant": c.tenant, "owner": c.owner, "type": c.typ, "role": c.role,
+		"scopes": c.scopes, "apis": c.apis, "expires_at": c.expiresAt, "integrationLatency": 3}
 }
 
 func callerOf(t testing.TB, created map[string]any) caller {
 	t.Helper()
 	scopes, _ := json.Marshal(created["scopes"])
-	return caller{created["id"].(string), created["tenant"].(string), created["owner"].(string), created["type"].(string), created["role"].(string), string(scopes)}
+	apis, _ := json.Marshal(created["apis"])
+	expires, _ := created["expires_at"].(string)
+	return caller{created["id"].(string), created["tenant"].(string), created["owner"].(string), created["type"].(string), created["role"].(string), string(scopes), string(apis), expires}
 }
 
 type request struct {
@@ -188,7 +192,7 @@ func TestLifecycleOverHTTP(t *testing.T) {
 	}
 
 	status, created := e.proxy(t, httpapi.Create, admin, request{method: "POST", path: "/v1/keys",
-		body: `{"owner":"bob","name":"ci","scopes":["GET /buckets/photos/*"],"expires_in_hours":48}`})
+		body: `{"owner":"bob","name":"ci","apis":["*"],"scopes":["GET /buckets/photos/*"],"expires_in_hours":48}`})
 	if status != 201 {
 		t.Fatalf("create = %d %v", status, created)
 	}
@@ -245,7 +249,7 @@ func TestLifecycleOverHTTP(t *testing.T) {
 func TestBadRequestsChangeNothing(t *testing.T) {
 	e := newEnv(t)
 	admin := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"alice","role":"admin"}`))
-	viewer := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"vic","scopes":["GET /v1/*"]}`))
+	viewer := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"vic","apis":["*"],"scopes":["GET /v1/*"]}`))
 	before := e.itemCount(t)
 	big := `{"name":"` + strings.Repeat("a", httpapi.MaxBody) + `"}`
 	tests := []struct {
@@ -263,17 +267,17 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		{"wrong type", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","expires_in_hours":"24"}`}, 400, keygate.Invalid},
 		{"fractional hours", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","expires_in_hours":1.5}`}, 400, keygate.Invalid},
 		{"scopes not array", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","scopes":"GET /x"}`}, 400, keygate.Invalid},
-		{"unknown field", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","scopes":["GET /x"],"admin":true}`}, 400, keygate.Invalid},
-		{"tenant in body", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"tenant":"globex","owner":"bob","scopes":["GET /x"]}`}, 400, keygate.Invalid},
+		{"unknown field", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","apis":["*"],"scopes":["GET /x"],"admin":true}`}, 400, keygate.Invalid},
+		{"tenant in body", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"tenant":"globex","owner":"bob","apis":["*"],"scopes":["GET /x"]}`}, 400, keygate.Invalid},
 		{"duplicate field", httpapi.Create, viewer, request{method: "POST", path: "/v1/keys", body: `{"role":"viewer","role":"admin"}`}, 400, keygate.Invalid},
 		{"invalid UTF-8", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: base64.StdEncoding.EncodeToString([]byte("{\"owner\":\"bob\",\"name\":\"\xff\",\"scopes\":[\"GET /x\"]}")), base64: true}, 400, keygate.Invalid},
-		{"wrong content type", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","scopes":["GET /x"]}`, headers: map[string]string{"Content-Type": "text/plain"}}, 400, keygate.Invalid},
+		{"wrong content type", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","apis":["*"],"scopes":["GET /x"]}`, headers: map[string]string{"Content-Type": "text/plain"}}, 400, keygate.Invalid},
 		{"oversize", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: big}, 413, keygate.PayloadTooLarge},
 		{"oversize base64", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: base64.StdEncoding.EncodeToString([]byte(big)), base64: true}, 413, keygate.PayloadTooLarge},
 		{"bad base64", httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: "!!!", base64: true}, 400, keygate.Invalid},
 		{"viewer escalates", httpapi.Create, viewer, request{method: "POST", path: "/v1/keys", body: `{"role":"admin"}`}, 403, keygate.Forbidden},
-		{"no authorizer context", httpapi.Create, caller{}, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","scopes":["GET /x"]}`}, 401, keygate.Unauthorized},
-		{"forged role", httpapi.Create, caller{admin.keyID, "acme", "alice", "user", "root", `["* /*"]`}, request{method: "POST", path: "/v1/keys", body: `{}`}, 401, keygate.Unauthorized},
+		{"no authorizer context", httpapi.Create, caller{}, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","apis":["*"],"scopes":["GET /x"]}`}, 401, keygate.Unauthorized},
+		{"forged role", httpapi.Create, caller{admin.keyID, "acme", "alice", "user", "root", `["* /*"]`, `["*"]`, ""}, request{method: "POST", path: "/v1/keys", body: `{}`}, 401, keygate.Unauthorized},
 		{"bad limit", httpapi.List, admin, request{method: "GET", path: "/v1/keys", query: map[string][]string{"limit": {"0"}}}, 400, keygate.Invalid},
 		{"limit not a number", httpapi.List, admin, request{method: "GET", path: "/v1/keys", query: map[string][]string{"limit": {"ten"}}}, 400, keygate.Invalid},
 		{"repeated param", httpapi.List, admin, request{method: "GET", path: "/v1/keys", query: map[string][]string{"owner": {"a", "b"}}}, 400, keygate.Invalid},
@@ -299,8 +303,8 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		event string
 		code  keygate.Code
 	}{
-		{"no tenant", httpapi.Create, `{"owner":"bob","scopes":["GET /x"]}`, keygate.Invalid},
-		{"bad tenant", httpapi.Create, `{"tenant":"a#b","owner":"bob","scopes":["GET /x"]}`, keygate.Invalid},
+		{"no tenant", httpapi.Create, `{"owner":"bob","apis":["*"],"scopes":["GET /x"]}`, keygate.Invalid},
+		{"bad tenant", httpapi.Create, `{"tenant":"a#b","owner":"bob","apis":["*"],"scopes":["GET /x"]}`, keygate.Invalid},
 		{"unknown field", httpapi.List, `{"tenant":"acme","everything":true}`, keygate.Invalid},
 		{"not JSON", httpapi.Revoke, `"revoke all"`, keygate.Invalid},
 		{"null", httpapi.Revoke, `null`, keygate.Invalid},
@@ -351,14 +355,14 @@ func TestInternalErrorsAreNotShown(t *testing.T) {
 func TestIdempotencyKey(t *testing.T) {
 	e := newEnv(t)
 	admin := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"alice","role":"admin"}`))
-	post := request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","scopes":["GET /x"]}`, headers: map[string]string{"Idempotency-Key": "abc-123"}}
+	post := request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","apis":["*"],"scopes":["GET /x"]}`, headers: map[string]string{"Idempotency-Key": "abc-123"}}
 	_, first := e.proxy(t, httpapi.Create, admin, post)
 	status, again := e.proxy(t, httpapi.Create, admin, post)
 	if status != 201 || again["id"] != first["id"] || again["token"] != first["token"] {
 		t.Fatalf("retry = %d %v, want the first key %v", status, again["id"], first["id"])
 	}
-	d1 := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"carol","scopes":["GET /x"],"idempotency_key":"boot-1"}`)
-	d2 := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"carol","scopes":["GET /x"],"idempotency_key":"boot-1"}`)
+	d1 := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"carol","apis":["*"],"scopes":["GET /x"],"idempotency_key":"boot-1"}`)
+	d2 := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"carol","apis":["*"],"scopes":["GET /x"],"idempotency_key":"boot-1"}`)
 	if d1["id"] != d2["id"] || d1["token"] != d2["token"] {
 		t.Fatalf("direct retry made a second key: %v, %v", d1["id"], d2["id"])
 	}

@@ -45,6 +45,7 @@ type Key struct {
 	Type       Type       `json:"type"`
 	Role       Role       `json:"role"`
 	Scopes     []string   `json:"scopes"`
+	APIs       []string   `json:"apis"`
 	Status     Status     `json:"status"`
 	CreatedAt  time.Time  `json:"created_at"`
 	CreatedBy  string     `json:"created_by"`
@@ -68,13 +69,17 @@ func (k *Key) StatusAt(now time.Time) Status {
 // Caller is who is asking: a key presented through the authorizer, or an
 // operator invoking a function directly (authorized by IAM, any tenant).
 type Caller struct {
-	KeyID    string
-	Tenant   string
-	Owner    string
-	Type     Type
-	Role     Role
-	Scopes   []string
-	Operator bool
+	KeyID  string
+	Tenant string
+	Owner  string
+	Type   Type
+	Role   Role
+	Scopes []string
+	APIs   []string
+	// ExpiresAt is the calling key's expiry, nil for never: keys it mints
+	// are capped at it.
+	ExpiresAt *time.Time
+	Operator  bool
 }
 
 // Name identifies the caller in created_by and audit records.
@@ -82,8 +87,15 @@ func (c Caller) Name() string {
 	if c.Operator {
 		return "operator"
 	}
-	return "key:" + c.KeyID
+	return CreatedByKey(c.KeyID)
 }
+
+// CreatedByKey is the created_by of a key minted by key id: the link that
+// cascading revocation follows.
+func CreatedByKey(id string) string { return "key:" + id }
+
+// IsAdmin reports whether c manages its whole tenant.
+func (c Caller) IsAdmin() bool { return c.Operator || c.Role == Admin }
 
 // ValidName reports whether s is a valid tenant or owner name: 1-128
 // characters of letters, digits and ._@+-, starting with a letter or digit.

@@ -116,7 +116,7 @@ func BenchmarkRevoke(b *testing.B) {
 		key := benchCreate(b, svc, fmt.Sprintf("owner-%d", i))
 		i++
 		b.StartTimer()
-		k, err := svc.Revoke(ctx, benchOperator, "bench", key.ID)
+		k, err := svc.Revoke(ctx, benchOperator, manage.RevokeRequest{Tenant: "bench", ID: key.ID})
 		if err != nil || k.Status != keygate.Revoked {
 			b.Fatalf("Revoke: %+v, %v", k, err)
 		}

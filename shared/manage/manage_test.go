@@ -69,11 +69,11 @@ func newFixture(t *testing.T, tweak func(*manage.Config)) *fixture {
 var operator = keygate.Caller{Operator: true}
 
 func adminOf(tenant string) keygate.Caller {
-	return keygate.Caller{KeyID: "adminkey000000000", Tenant: tenant, Owner: "root", Type: keygate.User, Role: keygate.Admin, Scopes: []string{"* /*"}}
+	return keygate.Caller{KeyID: "adminkey000000000", Tenant: tenant, Owner: "root", Type: keygate.User, Role: keygate.Admin, Scopes: []string{"* /*"}, APIs: []string{"*"}}
 }
 
 func viewer(tenant, owner string, scopes ...string) keygate.Caller {
-	return keygate.Caller{KeyID: "viewerkey00000000", Tenant: tenant, Owner: owner, Type: keygate.User, Role: keygate.Viewer, Scopes: scopes}
+	return keygate.Caller{KeyID: "viewerkey00000000", Tenant: tenant, Owner: owner, Type: keygate.User, Role: keygate.Viewer, Scopes: scopes, APIs: []string{"*"}}
 }
 
 func wantCode(t *testing.T, err error, code keygate.Code) {
@@ -140,14 +140,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	f.clock.Add(time.Minute)
-	revoked, err := f.svc.Revoke(ctx, operator, "acme", created.ID)
+	revoked, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: created.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if revoked.Status != keygate.Revoked || revoked.RevokedAt == nil {
 		t.Fatalf("revoked = %+v", revoked)
 	}
-	again, err := f.svc.Revoke(ctx, operator, "acme", created.ID)
+	again, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: created.ID})
 	if err != nil || !again.RevokedAt.Equal(*revoked.RevokedAt) {
 		t.Fatalf("second revoke = %+v, %v; want a no-op with the first revoked_at", again, err)
 	}
@@ -181,7 +181,7 @@ func TestTokenShownOnce(t *testing.T) {
 	ctx := context.Background()
 	var tokens []string
 	for _, owner := range []string{"alice", "bob"} {
-		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: owner, Scopes: []string{"GET /x"}}, "")
+		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: owner, Scopes: []string{"GET /x"}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +231,7 @@ func TestExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.Owner = "alice"
-			tt.req.Scopes = []string{"GET /x"}
+			tt.req.Scopes, tt.req.APIs = []string{"GET /x"}, []string{"*"}
 			c, err := f.svc.Create(context.Background(), operator, "acme", tt.req, "")
 			if tt.code != "" {
 				wantCode(t, err, tt.code)
@@ -251,7 +251,7 @@ func TestExpiry(t *testing.T) {
 	}
 
 	noDefault := newFixture(t, func(c *manage.Config) { c.DefaultTTL = 0 })
-	c, err := noDefault.svc.Create(context.Background(), operator, "acme", manage.CreateRequest{Owner: "a", Scopes: []string{"GET /x"}}, "")
+	c, err := noDefault.svc.Create(context.Background(), operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "a", Scopes: []string{"GET /x"}}, "")
 	if err != nil || c.ExpiresAt != nil {
 		t.Fatalf("DEFAULT_KEY_TTL=0: expires_at = %v, %v; want never", c.ExpiresAt, err)
 	}
@@ -262,11 +262,11 @@ func TestExpiry(t *testing.T) {
 func TestExpiredIsExpired(t *testing.T) {
 	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 1 })
 	ctx := context.Background()
-	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)}, "")
+	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, "")
+	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, "")
 	wantCode(t, err, keygate.LimitExceeded)
 
 	f.clock.Add(time.Hour)
@@ -278,7 +278,7 @@ func TestExpiredIsExpired(t *testing.T) {
 	if len(list.Keys) != 1 {
 		t.Fatalf("expired list = %+v", list)
 	}
-	if _, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, ""); err != nil {
+	if _, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, ""); err != nil {
 		t.Fatalf("create after the only key expired: %v", err)
 	}
 }
@@ -290,10 +290,10 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 		max     int
 		workers int
 	}{
-		{"30 user keys per owner", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, 10, 30},
-		{"30 service keys per tenant", manage.CreateRequest{Type: keygate.Service, Scopes: []string{"GET /x"}}, 5, 30},
-		{"50 user keys per owner", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, 10, 50},
-		{"50 service keys per tenant", manage.CreateRequest{Type: keygate.Service, Scopes: []string{"GET /x"}}, 5, 50},
+		{"30 user keys per owner", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, 10, 30},
+		{"30 service keys per tenant", manage.CreateRequest{APIs: []string{"*"}, Type: keygate.Service, Scopes: []string{"GET /x"}}, 5, 30},
+		{"50 user keys per owner", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, 10, 50},
+		{"50 service keys per tenant", manage.CreateRequest{APIs: []string{"*"}, Type: keygate.Service, Scopes: []string{"GET /x"}}, 5, 50},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
@@ -335,7 +335,7 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 			// Revoking one frees exactly one slot.
 			var first string
 			ids.Range(func(k, _ any) bool { first = k.(string); return false })
-			if _, err := f.svc.Revoke(ctx, operator, "acme", first); err != nil {
+			if _, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: first}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := f.svc.Create(ctx, operator, "acme", tt.req, ""); err != nil {
@@ -359,20 +359,20 @@ func TestNoEscalation(t *testing.T) {
 	}{
 		{"viewer creates service key", v, manage.CreateRequest{Type: keygate.Service}, keygate.Forbidden},
 		{"viewer creates admin key", v, manage.CreateRequest{Role: keygate.Admin}, keygate.Forbidden},
-		{"viewer widens method", v, manage.CreateRequest{Scopes: []string{"* /buckets/photos/*"}}, keygate.Forbidden},
-		{"viewer widens path", v, manage.CreateRequest{Scopes: []string{"GET /buckets/*"}}, keygate.Forbidden},
-		{"viewer other route", v, manage.CreateRequest{Scopes: []string{"DELETE /buckets/photos/a"}}, keygate.Forbidden},
-		{"viewer for other owner", v, manage.CreateRequest{Owner: "carol", Scopes: []string{"GET /buckets/photos/a"}}, keygate.Forbidden},
-		{"invalid scope", v, manage.CreateRequest{Scopes: []string{"get /x"}}, keygate.Invalid},
+		{"viewer widens method", v, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"* /buckets/photos/*"}}, keygate.Forbidden},
+		{"viewer widens path", v, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/*"}}, keygate.Forbidden},
+		{"viewer other route", v, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"DELETE /buckets/photos/a"}}, keygate.Forbidden},
+		{"viewer for other owner", v, manage.CreateRequest{APIs: []string{"*"}, Owner: "carol", Scopes: []string{"GET /buckets/photos/a"}}, keygate.Forbidden},
+		{"invalid scope", v, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"get /x"}}, keygate.Invalid},
 		{"unknown type", v, manage.CreateRequest{Type: "robot"}, keygate.Invalid},
 		{"unknown role", v, manage.CreateRequest{Role: "root"}, keygate.Invalid},
-		{"admin with scopes", adminOf("acme"), manage.CreateRequest{Role: keygate.Admin, Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"admin with scopes", adminOf("acme"), manage.CreateRequest{APIs: []string{"*"}, Role: keygate.Admin, Scopes: []string{"GET /x"}}, keygate.Invalid},
 		{"admin viewer without scopes", adminOf("acme"), manage.CreateRequest{}, keygate.Invalid},
-		{"service key with foreign owner", adminOf("acme"), manage.CreateRequest{Type: keygate.Service, Owner: "bob", Scopes: []string{"GET /x"}}, keygate.Invalid},
-		{"bad owner", adminOf("acme"), manage.CreateRequest{Owner: "a#b", Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"service key with foreign owner", adminOf("acme"), manage.CreateRequest{APIs: []string{"*"}, Type: keygate.Service, Owner: "bob", Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"bad owner", adminOf("acme"), manage.CreateRequest{APIs: []string{"*"}, Owner: "a#b", Scopes: []string{"GET /x"}}, keygate.Invalid},
 		{"long name", v, manage.CreateRequest{Name: strings.Repeat("n", 101)}, keygate.Invalid},
 		{"control char name", v, manage.CreateRequest{Name: "a\x00b"}, keygate.Invalid},
-		{"operator without tenant", operator, manage.CreateRequest{Owner: "a", Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"operator without tenant", operator, manage.CreateRequest{APIs: []string{"*"}, Owner: "a", Scopes: []string{"GET /x"}}, keygate.Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -389,7 +389,7 @@ func TestNoEscalation(t *testing.T) {
 	}
 
 	// Within its scopes a viewer may create; with no scopes it passes its own on.
-	c, err := f.svc.Create(ctx, v, "", manage.CreateRequest{Name: "narrow", Scopes: []string{"GET /buckets/photos/2026/*"}}, "")
+	c, err := f.svc.Create(ctx, v, "", manage.CreateRequest{APIs: []string{"*"}, Name: "narrow", Scopes: []string{"GET /buckets/photos/2026/*"}}, "")
 	if err != nil || c.Owner != "bob" || c.Role != keygate.Viewer {
 		t.Fatalf("narrow create = %+v, %v", c, err)
 	}
@@ -407,11 +407,11 @@ func TestNoEscalation(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	acme, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, "")
+	acme, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "zed", Scopes: []string{"GET /x"}}, "")
+	other, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "zed", Scopes: []string{"GET /x"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestTenantIsolation(t *testing.T) {
 	for _, id := range []string{acme.ID, "AAAAAAAAAAAAAAAAA", "../../etc/passwd", ""} {
 		_, err := f.svc.Get(ctx, globex, "", id)
 		wantCode(t, err, keygate.NotFound)
-		_, err = f.svc.Revoke(ctx, globex, "", id)
+		_, err = f.svc.Revoke(ctx, globex, manage.RevokeRequest{Tenant: "", ID: id})
 		wantCode(t, err, keygate.NotFound)
 	}
 	_, err = f.svc.Get(ctx, operator, "globex", acme.ID)
@@ -433,7 +433,7 @@ func TestTenantIsolation(t *testing.T) {
 	alice := viewer("acme", "alice", "GET /x")
 	_, err = f.svc.Get(ctx, alice, "", other.ID)
 	wantCode(t, err, keygate.NotFound)
-	_, err = f.svc.Revoke(ctx, alice, "", other.ID)
+	_, err = f.svc.Revoke(ctx, alice, manage.RevokeRequest{Tenant: "", ID: other.ID})
 	wantCode(t, err, keygate.NotFound)
 	list, err = f.svc.List(ctx, alice, manage.ListRequest{})
 	if err != nil || len(list.Keys) != 1 || list.Keys[0].ID != acme.ID {
@@ -451,12 +451,12 @@ func TestTenantIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viewerSvc, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Type: keygate.Service, Scopes: []string{"GET /x"}}, "")
+	viewerSvc, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Type: keygate.Service, Scopes: []string{"GET /x"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sv := keygate.Caller{KeyID: viewerSvc.ID, Tenant: "acme", Owner: "acme", Type: keygate.Service, Role: keygate.Viewer, Scopes: []string{"GET /x"}}
-	_, err = f.svc.Revoke(ctx, sv, "", adminSvc.ID)
+	_, err = f.svc.Revoke(ctx, sv, manage.RevokeRequest{Tenant: "", ID: adminSvc.ID})
 	wantCode(t, err, keygate.NotFound)
 	if got, err := f.svc.Get(ctx, sv, "", viewerSvc.ID); err != nil || got.ID != viewerSvc.ID {
 		t.Fatalf("a service key cannot see itself: %v", err)
@@ -466,7 +466,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("viewer service key lists %+v, %v; want only itself", list, err)
 	}
 	// And no user key may be named like the tenant.
-	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "acme", Scopes: []string{"GET /x"}}, "")
+	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "acme", Scopes: []string{"GET /x"}}, "")
 	wantCode(t, err, keygate.Invalid)
 }
 
@@ -476,7 +476,7 @@ func TestListPagination(t *testing.T) {
 	want := map[string]bool{}
 	for i := 0; i < 7; i++ {
 		owner := []string{"alice", "bob"}[i%2]
-		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: owner, Scopes: []string{"GET /x"}}, "")
+		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: owner, Scopes: []string{"GET /x"}}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -537,7 +537,7 @@ func cursorFor(t *testing.T, f *fixture, owner string) string {
 func TestParallelRevokesAuditOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}, "")
+	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +547,7 @@ func TestParallelRevokesAuditOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k, err := f.svc.Revoke(ctx, operator, "acme", c.ID)
+			k, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: c.ID})
 			if err == nil && k.Status != keygate.Revoked {
 				err = errors.New("not revoked")
 			}
@@ -570,7 +570,7 @@ func TestParallelRevokesAuditOnce(t *testing.T) {
 func TestIdempotentCreate(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	req := manage.CreateRequest{Owner: "alice", Scopes: []string{"GET /x"}}
+	req := manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}
 
 	// Parallel retries of one request: one key, one audit record, and every
 	// caller sees the same key and token.
@@ -610,7 +610,7 @@ func TestIdempotentCreate(t *testing.T) {
 	}
 
 	// Reuse for a different request is refused, and writes nothing.
-	_, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "bob", Scopes: []string{"GET /x"}}, "retry-1")
+	_, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "bob", Scopes: []string{"GET /x"}}, "retry-1")
 	wantCode(t, err, keygate.Invalid)
 	// The same idempotency key from another caller is another create.
 	other, err := f.svc.Create(ctx, adminOf("acme"), "", req, "retry-1")

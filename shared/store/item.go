@@ -51,6 +51,14 @@ func attrN(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
+func attrList(ss []string) types.AttributeValue {
+	l := make([]types.AttributeValue, len(ss))
+	for i, s := range ss {
+		l[i] = attrS(s)
+	}
+	return &types.AttributeValueMemberL{Value: l}
+}
+
 func optTime(item map[string]types.AttributeValue, name string, t *time.Time) {
 	if t != nil {
 		item[name] = attrS(formatTime(*t))
@@ -58,10 +66,6 @@ func optTime(item map[string]types.AttributeValue, name string, t *time.Time) {
 }
 
 func marshalRecord(r *Record) map[string]types.AttributeValue {
-	scopes := make([]types.AttributeValue, len(r.Scopes))
-	for i, sc := range r.Scopes {
-		scopes[i] = attrS(sc)
-	}
 	item := map[string]types.AttributeValue{
 		AttrPK:       attrS(keyPK(r.ID)),
 		AttrSK:       attrS(keySK),
@@ -73,7 +77,8 @@ func marshalRecord(r *Record) map[string]types.AttributeValue {
 		"owner":      attrS(r.Owner),
 		"type":       attrS(string(r.Type)),
 		"role":       attrS(string(r.Role)),
-		"scopes":     &types.AttributeValueMemberL{Value: scopes},
+		"scopes":     attrList(r.Scopes),
+		"apis":       attrList(r.APIs),
 		"created_at": attrS(formatTime(r.CreatedAt)),
 		"created_by": attrS(r.CreatedBy),
 		"verifier":   attrS(r.Verifier),
@@ -125,6 +130,30 @@ func (d *decoder) time(name string) *time.Time {
 	return &t
 }
 
+// list reads a list of strings; a missing one is empty.
+func (d *decoder) list(name string) []string {
+	out := []string{}
+	switch v := d.item[name].(type) {
+	case nil:
+	case *types.AttributeValueMemberL:
+		for _, e := range v.Value {
+			s, ok := e.(*types.AttributeValueMemberS)
+			if !ok {
+				if d.err == nil {
+					d.err = fmt.Errorf("attribute %s holds a non-string", name)
+				}
+				return []string{}
+			}
+			out = append(out, s.Value)
+		}
+	default:
+		if d.err == nil {
+			d.err = fmt.Errorf("attribute %s is not a list", name)
+		}
+	}
+	return out
+}
+
 func unmarshalRecord(item map[string]types.AttributeValue) (*Record, error) {
 	d := decoder{item: item}
 	r := &Record{}
@@ -145,16 +174,10 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*Record, error) {
 	r.ExpiresAt = d.time("expires_at")
 	r.LastUsedAt = d.time("last_used_at")
 	r.RevokedAt = d.time("revoked_at")
-	r.Scopes = []string{}
-	if l, ok := item["scopes"].(*types.AttributeValueMemberL); ok {
-		for _, v := range l.Value {
-			sv, ok := v.(*types.AttributeValueMemberS)
-			if !ok {
-				return nil, fmt.Errorf("decode key %s: scopes hold a non-string", r.ID)
-			}
-			r.Scopes = append(r.Scopes, sv.Value)
-		}
-	}
+	r.Scopes = d.list("scopes")
+	// A key without apis (written before keys were bound to APIs) may call
+	// none: fail closed.
+	r.APIs = d.list("apis")
 	if v, ok := item[AttrTTL].(*types.AttributeValueMemberN); ok {
 		r.TTL, _ = strconv.ParseInt(v.Value, 10, 64)
 	}
@@ -173,6 +196,9 @@ type Audit struct {
 	Actor     string
 	RequestID string
 	At        time.Time
+	// Cause, if set, is why a change was made on the actor's behalf: for a
+	// cascading revocation, "cascade:<id>" of the key revoked at the root.
+	Cause string
 }
 
 func marshalAudit(a Audit) map[string]types.AttributeValue {
@@ -188,6 +214,9 @@ func marshalAudit(a Audit) map[string]types.AttributeValue {
 	}
 	if a.RequestID != "" {
 		item["request_id"] = attrS(a.RequestID)
+	}
+	if a.Cause != "" {
+		item["cause"] = attrS(a.Cause)
 	}
 	return item
 }

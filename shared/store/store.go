@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -126,7 +127,7 @@ func (s *Store) CreateKey(ctx context.Context, r *Record, max int, now time.Time
 		if err == nil {
 			return nil, nil
 		}
-		reasons := cancellationReasons(err)
+		reasons := cancellationReasons(err, 3)
 		if reasons == nil {
 			return nil, classify(fmt.Errorf("create key %s: %w", r.ID, err))
 		}
@@ -195,12 +196,14 @@ func readSlots(item map[string]types.AttributeValue, now time.Time) (int64, map[
 	return version, active
 }
 
-func cancellationReasons(err error) []string {
+// cancellationReasons returns the code of each of n transaction items, ""
+// where there is none, or nil if err is not a cancelled transaction.
+func cancellationReasons(err error, n int) []string {
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) {
 		return nil
 	}
-	reasons := make([]string, 3)
+	reasons := make([]string, n)
 	for i, r := range tce.CancellationReasons {
 		if i < len(reasons) {
 			reasons[i] = aws.ToString(r.Code)
@@ -316,47 +319,111 @@ func (s *Store) ListKeys(ctx context.Context, q Query) ([]*Record, string, error
 // (and writes nothing) if the key was already revoked: revoking is
 // idempotent and only the first revocation is audited.
 func (s *Store) RevokeKey(ctx context.Context, r *Record, at time.Time, ttl int64, audit Audit) (bool, error) {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{
-				TableName:           &s.table,
-				Key:                 map[string]types.AttributeValue{AttrPK: attrS(keyPK(r.ID)), AttrSK: attrS(keySK)},
-				UpdateExpression:    aws.String("SET revoked_at = :at, #ttl = :ttl"),
-				ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
-				ExpressionAttributeNames: map[string]string{
-					"#ttl": AttrTTL,
-				},
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":at": attrS(formatTime(at)), ":ttl": attrN(ttl),
-				},
-			}},
-			{Update: &types.Update{
-				TableName:                 &s.table,
-				Key:                       map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&r.Key)), AttrSK: attrS(slotsSK)},
-				UpdateExpression:          aws.String("REMOVE active.#id ADD version :one"),
-				ConditionExpression:       aws.String("attribute_exists(pk)"),
-				ExpressionAttributeNames:  map[string]string{"#id": r.ID},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":one": attrN(1)},
-			}},
-			{Put: &types.Put{TableName: &s.table, Item: marshalAudit(audit), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		},
-	})
-	if err == nil {
-		return true, nil
-	}
-	reasons := cancellationReasons(err)
-	if reasons != nil && reasons[0] == "ConditionalCheckFailed" {
+	err := s.RevokeKeys(ctx, at, []Revocation{{Record: r, TTL: ttl, Audit: audit}})
+	var changed *ChangedError
+	if errors.As(err, &changed) {
 		return false, nil
 	}
-	if reasons != nil && reasons[1] == "ConditionalCheckFailed" {
-		return false, fmt.Errorf("revoke key %s: slots item missing", r.ID)
+	return err == nil, err
+}
+
+// Revocation is one key of a batch: the key, its shortened TTL and its
+// audit record.
+type Revocation struct {
+	Record *Record
+	TTL    int64
+	Audit  Audit
+}
+
+// MaxRevokeBatch is the most keys one RevokeKeys call takes: each needs an
+// update and an audit record, and each owner's slots one update, within
+// DynamoDB's 100 items per transaction.
+const MaxRevokeBatch = 30
+
+// ChangedError says a key of a batch was revoked by someone else after it
+// was read; nothing of the batch was written.
+type ChangedError struct{ ID string }
+
+func (e *ChangedError) Error() string { return "key " + e.ID + " was revoked meanwhile" }
+
+// RevokeKeys revokes a batch of keys in one transaction: all of them, with
+// their audit records and released slots, or none. Every key must still be
+// unrevoked, else it writes nothing and returns a *ChangedError naming one
+// that is not.
+func (s *Store) RevokeKeys(ctx context.Context, at time.Time, revs []Revocation) error {
+	if len(revs) == 0 {
+		return nil
 	}
-	if reasons != nil && slices.Contains(reasons, "TransactionConflict") {
+	if len(revs) > MaxRevokeBatch {
+		return fmt.Errorf("revoke %d keys: at most %d per batch", len(revs), MaxRevokeBatch)
+	}
+	items := make([]types.TransactWriteItem, 0, 3*len(revs))
+	// owners[i] is the key whose condition items[i] holds, "" for others.
+	var owners []string
+	slots := map[string][]string{} // slots PK -> key IDs leaving it
+	var slotOrder []string
+	for _, rv := range revs {
+		r := rv.Record
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                &s.table,
+			Key:                      map[string]types.AttributeValue{AttrPK: attrS(keyPK(r.ID)), AttrSK: attrS(keySK)},
+			UpdateExpression:         aws.String("SET revoked_at = :at, #ttl = :ttl"),
+			ConditionExpression:      aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
+			ExpressionAttributeNames: map[string]string{"#ttl": AttrTTL},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":at": attrS(formatTime(at)), ":ttl": attrN(rv.TTL),
+			},
+		}}, types.TransactWriteItem{Put: &types.Put{
+			TableName: &s.table, Item: marshalAudit(rv.Audit), ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}})
+		owners = append(owners, r.ID, "")
+		pk := slotsPK(&r.Key)
+		if _, ok := slots[pk]; !ok {
+			slotOrder = append(slotOrder, pk)
+		}
+		slots[pk] = append(slots[pk], r.ID)
+	}
+	for _, pk := range slotOrder {
+		names := map[string]string{}
+		removes := make([]string, len(slots[pk]))
+		for i, id := range slots[pk] {
+			n := "#id" + strconv.Itoa(i)
+			names[n] = id
+			removes[i] = "active." + n
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 &s.table,
+			Key:                       map[string]types.AttributeValue{AttrPK: attrS(pk), AttrSK: attrS(slotsSK)},
+			UpdateExpression:          aws.String("REMOVE " + strings.Join(removes, ", ") + " ADD version :one"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": attrN(1)},
+		}})
+		owners = append(owners, "")
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	reasons := cancellationReasons(err, len(items))
+	if reasons == nil {
+		return classify(fmt.Errorf("revoke %d keys: %w", len(revs), err))
+	}
+	for i, code := range reasons {
+		if code != "ConditionalCheckFailed" {
+			continue
+		}
+		if owners[i] != "" {
+			return &ChangedError{ID: owners[i]}
+		}
+		return fmt.Errorf("revoke %d keys: audit record exists or slots item missing", len(revs))
+	}
+	if slices.Contains(reasons, "TransactionConflict") {
 		// A parallel create or revoke for the same owner holds the slots
-		// item (or the key): retryable, not a server fault.
-		return false, keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
+		// item (or a key): retryable, not a server fault.
+		return keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
 	}
-	return false, classify(fmt.Errorf("revoke key %s: %w", r.ID, err))
+	return classify(fmt.Errorf("revoke %d keys: %w", len(revs), err))
 }
 
 // TouchLastUsed sets last_used_at to at unless it is already later than

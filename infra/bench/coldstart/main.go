@@ -387,12 +387,12 @@ func (fx *fixture) coldEvent(ctx context.Context, fn string, i int, events map[s
 	case "authorizer":
 		return events["rest-request"], want(`"Effect":"Allow"`), nil
 	case "create":
-		return fmt.Appendf(nil, `{"tenant":"bench","owner":"cold-%d","name":"coldstart","scopes":["GET /v1/whoami"]}`, i), want(`"token":"kg_live_`), nil
+		return fmt.Appendf(nil, `{"tenant":"bench","owner":"cold-%d","name":"coldstart","apis":["*"],"scopes":["GET /v1/whoami"]}`, i), want(`"token":"kg_live_`), nil
 	case "list":
 		return []byte(`{"tenant":"bench","limit":10}`), want(`"keys":[`), nil
 	case "revoke":
 		k, err := fx.svc.Create(ctx, keygate.Caller{Operator: true}, "bench", manage.CreateRequest{
-			Owner: fmt.Sprintf("revoke-%d", i), Name: "coldstart", Scopes: []string{"GET /v1/whoami"},
+			Owner: fmt.Sprintf("revoke-%d", i), Name: "coldstart", APIs: []string{"*"}, Scopes: []string{"GET /v1/whoami"},
 		}, "")
 		if err != nil {
 			return nil, nil, err

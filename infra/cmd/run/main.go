@@ -109,7 +109,7 @@ func run() error {
 		defer cancel()
 		_ = server.Shutdown(shutdown)
 	}()
-	printBanner(os.Stdout, "http://"+ln.Addr().String(), admin)
+	printBanner(os.Stdout, "http://"+ln.Addr().String(), gateway.APIID, admin)
 	if err := server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -117,9 +117,10 @@ func run() error {
 	return nil
 }
 
-func printBanner(w io.Writer, url string, admin *manage.Created) {
+func printBanner(w io.Writer, url, apiID string, admin *manage.Created) {
 	fmt.Fprintf(w, `
 Keygate is serving on %[1]s (DynamoDB Local in memory; Ctrl-C stops everything)
+API id of this gateway: %[3]s (keys name it in "apis" to call these routes)
 
 Admin key for tenant "demo" (shown once, never stored):
 
@@ -128,12 +129,12 @@ Admin key for tenant "demo" (shown once, never stored):
 Try:
   curl -s %[1]s/v1/whoami -H "Authorization: Bearer $KEY"
   curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-       -d '{"owner":"bob","name":"laptop","scopes":["GET /v1/whoami","GET /v1/keys"]}'
+       -d '{"owner":"bob","name":"laptop","apis":["%[3]s"],"scopes":["GET /v1/whoami","GET /v1/keys"]}'
   curl -s %[1]s/v1/keys -H "Authorization: Bearer $KEY"
-  curl -s -X DELETE %[1]s/v1/keys/<id> -H "Authorization: Bearer $KEY"
+  curl -s -X DELETE "%[1]s/v1/keys/<id>?cascade=true" -H "Authorization: Bearer $KEY"
   curl -s %[1]s/openapi.yaml
 
-`, url, admin.Token)
+`, url, admin.Token, apiID)
 }
 
 // randomPepper gives a one-run server secret when TOKEN_PEPPER is unset:

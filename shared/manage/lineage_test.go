@@ -1,0 +1,343 @@
+package manage_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/manage"
+)
+
+// callerOf is the Caller the authorizer vouches for when c's token is used.
+func callerOf(c *manage.Created) keygate.Caller {
+	return keygate.Caller{KeyID: c.ID, Tenant: c.Tenant, Owner: c.Owner, Type: c.Type, Role: c.Role, Scopes: c.Scopes, APIs: c.APIs, ExpiresAt: c.ExpiresAt}
+}
+
+func (f *fixture) mint(t *testing.T, by keygate.Caller, req manage.CreateRequest) *manage.Created {
+	t.Helper()
+	tenant := ""
+	if by.Operator {
+		tenant = "acme"
+	}
+	c, err := f.svc.Create(context.Background(), by, tenant, req, "")
+	if err != nil {
+		t.Fatalf("create %+v: %v", req, err)
+	}
+	return c
+}
+
+// TestChildNeverOutlivesParent: a key minted by a key expires no later than
+// it (capped, and the response says so), and records who minted it.
+func TestChildNeverOutlivesParent(t *testing.T) {
+	f := newFixture(t, nil)
+	now := f.clock.Now()
+	parent := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin, ExpiresInHours: ptr[int64](24)})
+	tests := []struct {
+		name   string
+		req    manage.CreateRequest
+		want   time.Time
+		capped bool
+	}{
+		{"default ttl (90 days)", manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}}, now.Add(24 * time.Hour), true},
+		{"never", manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](0)}, now.Add(24 * time.Hour), true},
+		{"later", manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](48)}, now.Add(24 * time.Hour), true},
+		{"earlier", manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](2)}, now.Add(2 * time.Hour), false},
+		{"equal", manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](24)}, now.Add(24 * time.Hour), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := f.mint(t, callerOf(parent), tt.req)
+			if c.ExpiresAt == nil || !c.ExpiresAt.Equal(tt.want) || c.ExpiryCapped != tt.capped {
+				t.Fatalf("expires_at = %v capped=%v, want %v capped=%v", c.ExpiresAt, c.ExpiryCapped, tt.want, tt.capped)
+			}
+			if c.CreatedBy != "key:"+parent.ID {
+				t.Fatalf("created_by = %q", c.CreatedBy)
+			}
+			b, _ := json.Marshal(c)
+			if strings.Contains(string(b), `"expiry_capped"`) != tt.capped {
+				t.Fatalf("response %s: expiry_capped shown = %v, want %v", b, !tt.capped, tt.capped)
+			}
+			got, err := f.svc.Get(context.Background(), operator, "acme", c.ID)
+			if err != nil || !got.ExpiresAt.Equal(tt.want) {
+				t.Fatalf("stored expires_at = %v, %v", got, err)
+			}
+		})
+	}
+	// Operators are not keys: nothing to outlive.
+	c := f.mint(t, operator, manage.CreateRequest{Owner: "carol", APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](0)})
+	if c.ExpiresAt != nil || c.ExpiryCapped {
+		t.Fatalf("operator key: expires_at = %v capped = %v", c.ExpiresAt, c.ExpiryCapped)
+	}
+}
+
+// TestAPIsOnCreate: viewer keys name their APIs, within their creator's.
+func TestAPIsOnCreate(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	data := f.mint(t, operator, manage.CreateRequest{Owner: "alice", APIs: []string{"data123/prod"}, Scopes: []string{"* /*"}})
+	admin := f.mint(t, operator, manage.CreateRequest{Owner: "root", Role: keygate.Admin})
+	if !slices.Equal(admin.APIs, []string{"*"}) {
+		t.Fatalf("operator's admin key apis = %v, want [*]", admin.APIs)
+	}
+	tests := []struct {
+		name   string
+		caller keygate.Caller
+		req    manage.CreateRequest
+		code   keygate.Code
+		want   []string
+	}{
+		{"operator viewer without apis", operator, manage.CreateRequest{Owner: "bob", Scopes: []string{"GET /x"}}, keygate.Invalid, nil},
+		{"admin viewer without apis", callerOf(admin), manage.CreateRequest{Owner: "bob", Scopes: []string{"GET /x"}}, keygate.Invalid, nil},
+		{"bad api id", operator, manage.CreateRequest{Owner: "bob", APIs: []string{"ABC"}, Scopes: []string{"GET /x"}}, keygate.Invalid, nil},
+		{"bad stage", operator, manage.CreateRequest{Owner: "bob", APIs: []string{"abc/p r"}, Scopes: []string{"GET /x"}}, keygate.Invalid, nil},
+		{"wider than creator: other api", callerOf(data), manage.CreateRequest{APIs: []string{"mgmt456"}, Scopes: []string{"GET /x"}}, keygate.Forbidden, nil},
+		{"wider than creator: every stage", callerOf(data), manage.CreateRequest{APIs: []string{"data123"}, Scopes: []string{"GET /x"}}, keygate.Forbidden, nil},
+		{"wider than creator: all", callerOf(data), manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}}, keygate.Forbidden, nil},
+		{"viewer passes its own on", callerOf(data), manage.CreateRequest{Scopes: []string{"GET /x"}}, "", []string{"data123/prod"}},
+		{"within", callerOf(data), manage.CreateRequest{APIs: []string{"data123/prod", "data123/prod"}, Scopes: []string{"GET /x"}}, "", []string{"data123/prod"}},
+		{"admin names one", callerOf(admin), manage.CreateRequest{Owner: "bob", APIs: []string{"mgmt456"}, Scopes: []string{"GET /x"}}, "", []string{"mgmt456"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant := ""
+			if tt.caller.Operator {
+				tenant = "acme"
+			}
+			c, err := f.svc.Create(ctx, tt.caller, tenant, tt.req, "")
+			if tt.code != "" {
+				wantCode(t, err, tt.code)
+				return
+			}
+			if err != nil || !slices.Equal(c.APIs, tt.want) {
+				t.Fatalf("apis = %v (%v), want %v", c, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRevokeOnlyWhatYouCover: a key may revoke only keys whose role, scopes
+// and APIs it covers, even among the keys it can see.
+func TestRevokeOnlyWhatYouCover(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	ownerAdmin := f.mint(t, operator, manage.CreateRequest{Owner: "bob", Role: keygate.Admin})
+	wide := f.mint(t, operator, manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /buckets/*"}})
+	otherAPI := f.mint(t, operator, manage.CreateRequest{Owner: "bob", APIs: []string{"other1"}, Scopes: []string{"GET /buckets/photos/a"}})
+	narrow := f.mint(t, operator, manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
+	sibling := f.mint(t, operator, manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/2026/*"}})
+	for name, target := range map[string]*manage.Created{"owner's admin key": ownerAdmin, "wider sibling": wide} {
+		t.Run(name, func(t *testing.T) {
+			_, err := f.svc.Revoke(ctx, callerOf(narrow), manage.RevokeRequest{ID: target.ID})
+			wantCode(t, err, keygate.Forbidden)
+		})
+	}
+	t.Run("sibling on an API it lacks", func(t *testing.T) {
+		_, err := f.svc.Revoke(ctx, callerOf(sibling), manage.RevokeRequest{ID: otherAPI.ID})
+		wantCode(t, err, keygate.Forbidden)
+	})
+	for _, k := range []*manage.Created{ownerAdmin, wide, otherAPI} {
+		if got, _ := f.svc.Get(ctx, operator, "acme", k.ID); got.Status != keygate.Active {
+			t.Fatalf("key %s is %s after refused revokes", k.ID, got.Status)
+		}
+	}
+	// Narrower keys and itself: fine.
+	for _, target := range []*manage.Created{sibling, narrow} {
+		if r, err := f.svc.Revoke(ctx, callerOf(narrow), manage.RevokeRequest{ID: target.ID}); err != nil || r.Status != keygate.Revoked {
+			t.Fatalf("revoke %s = %v, %v", target.ID, r, err)
+		}
+	}
+}
+
+// TestCascadeRevoke: a cascade revokes the key and everything minted from
+// it, transitively, and nothing else, with one audit record per key.
+func TestCascadeRevoke(t *testing.T) {
+	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 100 })
+	ctx := context.Background()
+	root := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin})
+	child := f.mint(t, callerOf(root), manage.CreateRequest{Owner: "bob", Role: keygate.Admin})
+	grandchild := f.mint(t, callerOf(child), manage.CreateRequest{Owner: "carol", APIs: []string{"*"}, Scopes: []string{"GET /x/*"}})
+	great := f.mint(t, callerOf(grandchild), manage.CreateRequest{Scopes: []string{"GET /x/y"}})
+	// Many children, so the cascade spans several transactions.
+	var wide []string
+	for i := 0; i < 70; i++ {
+		wide = append(wide, f.mint(t, callerOf(child), manage.CreateRequest{Owner: fmt.Sprintf("u%d", i%7), APIs: []string{"*"}, Scopes: []string{"GET /z"}}).ID)
+	}
+	already := f.mint(t, callerOf(child), manage.CreateRequest{Owner: "dave", APIs: []string{"*"}, Scopes: []string{"GET /z"}})
+	if _, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: already.ID}); err != nil {
+		t.Fatal(err)
+	}
+	sibling := f.mint(t, callerOf(root), manage.CreateRequest{Owner: "erin", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	unrelated := f.mint(t, operator, manage.CreateRequest{Owner: "frank", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+
+	// A plain revoke leaves descendants alone.
+	r, err := f.svc.Revoke(ctx, callerOf(root), manage.RevokeRequest{ID: great.ID})
+	if err != nil || r.Status != keygate.Revoked || len(r.RevokedDescendants) != 0 {
+		t.Fatalf("plain revoke = %+v, %v", r, err)
+	}
+
+	r, err = f.svc.Revoke(ctx, callerOf(root), manage.RevokeRequest{ID: child.ID, Cascade: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked := append([]string{grandchild.ID}, wide...)
+	slices.Sort(wantRevoked)
+	got := slices.Clone(r.RevokedDescendants)
+	slices.Sort(got)
+	if r.ID != child.ID || r.Status != keygate.Revoked || !slices.Equal(got, wantRevoked) {
+		t.Fatalf("cascade = %s %s, revoked %d descendants, want %d (the already revoked ones are not listed)", r.ID, r.Status, len(got), len(wantRevoked))
+	}
+	for _, id := range append([]string{child.ID, great.ID, already.ID}, wantRevoked...) {
+		if k, _ := f.svc.Get(ctx, operator, "acme", id); k.Status != keygate.Revoked {
+			t.Fatalf("descendant %s is %s", id, k.Status)
+		}
+	}
+	for _, k := range []*manage.Created{root, sibling, unrelated} {
+		if got, _ := f.svc.Get(ctx, operator, "acme", k.ID); got.Status != keygate.Active {
+			t.Fatalf("key %s outside the lineage is %s", k.ID, got.Status)
+		}
+	}
+	for _, id := range append([]string{child.ID}, wantRevoked...) {
+		if a := f.audits(t, id); !slices.Equal(a, []string{"create", "revoke"}) {
+			t.Fatalf("audits of %s = %v", id, a)
+		}
+	}
+	// Again: a no-op that revokes nothing more.
+	r, err = f.svc.Revoke(ctx, callerOf(root), manage.RevokeRequest{ID: child.ID, Cascade: true})
+	if err != nil || len(r.RevokedDescendants) != 0 {
+		t.Fatalf("second cascade = %+v, %v", r, err)
+	}
+}
+
+// TestParallelCascades: cascades racing each other and plain revokes over
+// one lineage revoke every key exactly once.
+func TestParallelCascades(t *testing.T) {
+	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 100 })
+	ctx := context.Background()
+	root := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin})
+	var ids []string
+	for i := 0; i < 40; i++ {
+		ids = append(ids, f.mint(t, callerOf(root), manage.CreateRequest{Owner: fmt.Sprintf("u%d", i%4), APIs: []string{"*"}, Scopes: []string{"GET /z"}}).ID)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i%2 == 0 {
+				_, _ = f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: root.ID, Cascade: true})
+			} else {
+				_, _ = f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: ids[i*5]})
+			}
+		}(i)
+	}
+	wg.Wait()
+	if _, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: root.ID, Cascade: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range append([]string{root.ID}, ids...) {
+		if a := f.audits(t, id); !slices.Equal(a, []string{"create", "revoke"}) {
+			t.Fatalf("audits of %s = %v, want one create and one revoke", id, a)
+		}
+	}
+}
+
+// TestCursorsAreSealed: cursors hide what they point at, continue only the
+// listing that made them, and refuse tampering.
+func TestCursorsAreSealed(t *testing.T) {
+	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 50 })
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 4; i++ {
+		for _, owner := range []string{"alice", "bob"} {
+			ids = append(ids, f.mint(t, operator, manage.CreateRequest{Owner: owner, APIs: []string{"*"}, Scopes: []string{"GET /x"}}).ID)
+			f.clock.Add(time.Second)
+		}
+	}
+	list, err := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme", Limit: 3})
+	if err != nil || list.NextCursor == nil {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+	cursor := *list.NextCursor
+	raw, _ := base64.RawURLEncoding.DecodeString(cursor)
+	for _, id := range ids {
+		if strings.Contains(cursor, id) || bytes.Contains(raw, []byte(id)) || strings.Contains(string(raw), "alice") {
+			t.Fatalf("cursor shows a key id or owner: %s", cursor)
+		}
+	}
+	tampered := []byte(cursor)
+	tampered[10] ^= 1
+	alice := keygate.Caller{KeyID: "alicekey000000000", Tenant: "acme", Owner: "alice", Type: keygate.User, Role: keygate.Viewer, Scopes: []string{"GET /x"}, APIs: []string{"*"}}
+	bad := []struct {
+		name   string
+		caller keygate.Caller
+		req    manage.ListRequest
+	}{
+		{"tampered", operator, manage.ListRequest{Tenant: "acme", Limit: 3, Cursor: string(tampered)}},
+		{"truncated", operator, manage.ListRequest{Tenant: "acme", Limit: 3, Cursor: cursor[:len(cursor)-4]}},
+		{"plain base64 of a position", operator, manage.ListRequest{Tenant: "acme", Limit: 3, Cursor: base64.RawURLEncoding.EncodeToString([]byte("alice#2026-11-23T12:00:00.000Z#" + ids[0]))}},
+		{"other tenant", operator, manage.ListRequest{Tenant: "globex", Limit: 3, Cursor: cursor}},
+		{"other filter", operator, manage.ListRequest{Tenant: "acme", Owner: "alice", Limit: 3, Cursor: cursor}},
+		{"other status", operator, manage.ListRequest{Tenant: "acme", Status: keygate.Active, Limit: 3, Cursor: cursor}},
+		{"other caller", alice, manage.ListRequest{Limit: 3, Cursor: cursor}},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.svc.List(ctx, tt.caller, tt.req)
+			wantCode(t, err, keygate.Invalid)
+		})
+	}
+	// The cursor continues its own listing.
+	next, err := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme", Limit: 3, Cursor: cursor})
+	if err != nil || len(next.Keys) != 3 || next.Keys[0].ID == list.Keys[0].ID {
+		t.Fatalf("next page = %+v, %v", next, err)
+	}
+}
+
+// TestServiceViewerListsItself: a viewer service key sees only itself, and
+// its listing reads no other key, so no cursor comes from one it cannot see.
+func TestServiceViewerListsItself(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		f.mint(t, operator, manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin})
+	}
+	sv := f.mint(t, operator, manage.CreateRequest{Type: keygate.Service, APIs: []string{"*"}, Scopes: []string{"GET /v1/keys"}})
+	list, err := f.svc.List(ctx, callerOf(sv), manage.ListRequest{Limit: 1})
+	if err != nil || len(list.Keys) != 1 || list.Keys[0].ID != sv.ID || list.NextCursor != nil {
+		t.Fatalf("service viewer list = %+v, %v", list, err)
+	}
+	list, err = f.svc.List(ctx, callerOf(sv), manage.ListRequest{Status: keygate.Revoked})
+	if err != nil || len(list.Keys) != 0 {
+		t.Fatalf("filtered = %+v, %v", list, err)
+	}
+}
+
+// TestCreatedRedactsItsToken: a Created passed to a log line or an error by
+// mistake shows no token; its JSON, the create response, does.
+func TestCreatedRedactsItsToken(t *testing.T) {
+	f := newFixture(t, nil)
+	c := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin})
+	secret := c.Token[len("kg_live_")+17:]
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
+		slog.New(h).Info("created", "key", c, "value", *c)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		buf.WriteString(fmt.Sprintf(verb, c) + fmt.Sprintf(verb, *c))
+	}
+	if strings.Contains(buf.String(), secret) {
+		t.Fatalf("printed a token: %s", buf.String())
+	}
+	if b, _ := json.Marshal(c); !strings.Contains(string(b), c.Token) {
+		t.Fatal("the create response lost its token")
+	}
+}

@@ -114,4 +114,3 @@ func TestQueryParameters(t *testing.T) {
 		t.Fatalf("direct cascade = %v", got)
 	}
 }
-

@@ -6,13 +6,10 @@ import (
 	"context"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/keygate/keygate/shared/authorizer"
 	"github.com/keygate/keygate/shared/setup"
-	"github.com/keygate/keygate/shared/store"
 )
 
 func main() {
 	env := setup.MustLoad(context.Background())
-	st := store.New(env.DynamoDB, env.Config.TableName)
-	lambda.Start(authorizer.New(st, env.AuthorizerConfig(), env.Logger).Handle)
+	lambda.Start(env.Authorizer().Handle)
 }

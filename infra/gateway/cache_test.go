@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -51,7 +50,7 @@ func newHTTPStack(t *testing.T, sources []string, routeKeys ...string) *httpStac
 	for _, k := range routeKeys {
 		routes = append(routes, gateway.Route{Key: k, Integration: echo})
 	}
-	gw := gateway.LocalHTTP(env, 5*time.Second, routes, slog.New(slog.NewJSONHandler(logs, nil)))
+	gw := gateway.LocalHTTP(env, 5*time.Second, routes)
 	gw.IdentitySources = sources
 	gw.Now = func() time.Time { s.mu.Lock(); defer s.mu.Unlock(); return s.now }
 	authorize := gw.Authorizer
@@ -62,8 +61,7 @@ func newHTTPStack(t *testing.T, sources []string, routeKeys ...string) *httpStac
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
-	created, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, "demo",
-		manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /public/*"}}, "")
+	created, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "demo", Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /public/*"}})
 	if err != nil {
 		t.Fatal(err)
 	}

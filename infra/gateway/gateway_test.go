@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
-	"github.com/keygate/keygate/shared/store"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -65,7 +63,7 @@ func newEnv(t *testing.T, extra map[string]string) (*setup.Env, *manage.Service,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env, manage.New(store.New(env.DynamoDB, table), env.ManageConfig()), logs
+	return env, env.Service(), logs
 }
 
 // newStack serves the real handlers behind the gateway over real HTTP,
@@ -83,7 +81,7 @@ func newStackWith(t *testing.T, resultTTL time.Duration, extra map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := gateway.Local(env, resultTTL, openAPI, slog.New(slog.NewJSONHandler(logs, nil)))
+	gw := gateway.Local(env, resultTTL, openAPI)
 	s := &stack{gw: gw, logs: logs, mu: &sync.Mutex{}}
 	now := time.Now()
 	s.now = &now
@@ -94,7 +92,7 @@ func newStackWith(t *testing.T, resultTTL time.Duration, extra map[string]string
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
-	admin, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, "demo", manage.CreateRequest{Owner: "admin", Role: keygate.Admin}, "")
+	admin, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "demo", Owner: "admin", Role: keygate.Admin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -70,14 +69,11 @@ func newStack(t *testing.T, endpoint, table string, vars map[string]string) *sta
 	if err := store.EnsureTable(context.Background(), env.DynamoDB, table); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	st := store.New(env.DynamoDB, table)
-	s := &stack{env: env, logs: logs, table: table, svc: manage.New(st, env.ManageConfig()), fns: map[httpapi.Function]*httpapi.Handler{}}
-	s.auth = authorizer.New(st, env.AuthorizerConfig(), log)
+	s := &stack{env: env, logs: logs, table: table, svc: env.Service(), auth: env.Authorizer(), fns: map[httpapi.Function]*httpapi.Handler{}}
 	for _, fn := range []httpapi.Function{httpapi.Create, httpapi.List, httpapi.Revoke} {
-		s.fns[fn] = httpapi.New(fn, s.svc, log)
+		s.fns[fn] = env.Handler(fn)
 	}
-	s.gw = gateway.Local(env, 0, nil, log)
+	s.gw = gateway.Local(env, 0, nil)
 	srv := httptest.NewServer(s.gw)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
@@ -86,7 +82,7 @@ func newStack(t *testing.T, endpoint, table string, vars map[string]string) *sta
 
 func (s *stack) admin(t *testing.T, tenant string) *manage.Created {
 	t.Helper()
-	c, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, tenant, manage.CreateRequest{Owner: "root", Role: keygate.Admin}, "")
+	c, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: tenant, Owner: "root", Role: keygate.Admin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +183,7 @@ func TestRestartMidRun(t *testing.T) {
 	defer func() { _ = srv.Stop() }()
 	s := newStack(t, srv.Endpoint, "keygate", map[string]string{"AUTH_CACHE_TTL": "0", "MAX_USER_KEYS": "1000"})
 	admin := s.admin(t, "acme")
-	viewer, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "v", Scopes: []string{"GET /v1/whoami"}}, "")
+	viewer, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "v", Scopes: []string{"GET /v1/whoami"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +409,7 @@ func TestRevokeUnderLoad(t *testing.T) {
 	_, table := dynamotest.NewTable(t)
 	const cacheTTL = time.Second
 	s := newStack(t, dynamotest.Endpoint(t), table, map[string]string{"AUTH_CACHE_TTL": cacheTTL.String()})
-	key, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "a", Scopes: []string{"GET /x"}}, "")
+	key, err := s.svc.Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "a", Scopes: []string{"GET /x"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,17 +28,14 @@ import (
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/scope"
-	"github.com/keygate/keygate/shared/store"
 )
 
 // Store is the storage the authorizer needs: one strongly consistent read
 // per cache miss, and the throttled last-used write.
 type Store interface {
-	GetKey(ctx context.Context, id string) (*store.Record, error)
+	GetKey(ctx context.Context, id string) (*keygate.Record, error)
 	TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error)
 }
-
-var _ Store = (*store.Store)(nil)
 
 // Config holds the authorizer's settings.
 type Config struct {

@@ -39,7 +39,7 @@ type countingStore struct {
 	touchErr               error
 }
 
-func (c *countingStore) GetKey(ctx context.Context, id string) (*store.Record, error) {
+func (c *countingStore) GetKey(ctx context.Context, id string) (*keygate.Record, error) {
 	c.gets.Add(1)
 	return c.Store.GetKey(ctx, id)
 }
@@ -111,7 +111,7 @@ func (f *fixture) create(t testing.TB, req manage.CreateRequest) *manage.Created
 	if req.Owner == "" && req.Type != keygate.Service {
 		req.Owner = "alice"
 	}
-	c, err := f.svc.Create(context.Background(), keygate.Caller{Operator: true}, "acme", req, "")
+	c, err := f.svc.Create(context.Background(), keygate.Caller{Operator: true}, withTenant(req, "acme", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +547,7 @@ func TestLastUsed(t *testing.T) {
 	if n := f.store.touches.Load(); n != 2 {
 		t.Fatalf("%d last-used attempts, want 2", n)
 	}
-	got, err := f.svc.Get(context.Background(), keygate.Caller{Operator: true}, "acme", key.ID)
+	got, err := f.svc.Get(context.Background(), keygate.Caller{Operator: true}, manage.GetRequest{Tenant: "acme", ID: key.ID})
 	if err != nil || got.LastUsedAt == nil || f.clock.Now().Sub(*got.LastUsedAt) > 41*time.Second {
 		t.Fatalf("last_used_at = %v, %v", got.LastUsedAt, err)
 	}
@@ -770,4 +770,11 @@ func TestUsageIdentifier(t *testing.T) {
 	if authorizer.UsageIdentifier("", a) != "" {
 		t.Error("no mode gives a value")
 	}
+}
+
+// withTenant is req with the tenant an operator acts on and an
+// idempotency key.
+func withTenant(req manage.CreateRequest, tenant, idempotencyKey string) manage.CreateRequest {
+	req.Tenant, req.IdempotencyKey = tenant, idempotencyKey
+	return req
 }

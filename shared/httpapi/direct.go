@@ -51,7 +51,9 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		if err := decodeStrict(event, &e); err != nil {
 			return outcome{err: err, caller: op}
 		}
-		return h.create(ctx, op, e.Tenant, e.CreateRequest, e.IdempotencyKey)
+		req := e.CreateRequest
+		req.Tenant, req.IdempotencyKey = e.Tenant, e.IdempotencyKey
+		return h.create(ctx, op, req)
 	case List:
 		var e directList
 		if res.err = decodeStrict(event, &e); res.err != nil {
@@ -59,7 +61,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		}
 		res.keyID = e.ID
 		if e.ID != "" {
-			res.body, res.err = h.svc.Get(ctx, op, e.Tenant, e.ID)
+			res.body, res.err = h.svc.Get(ctx, op, manage.GetRequest{Tenant: e.Tenant, ID: e.ID})
 		} else {
 			res.body, res.err = h.svc.List(ctx, op, manage.ListRequest{Tenant: e.Tenant, Owner: e.Owner, Status: e.Status, Limit: e.Limit, Cursor: e.Cursor})
 		}

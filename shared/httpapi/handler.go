@@ -21,9 +21,9 @@ import (
 
 // Service is what the handlers call.
 type Service interface {
-	Create(ctx context.Context, c keygate.Caller, tenant string, req manage.CreateRequest, idempotencyKey string) (*manage.Created, error)
+	Create(ctx context.Context, c keygate.Caller, req manage.CreateRequest) (*manage.Created, error)
 	List(ctx context.Context, c keygate.Caller, req manage.ListRequest) (*manage.List, error)
-	Get(ctx context.Context, c keygate.Caller, tenant, id string) (*keygate.Key, error)
+	Get(ctx context.Context, c keygate.Caller, req manage.GetRequest) (*keygate.Key, error)
 	Revoke(ctx context.Context, c keygate.Caller, req manage.RevokeRequest) (*manage.Revoked, error)
 }
 

@@ -108,7 +108,8 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 		if err := readBody(req, &body); err != nil {
 			return outcome{err: err, caller: caller}
 		}
-		return h.create(ctx, caller, "", body, header(req, "Idempotency-Key"))
+		body.IdempotencyKey = header(req, "Idempotency-Key")
+		return h.create(ctx, caller, body)
 	case "GET /v1/keys":
 		lr, err := listRequest(q)
 		if err != nil {
@@ -118,11 +119,11 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 	case "GET /v1/whoami":
 		res.keyID = caller.KeyID
 		if res.err = q.only(); res.err == nil {
-			res.body, res.err = h.svc.Get(ctx, caller, "", caller.KeyID)
+			res.body, res.err = h.svc.Get(ctx, caller, manage.GetRequest{Tenant: "", ID: caller.KeyID})
 		}
 	case "GET /v1/keys/{id}":
 		if res.err = q.only(); res.err == nil {
-			res.body, res.err = h.svc.Get(ctx, caller, "", id)
+			res.body, res.err = h.svc.Get(ctx, caller, manage.GetRequest{Tenant: "", ID: id})
 		}
 	case "DELETE /v1/keys/{id}":
 		cascade, err := q.boolean("cascade")
@@ -138,8 +139,8 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 }
 
 // create runs a create for caller, in either event shape.
-func (h *Handler) create(ctx context.Context, caller keygate.Caller, tenant string, req manage.CreateRequest, idempotencyKey string) outcome {
-	created, err := h.svc.Create(ctx, caller, tenant, req, idempotencyKey)
+func (h *Handler) create(ctx context.Context, caller keygate.Caller, req manage.CreateRequest) outcome {
+	created, err := h.svc.Create(ctx, caller, req)
 	if err != nil {
 		return outcome{err: err, caller: caller}
 	}
@@ -292,4 +293,11 @@ func listRequest(q query) (manage.ListRequest, error) {
 		lr.Limit = n
 	}
 	return lr, nil
+}
+
+// withTenant is req with the tenant an operator acts on and an
+// idempotency key.
+func withTenant(req manage.CreateRequest, tenant, idempotencyKey string) manage.CreateRequest {
+	req.Tenant, req.IdempotencyKey = tenant, idempotencyKey
+	return req
 }

@@ -45,9 +45,9 @@ var benchOperator = keygate.Caller{Operator: true}
 // benchCreate mints a viewer key for owner in tenant "bench".
 func benchCreate(b *testing.B, svc *manage.Service, owner string) *manage.Created {
 	b.Helper()
-	c, err := svc.Create(context.Background(), benchOperator, "bench", manage.CreateRequest{
-		Owner: owner, Name: "bench", Scopes: []string{"GET /v1/whoami"},
-	}, "")
+	c, err := svc.Create(context.Background(), benchOperator, manage.CreateRequest{Tenant: "bench",
+		Owner: owner, Name: "bench", APIs: []string{"*"}, Scopes: []string{"GET /v1/whoami"},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := svc.Get(ctx, benchOperator, "bench", key.ID); err != nil {
+		if _, err := svc.Get(ctx, benchOperator, manage.GetRequest{Tenant: "bench", ID: key.ID}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -28,7 +28,7 @@ func (f *fixture) mint(t *testing.T, by keygate.Caller, req manage.CreateRequest
 	if by.Operator {
 		tenant = "acme"
 	}
-	c, err := f.svc.Create(context.Background(), by, tenant, req, "")
+	c, err := f.svc.Create(context.Background(), by, withTenant(req, tenant, ""))
 	if err != nil {
 		t.Fatalf("create %+v: %v", req, err)
 	}
@@ -66,7 +66,7 @@ func TestChildNeverOutlivesParent(t *testing.T) {
 			if strings.Contains(string(b), `"expiry_capped"`) != tt.capped {
 				t.Fatalf("response %s: expiry_capped shown = %v, want %v", b, !tt.capped, tt.capped)
 			}
-			got, err := f.svc.Get(context.Background(), operator, "acme", c.ID)
+			got, err := f.svc.Get(context.Background(), operator, manage.GetRequest{Tenant: "acme", ID: c.ID})
 			if err != nil || !got.ExpiresAt.Equal(tt.want) {
 				t.Fatalf("stored expires_at = %v, %v", got, err)
 			}
@@ -112,7 +112,7 @@ func TestAPIsOnCreate(t *testing.T) {
 			if tt.caller.Operator {
 				tenant = "acme"
 			}
-			c, err := f.svc.Create(ctx, tt.caller, tenant, tt.req, "")
+			c, err := f.svc.Create(ctx, tt.caller, withTenant(tt.req, tenant, ""))
 			if tt.code != "" {
 				wantCode(t, err, tt.code)
 				return
@@ -145,7 +145,7 @@ func TestRevokeOnlyWhatYouCover(t *testing.T) {
 		wantCode(t, err, keygate.Forbidden)
 	})
 	for _, k := range []*manage.Created{ownerAdmin, wide, otherAPI} {
-		if got, _ := f.svc.Get(ctx, operator, "acme", k.ID); got.Status != keygate.Active {
+		if got, _ := f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "acme", ID: k.ID}); got.Status != keygate.Active {
 			t.Fatalf("key %s is %s after refused revokes", k.ID, got.Status)
 		}
 	}
@@ -196,12 +196,12 @@ func TestCascadeRevoke(t *testing.T) {
 		t.Fatalf("cascade = %s %s, revoked %d descendants, want %d (the already revoked ones are not listed)", r.ID, r.Status, len(got), len(wantRevoked))
 	}
 	for _, id := range append([]string{child.ID, great.ID, already.ID}, wantRevoked...) {
-		if k, _ := f.svc.Get(ctx, operator, "acme", id); k.Status != keygate.Revoked {
+		if k, _ := f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "acme", ID: id}); k.Status != keygate.Revoked {
 			t.Fatalf("descendant %s is %s", id, k.Status)
 		}
 	}
 	for _, k := range []*manage.Created{root, sibling, unrelated} {
-		if got, _ := f.svc.Get(ctx, operator, "acme", k.ID); got.Status != keygate.Active {
+		if got, _ := f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "acme", ID: k.ID}); got.Status != keygate.Active {
 			t.Fatalf("key %s outside the lineage is %s", k.ID, got.Status)
 		}
 	}

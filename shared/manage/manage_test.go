@@ -113,7 +113,7 @@ func ptr[T any](v T) *T { return &v }
 func TestRoundTrip(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := manage.WithRequestID(context.Background(), "req-1")
-	created, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Owner: "alice", Name: "bootstrap", Role: keygate.Admin}, "")
+	created, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", Owner: "alice", Name: "bootstrap", Role: keygate.Admin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestRoundTrip(t *testing.T) {
 	if len(list.Keys) != 1 || list.Keys[0].ID != created.ID || list.NextCursor != nil {
 		t.Fatalf("list = %+v", list)
 	}
-	got, err := f.svc.Get(ctx, adminOf("acme"), "", created.ID)
+	got, err := f.svc.Get(ctx, adminOf("acme"), manage.GetRequest{Tenant: "", ID: created.ID})
 	if err != nil || got.ID != created.ID || got.Status != keygate.Active {
 		t.Fatalf("get = %+v, %v", got, err)
 	}
@@ -181,14 +181,14 @@ func TestTokenShownOnce(t *testing.T) {
 	ctx := context.Background()
 	var tokens []string
 	for _, owner := range []string{"alice", "bob"} {
-		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: owner, Scopes: []string{"GET /x"}}, "")
+		c, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: owner, Scopes: []string{"GET /x"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tokens = append(tokens, c.Token)
 	}
 	list, _ := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme"})
-	got, _ := f.svc.Get(ctx, operator, "acme", list.Keys[0].ID)
+	got, _ := f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "acme", ID: list.Keys[0].ID})
 	seen := fmt.Sprintf("%+v %+v", list, got)
 	for _, item := range f.scan(t) {
 		seen += fmt.Sprintf("%+v", item)
@@ -232,7 +232,7 @@ func TestExpiry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.Owner = "alice"
 			tt.req.Scopes, tt.req.APIs = []string{"GET /x"}, []string{"*"}
-			c, err := f.svc.Create(context.Background(), operator, "acme", tt.req, "")
+			c, err := f.svc.Create(context.Background(), operator, withTenant(tt.req, "acme", ""))
 			if tt.code != "" {
 				wantCode(t, err, tt.code)
 				return
@@ -251,7 +251,7 @@ func TestExpiry(t *testing.T) {
 	}
 
 	noDefault := newFixture(t, func(c *manage.Config) { c.DefaultTTL = 0 })
-	c, err := noDefault.svc.Create(context.Background(), operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "a", Scopes: []string{"GET /x"}}, "")
+	c, err := noDefault.svc.Create(context.Background(), operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "a", Scopes: []string{"GET /x"}})
 	if err != nil || c.ExpiresAt != nil {
 		t.Fatalf("DEFAULT_KEY_TTL=0: expires_at = %v, %v; want never", c.ExpiresAt, err)
 	}
@@ -262,15 +262,15 @@ func TestExpiry(t *testing.T) {
 func TestExpiredIsExpired(t *testing.T) {
 	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 1 })
 	ctx := context.Background()
-	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)}, "")
+	c, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, "")
+	_, err = f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}})
 	wantCode(t, err, keygate.LimitExceeded)
 
 	f.clock.Add(time.Hour)
-	got, err := f.svc.Get(ctx, operator, "acme", c.ID)
+	got, err := f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "acme", ID: c.ID})
 	if err != nil || got.Status != keygate.Expired {
 		t.Fatalf("status after expiry = %v, %v", got.Status, err)
 	}
@@ -278,7 +278,7 @@ func TestExpiredIsExpired(t *testing.T) {
 	if len(list.Keys) != 1 {
 		t.Fatalf("expired list = %+v", list)
 	}
-	if _, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, ""); err != nil {
+	if _, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}); err != nil {
 		t.Fatalf("create after the only key expired: %v", err)
 	}
 }
@@ -307,7 +307,7 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					c, err := f.svc.Create(ctx, operator, "acme", tt.req, "")
+					c, err := f.svc.Create(ctx, operator, withTenant(tt.req, "acme", ""))
 					switch {
 					case err == nil:
 						ok.Add(1)
@@ -338,10 +338,10 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 			if _, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: first}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.svc.Create(ctx, operator, "acme", tt.req, ""); err != nil {
+			if _, err := f.svc.Create(ctx, operator, withTenant(tt.req, "acme", "")); err != nil {
 				t.Fatalf("create after revoke: %v", err)
 			}
-			_, err = f.svc.Create(ctx, operator, "acme", tt.req, "")
+			_, err = f.svc.Create(ctx, operator, withTenant(tt.req, "acme", ""))
 			wantCode(t, err, keygate.LimitExceeded)
 		})
 	}
@@ -380,7 +380,7 @@ func TestNoEscalation(t *testing.T) {
 			if tt.caller.Operator && tt.name != "operator without tenant" {
 				tenant = "acme"
 			}
-			_, err := f.svc.Create(ctx, tt.caller, tenant, tt.req, "")
+			_, err := f.svc.Create(ctx, tt.caller, withTenant(tt.req, tenant, ""))
 			wantCode(t, err, tt.code)
 		})
 	}
@@ -389,16 +389,16 @@ func TestNoEscalation(t *testing.T) {
 	}
 
 	// Within its scopes a viewer may create; with no scopes it passes its own on.
-	c, err := f.svc.Create(ctx, v, "", manage.CreateRequest{APIs: []string{"*"}, Name: "narrow", Scopes: []string{"GET /buckets/photos/2026/*"}}, "")
+	c, err := f.svc.Create(ctx, v, manage.CreateRequest{APIs: []string{"*"}, Name: "narrow", Scopes: []string{"GET /buckets/photos/2026/*"}})
 	if err != nil || c.Owner != "bob" || c.Role != keygate.Viewer {
 		t.Fatalf("narrow create = %+v, %v", c, err)
 	}
-	c, err = f.svc.Create(ctx, v, "", manage.CreateRequest{}, "")
+	c, err = f.svc.Create(ctx, v, manage.CreateRequest{})
 	if err != nil || strings.Join(c.Scopes, ",") != "GET /buckets/photos/*,PUT /buckets/photos/*" {
 		t.Fatalf("inheriting create = %+v, %v", c, err)
 	}
 	// Admins may create service and admin keys and keys for others.
-	c, err = f.svc.Create(ctx, adminOf("acme"), "", manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin}, "")
+	c, err = f.svc.Create(ctx, adminOf("acme"), manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin})
 	if err != nil || c.Owner != "acme" || strings.Join(c.Scopes, ",") != "* /*" {
 		t.Fatalf("admin service key = %+v, %v", c, err)
 	}
@@ -407,22 +407,22 @@ func TestNoEscalation(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	acme, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, "")
+	acme, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "zed", Scopes: []string{"GET /x"}}, "")
+	other, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "zed", Scopes: []string{"GET /x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	globex := adminOf("globex")
 	for _, id := range []string{acme.ID, "AAAAAAAAAAAAAAAAA", "../../etc/passwd", ""} {
-		_, err := f.svc.Get(ctx, globex, "", id)
+		_, err := f.svc.Get(ctx, globex, manage.GetRequest{Tenant: "", ID: id})
 		wantCode(t, err, keygate.NotFound)
 		_, err = f.svc.Revoke(ctx, globex, manage.RevokeRequest{Tenant: "", ID: id})
 		wantCode(t, err, keygate.NotFound)
 	}
-	_, err = f.svc.Get(ctx, operator, "globex", acme.ID)
+	_, err = f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "globex", ID: acme.ID})
 	wantCode(t, err, keygate.NotFound)
 	list, err := f.svc.List(ctx, globex, manage.ListRequest{})
 	if err != nil || len(list.Keys) != 0 {
@@ -431,7 +431,7 @@ func TestTenantIsolation(t *testing.T) {
 
 	// A viewer sees only its owner's keys, also within its tenant.
 	alice := viewer("acme", "alice", "GET /x")
-	_, err = f.svc.Get(ctx, alice, "", other.ID)
+	_, err = f.svc.Get(ctx, alice, manage.GetRequest{Tenant: "", ID: other.ID})
 	wantCode(t, err, keygate.NotFound)
 	_, err = f.svc.Revoke(ctx, alice, manage.RevokeRequest{Tenant: "", ID: other.ID})
 	wantCode(t, err, keygate.NotFound)
@@ -441,24 +441,24 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	_, err = f.svc.List(ctx, alice, manage.ListRequest{Owner: "zed"})
 	wantCode(t, err, keygate.Forbidden)
-	if got, _ := f.svc.Get(ctx, operator, "acme", acme.ID); got.Status != keygate.Active {
+	if got, _ := f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "acme", ID: acme.ID}); got.Status != keygate.Active {
 		t.Fatal("a rejected revoke changed the key")
 	}
 
 	// Service keys are owned by the tenant: a viewer service key sees only
 	// itself, never the tenant's other (admin) service keys.
-	adminSvc, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin}, "")
+	adminSvc, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", Type: keygate.Service, Role: keygate.Admin})
 	if err != nil {
 		t.Fatal(err)
 	}
-	viewerSvc, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Type: keygate.Service, Scopes: []string{"GET /x"}}, "")
+	viewerSvc, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Type: keygate.Service, Scopes: []string{"GET /x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sv := keygate.Caller{KeyID: viewerSvc.ID, Tenant: "acme", Owner: "acme", Type: keygate.Service, Role: keygate.Viewer, Scopes: []string{"GET /x"}}
 	_, err = f.svc.Revoke(ctx, sv, manage.RevokeRequest{Tenant: "", ID: adminSvc.ID})
 	wantCode(t, err, keygate.NotFound)
-	if got, err := f.svc.Get(ctx, sv, "", viewerSvc.ID); err != nil || got.ID != viewerSvc.ID {
+	if got, err := f.svc.Get(ctx, sv, manage.GetRequest{Tenant: "", ID: viewerSvc.ID}); err != nil || got.ID != viewerSvc.ID {
 		t.Fatalf("a service key cannot see itself: %v", err)
 	}
 	list, err = f.svc.List(ctx, sv, manage.ListRequest{})
@@ -466,7 +466,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("viewer service key lists %+v, %v; want only itself", list, err)
 	}
 	// And no user key may be named like the tenant.
-	_, err = f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "acme", Scopes: []string{"GET /x"}}, "")
+	_, err = f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "acme", Scopes: []string{"GET /x"}})
 	wantCode(t, err, keygate.Invalid)
 }
 
@@ -476,7 +476,7 @@ func TestListPagination(t *testing.T) {
 	want := map[string]bool{}
 	for i := 0; i < 7; i++ {
 		owner := []string{"alice", "bob"}[i%2]
-		c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: owner, Scopes: []string{"GET /x"}}, "")
+		c, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: owner, Scopes: []string{"GET /x"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -537,7 +537,7 @@ func cursorFor(t *testing.T, f *fixture, owner string) string {
 func TestParallelRevokesAuditOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	c, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}}, "")
+	c, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", APIs: []string{"*"}, Owner: "alice", Scopes: []string{"GET /x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +581,7 @@ func TestIdempotentCreate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := f.svc.Create(ctx, operator, "acme", req, "retry-1")
+			c, err := f.svc.Create(ctx, operator, withTenant(req, "acme", "retry-1"))
 			if err != nil {
 				errs <- err
 				return
@@ -610,21 +610,21 @@ func TestIdempotentCreate(t *testing.T) {
 	}
 
 	// Reuse for a different request is refused, and writes nothing.
-	_, err := f.svc.Create(ctx, operator, "acme", manage.CreateRequest{APIs: []string{"*"}, Owner: "bob", Scopes: []string{"GET /x"}}, "retry-1")
+	_, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", IdempotencyKey: "retry-1", APIs: []string{"*"}, Owner: "bob", Scopes: []string{"GET /x"}})
 	wantCode(t, err, keygate.Invalid)
 	// The same idempotency key from another caller is another create.
-	other, err := f.svc.Create(ctx, adminOf("acme"), "", req, "retry-1")
+	other, err := f.svc.Create(ctx, adminOf("acme"), withTenant(req, "", "retry-1"))
 	if err != nil || other.ID == first.ID {
 		t.Fatalf("another caller's create = %v, %v", other, err)
 	}
 	// After the window a retry creates a new key.
 	f.clock.Add(manage.IdempotencyWindow)
-	later, err := f.svc.Create(ctx, operator, "acme", req, "retry-1")
+	later, err := f.svc.Create(ctx, operator, withTenant(req, "acme", "retry-1"))
 	if err != nil || later.ID == first.ID {
 		t.Fatalf("create after the window = %v, %v", later, err)
 	}
 	for _, bad := range []string{strings.Repeat("k", 256), "has space", "tab\t", "é"} {
-		_, err := f.svc.Create(ctx, operator, "acme", req, bad)
+		_, err := f.svc.Create(ctx, operator, withTenant(req, "acme", bad))
 		wantCode(t, err, keygate.Invalid)
 	}
 	// The sealed token in the idempotency record is not the token.
@@ -635,4 +635,11 @@ func TestIdempotentCreate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withTenant is req with the tenant an operator acts on and an
+// idempotency key.
+func withTenant(req manage.CreateRequest, tenant, idempotencyKey string) manage.CreateRequest {
+	req.Tenant, req.IdempotencyKey = tenant, idempotencyKey
+	return req
 }

@@ -17,15 +17,6 @@ const timeFormat = "2006-01-02T15:04:05.000Z"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-// Record is a key as stored: its metadata and its verifier. Status is not
-// stored; callers derive it.
-type Record struct {
-	keygate.Key
-	Verifier string
-	// TTL is when DynamoDB may delete the item (Unix seconds), 0 for never.
-	TTL int64
-}
-
 func keyPK(id string) string { return "KEY#" + id }
 
 const keySK = "KEY"
@@ -65,7 +56,7 @@ func optTime(item map[string]types.AttributeValue, name string, t *time.Time) {
 	}
 }
 
-func marshalRecord(r *Record) map[string]types.AttributeValue {
+func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
 		AttrPK:       attrS(keyPK(r.ID)),
 		AttrSK:       attrS(keySK),
@@ -154,9 +145,9 @@ func (d *decoder) list(name string) []string {
 	return out
 }
 
-func unmarshalRecord(item map[string]types.AttributeValue) (*Record, error) {
+func unmarshalRecord(item map[string]types.AttributeValue) (*keygate.Record, error) {
 	d := decoder{item: item}
-	r := &Record{}
+	r := &keygate.Record{}
 	r.ID = d.str("id", true)
 	r.Hint = d.str("hint", true)
 	r.Name = d.str("name", false)
@@ -187,21 +178,7 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*Record, error) {
 	return r, nil
 }
 
-// Audit is one record of a change, written in the transaction that makes it.
-type Audit struct {
-	Action    string // "create" or "revoke"
-	KeyID     string
-	Tenant    string
-	Owner     string
-	Actor     string
-	RequestID string
-	At        time.Time
-	// Cause, if set, is why a change was made on the actor's behalf: for a
-	// cascading revocation, "cascade:<id>" of the key revoked at the root.
-	Cause string
-}
-
-func marshalAudit(a Audit) map[string]types.AttributeValue {
+func marshalAudit(a keygate.Audit) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
 		AttrPK:   attrS("AUDIT#" + a.Tenant),
 		AttrSK:   attrS(formatTime(a.At) + "#" + a.KeyID + "#" + a.Action),
@@ -223,7 +200,7 @@ func marshalAudit(a Audit) map[string]types.AttributeValue {
 
 const idemSK = "IDEM"
 
-func marshalIdempotency(i *Idempotency, keyID string) map[string]types.AttributeValue {
+func marshalIdempotency(i *keygate.Idempotency, keyID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		AttrPK:         attrS(i.PK),
 		AttrSK:         attrS(idemSK),

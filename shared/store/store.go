@@ -44,22 +44,6 @@ func New(db DB, table string) *Store {
 // for bursts of parallel creates; past it the caller gets 503.
 const maxAttempts = 30
 
-// Idempotency makes a create safe to retry: the first create with a given
-// PK stores this record in its transaction, and later ones get it back.
-type Idempotency struct {
-	PK          string // IDEM#..., scoped to tenant and caller by the service
-	RequestHash string // the first request, to refuse reuse for another
-	Sealed      string // the token, encrypted by the service
-	Expires     time.Time
-}
-
-// Replay is a stored Idempotency record: the earlier create's answer.
-type Replay struct {
-	KeyID       string
-	RequestHash string
-	Sealed      string
-}
-
 // CreateKey stores a new key, its audit record, its place in the owner's
 // (or tenant's) slots and, if idem is set, its idempotency record, in one
 // transaction. A key takes a slot only while active: slots of keys that
@@ -69,7 +53,7 @@ type Replay struct {
 //
 // The slots item carries a version; the transaction is conditioned on the
 // version read, so parallel creates cannot both take the last slot.
-func (s *Store) CreateKey(ctx context.Context, r *Record, max int, now time.Time, audit Audit, idem *Idempotency) (*Replay, error) {
+func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency) (*keygate.Replay, error) {
 	slotsKey := map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&r.Key)), AttrSK: attrS(slotsSK)}
 	for attempt := 0; ; attempt++ {
 		if idem != nil {
@@ -147,7 +131,7 @@ func (s *Store) CreateKey(ctx context.Context, r *Record, max int, now time.Time
 	}
 }
 
-func (s *Store) replay(ctx context.Context, pk string, now time.Time) (*Replay, error) {
+func (s *Store) replay(ctx context.Context, pk string, now time.Time) (*keygate.Replay, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
 		Key:            map[string]types.AttributeValue{AttrPK: attrS(pk), AttrSK: attrS(idemSK)},
@@ -160,7 +144,7 @@ func (s *Store) replay(ctx context.Context, pk string, now time.Time) (*Replay, 
 		return nil, nil
 	}
 	d := decoder{item: out.Item}
-	r := &Replay{KeyID: d.str("key_id", true), RequestHash: d.str("request_hash", true), Sealed: d.str("sealed", true)}
+	r := &keygate.Replay{KeyID: d.str("key_id", true), RequestHash: d.str("request_hash", true), Sealed: d.str("sealed", true)}
 	if d.err != nil {
 		return nil, fmt.Errorf("read idempotency record: %w", d.err)
 	}
@@ -225,7 +209,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // GetKey reads a key with a strongly consistent read, so a revocation is
 // seen by the next read. A missing key is a NotFound error.
-func (s *Store) GetKey(ctx context.Context, id string) (*Record, error) {
+func (s *Store) GetKey(ctx context.Context, id string) (*keygate.Record, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
 		Key:            map[string]types.AttributeValue{AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK)},
@@ -240,24 +224,15 @@ func (s *Store) GetKey(ctx context.Context, id string) (*Record, error) {
 	return unmarshalRecord(out.Item)
 }
 
-// Query selects keys of a tenant, optionally of one owner, newest last
-// within an owner.
-type Query struct {
-	Tenant string
-	Owner  string
-	Limit  int
-	Cursor string
-	// Keep filters keys after they are read (status is derived, so it
-	// cannot be a DynamoDB filter). Nil keeps all.
-	Keep func(*Record) bool
-}
-
-// maxPages bounds the reads of one listing when Keep discards most keys.
+// maxPages bounds the reads of one listing when a status filter passes over
+// most keys.
 const maxPages = 10
 
 // ListKeys returns up to q.Limit keys and a cursor for the next page ("" when
-// there is none). Records come from GSI1 and have no verifier.
-func (s *Store) ListKeys(ctx context.Context, q Query) ([]*Record, string, error) {
+// there is none). Records come from GSI1 and have no verifier. Status is
+// derived, so it cannot be a DynamoDB filter: keys of another status are
+// read and passed over, up to maxPages reads per call.
+func (s *Store) ListKeys(ctx context.Context, q keygate.KeyQuery) ([]*keygate.Record, string, error) {
 	cond := "gsi1pk = :pk"
 	values := map[string]types.AttributeValue{":pk": attrS(tenantPK(q.Tenant))}
 	if q.Owner != "" {
@@ -276,7 +251,7 @@ func (s *Store) ListKeys(ctx context.Context, q Query) ([]*Record, string, error
 			AttrGSI1PK: values[":pk"], AttrGSI1SK: attrS(string(raw)),
 		}
 	}
-	var keys []*Record
+	var keys []*keygate.Record
 	for page := 0; page < maxPages; page++ {
 		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 &s.table,
@@ -294,7 +269,7 @@ func (s *Store) ListKeys(ctx context.Context, q Query) ([]*Record, string, error
 			if err != nil {
 				return nil, "", err
 			}
-			if q.Keep == nil || q.Keep(r) {
+			if q.Status == "" || r.StatusAt(q.At) == q.Status {
 				keys = append(keys, r)
 			}
 		}
@@ -314,49 +289,31 @@ func (s *Store) ListKeys(ctx context.Context, q Query) ([]*Record, string, error
 	return keys, base64.RawURLEncoding.EncodeToString([]byte(sk.Value)), nil
 }
 
-// RevokeKey marks r revoked at at, releases its slot, shortens its TTL to
-// ttl and writes the audit record, all in one transaction. It reports false
-// (and writes nothing) if the key was already revoked: revoking is
-// idempotent and only the first revocation is audited.
-func (s *Store) RevokeKey(ctx context.Context, r *Record, at time.Time, ttl int64, audit Audit) (bool, error) {
-	err := s.RevokeKeys(ctx, at, []Revocation{{Record: r, TTL: ttl, Audit: audit}})
-	var changed *ChangedError
-	if errors.As(err, &changed) {
-		return false, nil
+// maxRevokeBatch is the most keys one transaction of RevokeKeys takes: each
+// needs an update and an audit record, and each owner's slots one update,
+// within DynamoDB's 100 items per transaction.
+const maxRevokeBatch = 30
+
+// RevokeKeys revokes keys in transactions of up to maxRevokeBatch: each
+// batch is all its keys, with their audit records and released slots, or
+// none. It returns the IDs revoked before an error. Every key must still be
+// unrevoked: else its batch writes nothing and the error is a
+// *keygate.ChangedError naming it. Revoking one key is one transaction.
+func (s *Store) RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Revocation) ([]string, error) {
+	var done []string
+	for start := 0; start < len(revs); start += maxRevokeBatch {
+		batch := revs[start:min(start+maxRevokeBatch, len(revs))]
+		if err := s.revokeBatch(ctx, at, batch); err != nil {
+			return done, err
+		}
+		for _, rv := range batch {
+			done = append(done, rv.Record.ID)
+		}
 	}
-	return err == nil, err
+	return done, nil
 }
 
-// Revocation is one key of a batch: the key, its shortened TTL and its
-// audit record.
-type Revocation struct {
-	Record *Record
-	TTL    int64
-	Audit  Audit
-}
-
-// MaxRevokeBatch is the most keys one RevokeKeys call takes: each needs an
-// update and an audit record, and each owner's slots one update, within
-// DynamoDB's 100 items per transaction.
-const MaxRevokeBatch = 30
-
-// ChangedError says a key of a batch was revoked by someone else after it
-// was read; nothing of the batch was written.
-type ChangedError struct{ ID string }
-
-func (e *ChangedError) Error() string { return "key " + e.ID + " was revoked meanwhile" }
-
-// RevokeKeys revokes a batch of keys in one transaction: all of them, with
-// their audit records and released slots, or none. Every key must still be
-// unrevoked, else it writes nothing and returns a *ChangedError naming one
-// that is not.
-func (s *Store) RevokeKeys(ctx context.Context, at time.Time, revs []Revocation) error {
-	if len(revs) == 0 {
-		return nil
-	}
-	if len(revs) > MaxRevokeBatch {
-		return fmt.Errorf("revoke %d keys: at most %d per batch", len(revs), MaxRevokeBatch)
-	}
+func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Revocation) error {
 	items := make([]types.TransactWriteItem, 0, 3*len(revs))
 	// owners[i] is the key whose condition items[i] holds, "" for others.
 	var owners []string
@@ -414,7 +371,7 @@ func (s *Store) RevokeKeys(ctx context.Context, at time.Time, revs []Revocation)
 			continue
 		}
 		if owners[i] != "" {
-			return &ChangedError{ID: owners[i]}
+			return &keygate.ChangedError{ID: owners[i]}
 		}
 		return fmt.Errorf("revoke %d keys: audit record exists or slots item missing", len(revs))
 	}

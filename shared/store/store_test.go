@@ -11,8 +11,8 @@ import (
 	"github.com/keygate/keygate/shared/store"
 )
 
-func record(id, owner string, created time.Time) *store.Record {
-	return &store.Record{Key: keygate.Key{ID: id, Hint: "kg_live_" + id[:8], Tenant: "acme", Owner: owner,
+func record(id, owner string, created time.Time) *keygate.Record {
+	return &keygate.Record{Key: keygate.Key{ID: id, Hint: "kg_live_" + id[:8], Tenant: "acme", Owner: owner,
 		Type: keygate.User, Role: keygate.Viewer, Scopes: []string{"GET /x"}, CreatedAt: created, CreatedBy: "operator"},
 		Verifier: "hmac-sha256$AAAA"}
 }
@@ -34,7 +34,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	exp := now.Add(time.Hour)
 	r := record("AAAAAAAAAAAAAAAAA", "alice", now)
 	r.Name, r.ExpiresAt, r.TTL = "ci", &exp, exp.Unix()
-	if _, err := st.CreateKey(ctx, r, 10, now, store.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil); err != nil {
+	if _, err := st.CreateKey(ctx, r, 10, now, keygate.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.GetKey(ctx, r.ID)
@@ -48,7 +48,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatalf("missing key: %v", err)
 	}
 	// Listing reads GSI1, which does not carry the verifier.
-	keys, _, err := st.ListKeys(ctx, store.Query{Tenant: "acme", Limit: 10})
+	keys, _, err := st.ListKeys(ctx, keygate.KeyQuery{Tenant: "acme", Limit: 10})
 	if err != nil || len(keys) != 1 || keys[0].Verifier != "" || keys[0].Name != "ci" {
 		t.Fatalf("list = %+v, %v", keys, err)
 	}
@@ -60,7 +60,7 @@ func TestTouchLastUsedIsConditional(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	r := record("CCCCCCCCCCCCCCCCC", "alice", now)
-	if _, err := st.CreateKey(ctx, r, 10, now, store.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil); err != nil {
+	if _, err := st.CreateKey(ctx, r, 10, now, keygate.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, step := range []struct {
@@ -92,12 +92,12 @@ func TestCursorIsChecked(t *testing.T) {
 		base64.RawURLEncoding.EncodeToString([]byte("bad owner#2026-11-23T12:00:00.000Z#AAAAAAAAAAAAAAAAA")),
 		base64.RawURLEncoding.EncodeToString([]byte("alice#2026-11-23T12:00:00.000Z#../x")),
 	} {
-		if _, _, err := st.ListKeys(ctx, store.Query{Tenant: "acme", Limit: 10, Cursor: c}); keygate.ErrorCode(err) != keygate.Invalid {
+		if _, _, err := st.ListKeys(ctx, keygate.KeyQuery{Tenant: "acme", Limit: 10, Cursor: c}); keygate.ErrorCode(err) != keygate.Invalid {
 			t.Errorf("cursor %q: %v, want invalid", c, err)
 		}
 	}
 	bob := base64.RawURLEncoding.EncodeToString([]byte("bob#2026-11-23T12:00:00.000Z#AAAAAAAAAAAAAAAAA"))
-	if _, _, err := st.ListKeys(ctx, store.Query{Tenant: "acme", Owner: "alice", Limit: 10, Cursor: bob}); keygate.ErrorCode(err) != keygate.Invalid {
+	if _, _, err := st.ListKeys(ctx, keygate.KeyQuery{Tenant: "acme", Owner: "alice", Limit: 10, Cursor: bob}); keygate.ErrorCode(err) != keygate.Invalid {
 		t.Errorf("another owner's cursor: %v, want invalid", err)
 	}
 }

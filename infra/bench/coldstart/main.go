@@ -316,10 +316,10 @@ func newFixture(ctx context.Context, endpoint string) (*fixture, error) {
 	if err := store.EnsureTable(ctx, fx.db, fx.table); err != nil {
 		return nil, err
 	}
-	fx.svc = manage.New(store.New(fx.db, fx.table), env.ManageConfig())
-	fx.admin, err = fx.svc.Create(ctx, keygate.Caller{Operator: true}, "bench", manage.CreateRequest{
+	fx.svc = env.Service()
+	fx.admin, err = fx.svc.Create(ctx, keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "bench",
 		Owner: "admin", Name: "coldstart", Role: keygate.Admin,
-	}, "")
+	})
 	if err != nil {
 		fx.close()
 		return nil, fmt.Errorf("mint a key: %w", err)
@@ -391,9 +391,9 @@ func (fx *fixture) coldEvent(ctx context.Context, fn string, i int, events map[s
 	case "list":
 		return []byte(`{"tenant":"bench","limit":10}`), want(`"keys":[`), nil
 	case "revoke":
-		k, err := fx.svc.Create(ctx, keygate.Caller{Operator: true}, "bench", manage.CreateRequest{
+		k, err := fx.svc.Create(ctx, keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "bench",
 			Owner: fmt.Sprintf("revoke-%d", i), Name: "coldstart", APIs: []string{"*"}, Scopes: []string{"GET /v1/whoami"},
-		}, "")
+		})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -76,10 +75,9 @@ func run() error {
 	if err := store.EnsureTable(ctx, env.DynamoDB, env.Config.TableName); err != nil {
 		return err
 	}
-	svc := manage.New(store.New(env.DynamoDB, env.Config.TableName), env.ManageConfig())
-	admin, err := svc.Create(ctx, keygate.Caller{Operator: true}, "demo", manage.CreateRequest{
+	admin, err := env.Service().Create(ctx, keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "demo",
 		Owner: "admin", Name: "make run", Role: keygate.Admin,
-	}, "")
+	})
 	if err != nil {
 		return fmt.Errorf("mint the admin key: %w", err)
 	}
@@ -97,7 +95,7 @@ func run() error {
 		return fmt.Errorf("read openapi.yaml: %w", err)
 	}
 
-	gw := gateway.Local(env, *resultTTL, openAPI, slog.New(slog.NewJSONHandler(logs, nil)))
+	gw := gateway.Local(env, *resultTTL, openAPI)
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
 	if err != nil {
 		return err

@@ -1,0 +1,72 @@
+package keygate
+
+import "time"
+
+// The types below are what the services need from storage, declared here
+// in the domain so that storage depends on the domain and not the other
+// way round: shared/store implements them on DynamoDB.
+
+// Record is a key as stored: its metadata and its verifier. Status is not
+// stored; readers derive it.
+type Record struct {
+	Key
+	Verifier string
+	// TTL is when storage may delete the record (Unix seconds), 0 for never.
+	TTL int64
+}
+
+// Audit is one record of a change, written in the same transaction as the
+// change itself.
+type Audit struct {
+	Action    string // "create" or "revoke"
+	KeyID     string
+	Tenant    string
+	Owner     string
+	Actor     string
+	RequestID string
+	At        time.Time
+	// Cause, if set, is why a change was made on the actor's behalf: for a
+	// cascading revocation, "cascade:<id>" of the key revoked at the root.
+	Cause string
+}
+
+// Idempotency makes a create safe to retry: the first create with a given
+// PK stores this record with the key, and later ones get it back.
+type Idempotency struct {
+	PK          string // scoped to tenant and caller by the service
+	RequestHash string // the first request, to refuse reuse for another
+	Sealed      string // the token, sealed by the service
+	Expires     time.Time
+}
+
+// Replay is a stored Idempotency record: the earlier create's answer.
+type Replay struct {
+	KeyID       string
+	RequestHash string
+	Sealed      string
+}
+
+// KeyQuery selects keys of a tenant, optionally of one owner and of one
+// status at At. Cursor is storage's own position, opaque to the domain.
+type KeyQuery struct {
+	Tenant string
+	Owner  string
+	Status Status // "" for any
+	At     time.Time
+	Limit  int
+	Cursor string
+}
+
+// Revocation is one key to revoke: the key as read, its shortened TTL and
+// its audit record.
+type Revocation struct {
+	Record *Record
+	TTL    int64
+	Audit  Audit
+}
+
+// ChangedError says a key was revoked by someone else after it was read;
+// the batch holding it was not written.
+type ChangedError struct{ ID string }
+
+func (e *ChangedError) Error() string { return "key " + e.ID + " was revoked meanwhile" }

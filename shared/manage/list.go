@@ -1,0 +1,130 @@
+package manage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// ListRequest selects keys. Tenant is for operators only.
+type ListRequest struct {
+	Tenant string
+	Owner  string
+	Status keygate.Status
+	Limit  int
+	Cursor string
+}
+
+// List is a page of keys.
+type List struct {
+	Keys       []keygate.Key `json:"keys"`
+	NextCursor *string       `json:"next_cursor"`
+}
+
+// List returns keys: admins and operators see the tenant, others their own.
+//
+// Cursors are sealed (AES-GCM keyed from the pepper) and bound to the
+// listing they continue: tenant, owner and status filter, and caller. A
+// cursor is opaque, cannot be forged or moved to another listing (that is
+// a 400), and only ever holds the position of a key the caller could see.
+func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (*List, error) {
+	tenant, err := tenantOf(c, req.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	owner := req.Owner
+	if owner != "" && !keygate.ValidName(owner) {
+		return nil, keygate.Errorf(keygate.Invalid, "owner is not a valid owner name")
+	}
+	if !c.IsAdmin() && owner != "" && owner != c.Owner {
+		return nil, keygate.Errorf(keygate.Forbidden, "viewer keys may only list their own keys")
+	}
+	switch req.Status {
+	case "", keygate.Active, keygate.Revoked, keygate.Expired:
+	default:
+		return nil, keygate.Errorf(keygate.Invalid, "status must be active, revoked or expired")
+	}
+	limit := req.Limit
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 1 || limit > MaxListLimit {
+		return nil, keygate.Errorf(keygate.Invalid, "limit must be between 1 and %d", MaxListLimit)
+	}
+	now := s.cfg.Now()
+	if !c.IsAdmin() && c.Type == keygate.Service {
+		// A viewer service key sees only itself (see ownKey): answered
+		// without a query, so no listing ever passes over keys it may not
+		// see, and no cursor can come from one.
+		return s.listSelf(ctx, c, tenant, req.Status, now)
+	}
+	if !c.IsAdmin() {
+		// Within one owner's partition of GSI1 every key is the owner's
+		// own user key: all visible.
+		owner = c.Owner
+	}
+	binding := cursorBinding(c, tenant, owner, req.Status)
+	q := keygate.KeyQuery{Tenant: tenant, Owner: owner, Status: req.Status, At: now, Limit: limit}
+	if req.Cursor != "" {
+		plain, err := s.cfg.Hasher.Open(req.Cursor, binding)
+		if err != nil {
+			return nil, keygate.Errorf(keygate.Invalid, "cursor is not valid for this listing")
+		}
+		q.Cursor = string(plain)
+	}
+	recs, next, err := s.store.ListKeys(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := &List{Keys: make([]keygate.Key, 0, len(recs))}
+	for _, r := range recs {
+		out.Keys = append(out.Keys, s.view(r, now))
+	}
+	if next != "" {
+		sealed, err := s.cfg.Hasher.Seal([]byte(next), binding)
+		if err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		out.NextCursor = &sealed
+	}
+	return out, nil
+}
+
+// cursorBinding is what a cursor is sealed to: it continues only the
+// listing that made it.
+func cursorBinding(c keygate.Caller, tenant, owner string, status keygate.Status) string {
+	return "cursor\x00" + c.Name() + "\x00" + tenant + "\x00" + owner + "\x00" + string(status)
+}
+
+func (s *Service) listSelf(ctx context.Context, c keygate.Caller, tenant string, status keygate.Status, now time.Time) (*List, error) {
+	out := &List{Keys: []keygate.Key{}}
+	r, err := s.store.GetKey(ctx, c.KeyID)
+	switch {
+	case keygate.ErrorCode(err) == keygate.NotFound:
+		return out, nil
+	case err != nil:
+		return nil, err
+	}
+	if r.Tenant == tenant && (status == "" || r.StatusAt(now) == status) {
+		out.Keys = append(out.Keys, s.view(r, now))
+	}
+	return out, nil
+}
+
+// GetRequest names a key. Tenant is for operators only.
+type GetRequest struct {
+	Tenant string
+	ID     string
+}
+
+// Get returns one key's metadata.
+func (s *Service) Get(ctx context.Context, c keygate.Caller, req GetRequest) (*keygate.Key, error) {
+	r, err := s.visible(ctx, c, req.Tenant, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	k := s.view(r, s.cfg.Now())
+	return &k, nil
+}

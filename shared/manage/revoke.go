@@ -1,0 +1,163 @@
+package manage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// RevokeRequest names the key to revoke. Tenant is for operators only.
+// With Cascade, every key minted from it, transitively, is revoked too.
+type RevokeRequest struct {
+	Tenant  string
+	ID      string
+	Cascade bool
+}
+
+// Revoked is the revoked key's metadata and, for a cascade, the IDs of the
+// descendants this call revoked.
+type Revoked struct {
+	keygate.Key
+	RevokedDescendants []string `json:"revoked_descendants,omitempty"`
+}
+
+// maxRevokeRetries bounds the re-reads when keys of a cascade are revoked
+// by someone else meanwhile.
+const maxRevokeRetries = 5
+
+// Revoke revokes a key, and with req.Cascade its descendants. Revoking a
+// revoked key changes nothing and is not an error (a cascade still reaches
+// descendants that are not yet revoked).
+//
+// A cascade reads the tenant's keys once (GSI1), follows created_by links
+// from the key down, and revokes the unrevoked ones in batches of
+// atomic batches (the store's transactions), with an audit record per key
+// (cause "cascade:<id>"). The root goes in the first batch.
+func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeRequest) (*Revoked, error) {
+	r, err := s.visible(ctx, c, req.Tenant, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := covers(c, &r.Key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, keygate.Errorf(keygate.Forbidden, "a key may only revoke keys whose role, scopes and apis it covers")
+	}
+	targets := []*keygate.Record{r}
+	if req.Cascade {
+		desc, err := s.descendants(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("revoke key %s: %w", r.ID, err)
+		}
+		targets = append(targets, desc...)
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	var revoked []string
+	for attempt := 0; ; attempt++ {
+		pending := make([]*keygate.Record, 0, len(targets))
+		for _, t := range targets {
+			if t.RevokedAt == nil {
+				pending = append(pending, t)
+			}
+		}
+		done, err := s.store.RevokeKeys(ctx, now, s.revocations(ctx, c, r.ID, pending, now))
+		revoked = append(revoked, done...)
+		var changed *keygate.ChangedError
+		if !errors.As(err, &changed) {
+			if err != nil {
+				return nil, fmt.Errorf("revoke key %s: %w", r.ID, err)
+			}
+			break
+		}
+		if attempt+1 >= maxRevokeRetries {
+			return nil, keygate.Errorf(keygate.Unavailable, "keys are being changed, try again")
+		}
+		// Someone revoked a key of ours meanwhile: read it again, leave it
+		// out, and go on with the rest.
+		for i, t := range targets {
+			if t.ID == changed.ID {
+				if targets[i], err = s.store.GetKey(ctx, t.ID); err != nil {
+					return nil, fmt.Errorf("revoke key %s: %w", r.ID, err)
+				}
+			}
+		}
+		for _, id := range done {
+			for _, t := range targets {
+				if t.ID == id {
+					t.RevokedAt = &now
+				}
+			}
+		}
+	}
+	root, err := s.store.GetKey(ctx, r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("revoke key %s: %w", r.ID, err)
+	}
+	out := &Revoked{Key: s.view(root, s.cfg.Now())}
+	for _, id := range revoked {
+		if id != r.ID {
+			out.RevokedDescendants = append(out.RevokedDescendants, id)
+		}
+	}
+	return out, nil
+}
+
+// revocations are the writes that revoke recs: each with its TTL shortened
+// to the retention and its audit record, which names the cascade's root
+// for every key but the root itself.
+func (s *Service) revocations(ctx context.Context, c keygate.Caller, rootID string, recs []*keygate.Record, now time.Time) []keygate.Revocation {
+	revs := make([]keygate.Revocation, len(recs))
+	for i, r := range recs {
+		ttl := now.Add(s.cfg.Retention).Unix()
+		if r.TTL > 0 && r.TTL < ttl {
+			ttl = r.TTL
+		}
+		audit := keygate.Audit{Action: "revoke", KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
+		if r.ID != rootID {
+			audit.Cause = "cascade:" + rootID
+		}
+		revs[i] = keygate.Revocation{Record: r, TTL: ttl, Audit: audit}
+	}
+	return revs
+}
+
+// descendants returns every key minted from root, transitively, in
+// breadth-first order. Keys are minted within their creator's tenant, so
+// one pass over the tenant's keys finds them all.
+func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*keygate.Record, error) {
+	children := map[string][]*keygate.Record{}
+	cursor := ""
+	for {
+		recs, next, err := s.store.ListKeys(ctx, keygate.KeyQuery{Tenant: root.Tenant, Limit: MaxListLimit, Cursor: cursor})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			children[r.CreatedBy] = append(children[r.CreatedBy], r)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	var out []*keygate.Record
+	seen := map[string]bool{root.ID: true}
+	queue := []string{root.ID}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, child := range children[keygate.CreatedByKey(id)] {
+			if !seen[child.ID] {
+				seen[child.ID] = true
+				out = append(out, child)
+				queue = append(queue, child.ID)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,170 @@
+// Package manage implements key management: create, list, get and revoke,
+// with the rules of tenancy, roles, scopes, expiry and limits. Handlers
+// translate events into these calls; the store persists the results.
+package manage
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/keygate/keygate/shared/apikey"
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/scope"
+)
+
+// Store is the storage the service needs, in the domain's terms;
+// shared/store implements it on DynamoDB.
+type Store interface {
+	// CreateKey stores r with its audit record (and idem, if set) in one
+	// transaction, within max active keys of r's owner (or tenant, for a
+	// service key); a LimitExceeded error if they are taken. If idem's
+	// record exists it writes nothing and returns it.
+	CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency) (*keygate.Replay, error)
+	// GetKey reads a key with a strongly consistent read; NotFound if none.
+	GetKey(ctx context.Context, id string) (*keygate.Record, error)
+	// ListKeys returns a page of keys and the cursor of the next ("" at
+	// the end). Records from it carry no verifier.
+	ListKeys(ctx context.Context, q keygate.KeyQuery) ([]*keygate.Record, string, error)
+	// RevokeKeys revokes keys in atomic batches with their audit records,
+	// returning the IDs revoked before an error; a *keygate.ChangedError
+	// if one was revoked meanwhile.
+	RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Revocation) ([]string, error)
+}
+
+// Config holds the service's settings. Zero Now and Random mean the real
+// clock and crypto/rand.
+type Config struct {
+	Format         apikey.Format
+	Hasher         *apikey.Hasher
+	DefaultTTL     time.Duration // 0: keys never expire unless asked
+	Retention      time.Duration // how long DynamoDB keeps a dead key
+	MaxUserKeys    int
+	MaxServiceKeys int
+	Now            func() time.Time
+	Random         io.Reader
+}
+
+// Service manages keys.
+type Service struct {
+	store Store
+	cfg   Config
+}
+
+// New returns a Service.
+func New(st Store, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Random == nil {
+		cfg.Random = rand.Reader
+	}
+	return &Service{store: st, cfg: cfg}
+}
+
+// Limits of requests.
+const (
+	MaxNameLen       = 100
+	MaxExpiresInHour = 10 * 366 * 24 // ten years
+	DefaultListLimit = 50
+	MaxListLimit     = 100
+)
+
+type requestIDKey struct{}
+
+// WithRequestID returns a context carrying the request ID for audit records.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// tenantOf resolves the tenant a request acts on: the caller's own, or for
+// an operator the one named in the request.
+func tenantOf(c keygate.Caller, tenant string) (string, error) {
+	if !c.Operator {
+		return c.Tenant, nil
+	}
+	if tenant == "" {
+		return "", keygate.Errorf(keygate.Invalid, "tenant is required")
+	}
+	if !keygate.ValidName(tenant) {
+		return "", keygate.Errorf(keygate.Invalid, "tenant must be 1-128 characters of letters, digits and ._@+-, starting with a letter or digit")
+	}
+	return tenant, nil
+}
+
+func callerScopes(c keygate.Caller) ([]scope.Scope, error) {
+	if c.IsAdmin() {
+		return []scope.Scope{scope.MustParse(scope.All)}, nil
+	}
+	have, err := scope.ParseList(c.Scopes)
+	if err != nil {
+		return nil, fmt.Errorf("caller %s has unreadable scopes: %w", c.KeyID, err)
+	}
+	return have, nil
+}
+
+// view is the caller-facing metadata of a record: no verifier, status derived.
+func (s *Service) view(r *keygate.Record, now time.Time) keygate.Key {
+	k := r.Key
+	k.Status = k.StatusAt(now)
+	return k
+}
+
+// visible reads a key the caller may see. Keys of other tenants, and for
+// viewers keys of other owners, are NotFound: existence is never revealed.
+func (s *Service) visible(ctx context.Context, c keygate.Caller, tenant, id string) (*keygate.Record, error) {
+	tenant, err := tenantOf(c, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if !apikey.ValidID(id) {
+		return nil, keygate.Errorf(keygate.NotFound, "key not found")
+	}
+	r, err := s.store.GetKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Tenant != tenant || (!c.IsAdmin() && !ownKey(c, r)) {
+		return nil, keygate.Errorf(keygate.NotFound, "key not found")
+	}
+	return r, nil
+}
+
+// ownKey reports whether a viewer caller may see r: its owner's user keys,
+// or for a viewer service key only itself. (Service keys are owned by the
+// tenant, so comparing owners alone would hand a viewer service key every
+// service key of its tenant, admin ones included.)
+func ownKey(c keygate.Caller, r *keygate.Record) bool {
+	if c.Type == keygate.Service {
+		return r.ID == c.KeyID
+	}
+	return r.Type == keygate.User && r.Owner == c.Owner
+}
+
+// covers reports whether c may change k (revoke it now; later rotate or
+// update it): only a key whose role, scopes and APIs c covers, so a narrow
+// viewer key cannot revoke its owner's admin key or a wider sibling.
+func covers(c keygate.Caller, k *keygate.Key) (bool, error) {
+	if c.IsAdmin() {
+		return true, nil
+	}
+	if k.Role == keygate.Admin {
+		return false, nil
+	}
+	have, err := callerScopes(c)
+	if err != nil {
+		return false, err
+	}
+	want, err := scope.ParseList(k.Scopes)
+	if err != nil {
+		return false, fmt.Errorf("key %s has unreadable scopes: %w", k.ID, err)
+	}
+	return scope.CoveredBy(want, have) && keygate.APIsCovered(k.APIs, c.APIs), nil
+}

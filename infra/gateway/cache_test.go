@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/infra/gateway"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"go.yaml.in/yaml/v3"
@@ -34,7 +34,7 @@ type httpStack struct {
 	calls atomic.Int64
 	mu    sync.Mutex
 	now   time.Time
-	logs  *syncBuffer
+	logs  *testkit.Buffer
 }
 
 func (s *httpStack) advance(d time.Duration) { s.mu.Lock(); defer s.mu.Unlock(); s.now = s.now.Add(d) }
@@ -89,21 +89,8 @@ func echo(_ context.Context, raw json.RawMessage) (json.RawMessage, error) {
 
 func (s *httpStack) get(t *testing.T, path, authorization string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.url+path, nil)
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("GET %s: body is not JSON: %q", path, raw)
-	}
-	return resp.StatusCode, m
+	status, _, m := testkit.SendJSON(t, http.MethodGet, s.url+path, authorization, "")
+	return status, m
 }
 
 // TestHTTPAPICacheKey is the regression test for cached simple responses

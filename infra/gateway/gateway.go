@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/scope"
 )
 
 // AuthorizerFunc is a Lambda authorizer handler.
@@ -244,14 +245,17 @@ func proxyEvent(r *http.Request, route httpapi.Route, params map[string]string, 
 	if q := r.URL.Query(); len(q) > 0 {
 		ev.QueryStringParameters, ev.MultiValueQueryStringParameters = firstValues(q), q
 	}
-	if len(body) > 0 {
-		if utf8.Valid(body) {
-			ev.Body = string(body)
-		} else {
-			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-		}
-	}
+	ev.Body, ev.IsBase64Encoded = encodeBody(body)
 	return ev
+}
+
+// encodeBody is a request body as API Gateway puts it in an event: as it
+// is when it is UTF-8 text, else base64-encoded.
+func encodeBody(body []byte) (string, bool) {
+	if utf8.Valid(body) {
+		return string(body), false
+	}
+	return base64.StdEncoding.EncodeToString(body), true
 }
 
 // match finds the route for a method and escaped path. Path parameters are
@@ -300,7 +304,7 @@ func evaluate(doc events.APIGatewayCustomAuthorizerPolicy, arn string) string {
 			continue
 		}
 		for _, res := range s.Resource {
-			if glob(res, arn) {
+			if scope.MatchResource(res, arn) {
 				if s.Effect == "Deny" {
 					return "Deny"
 				}
@@ -315,38 +319,11 @@ func evaluate(doc events.APIGatewayCustomAuthorizerPolicy, arn string) string {
 
 func actionMatches(actions []string) bool {
 	for _, a := range actions {
-		if glob(a, "execute-api:Invoke") {
+		if scope.MatchResource(a, "execute-api:Invoke") {
 			return true
 		}
 	}
 	return false
-}
-
-// glob matches IAM wildcards: * is any run of characters (slashes
-// included), ? is any one character. It runs in linear time for any
-// pattern: the last * is the only backtracking point needed.
-func glob(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
-			p++
-			i++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case star >= 0:
-			p, mark = star+1, mark+1
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
 
 // fail answers with the error envelope, as template.yaml's

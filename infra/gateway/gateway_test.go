@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/infra/gateway"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
@@ -28,26 +28,14 @@ type stack struct {
 	url   string
 	admin string
 	gw    *gateway.Gateway
-	logs  *syncBuffer
+	logs  *testkit.Buffer
 	now   *time.Time
 	mu    *sync.Mutex
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // newEnv is the functions' environment on a fresh table, with extra
 // environment on top of the defaults; logs receives every log line.
-func newEnv(t *testing.T, extra map[string]string) (*setup.Env, *manage.Service, *syncBuffer) {
+func newEnv(t *testing.T, extra map[string]string) (*setup.Env, *manage.Service, *testkit.Buffer) {
 	t.Helper()
 	db, table := dynamotest.NewTable(t)
 	vars := map[string]string{
@@ -58,7 +46,7 @@ func newEnv(t *testing.T, extra map[string]string) (*setup.Env, *manage.Service,
 	for k, v := range extra {
 		vars[k] = v
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	env, err := setup.Load(context.Background(), func(k string) string { return vars[k] }, logs)
 	if err != nil {
 		t.Fatal(err)
@@ -104,27 +92,11 @@ func (s *stack) advance(d time.Duration) { s.mu.Lock(); defer s.mu.Unlock(); *s.
 
 func (s *stack) do(t *testing.T, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	status, contentType, m := testkit.SendJSON(t, method, s.url+path, testkit.Bearer(token), body)
+	if contentType != "application/json" {
+		t.Fatalf("%s %s: content type %q", method, path, contentType)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
-	}
-	if resp.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("%s %s: content type %q", method, path, resp.Header.Get("Content-Type"))
-	}
-	return resp.StatusCode, m
+	return status, m
 }
 
 func wantEnvelope(t *testing.T, status int, body map[string]any, wantStatus int, code keygate.Code) {

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -178,13 +177,7 @@ func httpEvent(r *http.Request, route Route, params map[string]string, body []by
 	if q := r.URL.Query(); len(q) > 0 {
 		ev.QueryStringParameters = joinedValues(q)
 	}
-	if len(body) > 0 {
-		if utf8.Valid(body) {
-			ev.Body = string(body)
-		} else {
-			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-		}
-	}
+	ev.Body, ev.IsBase64Encoded = encodeBody(body)
 	return ev
 }
 

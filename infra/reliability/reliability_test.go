@@ -23,6 +23,7 @@ import (
 	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/infra/gateway"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/authorizer"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
@@ -39,21 +40,9 @@ type stack struct {
 	fns   map[httpapi.Function]*httpapi.Handler
 	gw    *gateway.Gateway
 	url   string
-	logs  *syncBuffer
+	logs  *testkit.Buffer
 	table string
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func newStack(t *testing.T, endpoint, table string, vars map[string]string) *stack {
 	t.Helper()
@@ -61,7 +50,7 @@ func newStack(t *testing.T, endpoint, table string, vars map[string]string) *sta
 	for k, v := range vars {
 		all[k] = v
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	env, err := setup.Load(context.Background(), func(k string) string { return all[k] }, logs)
 	if err != nil {
 		t.Fatal(err)
@@ -93,18 +82,8 @@ func (s *stack) admin(t *testing.T, tenant string) *manage.Created {
 // key unless it is empty, and returns the status and raw body.
 func (s *stack) send(t *testing.T, method, path, token, body string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	status, _, raw := testkit.Send(t, method, s.url+path, testkit.Bearer(token), body)
+	return status, raw
 }
 
 // http is send for a JSON object answer.

@@ -112,15 +112,7 @@ func TestParseRejects(t *testing.T) {
 	f, _ := NewFormat(DefaultPrefix)
 	tok, _ := f.Generate(rand.Reader, th)
 	s := tok.Reveal()
-	flip := func(i int) string {
-		b := []byte(s)
-		if b[i] == 'a' {
-			b[i] = 'b'
-		} else {
-			b[i] = 'a'
-		}
-		return string(b)
-	}
+	flip := func(i int) string { return flipAt(s, i) }
 	tests := []struct {
 		name, token, reason string
 	}{

@@ -14,7 +14,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/dynamotest"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/authorizer"
 	"github.com/keygate/keygate/shared/keygate"
@@ -56,23 +56,11 @@ func (c *countingStore) TouchLastUsed(ctx context.Context, id string, at time.Ti
 	return ok, err
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	auth  *authorizer.Authorizer
 	svc   *manage.Service
 	store *countingStore
-	clock *clock
+	clock *testkit.Clock
 	logs  *bytes.Buffer
 	cfg   authorizer.Config
 }
@@ -92,7 +80,7 @@ func newFixtureOn(t testing.TB, st *store.Store, tweak func(*authorizer.Config))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Now().UTC().Truncate(time.Second)}
+	clk := testkit.NewClock(time.Now().UTC().Truncate(time.Second))
 	f := &fixture{store: &countingStore{Store: st}, clock: clk, logs: &bytes.Buffer{}}
 	f.svc = manage.New(st, manage.Config{
 		Format: format, Hasher: hasher, DefaultTTL: 0, Retention: time.Hour,
@@ -169,7 +157,7 @@ func evaluate(p events.APIGatewayCustomAuthorizerPolicy, arn string) string {
 	allowed := false
 	for _, s := range p.Statement {
 		for _, r := range s.Resource {
-			if iamMatch(r, arn) {
+			if scope.MatchResource(r, arn) {
 				if s.Effect == "Deny" {
 					return "deny"
 				}
@@ -181,26 +169,6 @@ func evaluate(p events.APIGatewayCustomAuthorizerPolicy, arn string) string {
 		return "allow"
 	}
 	return "deny"
-}
-
-// iamMatch matches an IAM resource pattern: * is any run of characters,
-// ? exactly one; everything else, * and ? in the ARN included, literally.
-func iamMatch(pattern, s string) bool {
-	if pattern == "" {
-		return s == ""
-	}
-	switch pattern[0] {
-	case '*':
-		for i := 0; i <= len(s); i++ {
-			if iamMatch(pattern[1:], s[i:]) {
-				return true
-			}
-		}
-		return false
-	case '?':
-		return s != "" && iamMatch(pattern[1:], s[1:])
-	}
-	return s != "" && s[0] == pattern[0] && iamMatch(pattern[1:], s[1:])
 }
 
 var shapes = []string{"rest-token", "rest-request", "http-v1", "http-v2"}
@@ -559,7 +527,7 @@ func TestLastUsed(t *testing.T) {
 	// Another execution environment (a fresh authorizer) does not write
 	// again within the interval: the conditional update stops it.
 	again := newFixtureOn(t, f.store.Store, nil)
-	again.clock.now = f.clock.Now()
+	again.clock.Add(f.clock.Now().Sub(again.clock.Now()))
 	again.outcome(t, ev)
 	if again.store.touches.Load() != 1 || again.store.written.Load() != 0 {
 		t.Fatalf("second environment: %d attempts, %d writes; want 1 and 0", again.store.touches.Load(), again.store.written.Load())

@@ -207,40 +207,11 @@ func (a *Authorizer) policy(d Decision, prefix, methodARN string, r Request) (ev
 
 func matchesAny(patterns []string, arn string) bool {
 	for _, p := range patterns {
-		if iamMatch(p, arn) {
+		if scope.MatchResource(p, arn) {
 			return true
 		}
 	}
 	return false
-}
-
-// iamMatch matches an IAM resource pattern as IAM does: * is any run of
-// characters ("/" and none included), ? exactly one, all else literal.
-// Iterative with one backtrack point, so it is linear in practice and
-// never recursive on attacker-chosen input.
-func iamMatch(pattern, s string) bool {
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]) && pattern[p] != '*':
-			p++
-			i++
-		case p < len(pattern) && pattern[p] == '*':
-			star, mark = p, i
-			p++
-		case star >= 0:
-			p = star + 1
-			mark++
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
 
 // denyResources is scope.DenyResources(prefix), built once per API and

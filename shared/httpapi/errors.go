@@ -7,26 +7,24 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 )
 
-// Status maps an error code to its HTTP status. It is the only such mapping.
+// statuses maps each error code to its HTTP status: the only such mapping.
+var statuses = map[keygate.Code]int{
+	keygate.Invalid:         http.StatusBadRequest,
+	keygate.Unauthorized:    http.StatusUnauthorized,
+	keygate.Forbidden:       http.StatusForbidden,
+	keygate.NotFound:        http.StatusNotFound,
+	keygate.LimitExceeded:   http.StatusConflict,
+	keygate.PayloadTooLarge: http.StatusRequestEntityTooLarge,
+	keygate.Unavailable:     http.StatusServiceUnavailable,
+	keygate.Internal:        http.StatusInternalServerError,
+}
+
+// Status maps an error code to its HTTP status; an unknown code is a 500.
 func Status(code keygate.Code) int {
-	switch code {
-	case keygate.Invalid:
-		return http.StatusBadRequest
-	case keygate.Unauthorized:
-		return http.StatusUnauthorized
-	case keygate.Forbidden:
-		return http.StatusForbidden
-	case keygate.NotFound:
-		return http.StatusNotFound
-	case keygate.LimitExceeded:
-		return http.StatusConflict
-	case keygate.PayloadTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case keygate.Unavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
+	if s, ok := statuses[code]; ok {
+		return s
 	}
+	return http.StatusInternalServerError
 }
 
 // Envelope is the error body of every failed request.

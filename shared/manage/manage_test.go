@@ -16,30 +16,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/infra/dynamotest"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/store"
 )
 
-// clock is a settable clock for expiry tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	svc   *manage.Service
 	db    *dynamodb.Client
 	table string
-	clock *clock
+	clock *testkit.Clock
 }
 
 func newFixture(t *testing.T, tweak func(*manage.Config)) *fixture {
@@ -53,7 +41,7 @@ func newFixture(t *testing.T, tweak func(*manage.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	cfg := manage.Config{
 		Format: format, Hasher: hasher,
 		DefaultTTL: 90 * 24 * time.Hour, Retention: 30 * 24 * time.Hour,

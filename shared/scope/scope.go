@@ -648,3 +648,34 @@ func hexCases(h string) []string {
 	}
 	return out
 }
+
+// MatchResource reports whether an IAM resource pattern matches an ARN as
+// IAM evaluates it: "*" is any run of characters ("/" and none included),
+// "?" exactly one character, everything else literal and case-sensitive,
+// and a "*" or "?" in the ARN is just a character. It runs in linear time
+// for any pattern (the last "*" is the only backtracking point needed), so
+// a pattern holding a client's own path cannot make it slow.
+func MatchResource(pattern, arn string) bool {
+	pr, ar := []rune(pattern), []rune(arn)
+	p, i := 0, 0
+	star, mark := -1, 0
+	for i < len(ar) {
+		switch {
+		case p < len(pr) && pr[p] == '*':
+			star, mark = p, i
+			p++
+		case p < len(pr) && (pr[p] == '?' || pr[p] == ar[i]):
+			p++
+			i++
+		case star >= 0:
+			p, mark = star+1, mark+1
+			i = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pr) && pr[p] == '*' {
+		p++
+	}
+	return p == len(pr)
+}

@@ -293,7 +293,7 @@ func denied(prefix, arn string) bool {
 		patterns = DenyResources(prefix)
 	}
 	for _, p := range patterns {
-		if iamGlob(p, arn) {
+		if MatchResource(p, arn) {
 			return true
 		}
 	}
@@ -301,35 +301,6 @@ func denied(prefix, arn string) bool {
 }
 
 var denyTestPrefix = DenyResources(testPrefix)
-
-// iamGlob matches as IAM does: * is any run of characters, "/" and none
-// included, ? is exactly one character, and the rest is case-sensitive. It
-// is infra/gateway's glob over characters rather than bytes, and with a "*"
-// in the pattern always a wildcard, even where s holds a "*" too.
-func iamGlob(pattern, s string) bool {
-	pr, sr := []rune(pattern), []rune(s)
-	p, i := 0, 0
-	star, mark := -1, 0
-	for i < len(sr) {
-		switch {
-		case p < len(pr) && pr[p] == '*':
-			star, mark = p, i
-			p++
-		case p < len(pr) && (pr[p] == '?' || pr[p] == sr[i]):
-			p++
-			i++
-		case star >= 0:
-			p, mark = star+1, mark+1
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pr) && pr[p] == '*' {
-		p++
-	}
-	return p == len(pr)
-}
 
 // pieces build generated segments: plain text, dots, parameters, and every
 // escape the rule names, each in a form that is and one that is not unsafe.

@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +47,9 @@ const (
 	DefaultTimeout     = 3 * time.Second
 	DefaultInitTimeout = 10 * time.Second
 	DefaultRegion      = "us-east-1"
-	memorySizeMB       = "128"
+	// MemorySizeMB is what the function is told it has: template.yaml's
+	// Globals MemorySize (a test checks they agree).
+	MemorySizeMB = 256
 )
 
 // Errors returned (wrapped) by Invoke when the execution environment, not
@@ -229,7 +232,7 @@ func lambdaEnv(opts Options, addr, taskRoot string) ([]string, string) {
 	return append(env,
 		"AWS_LAMBDA_RUNTIME_API="+addr,
 		"AWS_LAMBDA_FUNCTION_NAME="+opts.FunctionName,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+memorySizeMB,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(MemorySizeMB),
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
 		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/"+opts.FunctionName,

@@ -1,35 +1,9 @@
 // Package setup builds what every function needs at start, once per
-// execution environment: configuration, the JSON logger, the DynamoDB
-// client and the token format and hasher. main packages stay a few lines.
-//
-// Init is on every cold start's critical path (BENCHMARKS.md), so the AWS
-// clients are built from the environment Lambda provides instead of the
-// SDK's config.LoadDefaultConfig, which reads shared config files, a CA
-// bundle and more, and links in the SSO, STS and IMDS clients (about 2 MB
-// of binary and a millisecond of package initialisation). What is read:
-//
-//   - region: AWS_REGION, else AWS_DEFAULT_REGION (Lambda sets both);
-//   - credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-//     AWS_SESSION_TOKEN (Lambda sets them from the execution role), and
-//     AWS_ACCOUNT_ID if set, as the SDK's environment provider does;
-//   - AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB,
-//     AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
-//     AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT, AWS_MAX_ATTEMPTS
-//     and AWS_RETRY_MODE, with the SDK's meaning.
-//
-// Against AWS (no DYNAMODB_ENDPOINT) a missing region or credentials, or a
-// setting that only the SDK's shared configuration would honour
-// (AWS_PROFILE, AWS_CONFIG_FILE, AWS_CA_BUNDLE, ...), stops the function at
-// start with one line naming it, rather than being ignored. With
-// DYNAMODB_ENDPOINT (DynamoDB Local) the region defaults to us-east-1 and
-// the credentials to dummy ones, and the shared settings do not matter.
-//
-// The pepper's Secrets Manager secret is read here, at init, when
-// TOKEN_PEPPER_SECRET_ARN is set: every invocation needs it, the first one
-// would wait for it anyway, and a function that cannot read it fails its
-// init with one clear line (and Lambda retries the init) instead of
-// failing requests. Locally TOKEN_PEPPER is set and init makes no network
-// call at all.
+// execution environment: configuration, the JSON logger, the AWS clients,
+// the token format and hasher, and from them (wire.go) the store, the
+// service, the handlers and the authorizer. main packages stay a few lines.
+// Why clients are built from Lambda's environment rather than the SDK's
+// shared configuration, and what is read: docs/architecture.md, "Start-up".
 package setup
 
 import (

@@ -3,7 +3,7 @@
 // the Lambda Runtime API through lambdarun, so no Docker (sam local invoke)
 // is needed.
 //
-//	go run ./infra/cmd/invoke -fn create -event events/create.json
+//	go run ./infra/cmd/invoke -fn create -event events/create/direct.json
 //	echo '{}' | go run ./infra/cmd/invoke -fn list -event -
 //
 // The response payload goes to stdout (indented if JSON); function logs, a
@@ -139,8 +139,8 @@ func readEvent(path string, stdin io.Reader) ([]byte, error) {
 
 // report prints the summary line Lambda logs after each invocation.
 func report(w io.Writer, rt *lambdarun.Runtime, res lambdarun.Result) {
-	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: 128 MB",
-		res.RequestID, float64(res.Duration.Microseconds())/1000)
+	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB",
+		res.RequestID, float64(res.Duration.Microseconds())/1000, lambdarun.MemorySizeMB)
 	if mb := maxMemoryMB(rt.PID()); mb > 0 {
 		line += fmt.Sprintf("\tMax Memory Used: %d MB", mb)
 	}

@@ -1,0 +1,148 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/shared/httpapi"
+	"go.yaml.in/yaml/v3"
+)
+
+// The route table is the code's; the template, the OpenAPI document and
+// the README must say the same, so none can drift from what is served.
+
+func codeRoutes() []string {
+	var out []string
+	for _, r := range httpapi.Routes {
+		out = append(out, fmt.Sprintf("%s %s %s", r.Function, r.Method, r.Resource))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// withoutFunction keeps "METHOD path" of "fn METHOD path" routes.
+func withoutFunction(routes []string) []string {
+	out := make([]string, len(routes))
+	for i, r := range routes {
+		_, out[i], _ = strings.Cut(r, " ")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// child returns the value of key in a YAML mapping node, or nil.
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func parseYAML(t *testing.T, src string) *yaml.Node {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil || len(doc.Content) == 0 {
+		t.Fatalf("parse YAML: %v", err)
+	}
+	return doc.Content[0]
+}
+
+// templateRoutes are "fn METHOD path" of every Api event of every function
+// in a SAM template; fn is the resource name without "Function", lower-case.
+func templateRoutes(t *testing.T, src string) []string {
+	var out []string
+	resources := child(parseYAML(t, src), "Resources")
+	for i := 0; resources != nil && i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		if child(res, "Type").Value != "AWS::Serverless::Function" {
+			continue
+		}
+		events := child(child(res, "Properties"), "Events")
+		for j := 0; events != nil && j+1 < len(events.Content); j += 2 {
+			ev := events.Content[j+1]
+			if child(ev, "Type").Value != "Api" {
+				continue
+			}
+			props := child(ev, "Properties")
+			fn := strings.ToLower(strings.TrimSuffix(name, "Function"))
+			out = append(out, fmt.Sprintf("%s %s %s", fn, strings.ToUpper(child(props, "Method").Value), child(props, "Path").Value))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// openAPIRoutes are "METHOD path" of every operation of an OpenAPI document.
+func openAPIRoutes(t *testing.T, src string) []string {
+	var out []string
+	paths := child(parseYAML(t, src), "paths")
+	for i := 0; paths != nil && i+1 < len(paths.Content); i += 2 {
+		path, item := paths.Content[i].Value, paths.Content[i+1]
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			switch m := item.Content[j].Value; m {
+			case "get", "put", "post", "delete", "patch", "head", "options":
+				out = append(out, strings.ToUpper(m)+" "+path)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+var readmeRoute = regexp.MustCompile("(?m)^\\| `([A-Z]+) (/[^`]*)` \\| ([a-z]+) \\|")
+
+// readmeRoutes are "fn METHOD path" of the README's route table.
+func readmeRoutes(src string) []string {
+	var out []string
+	for _, m := range readmeRoute.FindAllStringSubmatch(src, -1) {
+		out = append(out, fmt.Sprintf("%s %s %s", m[3], m[1], m[2]))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRoutesAgree(t *testing.T) {
+	want := codeRoutes()
+	template, openAPI, readme := read(t, "../../template.yaml"), read(t, "../../openapi.yaml"), read(t, "../../README.md")
+	tests := []struct {
+		name string
+		got  func(src string) []string
+		src  string
+		want []string
+	}{
+		{"template.yaml", func(s string) []string { return templateRoutes(t, s) }, template, want},
+		{"openapi.yaml", func(s string) []string { return openAPIRoutes(t, s) }, openAPI, withoutFunction(want)},
+		{"README.md", readmeRoutes, readme, want},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.got(tt.src); !slices.Equal(got, tt.want) {
+				t.Fatalf("%s routes:\n  %s\nthe code's (httpapi.Routes):\n  %s", tt.name, strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+			// The check can fail: a document whose route differs from the
+			// code's disagrees.
+			spoiled := strings.ReplaceAll(tt.src, "/v1/whoami", "/v1/me")
+			if spoiled == tt.src || slices.Equal(tt.got(spoiled), tt.want) {
+				t.Fatalf("%s: a changed document still agrees: the check cannot fail", tt.name)
+			}
+		})
+	}
+}

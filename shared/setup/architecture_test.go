@@ -1,0 +1,101 @@
+package setup_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/keygate/keygate/"
+
+// TestPackageMap keeps docs/architecture.md's package map true: every
+// project package is in it, and imports only the project packages its row
+// allows, so dependencies keep pointing inward.
+func TestPackageMap(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| (`[^|]+) \\| [^|]+ \\| ([^|]+) \\|$")
+	type rule struct {
+		patterns []string // package paths, or paths ending in /*
+		allowed  []string
+		any      bool
+	}
+	var rules []rule
+	for _, m := range row.FindAllStringSubmatch(string(raw), -1) {
+		r := rule{}
+		for _, p := range strings.Split(m[1], ",") {
+			r.patterns = append(r.patterns, strings.Trim(strings.TrimSpace(p), "`"))
+		}
+		cell := strings.TrimSpace(m[2])
+		switch {
+		case cell == "any of the above":
+			r.any = true
+		case cell != "—":
+			for _, a := range strings.Split(cell, ",") {
+				r.allowed = append(r.allowed, strings.Trim(strings.TrimSpace(a), "`"))
+			}
+		}
+		rules = append(rules, r)
+	}
+	if len(rules) < 15 {
+		t.Fatalf("found %d rows in the package map: the table's format changed", len(rules))
+	}
+	find := func(pkg string) *rule {
+		for i := range rules {
+			for _, p := range rules[i].patterns {
+				if p == pkg || (strings.HasSuffix(p, "/*") && strings.HasPrefix(pkg, strings.TrimSuffix(p, "*"))) {
+					return &rules[i]
+				}
+			}
+		}
+		return nil
+	}
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "./...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	checked := 0
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkg := strings.TrimPrefix(p.ImportPath, module)
+		if strings.Contains(pkg, "/testdata/") || strings.HasPrefix(pkg, "infra/bench/minimal") {
+			continue
+		}
+		r := find(pkg)
+		if r == nil {
+			t.Errorf("%s is not in docs/architecture.md's package map", pkg)
+			continue
+		}
+		checked++
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module) || r.any {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, module)
+			ok := false
+			for _, a := range r.allowed {
+				ok = ok || dep == a || dep == "shared/"+a || dep == "infra/"+a
+			}
+			if !ok {
+				t.Errorf("%s imports %s, which its row in the package map does not allow", pkg, dep)
+			}
+		}
+	}
+	if checked < 15 {
+		t.Fatalf("checked %d packages", checked)
+	}
+}

@@ -14,6 +14,7 @@ var statuses = map[keygate.Code]int{
 	keygate.Forbidden:       http.StatusForbidden,
 	keygate.NotFound:        http.StatusNotFound,
 	keygate.LimitExceeded:   http.StatusConflict,
+	keygate.Conflict:        http.StatusConflict,
 	keygate.PayloadTooLarge: http.StatusRequestEntityTooLarge,
 	keygate.Unavailable:     http.StatusServiceUnavailable,
 	keygate.Internal:        http.StatusInternalServerError,

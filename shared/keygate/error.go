@@ -11,11 +11,14 @@ import (
 type Code string
 
 const (
-	Invalid         Code = "invalid_request"
-	Unauthorized    Code = "unauthorized"
-	Forbidden       Code = "forbidden"
-	NotFound        Code = "not_found"
-	LimitExceeded   Code = "limit_exceeded"
+	Invalid       Code = "invalid_request"
+	Unauthorized  Code = "unauthorized"
+	Forbidden     Code = "forbidden"
+	NotFound      Code = "not_found"
+	LimitExceeded Code = "limit_exceeded"
+	// Conflict: the request is valid but the key's state forbids it
+	// (rotating a revoked key, a change racing another).
+	Conflict        Code = "conflict"
 	PayloadTooLarge Code = "payload_too_large"
 	Unavailable     Code = "unavailable"
 	Internal        Code = "internal"

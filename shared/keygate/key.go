@@ -30,9 +30,10 @@ const (
 type Status string
 
 const (
-	Active  Status = "active"
-	Revoked Status = "revoked"
-	Expired Status = "expired"
+	Active   Status = "active"
+	Revoked  Status = "revoked"
+	Expired  Status = "expired"
+	Disabled Status = "disabled"
 )
 
 // Key is an API key's metadata. It never carries the token or its verifier.
@@ -52,15 +53,29 @@ type Key struct {
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
+	// Enabled is false while the key is disabled: refused like a revoked
+	// key, but reversible.
+	Enabled bool `json:"enabled"`
+	// RotatedFrom is the key this one replaced by rotation.
+	RotatedFrom string `json:"rotated_from,omitempty"`
+	// RotatedTo is the key that replaced this one; set once, so a key is
+	// rotated at most once.
+	RotatedTo string `json:"rotated_to,omitempty"`
+	// Rev counts the changes made to the key after its creation; writes
+	// are conditioned on the revision they read.
+	Rev int64 `json:"-"`
 }
 
-// StatusAt derives the key's status at now. Revocation wins over expiry.
+// StatusAt derives the key's status at now. Revocation wins over expiry,
+// and expiry over disabling (a disabled key that expires cannot come back).
 func (k *Key) StatusAt(now time.Time) Status {
 	switch {
 	case k.RevokedAt != nil:
 		return Revoked
 	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
 		return Expired
+	case !k.Enabled:
+		return Disabled
 	default:
 		return Active
 	}

@@ -15,19 +15,38 @@ type Record struct {
 	TTL int64
 }
 
+// Audit actions (SPEC §9).
+const (
+	ActionCreated = "created"
+	ActionRevoked = "revoked"
+	ActionRotated = "rotated"
+	ActionUpdated = "updated"
+	ActionExpired = "expired"
+)
+
 // Audit is one record of a change, written in the same transaction as the
 // change itself.
 type Audit struct {
-	Action    string // "create" or "revoke"
+	Action    string
 	KeyID     string
 	Tenant    string
 	Owner     string
-	Actor     string
+	Actor     string // "key:<id>", "operator" or "operator:<name>"
 	RequestID string
 	At        time.Time
-	// Cause, if set, is why a change was made on the actor's behalf: for a
-	// cascading revocation, "cascade:<id>" of the key revoked at the root.
-	Cause string
+	// Detail says more about the change, never a secret: for a cascading
+	// revocation "cascade_from", for a rotation "rotated_to" or
+	// "rotated_from" and "grace_seconds", for an update the fields set.
+	Detail map[string]string
+}
+
+// AuditQuery selects a tenant's audit records, newest first, optionally of
+// one key. Cursor is storage's own position.
+type AuditQuery struct {
+	Tenant string
+	KeyID  string
+	Limit  int
+	Cursor string
 }
 
 // Idempotency makes a create safe to retry: the first create with a given

@@ -80,7 +80,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 		return nil, err
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
-	k := keygate.Key{Tenant: tenant, Name: req.Name, Type: req.Type, Role: req.Role, CreatedAt: now, CreatedBy: c.Name()}
+	k := keygate.Key{Tenant: tenant, Name: req.Name, Type: req.Type, Role: req.Role, CreatedAt: now, CreatedBy: c.Name(), Enabled: true}
 	if k.Type == "" {
 		k.Type = keygate.User
 	}
@@ -122,7 +122,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	if k.Type == keygate.Service {
 		limit = s.cfg.MaxServiceKeys
 	}
-	audit := keygate.Audit{Action: "create", KeyID: k.ID, Tenant: k.Tenant, Owner: k.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
+	audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: k.ID, Tenant: k.Tenant, Owner: k.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
 	var idem *keygate.Idempotency
 	if idempotencyKey != "" {
 		if idem, err = s.idempotency(c, tenant, req, idempotencyKey, tok, now); err != nil {

@@ -122,6 +122,17 @@ func TestAPIsOnCreate(t *testing.T) {
 			}
 		})
 	}
+	// Listings (read from GSI1) show each key's apis as stored.
+	list, err := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range list.Keys {
+		got, _ := f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "acme", ID: k.ID})
+		if len(k.APIs) == 0 || !slices.Equal(k.APIs, got.APIs) {
+			t.Fatalf("listed apis %v, stored %v", k.APIs, got.APIs)
+		}
+	}
 }
 
 // TestRevokeOnlyWhatYouCover: a key may revoke only keys whose role, scopes
@@ -206,7 +217,7 @@ func TestCascadeRevoke(t *testing.T) {
 		}
 	}
 	for _, id := range append([]string{child.ID}, wantRevoked...) {
-		if a := f.audits(t, id); !slices.Equal(a, []string{"create", "revoke"}) {
+		if a := f.audits(t, id); !slices.Equal(a, []string{"created", "revoked"}) {
 			t.Fatalf("audits of %s = %v", id, a)
 		}
 	}
@@ -244,7 +255,7 @@ func TestParallelCascades(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range append([]string{root.ID}, ids...) {
-		if a := f.audits(t, id); !slices.Equal(a, []string{"create", "revoke"}) {
+		if a := f.audits(t, id); !slices.Equal(a, []string{"created", "revoked"}) {
 			t.Fatalf("audits of %s = %v, want one create and one revoke", id, a)
 		}
 	}

@@ -139,7 +139,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || !again.RevokedAt.Equal(*revoked.RevokedAt) {
 		t.Fatalf("second revoke = %+v, %v; want a no-op with the first revoked_at", again, err)
 	}
-	if got := f.audits(t, created.ID); strings.Join(got, ",") != "create,revoke" {
+	if got := f.audits(t, created.ID); strings.Join(got, ",") != "created,revoked" {
 		t.Fatalf("audit actions = %v, want create,revoke", got)
 	}
 	list, _ = f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme", Status: keygate.Revoked})
@@ -550,7 +550,7 @@ func TestParallelRevokesAuditOnce(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if got := f.audits(t, c.ID); strings.Join(got, ",") != "create,revoke" {
+	if got := f.audits(t, c.ID); strings.Join(got, ",") != "created,revoked" {
 		t.Fatalf("audit actions = %v, want one create and one revoke", got)
 	}
 }

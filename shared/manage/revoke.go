@@ -35,7 +35,7 @@ const maxRevokeRetries = 5
 // A cascade reads the tenant's keys once (GSI1), follows created_by links
 // from the key down, and revokes the unrevoked ones in batches of
 // atomic batches (the store's transactions), with an audit record per key
-// (cause "cascade:<id>"). The root goes in the first batch.
+// (detail cascade_from). The root goes in the first batch.
 func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeRequest) (*Revoked, error) {
 	r, err := s.visible(ctx, c, req.Tenant, req.ID)
 	if err != nil {
@@ -117,9 +117,9 @@ func (s *Service) revocations(ctx context.Context, c keygate.Caller, rootID stri
 		if r.TTL > 0 && r.TTL < ttl {
 			ttl = r.TTL
 		}
-		audit := keygate.Audit{Action: "revoke", KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
+		audit := keygate.Audit{Action: keygate.ActionRevoked, KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
 		if r.ID != rootID {
-			audit.Cause = "cascade:" + rootID
+			audit.Detail = map[string]string{"cascade_from": rootID}
 		}
 		revs[i] = keygate.Revocation{Record: r, TTL: ttl, Audit: audit}
 	}

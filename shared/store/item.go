@@ -80,6 +80,18 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 	optTime(item, "expires_at", r.ExpiresAt)
 	optTime(item, "last_used_at", r.LastUsedAt)
 	optTime(item, "revoked_at", r.RevokedAt)
+	if !r.Enabled {
+		item["disabled"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	if r.RotatedFrom != "" {
+		item["rotated_from"] = attrS(r.RotatedFrom)
+	}
+	if r.RotatedTo != "" {
+		item["rotated_to"] = attrS(r.RotatedTo)
+	}
+	if r.Rev > 0 {
+		item["rev"] = attrN(r.Rev)
+	}
 	if r.TTL > 0 {
 		item[AttrTTL] = attrN(r.TTL)
 	}
@@ -119,6 +131,24 @@ func (d *decoder) time(name string) *time.Time {
 		d.err = fmt.Errorf("attribute %s: %w", name, err)
 	}
 	return &t
+}
+
+// num reads a whole number; a missing one is 0.
+func (d *decoder) num(name string) int64 {
+	switch v := d.item[name].(type) {
+	case nil:
+	case *types.AttributeValueMemberN:
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil && d.err == nil {
+			d.err = fmt.Errorf("attribute %s: %w", name, err)
+		}
+		return n
+	default:
+		if d.err == nil {
+			d.err = fmt.Errorf("attribute %s is not a number", name)
+		}
+	}
+	return 0
 }
 
 // list reads a list of strings; a missing one is empty.
@@ -165,6 +195,12 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*keygate.Record, err
 	r.ExpiresAt = d.time("expires_at")
 	r.LastUsedAt = d.time("last_used_at")
 	r.RevokedAt = d.time("revoked_at")
+	// Keys written before keys could be disabled carry no flag: enabled.
+	disabled, _ := item["disabled"].(*types.AttributeValueMemberBOOL)
+	r.Enabled = disabled == nil || !disabled.Value
+	r.RotatedFrom = d.str("rotated_from", false)
+	r.RotatedTo = d.str("rotated_to", false)
+	r.Rev = d.num("rev")
 	r.Scopes = d.list("scopes")
 	// A key without apis (written before keys were bound to APIs) may call
 	// none: fail closed.
@@ -192,10 +228,47 @@ func marshalAudit(a keygate.Audit) map[string]types.AttributeValue {
 	if a.RequestID != "" {
 		item["request_id"] = attrS(a.RequestID)
 	}
-	if a.Cause != "" {
-		item["cause"] = attrS(a.Cause)
+	if len(a.Detail) > 0 {
+		detail := make(map[string]types.AttributeValue, len(a.Detail))
+		for k, v := range a.Detail {
+			detail[k] = attrS(v)
+		}
+		item["detail"] = &types.AttributeValueMemberM{Value: detail}
 	}
 	return item
+}
+
+// legacyActions are the names audit records had before SPEC §9's.
+var legacyActions = map[string]string{"create": keygate.ActionCreated, "revoke": keygate.ActionRevoked}
+
+func unmarshalAudit(item map[string]types.AttributeValue) (keygate.Audit, error) {
+	d := decoder{item: item}
+	a := keygate.Audit{
+		Action:    d.str("action", true),
+		KeyID:     d.str("key_id", true),
+		Tenant:    d.str("tenant", true),
+		Owner:     d.str("owner", false),
+		Actor:     d.str("actor", true),
+		RequestID: d.str("request_id", false),
+	}
+	if t := d.time("at"); t != nil {
+		a.At = *t
+	}
+	if name, ok := legacyActions[a.Action]; ok {
+		a.Action = name
+	}
+	if m, ok := item["detail"].(*types.AttributeValueMemberM); ok {
+		a.Detail = make(map[string]string, len(m.Value))
+		for k, v := range m.Value {
+			if sv, ok := v.(*types.AttributeValueMemberS); ok {
+				a.Detail[k] = sv.Value
+			}
+		}
+	}
+	if d.err != nil {
+		return a, fmt.Errorf("decode audit record: %w", d.err)
+	}
+	return a, nil
 }
 
 const idemSK = "IDEM"

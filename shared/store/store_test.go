@@ -47,8 +47,16 @@ func TestRecordRoundTrip(t *testing.T) {
 	if _, err := st.GetKey(ctx, "BBBBBBBBBBBBBBBBB"); keygate.ErrorCode(err) != keygate.NotFound {
 		t.Fatalf("missing key: %v", err)
 	}
-	// Listing reads GSI1, which does not carry the verifier.
-	keys, _, err := st.ListKeys(ctx, keygate.KeyQuery{Tenant: "acme", Limit: 10})
+	// Listing reads GSI1, which does not carry the verifier. A GSI is
+	// eventually consistent (in AWS, and in DynamoDB Local under load):
+	// give it a moment.
+	var keys []*keygate.Record
+	for try := 0; try < 50 && len(keys) == 0 && err == nil; try++ {
+		if try > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		keys, _, err = st.ListKeys(ctx, keygate.KeyQuery{Tenant: "acme", Limit: 10})
+	}
 	if err != nil || len(keys) != 1 || keys[0].Verifier != "" || keys[0].Name != "ci" {
 		t.Fatalf("list = %+v, %v", keys, err)
 	}

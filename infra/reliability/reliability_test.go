@@ -293,11 +293,11 @@ func checkConsistent(t *testing.T, db *dynamodb.Client, table string) {
 	}
 	active := map[string]map[string]bool{}
 	for id, item := range keys {
-		if !audits[id+"/create"] {
+		if !audits[id+"/created"] {
 			t.Errorf("key %s has no create audit record", id)
 		}
 		if _, revoked := item["revoked_at"]; revoked {
-			if !audits[id+"/revoke"] {
+			if !audits[id+"/revoked"] {
 				t.Errorf("revoked key %s has no revoke audit record", id)
 			}
 			continue

@@ -32,8 +32,9 @@ expect() {
 body='json.loads(r["body"])'
 
 # Every event file must be covered below.
-covered="create/direct create/rest list/direct list/get-direct list/rest list/get-rest list/whoami-rest
-revoke/direct revoke/rest authorizer/rest-token authorizer/rest-request authorizer/http-v2 authorizer/http-v1"
+covered="create/direct create/rest create/rotate-direct list/direct list/get-direct list/rest list/get-rest list/whoami-rest
+list/audit-direct revoke/direct revoke/rest revoke/update-direct authorizer/rest-token authorizer/rest-request authorizer/http-v2
+authorizer/http-v1"
 for f in $(cd events && find . -name '*.json' ! -name env.json | sed 's|^\./||; s|\.json$||' | sort); do
   grep -qw "$f" <<<"$covered" || { echo "FAIL events/$f.json is not checked by $0"; fail=1; }
 done
@@ -68,6 +69,11 @@ out=$(invoke authorizer "$(ev authorizer/rest-token)");   expect authorizer/rest
 out=$(invoke authorizer "$(ev authorizer/rest-request)"); expect authorizer/rest-request "$allow"
 out=$(invoke authorizer "$(ev authorizer/http-v1)");      expect authorizer/http-v1 "$allow"
 out=$(invoke authorizer "$(ev authorizer/http-v2)");      expect authorizer/http-v2 "r['isAuthorized'] is True and r['context']['key_id'] == '$id'"
+out=$(invoke create "$(ev create/rotate-direct)"); expect create/rotate-direct "r['rotated_from'] == '$id' and r['token'].startswith('kg_live_')"
+succ=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$out")
+out=$(invoke list "$(ev list/audit-direct)"); expect list/audit-direct "r['events'][0]['action'] in ('rotated', 'created')"
+sed -e "s/REPLACE_WITH_KEY_ID/$succ/g" events/revoke/update-direct.json >"$work/events/revoke/update-direct.json"
+out=$(invoke revoke "$(ev revoke/update-direct)"); expect revoke/update-direct "r['status'] == 'disabled' and r['id'] == '$succ'"
 out=$(invoke revoke "$(ev revoke/rest)");     expect revoke/rest "r['statusCode'] == 200 and $body['status'] == 'revoked'"
 out=$(invoke revoke "$(ev revoke/direct)");   expect "revoke/direct (again: a no-op)" 'r["status"] == "revoked"'
 out=$(invoke authorizer "$(ev authorizer/http-v2)");      expect "authorizer/http-v2 (revoked)" 'r == {"isAuthorized": False}'

@@ -746,3 +746,37 @@ func withTenant(req manage.CreateRequest, tenant, idempotencyKey string) manage.
 	req.Tenant, req.IdempotencyKey = tenant, idempotencyKey
 	return req
 }
+
+// TestDisabledKeys: a disabled key is refused like a revoked one, in every
+// shape, within the cache TTL; enabled again, it works again.
+func TestDisabledKeys(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	for _, shape := range shapes {
+		if got, _ := f.outcome(t, event(t, shape, key.Token, "GET", "/x")); got != "allow" {
+			t.Fatalf("%s before disable: %s", shape, got)
+		}
+	}
+	if _, err := f.svc.Update(ctx, keygate.Caller{Operator: true}, manage.UpdateRequest{Tenant: "acme", ID: key.ID, Enabled: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(f.cfg.CacheTTL) // the in-function cache bounds the lag
+	for _, shape := range shapes {
+		if got, _ := f.outcome(t, event(t, shape, key.Token, "GET", "/x")); got != "unauthorized" && got != "not authorized" {
+			t.Fatalf("%s while disabled: %s", shape, got)
+		}
+	}
+	if !strings.Contains(f.logs.String(), `"reason":"disabled"`) {
+		t.Error(`logs lack "reason":"disabled"`)
+	}
+	if _, err := f.svc.Update(ctx, keygate.Caller{Operator: true}, manage.UpdateRequest{Tenant: "acme", ID: key.ID, Enabled: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(f.cfg.CacheTTL)
+	for _, shape := range shapes {
+		if got, _ := f.outcome(t, event(t, shape, key.Token, "GET", "/x")); got != "allow" {
+			t.Fatalf("%s enabled again: %s", shape, got)
+		}
+	}
+}

@@ -25,6 +25,9 @@ type Service interface {
 	List(ctx context.Context, c keygate.Caller, req manage.ListRequest) (*manage.List, error)
 	Get(ctx context.Context, c keygate.Caller, req manage.GetRequest) (*keygate.Key, error)
 	Revoke(ctx context.Context, c keygate.Caller, req manage.RevokeRequest) (*manage.Revoked, error)
+	Rotate(ctx context.Context, c keygate.Caller, req manage.RotateRequest) (*manage.Created, error)
+	Update(ctx context.Context, c keygate.Caller, req manage.UpdateRequest) (*keygate.Key, error)
+	Audit(ctx context.Context, c keygate.Caller, req manage.AuditRequest) (*manage.AuditPage, error)
 }
 
 var _ Service = (*manage.Service)(nil)
@@ -46,13 +49,18 @@ type Route struct {
 	Resource string
 }
 
-// Routes are the management API's routes and the function serving each.
+// Routes are the management API's routes and the function serving each:
+// create mints keys (create, rotate), list reads (keys, whoami, audit),
+// revoke changes them (revoke, update).
 var Routes = []Route{
 	{Create, http.MethodPost, "/v1/keys"},
+	{Create, http.MethodPost, "/v1/keys/{id}/rotate"},
 	{List, http.MethodGet, "/v1/keys"},
 	{List, http.MethodGet, "/v1/keys/{id}"},
 	{List, http.MethodGet, "/v1/whoami"},
+	{List, http.MethodGet, "/v1/audit"},
 	{Revoke, http.MethodDelete, "/v1/keys/{id}"},
+	{Revoke, http.MethodPatch, "/v1/keys/{id}"},
 }
 
 // Handler serves one management function.

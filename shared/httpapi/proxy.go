@@ -125,6 +125,35 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 		if res.err = q.only(); res.err == nil {
 			res.body, res.err = h.svc.Get(ctx, caller, manage.GetRequest{Tenant: "", ID: id})
 		}
+	case "POST /v1/keys/{id}/rotate":
+		if err := q.only(); err != nil {
+			return outcome{err: err, caller: caller, keyID: id}
+		}
+		var body manage.RotateRequest
+		if req.Body != "" {
+			if err := readBody(req, &body); err != nil {
+				return outcome{err: err, caller: caller, keyID: id}
+			}
+		}
+		body.ID, body.IdempotencyKey = id, header(req, "Idempotency-Key")
+		return h.rotate(ctx, caller, body)
+	case "PATCH /v1/keys/{id}":
+		if err := q.only(); err != nil {
+			return outcome{err: err, caller: caller, keyID: id}
+		}
+		var body manage.UpdateRequest
+		if err := readBody(req, &body); err != nil {
+			return outcome{err: err, caller: caller, keyID: id}
+		}
+		body.ID = id
+		res.body, res.err = h.svc.Update(ctx, caller, body)
+	case "GET /v1/audit":
+		ar, err := auditRequest(q)
+		if err != nil {
+			return outcome{err: err, caller: caller}
+		}
+		res.keyID = ar.KeyID
+		res.body, res.err = h.svc.Audit(ctx, caller, ar)
 	case "DELETE /v1/keys/{id}":
 		cascade, err := q.boolean("cascade")
 		if err == nil {
@@ -147,11 +176,25 @@ func (h *Handler) create(ctx context.Context, caller keygate.Caller, req manage.
 	return outcome{body: created, status: http.StatusCreated, caller: caller, keyID: created.ID}
 }
 
+// rotate runs a rotation for caller, in either event shape.
+func (h *Handler) rotate(ctx context.Context, caller keygate.Caller, req manage.RotateRequest) outcome {
+	created, err := h.svc.Rotate(ctx, caller, req)
+	if err != nil {
+		return outcome{err: err, caller: caller, keyID: req.ID}
+	}
+	return outcome{body: created, status: http.StatusCreated, caller: caller, keyID: created.ID}
+}
+
 // resourceOf maps a concrete path to its route resource, for events that
 // carry no resource (tests, hand-made events).
 func resourceOf(path string) (resource, id string) {
-	if rest, ok := strings.CutPrefix(path, "/v1/keys/"); ok && rest != "" && !strings.Contains(rest, "/") {
-		return "/v1/keys/{id}", rest
+	if rest, ok := strings.CutPrefix(path, "/v1/keys/"); ok && rest != "" {
+		if id, ok := strings.CutSuffix(rest, "/rotate"); ok && id != "" && !strings.Contains(id, "/") {
+			return "/v1/keys/{id}/rotate", id
+		}
+		if !strings.Contains(rest, "/") {
+			return "/v1/keys/{id}", rest
+		}
 	}
 	return path, ""
 }
@@ -275,6 +318,32 @@ func (q query) boolean(name string) (bool, error) {
 	return false, keygate.Errorf(keygate.Invalid, "query parameter %s must be true or false", name)
 }
 
+// auditRequest reads ?key_id=&limit=&cursor=.
+func auditRequest(q query) (manage.AuditRequest, error) {
+	var ar manage.AuditRequest
+	if err := q.only("key_id", "limit", "cursor"); err != nil {
+		return ar, err
+	}
+	ar.KeyID, _ = q.get("key_id")
+	ar.Cursor, _ = q.get("cursor")
+	var err error
+	ar.Limit, err = q.limit()
+	return ar, err
+}
+
+// limit reads an optional ?limit= (0 when absent).
+func (q query) limit() (int, error) {
+	v, ok := q.get("limit")
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > manage.MaxListLimit {
+		return 0, keygate.Errorf(keygate.Invalid, "limit must be a whole number from 1 to %d", manage.MaxListLimit)
+	}
+	return n, nil
+}
+
 // listRequest reads ?owner=&status=&limit=&cursor=.
 func listRequest(q query) (manage.ListRequest, error) {
 	var lr manage.ListRequest
@@ -285,14 +354,9 @@ func listRequest(q query) (manage.ListRequest, error) {
 	status, _ := q.get("status")
 	lr.Status = keygate.Status(status)
 	lr.Cursor, _ = q.get("cursor")
-	if v, ok := q.get("limit"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > manage.MaxListLimit {
-			return lr, keygate.Errorf(keygate.Invalid, "limit must be a whole number from 1 to %d", manage.MaxListLimit)
-		}
-		lr.Limit = n
-	}
-	return lr, nil
+	var err error
+	lr.Limit, err = q.limit()
+	return lr, err
 }
 
 // withTenant is req with the tenant an operator acts on and an

@@ -34,6 +34,9 @@ type Audit struct {
 	Actor     string // "key:<id>", "operator" or "operator:<name>"
 	RequestID string
 	At        time.Time
+	// Rev is the key's revision after an update: two updates of one key
+	// within a millisecond are two records.
+	Rev int64
 	// Detail says more about the change, never a secret: for a cascading
 	// revocation "cascade_from", for a rotation "rotated_to" or
 	// "rotated_from" and "grace_seconds", for an update the fields set.

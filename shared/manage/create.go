@@ -13,7 +13,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/scope"
 )
@@ -125,7 +124,10 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: k.ID, Tenant: k.Tenant, Owner: k.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
 	var idem *keygate.Idempotency
 	if idempotencyKey != "" {
-		if idem, err = s.idempotency(c, tenant, req, idempotencyKey, tok, now); err != nil {
+		if idem, err = s.idempotency(c, tenant, "create", req, idempotencyKey, now); err != nil {
+			return nil, err
+		}
+		if idem.Sealed, err = s.cfg.Hasher.Seal([]byte(tok.Reveal()), idem.PK); err != nil {
 			return nil, err
 		}
 	}
@@ -252,27 +254,28 @@ func checkIdempotencyKey(key string) error {
 	return nil
 }
 
-// idempotency builds the record that makes this create replayable. It is
-// scoped to the tenant and the caller, so one caller's key never replays
-// another's create; the token is stored only sealed with the server secret.
-func (s *Service) idempotency(c keygate.Caller, tenant string, req CreateRequest, key string, tok apikey.Token, now time.Time) (*keygate.Idempotency, error) {
+// idempotency builds the record that makes a create or rotation
+// replayable (the caller seals the new token into it). It is scoped to the
+// tenant and the caller, so one caller's key never replays another's
+// request; the token is stored only sealed with the server secret.
+//
+// op names the operation ("create", "rotate"), so one idempotency key
+// never replays a create as a rotation or the other way round.
+func (s *Service) idempotency(c keygate.Caller, tenant, op string, req any, key string, now time.Time) (*keygate.Idempotency, error) {
 	scope := sha256.Sum256([]byte(c.Name() + "\x00" + key))
 	// Tenant and IdempotencyKey are not in req's JSON: tenant is hashed
 	// on its own, and the key is what selects this record.
 	body, err := json.Marshal(struct {
+		Op     string
 		Tenant string
-		Req    CreateRequest
-	}{tenant, req})
+		Req    any
+	}{op, tenant, req})
 	if err != nil {
 		return nil, fmt.Errorf("hash request: %w", err)
 	}
 	hash := sha256.Sum256(body)
 	pk := "IDEM#" + tenant + "#" + hex.EncodeToString(scope[:])
-	sealed, err := s.cfg.Hasher.Seal([]byte(tok.Reveal()), pk)
-	if err != nil {
-		return nil, err
-	}
-	return &keygate.Idempotency{PK: pk, RequestHash: hex.EncodeToString(hash[:]), Sealed: sealed, Expires: now.Add(IdempotencyWindow)}, nil
+	return &keygate.Idempotency{PK: pk, RequestHash: hex.EncodeToString(hash[:]), Expires: now.Add(IdempotencyWindow)}, nil
 }
 
 func (s *Service) replay(ctx context.Context, idem *keygate.Idempotency, r *keygate.Replay, capped bool) (*Created, error) {

@@ -42,9 +42,9 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 		return nil, keygate.Errorf(keygate.Forbidden, "viewer keys may only list their own keys")
 	}
 	switch req.Status {
-	case "", keygate.Active, keygate.Revoked, keygate.Expired:
+	case "", keygate.Active, keygate.Revoked, keygate.Expired, keygate.Disabled:
 	default:
-		return nil, keygate.Errorf(keygate.Invalid, "status must be active, revoked or expired")
+		return nil, keygate.Errorf(keygate.Invalid, "status must be active, disabled, revoked or expired")
 	}
 	limit := req.Limit
 	if limit == 0 {

@@ -32,6 +32,17 @@ type Store interface {
 	// returning the IDs revoked before an error; a *keygate.ChangedError
 	// if one was revoked meanwhile.
 	RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Revocation) ([]string, error)
+	// RotateKey stores next, old's successor, shortens old's expiry and
+	// passes old's slot to next, with audit records, in one transaction; a
+	// Conflict if old changed since it was read.
+	RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency) (*keygate.Replay, error)
+	// UpdateKey writes next, r's changed metadata, with its audit record;
+	// a Conflict if r changed since it was read.
+	UpdateKey(ctx context.Context, r, next *keygate.Record, audit keygate.Audit) error
+	// Replay returns the unexpired idempotency record pk, or nil.
+	Replay(ctx context.Context, pk string, now time.Time) (*keygate.Replay, error)
+	// ListAudit returns audit records newest first and the next cursor.
+	ListAudit(ctx context.Context, q keygate.AuditQuery) ([]keygate.Audit, string, error)
 }
 
 // Config holds the service's settings. Zero Now and Random mean the real

@@ -216,8 +216,8 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*keygate.Record, err
 
 func marshalAudit(a keygate.Audit) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
-		AttrPK:   attrS("AUDIT#" + a.Tenant),
-		AttrSK:   attrS(formatTime(a.At) + "#" + a.KeyID + "#" + a.Action),
+		AttrPK:   attrS(auditPK(a.Tenant)),
+		AttrSK:   attrS(auditSK(a)),
 		"action": attrS(a.Action),
 		"key_id": attrS(a.KeyID),
 		"tenant": attrS(a.Tenant),
@@ -236,6 +236,16 @@ func marshalAudit(a keygate.Audit) map[string]types.AttributeValue {
 		item["detail"] = &types.AttributeValueMemberM{Value: detail}
 	}
 	return item
+}
+
+// auditSK orders a tenant's records by time; a key has one record per
+// action, but for updates, one per revision.
+func auditSK(a keygate.Audit) string {
+	sk := formatTime(a.At) + "#" + a.KeyID + "#" + a.Action
+	if a.Rev > 0 {
+		sk += "#" + strconv.FormatInt(a.Rev, 10)
+	}
+	return sk
 }
 
 // legacyActions are the names audit records had before SPEC §9's.

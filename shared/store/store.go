@@ -57,7 +57,7 @@ func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now t
 	slotsKey := map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&r.Key)), AttrSK: attrS(slotsSK)}
 	for attempt := 0; ; attempt++ {
 		if idem != nil {
-			replay, err := s.replay(ctx, idem.PK, now)
+			replay, err := s.Replay(ctx, idem.PK, now)
 			if replay != nil || err != nil {
 				return replay, err
 			}
@@ -131,7 +131,9 @@ func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now t
 	}
 }
 
-func (s *Store) replay(ctx context.Context, pk string, now time.Time) (*keygate.Replay, error) {
+// Replay returns the unexpired idempotency record pk, or nil if there is
+// none.
+func (s *Store) Replay(ctx context.Context, pk string, now time.Time) (*keygate.Replay, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
 		Key:            map[string]types.AttributeValue{AttrPK: attrS(pk), AttrSK: attrS(idemSK)},

@@ -1,0 +1,100 @@
+package httpapi_test
+
+import (
+	"testing"
+
+	"github.com/keygate/keygate/shared/httpapi"
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// TestRotateUpdateAuditOverHTTP runs the SPEC §9 routes through the proxy
+// shape and the direct events, and their bad inputs.
+func TestRotateUpdateAuditOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	admin := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"alice","role":"admin"}`))
+	_, key := e.proxy(t, httpapi.Create, admin, request{method: "POST", path: "/v1/keys", body: `{"owner":"bob","name":"ci","apis":["*"],"scopes":["GET /x/*"]}`})
+	id := key["id"].(string)
+
+	status, next := e.proxy(t, httpapi.Create, admin, request{method: "POST", path: "/v1/keys/" + id + "/rotate", body: `{"grace_seconds":60}`,
+		headers: map[string]string{"Idempotency-Key": "roll-1"}})
+	if status != 201 || next["rotated_from"] != id || next["token"] == nil || next["name"] != "ci" {
+		t.Fatalf("rotate = %d %v", status, next)
+	}
+	status, again := e.proxy(t, httpapi.Create, admin, request{method: "POST", path: "/v1/keys/" + id + "/rotate", body: `{"grace_seconds":60}`,
+		headers: map[string]string{"Idempotency-Key": "roll-1"}})
+	if status != 201 || again["id"] != next["id"] {
+		t.Fatalf("idempotent retry = %d %v", status, again)
+	}
+	newID := next["id"].(string)
+	status, upd := e.proxy(t, httpapi.Revoke, admin, request{method: "PATCH", path: "/v1/keys/" + newID, body: `{"enabled":false,"name":"ci-2"}`})
+	if status != 200 || upd["status"] != "disabled" || upd["name"] != "ci-2" || upd["enabled"] != false {
+		t.Fatalf("patch = %d %v", status, upd)
+	}
+	status, page := e.proxy(t, httpapi.List, admin, request{method: "GET", path: "/v1/audit", query: map[string][]string{"key_id": {newID}}})
+	events, _ := page["events"].([]any)
+	if status != 200 || len(events) != 2 || events[0].(map[string]any)["action"] != "updated" || page["next_cursor"] != nil {
+		t.Fatalf("audit = %d %v", status, page)
+	}
+	if d := events[0].(map[string]any)["detail"].(map[string]any); d["enabled"] != "false" || d["name"] != "ci-2" {
+		t.Fatalf("update detail = %v", d)
+	}
+
+	// Direct events name the operation.
+	direct := []struct {
+		fn    httpapi.Function
+		event string
+		check func(map[string]any) bool
+	}{
+		{httpapi.Revoke, `{"op":"update","tenant":"acme","id":"` + newID + `","enabled":true}`, func(m map[string]any) bool { return m["status"] == "active" }},
+		{httpapi.Create, `{"op":"rotate","tenant":"acme","id":"` + newID + `","grace_seconds":0}`, func(m map[string]any) bool { return m["rotated_from"] == newID }},
+		{httpapi.List, `{"op":"audit","tenant":"acme","limit":2}`, func(m map[string]any) bool {
+			ev, _ := m["events"].([]any)
+			return len(ev) == 2 && m["next_cursor"] != nil
+		}},
+	}
+	for _, d := range direct {
+		if got := e.direct(t, d.fn, d.event); !d.check(got) {
+			t.Fatalf("%s %s = %v", d.fn, d.event, got)
+		}
+	}
+
+	before := e.itemCount(t)
+	bad := []struct {
+		name string
+		fn   httpapi.Function
+		r    request
+		want int
+		code keygate.Code
+	}{
+		{"rotate grace too long", httpapi.Create, request{method: "POST", path: "/v1/keys/" + id + "/rotate", body: `{"grace_seconds":604801}`}, 400, keygate.Invalid},
+		{"rotate grace a string", httpapi.Create, request{method: "POST", path: "/v1/keys/" + id + "/rotate", body: `{"grace_seconds":"60"}`}, 400, keygate.Invalid},
+		{"rotate unknown field", httpapi.Create, request{method: "POST", path: "/v1/keys/" + id + "/rotate", body: `{"Grace_seconds":60}`}, 400, keygate.Invalid},
+		{"rotate rotated", httpapi.Create, request{method: "POST", path: "/v1/keys/" + id + "/rotate", body: `{}`}, 409, keygate.Conflict},
+		{"patch nothing", httpapi.Revoke, request{method: "PATCH", path: "/v1/keys/" + newID, body: `{}`}, 400, keygate.Invalid},
+		{"patch enabled a string", httpapi.Revoke, request{method: "PATCH", path: "/v1/keys/" + newID, body: `{"enabled":"false"}`}, 400, keygate.Invalid},
+		{"patch wider", httpapi.Revoke, request{method: "PATCH", path: "/v1/keys/" + newID, body: `{"scopes":["GET /*"]}`}, 400, keygate.Invalid},
+		{"patch status", httpapi.Revoke, request{method: "PATCH", path: "/v1/keys/" + newID, body: `{"status":"active"}`}, 400, keygate.Invalid},
+		{"patch unknown key", httpapi.Revoke, request{method: "PATCH", path: "/v1/keys/AAAAAAAAAAAAAAAAA", body: `{"enabled":false}`}, 404, keygate.NotFound},
+		{"audit unknown parameter", httpapi.List, request{method: "GET", path: "/v1/audit", query: map[string][]string{"action": {"revoked"}}}, 400, keygate.Invalid},
+		{"audit bad key id", httpapi.List, request{method: "GET", path: "/v1/audit", query: map[string][]string{"key_id": {"x"}}}, 400, keygate.Invalid},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := e.proxy(t, tt.fn, admin, tt.r)
+			if status != tt.want {
+				t.Fatalf("status = %d %v, want %d", status, body, tt.want)
+			}
+			wantError(t, body, tt.code, gatewayRequestID)
+		})
+	}
+	viewer := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"vic","apis":["*"],"scopes":["GET /v1/*"]}`))
+	if status, body := e.proxy(t, httpapi.List, viewer, request{method: "GET", path: "/v1/audit"}); status != 403 {
+		t.Fatalf("viewer reads audit: %d %v", status, body)
+	}
+	if got := e.direct(t, httpapi.Create, `{"op":"audit","tenant":"acme"}`); got["error"] == nil {
+		t.Fatalf("create function served op audit: %v", got)
+	}
+	if n := e.itemCount(t); n != before+2 { // the viewer key and its audit record
+		t.Fatalf("refused requests changed the table: %d items, want %d", n, before+2)
+	}
+}

@@ -1,0 +1,154 @@
+package manage
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// MaxGraceSeconds bounds a rotation's grace period: seven days.
+const MaxGraceSeconds = 7 * 24 * 60 * 60
+
+// RotateRequest names the key to rotate. Tenant is for operators only.
+type RotateRequest struct {
+	Tenant         string `json:"-"`
+	ID             string `json:"-"`
+	IdempotencyKey string `json:"-"`
+	// GraceSeconds is how long the old key keeps working: 0 (the default)
+	// ends it now.
+	GraceSeconds *int64 `json:"grace_seconds,omitempty"`
+}
+
+// Rotate replaces a key with a new one of the same owner, type, role,
+// scopes, APIs and name, whose token is shown once, and makes the old key
+// expire after the grace period (never later than it would have). All of it
+// is one transaction, audited on both keys; a key is rotated at most once
+// (N parallel rotations: one succeeds, the others get 409).
+//
+// The new key lives as long as the old one was made to (expires_at minus
+// created_at, from now; never if the old key never expires), capped at the
+// caller's own expiry like any key minted by a key. It takes the old key's
+// slot, so a key in its grace period never blocks its successor under the
+// per-owner limit. Keys minted from the old key stay linked to it: a
+// cascade from the old key still reaches them.
+func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateRequest) (*Created, error) {
+	if err := checkIdempotencyKey(req.IdempotencyKey); err != nil {
+		return nil, err
+	}
+	var grace int64
+	if req.GraceSeconds != nil {
+		grace = *req.GraceSeconds
+	}
+	if grace < 0 || grace > MaxGraceSeconds {
+		return nil, keygate.Errorf(keygate.Invalid, "grace_seconds must be between 0 and %d (seven days)", MaxGraceSeconds)
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	var idem *keygate.Idempotency
+	if req.IdempotencyKey != "" {
+		// A retry of a rotation that committed finds the key already
+		// rotated: answer it from the idempotency record first.
+		tenant, err := tenantOf(c, req.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		idem, err = s.idempotency(c, tenant, "rotate", struct {
+			ID    string
+			Grace int64
+		}{req.ID, grace}, req.IdempotencyKey, now)
+		if err != nil {
+			return nil, err
+		}
+		replay, err := s.store.Replay(ctx, idem.PK, now)
+		if err != nil {
+			return nil, err
+		}
+		if replay != nil {
+			return s.replay(ctx, idem, replay, false)
+		}
+	}
+	old, err := s.changeable(ctx, c, req.Tenant, req.ID, "rotate")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case old.RotatedTo != "":
+		return nil, keygate.Errorf(keygate.Conflict, "the key was already rotated, to %s; rotate that key instead", old.RotatedTo)
+	case old.StatusAt(now) == keygate.Disabled:
+		return nil, keygate.Errorf(keygate.Conflict, "the key is disabled; enable it before rotating it")
+	}
+
+	next := old.Key
+	next.CreatedAt, next.CreatedBy, next.RotatedFrom, next.RotatedTo = now, c.Name(), old.ID, ""
+	next.LastUsedAt, next.Rev, next.Enabled = nil, 0, true
+	if old.ExpiresAt != nil {
+		at := now.Add(old.ExpiresAt.Sub(old.CreatedAt))
+		next.ExpiresAt = &at
+	}
+	capped := capExpiry(c, &next)
+	tok, err := s.cfg.Format.Generate(s.cfg.Random, s.cfg.Hasher)
+	if err != nil {
+		return nil, fmt.Errorf("rotate key %s: %w", old.ID, err)
+	}
+	verifier, err := s.cfg.Hasher.Verifier(tok)
+	if err != nil {
+		return nil, fmt.Errorf("rotate key %s: %w", old.ID, err)
+	}
+	next.ID, next.Hint = tok.ID(), s.cfg.Format.Hint(tok.ID())
+	rec := &keygate.Record{Key: next, Verifier: verifier}
+	if next.ExpiresAt != nil {
+		rec.TTL = next.ExpiresAt.Add(s.cfg.Retention).Unix()
+	}
+
+	oldExpires := now.Add(time.Duration(grace) * time.Second)
+	if old.ExpiresAt != nil && old.ExpiresAt.Before(oldExpires) {
+		oldExpires = *old.ExpiresAt
+	}
+	actor, rid := c.Name(), requestID(ctx)
+	audits := []keygate.Audit{
+		{Action: keygate.ActionRotated, KeyID: old.ID, Tenant: old.Tenant, Owner: old.Owner, Actor: actor, RequestID: rid, At: now,
+			Detail: map[string]string{"rotated_to": next.ID, "grace_seconds": strconv.FormatInt(grace, 10)}},
+		{Action: keygate.ActionCreated, KeyID: next.ID, Tenant: next.Tenant, Owner: next.Owner, Actor: actor, RequestID: rid, At: now,
+			Detail: map[string]string{"rotated_from": old.ID}},
+	}
+	if idem != nil {
+		if idem.Sealed, err = s.cfg.Hasher.Seal([]byte(tok.Reveal()), idem.PK); err != nil {
+			return nil, err
+		}
+	}
+	replay, err := s.store.RotateKey(ctx, old, rec, oldExpires, oldExpires.Add(s.cfg.Retention).Unix(), now, audits, idem)
+	if err != nil {
+		return nil, err
+	}
+	if replay != nil {
+		return s.replay(ctx, idem, replay, capped)
+	}
+	next.Status = next.StatusAt(now)
+	return &Created{Key: next, Token: tok.Reveal(), ExpiryCapped: capped}, nil
+}
+
+// changeable reads a key the caller may change: one it can see, whose role,
+// scopes and APIs it covers, and that is neither revoked nor expired. verb
+// names the change for the messages.
+func (s *Service) changeable(ctx context.Context, c keygate.Caller, tenant, id, verb string) (*keygate.Record, error) {
+	r, err := s.visible(ctx, c, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := covers(c, &r.Key)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, keygate.Errorf(keygate.Forbidden, "a key may only %s keys whose role, scopes and apis it covers", verb)
+	}
+	switch r.StatusAt(s.cfg.Now()) {
+	case keygate.Revoked:
+		return nil, keygate.Errorf(keygate.Conflict, "the key is revoked; a revoked key cannot be changed or rotated")
+	case keygate.Expired:
+		return nil, keygate.Errorf(keygate.Conflict, "the key has expired; an expired key cannot be changed or rotated")
+	}
+	return r, nil
+}

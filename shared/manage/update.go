@@ -1,0 +1,117 @@
+package manage
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/scope"
+)
+
+// UpdateRequest is the body of PATCH /v1/keys/{id}: each member given is
+// changed, each left out is kept. Tenant and ID name the key.
+type UpdateRequest struct {
+	Tenant string `json:"-"`
+	ID     string `json:"-"`
+
+	Name      *string  `json:"name,omitempty"`
+	Enabled   *bool    `json:"enabled,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
+	ExpiresAt *string  `json:"expires_at,omitempty"`
+}
+
+// Update changes a key's name, enables or disables it, narrows its scopes
+// or brings its expiry forward: a key can only ever be made narrower or
+// shorter-lived, never wider, and the change is audited with what was set.
+// A disabled key is refused by the authorizer like a revoked one (within
+// the same revocation bound) until it is enabled again.
+func (s *Service) Update(ctx context.Context, c keygate.Caller, req UpdateRequest) (*keygate.Key, error) {
+	if req.Name == nil && req.Enabled == nil && req.Scopes == nil && req.ExpiresAt == nil {
+		return nil, keygate.Errorf(keygate.Invalid, "nothing to update: give name, enabled, scopes or expires_at")
+	}
+	r, err := s.changeable(ctx, c, req.Tenant, req.ID, "update")
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	next := *r
+	detail := map[string]string{}
+	if req.Name != nil {
+		if err := checkName(*req.Name); err != nil {
+			return nil, err
+		}
+		next.Name, detail["name"] = *req.Name, *req.Name
+	}
+	if req.Enabled != nil {
+		next.Enabled, detail["enabled"] = *req.Enabled, strconv.FormatBool(*req.Enabled)
+	}
+	if req.Scopes != nil {
+		if next.Scopes, err = narrowerScopes(r, req.Scopes); err != nil {
+			return nil, err
+		}
+		detail["scopes"] = strings.Join(next.Scopes, ", ")
+	}
+	if req.ExpiresAt != nil {
+		at, err := earlierExpiry(r, *req.ExpiresAt, now)
+		if err != nil {
+			return nil, err
+		}
+		next.ExpiresAt, next.TTL = &at, at.Add(s.cfg.Retention).Unix()
+		detail["expires_at"] = at.Format(time.RFC3339Nano)
+	}
+	next.Rev = r.Rev + 1
+	audit := keygate.Audit{Action: keygate.ActionUpdated, KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now, Rev: next.Rev, Detail: detail}
+	if err := s.store.UpdateKey(ctx, r, &next, audit); err != nil {
+		return nil, err
+	}
+	k := s.view(&next, now)
+	return &k, nil
+}
+
+// narrowerScopes checks a key's new scopes: each within one of its current
+// ones (so an update never widens a key), and admin keys keep every route.
+func narrowerScopes(r *keygate.Record, requested []string) ([]string, error) {
+	if r.Role == keygate.Admin {
+		return nil, keygate.Errorf(keygate.Invalid, "admin keys have every route; their scopes cannot change")
+	}
+	if len(requested) == 0 {
+		return nil, keygate.Errorf(keygate.Invalid, "scopes cannot be empty; revoke or disable the key instead")
+	}
+	want, err := scope.ParseList(requested)
+	if err != nil {
+		return nil, keygate.Errorf(keygate.Invalid, "%v", err)
+	}
+	have, err := scope.ParseList(r.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range want {
+		if !scope.CoveredBy([]scope.Scope{w}, have) {
+			return nil, keygate.Errorf(keygate.Invalid, "scopes[%d] is wider than the key's current scopes: scopes may only be narrowed", i)
+		}
+	}
+	out := make([]string, len(want))
+	for i, w := range want {
+		out[i] = w.String()
+	}
+	return out, nil
+}
+
+// earlierExpiry parses a new expiry: in the future, and earlier than the
+// current one (any future time for a key that never expires).
+func earlierExpiry(r *keygate.Record, value string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, value)
+	if err != nil {
+		return time.Time{}, keygate.Errorf(keygate.Invalid, "expires_at must be an RFC 3339 time such as 2030-01-02T15:04:05Z")
+	}
+	at := t.UTC().Truncate(time.Millisecond)
+	switch {
+	case !at.After(now):
+		return time.Time{}, keygate.Errorf(keygate.Invalid, "expires_at must be in the future; revoke the key to end it now")
+	case r.ExpiresAt != nil && !at.Before(*r.ExpiresAt):
+		return time.Time{}, keygate.Errorf(keygate.Invalid, "expires_at may only be brought forward, to before %s", r.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return at, nil
+}

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// revCondition holds a write to the revision of a key that was read, so
+// two changes racing on one key cannot both commit.
+func revCondition(rev int64, values map[string]types.AttributeValue) string {
+	if rev == 0 {
+		return "attribute_not_exists(rev)"
+	}
+	values[":rev"] = attrN(rev)
+	return "rev = :rev"
+}
+
+// RotateKey stores next, the successor of old, in one transaction: the new
+// key, old's shortened expiry (oldExpires, TTL oldTTL) and its link to the
+// successor, the slot passing from old to next, both audit records and, if
+// idem is set, the idempotency record. It fails with a Conflict if old was
+// revoked, rotated or changed since it was read. If idem's record exists
+// it writes nothing and returns the earlier rotation's Replay.
+func (s *Store) RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency) (*keygate.Replay, error) {
+	if idem != nil {
+		if replay, err := s.Replay(ctx, idem.PK, now); replay != nil || err != nil {
+			return replay, err
+		}
+	}
+	values := map[string]types.AttributeValue{
+		":exp": attrS(formatTime(oldExpires)), ":ttl": attrN(oldTTL), ":next": attrS(next.ID), ":rev1": attrN(old.Rev + 1),
+	}
+	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rotated_to) AND " + revCondition(old.Rev, values)
+	var nextExp int64
+	if next.ExpiresAt != nil {
+		nextExp = next.ExpiresAt.Unix()
+	}
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: marshalRecord(next), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Update: &types.Update{
+			TableName:                 &s.table,
+			Key:                       map[string]types.AttributeValue{AttrPK: attrS(keyPK(old.ID)), AttrSK: attrS(keySK)},
+			UpdateExpression:          aws.String("SET expires_at = :exp, #ttl = :ttl, rotated_to = :next, rev = :rev1"),
+			ConditionExpression:       &cond,
+			ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
+			ExpressionAttributeValues: values,
+		}},
+		// The successor takes the old key's slot: a key in its grace
+		// period never blocks its own rotation under the limit.
+		{Update: &types.Update{
+			TableName:                 &s.table,
+			Key:                       map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&old.Key)), AttrSK: attrS(slotsSK)},
+			UpdateExpression:          aws.String("SET active.#next = :nextexp REMOVE active.#old ADD version :one"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames:  map[string]string{"#next": next.ID, "#old": old.ID},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":nextexp": attrN(nextExp), ":one": attrN(1)},
+		}},
+	}
+	for _, a := range audits {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshalAudit(a), ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	if idem != nil {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName:                 &s.table,
+			Item:                      marshalIdempotency(idem, next.ID),
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #ttl <= :now"),
+			ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrN(now.Unix())},
+		}})
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil, nil
+	}
+	reasons := cancellationReasons(err, len(items))
+	switch {
+	case reasons == nil:
+		return nil, classify(fmt.Errorf("rotate key %s: %w", old.ID, err))
+	case reasons[1] == "ConditionalCheckFailed":
+		return nil, keygate.Errorf(keygate.Conflict, "the key was rotated, revoked or changed meanwhile")
+	case idem != nil && reasons[len(items)-1] == "ConditionalCheckFailed":
+		// A retry of the same rotation committed first: answer with it.
+		if replay, err := s.Replay(ctx, idem.PK, now); replay != nil || err != nil {
+			return replay, err
+		}
+		return nil, keygate.Errorf(keygate.Unavailable, "rotation is being retried, try again")
+	case slices.Contains(reasons, "TransactionConflict"):
+		return nil, keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
+	}
+	return nil, fmt.Errorf("rotate key %s: %w", old.ID, err)
+}
+
+// UpdateKey writes next, the changed metadata of r as read, with its audit
+// record in one transaction: name, enabled, scopes and expiry (with the
+// TTL, and the key's place in its slots when the expiry moves). It fails
+// with a Conflict if r was revoked or changed since it was read.
+func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit keygate.Audit) error {
+	values := map[string]types.AttributeValue{":rev1": attrN(r.Rev + 1), ":scopes": attrList(next.Scopes)}
+	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND " + revCondition(r.Rev, values)
+	set := []string{"rev = :rev1", "scopes = :scopes"}
+	var remove []string
+	if next.Name != "" {
+		set, values[":name"] = append(set, "#name = :name"), attrS(next.Name)
+	} else {
+		remove = append(remove, "#name")
+	}
+	if next.Enabled {
+		remove = append(remove, "disabled")
+	} else {
+		set, values[":disabled"] = append(set, "disabled = :disabled"), &types.AttributeValueMemberBOOL{Value: true}
+	}
+	if next.ExpiresAt != nil {
+		set, values[":exp"] = append(set, "expires_at = :exp"), attrS(formatTime(*next.ExpiresAt))
+	}
+	if next.TTL > 0 {
+		set, values[":ttl"] = append(set, "#ttl = :ttl"), attrN(next.TTL)
+	}
+	expr := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	items := []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                 &s.table,
+			Key:                       map[string]types.AttributeValue{AttrPK: attrS(keyPK(r.ID)), AttrSK: attrS(keySK)},
+			UpdateExpression:          &expr,
+			ConditionExpression:       &cond,
+			ExpressionAttributeNames:  map[string]string{"#name": "name", "#ttl": AttrTTL},
+			ExpressionAttributeValues: values,
+		}},
+		{Put: &types.Put{TableName: &s.table, Item: marshalAudit(audit), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}
+	if next.ExpiresAt != nil && (r.ExpiresAt == nil || !next.ExpiresAt.Equal(*r.ExpiresAt)) {
+		// The slot is released at the new, earlier expiry.
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 &s.table,
+			Key:                       map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&r.Key)), AttrSK: attrS(slotsSK)},
+			UpdateExpression:          aws.String("SET active.#id = :exp ADD version :one"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeNames:  map[string]string{"#id": r.ID},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":exp": attrN(next.ExpiresAt.Unix()), ":one": attrN(1)},
+		}})
+	}
+	if _, ok := values[":ttl"]; !ok {
+		// DynamoDB refuses a name the expression does not use.
+		delete(items[0].Update.ExpressionAttributeNames, "#ttl")
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	reasons := cancellationReasons(err, len(items))
+	switch {
+	case reasons == nil:
+		return classify(fmt.Errorf("update key %s: %w", r.ID, err))
+	case reasons[0] == "ConditionalCheckFailed", reasons[1] == "ConditionalCheckFailed":
+		// The key's condition, or its audit record for this revision:
+		// either way another change of the same revision came first.
+		return keygate.Errorf(keygate.Conflict, "the key was revoked or changed meanwhile; read it again")
+	case slices.Contains(reasons, "TransactionConflict"):
+		return keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
+	}
+	return fmt.Errorf("update key %s: %w", r.ID, err)
+}
+
+// ListAudit returns a tenant's audit records, newest first, up to q.Limit,
+// and the cursor of the next page ("" at the end). With q.KeyID only that
+// key's records are returned (a filter: up to maxPages reads per call).
+func (s *Store) ListAudit(ctx context.Context, q keygate.AuditQuery) ([]keygate.Audit, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": attrS(auditPK(q.Tenant))},
+		ScanIndexForward:          aws.Bool(false),
+		ConsistentRead:            aws.Bool(true),
+	}
+	if q.KeyID != "" {
+		in.FilterExpression = aws.String("key_id = :key")
+		in.ExpressionAttributeValues[":key"] = attrS(q.KeyID)
+	}
+	if q.Cursor != "" {
+		in.ExclusiveStartKey = map[string]types.AttributeValue{AttrPK: attrS(auditPK(q.Tenant)), AttrSK: attrS(q.Cursor)}
+	}
+	var out []keygate.Audit
+	for page := 0; page < maxPages; page++ {
+		in.Limit = aws.Int32(int32(q.Limit - len(out)))
+		res, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", classify(fmt.Errorf("list audit of %s: %w", q.Tenant, err))
+		}
+		for _, item := range res.Items {
+			a, err := unmarshalAudit(item)
+			if err != nil {
+				return nil, "", err
+			}
+			out = append(out, a)
+		}
+		if res.LastEvaluatedKey == nil {
+			return out, "", nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+		if len(out) == q.Limit {
+			break
+		}
+	}
+	sk, _ := in.ExclusiveStartKey[AttrSK].(*types.AttributeValueMemberS)
+	if sk == nil {
+		return nil, "", fmt.Errorf("list audit of %s: last evaluated key lacks %s", q.Tenant, AttrSK)
+	}
+	return out, sk.Value, nil
+}
+
+func auditPK(tenant string) string { return "AUDIT#" + tenant }

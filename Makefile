@@ -99,16 +99,14 @@ invoke:
 ## bench: the figures of BENCHMARKS.md. Go benchmarks (-benchmem, medians
 ## of BENCH_COUNT runs through benchstat) and their ratio targets, cold
 ## start, memory and size of the real binaries, and requests/s of the make
-## run stack under hey; against one DynamoDB Local. Prints everything, fails
+## run stack under a Go load loop (infra/bench/load.go); against one
+## DynamoDB Local. Prints everything, fails
 ## if a target is missed. Not part of make test (timing is noisy).
 BENCH_COUNT ?= 6
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
-HEY_VERSION := v0.1.5
 $(TOOLS)/benchstat:
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
-$(TOOLS)/hey:
-	GOBIN=$(TOOLS) $(GO) install github.com/rakyll/hey@$(HEY_VERSION)
-bench: deps $(TOOLS)/benchstat $(TOOLS)/hey
+bench: deps $(TOOLS)/benchstat
 	GO=$(GO) TOOLS=$(TOOLS) BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./infra/cmd/withddb -- infra/bench/run.sh
 
 # checkov lives in its own virtualenv (its boto3 pin conflicts with sam's).

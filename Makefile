@@ -120,8 +120,8 @@ invoke:
 ## of BENCH_COUNT runs through benchstat) and their ratio targets, cold
 ## start, memory and size of the real binaries, and requests/s of the make
 ## run stack under a Go load loop (infra/bench/load.go); against one
-## DynamoDB Local. Prints everything, fails
-## if a target is missed. Not part of make test (timing is noisy).
+## DynamoDB Local. Prints everything, fails if a target is missed. Not
+## part of make test (timing is noisy).
 BENCH_COUNT ?= 6
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 $(TOOLS)/benchstat:

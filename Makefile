@@ -8,6 +8,8 @@ FN ?=
 EVENT ?=
 
 DDB_LIB := infra/dynamodb/lib
+DDB := $(DDB_LIB)/.fetched
+GOMOD := .build/gomod.fetched
 TOOLS := $(CURDIR)/.build/tools
 STATICCHECK_VERSION := v0.8.2
 GO_SOURCES := $(shell find functions shared infra -name '*.go' -not -path '*/testdata/*' 2>/dev/null)
@@ -21,10 +23,11 @@ SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REGION) $(VENV)/bin/sam
 SAM_FUNCTIONS := CreateFunction ListFunction RevokeFunction AuthorizerFunction
 SNIPPETS := $(wildcard docs/snippets/*.yaml)
 
+# The build flags and target live in infra/lambdarun (BuildFlags), shared
+# with make invoke and make bench, so what they measure is what ships.
 define lambda_build
 	@[ -n "$${ARTIFACTS_DIR:-}" ] || { echo "ARTIFACTS_DIR is unset: sam build runs this target"; exit 2; }
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' \
-	  -o "$$ARTIFACTS_DIR/bootstrap" ./functions/$(1)
+	GO=$(GO) $(GO) run ./infra/cmd/lambdabuild -fn $(1) -o "$$ARTIFACTS_DIR/bootstrap"
 endef
 
 .PHONY: test deps lint unit table invoke clean help venv template events run e2e fuzz bench \
@@ -32,23 +35,41 @@ endef
 
 help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
-	@echo "make test                     every check, against DynamoDB Local (installs what it needs)"
-	@echo "make bench                    benchmarks, cold start, memory, throughput vs BENCHMARKS.md targets"
+	@echo "make test                     every check below, against DynamoDB Local (installs what it needs)"
+	@echo "make deps                     fetch everything make test needs: DynamoDB Local, venvs, staticcheck, Go modules"
+	@echo "make lint                     gofmt, go vet and staticcheck"
+	@echo "make unit                     every Go test with the race detector, against DynamoDB Local"
+	@echo "make template                 cfn-lint, sam validate --lint, checkov, sam build (no Docker), table check"
+	@echo "make events                   run every events/ file through its function against DynamoDB Local"
+	@echo "make e2e                      create, use, list, revoke over HTTP on the local stack, then schemathesis"
 	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s)"
+	@echo "make bench                    benchmarks, cold start, memory, throughput vs BENCHMARKS.md targets"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
 	@echo "make table                    create the table on DYNAMODB_ENDPOINT / TABLE_NAME"
-	@echo "make template                 cfn-lint, sam validate --lint, sam build (no Docker), table check"
-	@echo "make events                   run every events/ file through its function against DynamoDB Local"
+	@echo "make venv                     the SAM CLI and cfn-lint, and checkov, in .venv (pinned)"
+	@echo "make clean                    remove .build and .aws-sam (keeps .venv and DynamoDB Local)"
+	@echo "make build-<Fn>Function       what sam build runs per function (needs ARTIFACTS_DIR)"
+	@echo "make help                     this list"
 
-## deps: DynamoDB Local and its native libraries, once.
-deps: $(DDB_LIB)/.fetched
-$(DDB_LIB)/.fetched: infra/dynamodb/pom.xml
+## deps: everything make test fetches, once each: DynamoDB Local, the SAM
+## and checkov virtualenvs, staticcheck and the Go modules, so that a
+## machine can be prepared ahead of running offline.
+deps: $(DDB) venv $(TOOLS)/staticcheck $(GOMOD)
+
+# DynamoDB Local and its native libraries, once: what the targets that
+# talk to DynamoDB need, without the rest of deps.
+$(DDB): infra/dynamodb/pom.xml
 	@command -v java >/dev/null || { echo "Java 17+ is required (DynamoDB Local)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is required to fetch DynamoDB Local"; exit 1; }
 	rm -rf $(DDB_LIB)
 	mvn -q -B -f infra/dynamodb/pom.xml dependency:copy-dependencies
 	ls $(DDB_LIB)/DynamoDBLocal-*.jar >/dev/null
 	touch $@
+
+# The Go modules of go.sum, into the module cache.
+$(GOMOD): go.mod go.sum
+	$(GO) mod download
+	@mkdir -p $(@D); touch $@
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -61,7 +82,7 @@ lint: $(TOOLS)/staticcheck
 	$(TOOLS)/staticcheck ./...
 
 ## unit: every Go test, with the race detector, against one DynamoDB Local.
-unit: deps
+unit: $(DDB)
 	$(GO) run ./infra/cmd/withddb -- $(GO) test -race -count=1 ./...
 
 test: lint template events unit e2e
@@ -71,13 +92,13 @@ table:
 
 ## run: DynamoDB Local, the table, the authorizer in front of the
 ## management routes, and a demo admin key, until Ctrl-C.
-run: deps
+run: $(DDB)
 	$(GO) run ./infra/cmd/run
 
 ## fuzz: every Fuzz target for FUZZTIME each (make test runs their seed
 ## corpora as ordinary tests). Storage-backed targets need DynamoDB Local.
 FUZZTIME ?= 30s
-fuzz: deps
+fuzz: $(DDB)
 	$(GO) run ./infra/cmd/withddb -- bash -c 'set -euo pipefail; \
 	  for pkg in $$($(GO) list ./...); do \
 	    for target in $$($(GO) test -list "^Fuzz" $$pkg | grep "^Fuzz" || true); do \
@@ -88,7 +109,7 @@ fuzz: deps
 
 ## e2e: create -> use -> list -> revoke -> 401 over real HTTP against the
 ## local stack, then schemathesis against openapi.yaml.
-e2e: deps $(VENV)/.installed
+e2e: $(DDB) $(VENV)/.installed
 	infra/scripts/e2e.sh $(VENV)
 
 invoke:
@@ -98,16 +119,14 @@ invoke:
 ## bench: the figures of BENCHMARKS.md. Go benchmarks (-benchmem, medians
 ## of BENCH_COUNT runs through benchstat) and their ratio targets, cold
 ## start, memory and size of the real binaries, and requests/s of the make
-## run stack under hey; against one DynamoDB Local. Prints everything, fails
-## if a target is missed. Not part of make test (timing is noisy).
+## run stack under a Go load loop (infra/bench/load.go); against one
+## DynamoDB Local. Prints everything, fails if a target is missed. Not
+## part of make test (timing is noisy).
 BENCH_COUNT ?= 6
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
-HEY_VERSION := v0.1.5
 $(TOOLS)/benchstat:
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
-$(TOOLS)/hey:
-	GOBIN=$(TOOLS) $(GO) install github.com/rakyll/hey@$(HEY_VERSION)
-bench: deps $(TOOLS)/benchstat $(TOOLS)/hey
+bench: $(DDB) $(TOOLS)/benchstat
 	GO=$(GO) TOOLS=$(TOOLS) BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./infra/cmd/withddb -- infra/bench/run.sh
 
 # checkov lives in its own virtualenv (its boto3 pin conflicts with sam's).
@@ -155,7 +174,7 @@ template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
 ## events: every shipped event through its function (make invoke's
 ## runtime API harness, no Docker), against DynamoDB Local.
-events: deps
+events: $(DDB)
 	TABLE_NAME=keygate-events TOKEN_PREFIX=kg_live_ TOKEN_PEPPER_SECRET_ARN= \
 	  TOKEN_PEPPER=events-check-pepper-not-a-secret-0123456789 \
 	  $(GO) run ./infra/cmd/withddb -- infra/sam/check_events.sh

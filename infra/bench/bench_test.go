@@ -120,57 +120,6 @@ func TestMedianPercentile(t *testing.T) {
 	}
 }
 
-const heyOutput = `
-Summary:
-  Total:	10.0108 secs
-  Slowest:	0.0381 secs
-  Fastest:	0.0009 secs
-  Average:	0.0086 secs
-  Requests/sec:	1858.7988
-  
-  Total data:	6122032 bytes
-  Size/request:	329 bytes
-
-Response time histogram:
-  0.001 [1]	|
-  0.005 [2424]	|■■■■■■■■■■■■■
-
-Latency distribution:
-  10%% in 0.0042 secs
-  50%% in 0.0080 secs
-  99% in 0.0205 secs
-
-Details (average, fastest, slowest):
-  DNS+dialup:	0.0000 secs, 0.0000 secs, 0.0012 secs
-  resp wait:	0.0085 secs, 0.0008 secs, 0.0380 secs
-
-Status code distribution:
-  [200]	18600 responses
-  [503]	8 responses
-
-Error distribution:
-  [3]	Get "http://127.0.0.1:1/v1/whoami": dial tcp 127.0.0.1:1: connect: connection refused
-`
-
-func TestParseHey(t *testing.T) {
-	r, err := ParseHey(strings.NewReader(heyOutput))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.RequestsPerS != 1858.7988 || r.Total.Round(time.Millisecond) != 10011*time.Millisecond {
-		t.Fatalf("summary: %+v", r)
-	}
-	if r.Percentiles[10] != 4200*time.Microsecond || r.Percentiles[50] != 8*time.Millisecond || r.Percentiles[99] != 20500*time.Microsecond {
-		t.Fatalf("percentiles: %v", r.Percentiles)
-	}
-	if r.StatusCodes[200] != 18600 || r.StatusCodes[503] != 8 || r.Responses() != 18608 || r.Errors != 3 || len(r.ErrorExamples) != 1 {
-		t.Fatalf("codes %v, errors %d", r.StatusCodes, r.Errors)
-	}
-	if _, err := ParseHey(strings.NewReader("hey: unknown flag\n")); err == nil {
-		t.Fatal("no error for output without results")
-	}
-}
-
 func TestPeakRSS(t *testing.T) {
 	n, err := parseVmHWM(strings.NewReader("Name:\tbootstrap\nVmPeak:\t 1000 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 100 kB\n"))
 	if err != nil || n != 12345*1024 {

@@ -46,7 +46,7 @@ step "binary size, cold start and memory (go run ./infra/bench/coldstart)"
 $GO run ./infra/bench/coldstart ${COLDSTART_FLAGS:-} || failed+=("cold start targets")
 
 step "throughput of the make run stack (go run ./infra/bench/throughput)"
-$GO run ./infra/bench/throughput -hey "$TOOLS/hey" ${THROUGHPUT_FLAGS:-} || failed+=("throughput")
+$GO run ./infra/bench/throughput ${THROUGHPUT_FLAGS:-} || failed+=("throughput")
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	// Binaries: the host build runs here; the arm64 one is what ships.
-	fmt.Fprintf(stdout, "Building the functions (CGO_ENABLED=0 -tags lambda.norpc -trimpath -ldflags='-s -w') ...\n\n")
+	fmt.Fprintf(stdout, "Building the functions (CGO_ENABLED=0 go build %s) ...\n\n", strings.Join(lambdarun.BuildFlags, " "))
 	var subjects []*subject
 	build := func(label, dir, pkg, fn string) (*subject, error) {
 		s := &subject{label: label, fn: fn, bin: filepath.Join(o.out, label, "host", fn, "bootstrap")}

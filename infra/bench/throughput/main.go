@@ -1,18 +1,18 @@
 // Command throughput measures the local stack of `make run`: it builds
 // infra/cmd/run, starts it on a free loopback port, and drives
 // GET /v1/whoami with the admin key it mints (the authorizer's decision is
-// a cache hit) from hey (github.com/rakyll/hey) for -duration, after a
-// short warm-up. It prints requests per second and latency percentiles and
-// exits 1 if any request failed or was not a 200.
+// a cache hit) from -c concurrent connections (bench.Load) for -duration,
+// after a short warm-up. It prints requests per second, latency
+// percentiles and the maximum from a log-linear histogram (bench.Histogram),
+// and exits 1 if any request failed or was not a 200.
 //
-//	go run ./infra/bench/throughput -hey .build/tools/hey
+//	go run ./infra/bench/throughput
 //
 // The stack uses $DYNAMODB_ENDPOINT if set, else starts DynamoDB Local.
 // The load generator and the server share this machine's cores.
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -49,7 +49,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fs := flag.NewFlagSet("throughput", flag.ContinueOnError)
-	hey := fs.String("hey", filepath.Join(root, ".build", "tools", "hey"), "the hey binary (make bench installs it)")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send load")
 	warmup := fs.Duration("warmup", 2*time.Second, "load sent first and not measured")
 	conc := fs.Int("c", 16, "concurrent connections")
@@ -59,10 +58,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	} else if err != nil {
 		return err
 	}
-	if _, err := os.Stat(*hey); err != nil {
-		return fmt.Errorf("hey not found (%v): GOBIN=.build/tools go install github.com/rakyll/hey@v0.1.5, or make bench", err)
-	}
-
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
@@ -112,46 +107,52 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w (stack log: %s)", err, logPath)
 	}
 
-	heyRun := func(d time.Duration) (*bench.HeyResult, []byte, error) {
-		cmd := exec.CommandContext(ctx, *hey, "-z", d.String(), "-c", strconv.Itoa(*conc),
-			"-H", "Authorization: Bearer "+key, url)
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		if err := cmd.Run(); err != nil {
-			return nil, buf.Bytes(), fmt.Errorf("hey: %w\n%s", err, buf.Bytes())
-		}
-		res, err := bench.ParseHey(bytes.NewReader(buf.Bytes()))
-		return res, buf.Bytes(), err
-	}
-	if *warmup > 0 {
-		if _, _, err := heyRun(*warmup); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stdout, "hey -z %s -c %d -H 'Authorization: Bearer <admin key>' %s\n\n", *duration, *conc, url)
-	res, raw, err := heyRun(*duration)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	_ = os.WriteFile(filepath.Join(*out, "throughput-hey.txt"), raw, 0o644)
-
-	rows := [][]string{{"figure", "value"},
-		{"requests/s", fmt.Sprintf("%.0f", res.RequestsPerS)},
-		{"responses", fmt.Sprintf("%d in %.1f s", res.Responses(), res.Total.Seconds())},
+	req.Header.Set("Authorization", "Bearer "+key)
+	load := func(d time.Duration) (*bench.LoadResult, error) {
+		return bench.Load{Workers: *conc, Duration: d, Request: req}.Run(ctx)
 	}
-	for _, p := range []int{50, 90, 99} {
-		if d, ok := res.Percentiles[p]; ok {
-			rows = append(rows, []string{fmt.Sprintf("latency p%d", p), fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)})
+	if *warmup > 0 {
+		if _, err := load(*warmup); err != nil {
+			return err
 		}
 	}
+	fmt.Fprintf(stdout, "load: %d connections for %s, GET %s with 'Authorization: Bearer <admin key>'\n\n", *conc, *duration, url)
+	res, err := load(*duration)
+	if err != nil {
+		return err
+	}
+
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+	rows := [][]string{{"figure", "value"},
+		{"requests/s", fmt.Sprintf("%.0f", res.RequestsPerS())},
+		{"responses", fmt.Sprintf("%d in %.1f s", res.Responses(), res.Elapsed.Seconds())},
+	}
+	for _, p := range []float64{50, 90, 99} {
+		rows = append(rows, []string{fmt.Sprintf("latency p%g", p), ms(res.Latency.Percentile(p))})
+	}
+	rows = append(rows, []string{"latency max", ms(res.Latency.Max())})
 	codes := []string{}
-	for code, n := range res.StatusCodes {
-		codes = append(codes, fmt.Sprintf("%d: %d", code, n))
+	for _, code := range res.Codes() {
+		codes = append(codes, fmt.Sprintf("%d: %d", code, res.StatusCodes[code]))
 	}
 	rows = append(rows, []string{"status codes", strings.Join(codes, ", ")}, []string{"errors", strconv.Itoa(res.Errors)})
 	fmt.Fprintf(stdout, "GET /v1/whoami through the local gateway (authorizer decision cached), %d connections, %s:\n\n", *conc, *duration)
 	bench.Table(stdout, rows)
 	fmt.Fprintln(stdout)
+
+	// The full distribution, for a closer look than the table.
+	var dist strings.Builder
+	for _, p := range []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.9, 100} {
+		fmt.Fprintf(&dist, "p%-5g %s\n", p, ms(res.Latency.Percentile(p)))
+	}
+	for _, e := range res.ErrorExamples {
+		fmt.Fprintf(&dist, "error: %s\n", e)
+	}
+	_ = os.WriteFile(filepath.Join(*out, "throughput-latency.txt"), []byte(dist.String()), 0o644)
 
 	if bad := res.Responses() - res.StatusCodes[http.StatusOK]; bad > 0 || res.Errors > 0 {
 		return fmt.Errorf("%d responses were not 200 and %d requests failed: %v", bad, res.Errors, res.ErrorExamples)

@@ -20,9 +20,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/shared/store"
 )
 
@@ -53,7 +53,7 @@ func main() {
 	ctx := context.Background()
 	var db *dynamodb.Client
 	if endpoint != "" {
-		db = dynamotest.Client(endpoint)
+		db = localClient(endpoint)
 	} else {
 		cfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
@@ -71,6 +71,18 @@ func main() {
 		where = "AWS"
 	}
 	fmt.Printf("table %s is ready on %s\n", table, where)
+}
+
+// localClient is a client for DynamoDB Local at endpoint. DynamoDB Local
+// wants a region and signed requests but checks neither against anything,
+// so fixed ones do: the command then works without an AWS profile and can
+// never pick up real credentials for a local table.
+func localClient(endpoint string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})
 }
 
 // cloudFormation renders a CreateTable input with the property names of

@@ -1,6 +1,6 @@
 // Keygate console. Every value from the API is rendered as text
 // (textContent, text nodes, attribute values), never parsed as HTML.
-import { api, session, APIError } from './api.js';
+import { api, call, session, APIError } from './api.js';
 import { relative, absolute, shortDate, daysUntil, lines, scopeLines } from './format.js';
 
 const PAGE_SIZE = 20;
@@ -154,8 +154,7 @@ function showApp() {
   $('filter-owner').value = state.filters.owner;
   selectTab('keys', false);
   renderCapabilityNote();
-  loadKeys(true);
-  probeAudit();
+  probeCapabilities().then(() => loadKeys(true));
   $('main').focus();
 }
 
@@ -296,8 +295,10 @@ function updatePager(ok) {
 
 function renderCapabilityNote() {
   const notes = [];
-  if (state.caps.rotate === false) notes.push('Rotating keys is not available on this deployment.');
-  if (state.caps.update === false) notes.push('Disabling and enabling keys is not available on this deployment.');
+  const missing = [];
+  if (state.caps.rotate === false) missing.push('rotating');
+  if (state.caps.update === false) missing.push('disabling');
+  if (missing.length) notes.push(`${missing.join(' and ').replace(/^./, (c) => c.toUpperCase())} keys is not available on this deployment yet: its API has no such route.`);
   $('capability-note').textContent = notes.join(' ');
   $('capability-note').hidden = notes.length === 0;
 }
@@ -589,16 +590,39 @@ async function setEnabled(k, enabled) {
 
 // ---------- activity ----------
 
-async function probeAudit() {
-  if (!isAdmin()) { state.caps.audit = false; renderActivityNote(); return; }
+// Rotate, update and audit arrived in the API's second round. Probe them
+// without side effects: an ill-typed body is rejected before anything is
+// read or written (400), while a deployment without the route answers
+// 404 or 405. Anything else leaves the control on; a 404/405 on use still
+// turns it off.
+async function probeRoute(fn) {
   try {
-    await api.audit({ limit: 1 });
-    state.caps.audit = true;
+    await fn();
+    return true;
+  } catch (err) {
+    if (err instanceof APIError && err.status === 401) throw err;
+    return err instanceof APIError && err.missingRoute ? false : null;
+  }
+}
+
+async function probeCapabilities() {
+  const me = state.me;
+  try {
+    const [rotate, update, audit] = await Promise.all([
+      probeRoute(() => call('POST', `v1/keys/${encodeURIComponent(me.id)}/rotate`, { body: { grace_seconds: 'probe' } })),
+      probeRoute(() => call('PATCH', `v1/keys/${encodeURIComponent(me.id)}`, { body: { enabled: 'probe' } })),
+      isAdmin() ? probeRoute(() => api.audit({ limit: 1 })) : Promise.resolve(false),
+    ]);
+    if (state.me !== me) return;
+    if (state.caps.rotate === null) state.caps.rotate = rotate;
+    if (state.caps.update === null) state.caps.update = update;
+    state.caps.audit = audit;
   } catch (err) {
     if (handleAuthLoss(err)) return;
-    state.caps.audit = err instanceof APIError && err.missingRoute ? false : null;
   }
+  renderCapabilityNote();
   renderActivityNote();
+  if (state.keys.length) renderKeys();
 }
 
 function renderActivityNote() {

@@ -61,8 +61,16 @@ lint: $(TOOLS)/staticcheck
 	$(TOOLS)/staticcheck ./...
 
 ## unit: every Go test, with the race detector, against one DynamoDB Local.
-unit: deps
-	$(GO) run ./infra/cmd/withddb -- $(GO) test -race -count=1 ./...
+unit: deps console-deps
+	CONSOLE_SCREENSHOTS=0 $(GO) run ./infra/cmd/withddb -- $(GO) test -race -count=1 ./...
+
+## console-deps: Chromium (apt-get) and axe-core (npm ci) for the web
+## console's browser tests, once. console-test: those tests alone.
+.PHONY: console-deps console-test
+console-deps:
+	infra/console/setup.sh
+console-test: deps console-deps
+	$(GO) run ./infra/cmd/withddb -- $(GO) test -count=1 ./infra/console/...
 
 test: lint template events unit e2e
 

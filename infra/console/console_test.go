@@ -33,7 +33,7 @@ func dialogOpen(id string) string { return fmt.Sprintf(`document.getElementById(
 func TestJourney(t *testing.T) {
 	s := newStack(t)
 	seed(t, s)
-	b := newBrowser(t, 1280, 860)
+	b := newBrowser(t, 1280, 1000)
 	b.open(s.url)
 
 	b.signIn(s.admin)
@@ -125,7 +125,7 @@ func TestJourney(t *testing.T) {
 	b.do("narrow viewport", chromedp.EmulateViewport(375, 812))
 	b.waitFor("375 px fits", `document.documentElement.scrollWidth <= 375`)
 	b.screenshot("keys-mobile")
-	b.do("wide viewport", chromedp.EmulateViewport(1280, 860))
+	b.do("wide viewport", chromedp.EmulateViewport(1280, 1000))
 
 	b.do("sign out", chromedp.Click(chromedp.CSS("#sign-out")))
 	b.waitFor("signed out", `!document.getElementById('signin-view').hidden && sessionStorage.length === 0 && document.getElementById('keys-body').childElementCount === 0`)
@@ -220,4 +220,10 @@ func TestKeyboardOnly(t *testing.T) {
 	b.check("focus returns", b.focused("focus back", "#open-create"), "focus did not return to Create key")
 	b.waitFor("key listed", `[...document.querySelectorAll('#keys-body .name-text')].some(e => e.textContent === 'keyboard key')`)
 	b.check("visible focus", eval[bool](b, "focus ring", `getComputedStyle(document.activeElement).outlineStyle !== 'none'`), "the focused button has no visible outline")
+
+	// A filter that matches nothing shows the empty state, not a bare table.
+	b.tabTo("Tab to the status filter", "#filter-status")
+	b.press("choose Expired", kb.End)
+	b.waitFor("empty state", `!document.getElementById('keys-empty').hidden && document.getElementById('keys-table').hidden`)
+	b.screenshot("empty")
 }

@@ -295,10 +295,10 @@ function updatePager(ok) {
 
 function renderCapabilityNote() {
   const notes = [];
-  const missing = [];
-  if (state.caps.rotate === false) missing.push('rotating');
-  if (state.caps.update === false) missing.push('disabling');
-  if (missing.length) notes.push(`${missing.join(' and ').replace(/^./, (c) => c.toUpperCase())} keys is not available on this deployment yet: its API has no such route.`);
+  const { rotate, update } = state.caps;
+  if (rotate === false && update === false) notes.push('This deployment cannot rotate, disable or enable keys yet: its API has no such routes.');
+  else if (rotate === false) notes.push('This deployment cannot rotate keys yet: its API has no rotate route.');
+  else if (update === false) notes.push('This deployment cannot disable or enable keys yet: its API has no update route.');
   $('capability-note').textContent = notes.join(' ');
   $('capability-note').hidden = notes.length === 0;
 }

@@ -81,7 +81,11 @@ type stack struct {
 	admin string
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { t.Helper(); return newStackWith(t, nil) }
+
+// newStackWith is newStack with wrap (if not nil) in front of the gateway;
+// wrap learns the admin token.
+func newStackWith(t *testing.T, wrap func(next http.Handler, admin string) http.Handler) *stack {
 	t.Helper()
 	db, table := dynamotest.NewTable(t)
 	vars := map[string]string{
@@ -96,14 +100,17 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	svc := manage.New(store.New(env.DynamoDB, table), env.ManageConfig())
-	gw := gateway.Local(env, 0, nil, slog.New(slog.DiscardHandler))
-	srv := httptest.NewServer(gateway.WithConsole(gw))
-	t.Cleanup(srv.Close)
 	admin, err := svc.Create(context.Background(), keygate.Caller{Operator: true}, "demo",
 		manage.CreateRequest{Owner: "alice", Name: "alice admin", Role: keygate.Admin}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var h http.Handler = gateway.Local(env, 0, nil, slog.New(slog.DiscardHandler))
+	if wrap != nil {
+		h = wrap(h, admin.Token)
+	}
+	srv := httptest.NewServer(gateway.WithConsole(h))
+	t.Cleanup(srv.Close)
 	return &stack{url: srv.URL, admin: admin.Token}
 }
 

@@ -42,6 +42,8 @@ help:
 	@echo "make template                 cfn-lint, sam validate --lint, checkov, sam build (no Docker), table check"
 	@echo "make events                   run every events/ file through its function against DynamoDB Local"
 	@echo "make e2e                      create, use, list, revoke over HTTP on the local stack, then schemathesis"
+	@echo "make console-deps             Chromium (apt-get) and axe-core (npm) for the console's browser tests"
+	@echo "make console-test             the web console's browser tests alone (screenshots into docs/console)"
 	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s)"
 	@echo "make bench                    benchmarks, cold start, memory, throughput vs BENCHMARKS.md targets"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
@@ -54,7 +56,7 @@ help:
 ## deps: everything make test fetches, once each: DynamoDB Local, the SAM
 ## and checkov virtualenvs, staticcheck and the Go modules, so that a
 ## machine can be prepared ahead of running offline.
-deps: $(DDB) venv $(TOOLS)/staticcheck $(GOMOD)
+deps: $(DDB) venv $(TOOLS)/staticcheck $(GOMOD) console-deps
 
 # DynamoDB Local and its native libraries, once: what the targets that
 # talk to DynamoDB need, without the rest of deps.
@@ -82,8 +84,16 @@ lint: $(TOOLS)/staticcheck
 	$(TOOLS)/staticcheck ./...
 
 ## unit: every Go test, with the race detector, against one DynamoDB Local.
-unit: $(DDB)
-	$(GO) run ./infra/cmd/withddb -- $(GO) test -race -count=1 ./...
+unit: $(DDB) console-deps
+	CONSOLE_SCREENSHOTS=0 $(GO) run ./infra/cmd/withddb -- $(GO) test -race -count=1 ./...
+
+## console-deps: Chromium (apt-get) and axe-core (npm ci) for the web
+## console's browser tests, once. console-test: those tests alone.
+.PHONY: console-deps console-test
+console-deps:
+	infra/console/setup.sh
+console-test: $(DDB) console-deps
+	$(GO) run ./infra/cmd/withddb -- $(GO) test -count=1 ./infra/console/...
 
 test: lint template events unit e2e
 

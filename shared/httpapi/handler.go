@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/keygate/keygate/shared/apikey"
+	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 )
@@ -43,24 +44,29 @@ const (
 )
 
 // Route is one management route: method and API Gateway resource path.
+// A Public route has no authorizer (the console's static page and assets:
+// every API call the page makes carries the key the person pasted).
 type Route struct {
 	Function Function
 	Method   string
 	Resource string
+	Public   bool
 }
 
 // Routes are the management API's routes and the function serving each:
 // create mints keys (create, rotate), list reads (keys, whoami, audit),
 // revoke changes them (revoke, update).
 var Routes = []Route{
-	{Create, http.MethodPost, "/v1/keys"},
-	{Create, http.MethodPost, "/v1/keys/{id}/rotate"},
-	{List, http.MethodGet, "/v1/keys"},
-	{List, http.MethodGet, "/v1/keys/{id}"},
-	{List, http.MethodGet, "/v1/whoami"},
-	{List, http.MethodGet, "/v1/audit"},
-	{Revoke, http.MethodDelete, "/v1/keys/{id}"},
-	{Revoke, http.MethodPatch, "/v1/keys/{id}"},
+	{Create, http.MethodPost, "/v1/keys", false},
+	{Create, http.MethodPost, "/v1/keys/{id}/rotate", false},
+	{List, http.MethodGet, "/v1/keys", false},
+	{List, http.MethodGet, "/v1/keys/{id}", false},
+	{List, http.MethodGet, "/v1/whoami", false},
+	{List, http.MethodGet, "/v1/audit", false},
+	{List, http.MethodGet, console.Prefix, true},
+	{List, http.MethodGet, console.Prefix + "/{asset}", true},
+	{Revoke, http.MethodDelete, "/v1/keys/{id}", false},
+	{Revoke, http.MethodPatch, "/v1/keys/{id}", false},
 }
 
 // Handler serves one management function.

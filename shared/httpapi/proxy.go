@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 )
@@ -61,6 +62,9 @@ func (h *Handler) handleProxy(ctx context.Context, event json.RawMessage) (json.
 		requestID = lambdaRequestID(ctx)
 	}
 	if res.err == nil {
+		if route, _ := h.route(&req); route != nil && route.Public {
+			return h.serveConsole(ctx, requestID, start, &req)
+		}
 		res = h.serveProxy(manage.WithRequestID(ctx, requestID), &req)
 	}
 	status, body := h.finish(ctx, requestID, "proxy", req.HTTPMethod+" "+req.Resource, start, res)
@@ -75,18 +79,33 @@ func (h *Handler) handleProxy(ctx context.Context, event json.RawMessage) (json.
 	})
 }
 
-func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyRequest) outcome {
+// route finds the route of this function a proxy event is for, and the
+// key ID in its path.
+func (h *Handler) route(req *events.APIGatewayProxyRequest) (*Route, string) {
 	resource := req.Resource
 	id := req.PathParameters["id"]
 	if resource == "" {
 		resource, id = resourceOf(req.Path)
 	}
-	var route *Route
 	for i, r := range Routes {
 		if r.Function == h.fn && r.Method == req.HTTPMethod && r.Resource == resource {
-			route = &Routes[i]
+			return &Routes[i], id
 		}
 	}
+	return nil, ""
+}
+
+// serveConsole answers the console's public routes with its page or
+// asset as they are (not JSON), with the console's security headers.
+func (h *Handler) serveConsole(ctx context.Context, requestID string, start time.Time, req *events.APIGatewayProxyRequest) (json.RawMessage, error) {
+	status, headers, body, _ := console.Response(req.Path)
+	headers["X-Request-Id"] = requestID
+	h.finish(ctx, requestID, "proxy", req.HTTPMethod+" "+req.Resource, start, outcome{status: status, body: nil})
+	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: string(body)})
+}
+
+func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyRequest) outcome {
+	route, id := h.route(req)
 	if route == nil {
 		return failed(keygate.Errorf(keygate.NotFound, "no such route"))
 	}
@@ -188,6 +207,9 @@ func (h *Handler) rotate(ctx context.Context, caller keygate.Caller, req manage.
 // resourceOf maps a concrete path to its route resource, for events that
 // carry no resource (tests, hand-made events).
 func resourceOf(path string) (resource, id string) {
+	if asset, ok := strings.CutPrefix(path, console.Prefix+"/"); ok && asset != "" {
+		return console.Prefix + "/{asset}", ""
+	}
 	if rest, ok := strings.CutPrefix(path, "/v1/keys/"); ok && rest != "" {
 		if id, ok := strings.CutSuffix(rest, "/rotate"); ok && id != "" && !strings.Contains(id, "/") {
 			return "/v1/keys/{id}/rotate", id

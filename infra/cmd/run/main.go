@@ -118,6 +118,7 @@ func run() error {
 func printBanner(w io.Writer, url, apiID string, admin *manage.Created) {
 	fmt.Fprintf(w, `
 Keygate is serving on %[1]s (DynamoDB Local in memory; Ctrl-C stops everything)
+Web console: %[1]s/console (paste the key below)
 API id of this gateway: %[3]s (keys name it in "apis" to call these routes)
 
 Admin key for tenant "demo" (shown once, never stored):

@@ -1,0 +1,277 @@
+package console_test
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+var tokenPattern = regexp.MustCompile(`^kg_live_[0-9A-Za-z]{77}$`)
+
+// seed gives the table the variety a real tenant has.
+func seed(t *testing.T, s *stack) {
+	t.Helper()
+	bob, _ := s.create(t, `{"owner":"bob","name":"bob laptop","apis":["kglocal001"],"scopes":["GET /v1/whoami","GET /v1/keys"],"expires_in_hours":720}`)
+	s.call(t, "GET", "/v1/whoami", bob, "") // last used: just now
+	s.create(t, `{"type":"service","name":"billing sync","apis":["*"],"scopes":["GET /invoices/*","POST /invoices","GET /customers/*","GET /reports/*"],"expires_in_hours":0}`)
+	s.create(t, `{"owner":"carol","name":"staging deploy","apis":["kglocal001/local"],"scopes":["* /v1/keys"],"expires_in_hours":60}`)
+	_, old := s.create(t, `{"owner":"bob","name":"old laptop","apis":["kglocal001"],"scopes":["GET /v1/whoami"]}`)
+	if status, _ := s.call(t, "DELETE", "/v1/keys/"+old, s.admin, ""); status != 200 {
+		t.Fatalf("seed revoke = %d", status)
+	}
+}
+
+func dialogOpen(id string) string { return fmt.Sprintf(`document.getElementById(%q).open`, id) }
+
+// TestJourney: sign in as an admin, create a viewer key, use it from Go,
+// revoke it in the console, and see the API refuse it.
+func TestJourney(t *testing.T) {
+	s := newStack(t)
+	seed(t, s)
+	b := newBrowser(t, 1280, 1000)
+	b.open(s.url)
+
+	b.signIn(s.admin)
+	b.waitFor("signed in, keys listed", `!document.getElementById('app-view').hidden && document.querySelectorAll('#keys-body tr').length === 4`)
+	who := eval[map[string]string](b, "read identity", `({tenant: document.getElementById('who-tenant').textContent,
+		owner: document.getElementById('who-owner').textContent, role: document.getElementById('who-role').textContent})`)
+	b.check("identity shown", who["tenant"] == "demo" && who["owner"] == "alice" && strings.Contains(who["role"], "admin"), "identity panel shows %v", who)
+	storage := eval[map[string]any](b, "key storage", fmt.Sprintf(`({session: sessionStorage.getItem('keygate.console.key') === %s,
+		local: localStorage.length, inURL: location.href.includes(%s)})`, js(s.admin), js(s.admin[8:30])))
+	b.check("key kept in sessionStorage only", storage["session"] == true && storage["local"] == float64(0) && storage["inURL"] == false, "storage: %v", storage)
+
+	eval[bool](b, "show every status", `(document.getElementById('filter-status').value = '', true)`)
+	b.do("apply the filter", chromedp.Click(chromedp.CSS("#filters button[type=submit]")))
+	b.waitFor("all keys listed", `document.querySelectorAll('#keys-body tr').length === 5 && document.querySelector('#keys-body tr[data-status=revoked]') !== null`)
+	b.screenshot("keys")
+	b.axe("keys screen")
+
+	// Create, first with a scope the API rejects: its own message shows.
+	b.do("open create", chromedp.Click(chromedp.CSS("#open-create")))
+	b.waitFor("create dialog open", dialogOpen("create-dialog"))
+	b.check("focus moves into the create dialog", b.focused("create focus", "#c-name"), "focus is not on the name field")
+	b.do("fill the create form",
+		chromedp.SendKeys(chromedp.CSS("#c-name"), "ci smoke test"),
+		chromedp.SetValue(chromedp.CSS("#c-owner"), "bob"),
+		chromedp.SendKeys(chromedp.CSS("#c-scopes"), "GET v1/whoami"),
+		chromedp.SetValue(chromedp.CSS("#c-apis"), "kglocal001"),
+		chromedp.SetValue(chromedp.CSS("#c-expiry"), "720"),
+	)
+	b.screenshot("create")
+	b.axe("create dialog")
+	b.do("submit a bad scope", chromedp.Click(chromedp.CSS("#create-submit")))
+	b.waitFor("the API's 400 message", `document.getElementById('create-error').textContent.includes('scope')`)
+	b.do("fix the scope", chromedp.SetValue(chromedp.CSS("#c-scopes"), "GET /v1/whoami"),
+		chromedp.Click(chromedp.CSS("#create-submit")))
+	b.waitFor("reveal dialog open", dialogOpen("reveal-dialog")+` && !`+dialogOpen("create-dialog"))
+	token := eval[string](b, "read the token", `document.getElementById('reveal-token').value`)
+	b.check("token revealed", tokenPattern.MatchString(token), "reveal shows %q, not a token", token)
+	b.check("done needs the confirmation", eval[bool](b, "done disabled", `document.getElementById('reveal-done').disabled`), "Done is enabled before the checkbox")
+	b.check("focus moves into the reveal dialog", b.focused("reveal focus", "#reveal-dialog *"), "focus is outside the reveal dialog")
+	b.screenshot("reveal")
+	b.axe("token reveal dialog")
+	b.press("Escape on reveal", kb.Escape)
+	b.check("Escape keeps the token on screen", eval[bool](b, "still open", dialogOpen("reveal-dialog")), "Escape closed the reveal dialog before confirmation")
+	b.do("confirm and close", chromedp.Click(chromedp.CSS("#reveal-ack")), chromedp.Click(chromedp.CSS("#reveal-done")))
+	b.waitFor("reveal closed", `!`+dialogOpen("reveal-dialog")+` && document.getElementById('reveal-token').value === ''`)
+	b.check("focus returns to Create key", b.focused("focus back", "#open-create"), "focus did not return to the Create key button")
+
+	// The token works against the API.
+	status, me := s.call(t, "GET", "/v1/whoami", token, "")
+	if status != 200 || me["owner"] != "bob" || me["role"] != "viewer" || me["name"] != "ci smoke test" {
+		t.Fatalf("step \"use the new key\": whoami = %d %v", status, me)
+	}
+	id := me["id"].(string)
+
+	// Revoke it in the console, with cascade.
+	row := fmt.Sprintf(`#keys-body tr[data-id=%q]`, id)
+	b.waitFor("new key listed", fmt.Sprintf(`document.querySelector(%q) !== null`, row))
+	b.do("revoke from its row", chromedp.Click(chromedp.CSS(row+` button[aria-label^="Revoke"]`)))
+	b.waitFor("revoke dialog open", dialogOpen("revoke-dialog"))
+	b.check("revoke focus", b.focused("revoke focus", "#revoke-dialog *"), "focus is outside the revoke dialog")
+	b.do("confirm revoke with cascade", chromedp.Click(chromedp.CSS("#revoke-cascade")), chromedp.Click(chromedp.CSS("#revoke-submit")))
+	b.waitFor("revoked message", `document.getElementById('flash').textContent.includes('Revoked') && document.getElementById('flash').textContent.includes('No keys had been minted from it')`)
+	b.waitFor("list shows it revoked", fmt.Sprintf(`document.querySelector(%q)?.dataset.status === 'revoked'`, row))
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, body := s.call(t, "GET", "/v1/whoami", token, "")
+		if status == 401 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("step \"API refuses the revoked key\": still %d %v after 10 s", status, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Activity: a screenshot when the deployment has the audit route.
+	b.do("open activity", chromedp.Click(chromedp.CSS("#tab-activity")))
+	b.waitFor("activity settles", `!document.getElementById('activity-note').hidden || !document.getElementById('activity-table').hidden || !document.getElementById('activity-empty').hidden`)
+	if eval[bool](b, "activity available", `!document.getElementById('activity-table').hidden`) {
+		b.screenshot("activity")
+	} else {
+		note := eval[string](b, "activity note", `document.getElementById('activity-note').textContent`)
+		t.Logf("activity: %s", note)
+	}
+	b.do("back to keys", chromedp.Click(chromedp.CSS("#tab-keys")))
+
+	// Small screens: no horizontal scrolling at 375 px.
+	b.do("narrow viewport", chromedp.EmulateViewport(375, 812))
+	b.waitFor("375 px fits", `document.documentElement.scrollWidth <= 375`)
+	b.screenshot("keys-mobile")
+	b.do("wide viewport", chromedp.EmulateViewport(1280, 1000))
+
+	b.do("sign out", chromedp.Click(chromedp.CSS("#sign-out")))
+	b.waitFor("signed out", `!document.getElementById('signin-view').hidden && sessionStorage.length === 0 && document.getElementById('keys-body').childElementCount === 0`)
+}
+
+// TestBadKey: a key the API refuses gets a clear message and is not kept.
+func TestBadKey(t *testing.T) {
+	s := newStack(t)
+	revoked, id := s.create(t, `{"owner":"bob","apis":["kglocal001"],"scopes":["GET /v1/whoami"]}`)
+	s.call(t, "DELETE", "/v1/keys/"+id, s.admin, "")
+	otherAPI, _ := s.create(t, `{"owner":"dave","apis":["other123"],"scopes":["GET /v1/whoami"]}`)
+	if status, body := s.call(t, "GET", "/v1/whoami", otherAPI, ""); status != 403 {
+		t.Fatalf("a key for another API: whoami = %d %v, want 403", status, body)
+	}
+
+	b := newBrowser(t, 1280, 860)
+	b.open(s.url)
+	b.do("submit nothing", chromedp.Click(chromedp.CSS("#signin-submit")))
+	b.waitFor("empty key message", `document.getElementById('signin-error').textContent.includes('Paste your API key')`)
+
+	for _, c := range []struct{ name, key, want string }{
+		{"malformed key", "kg_live_nope", "not accepted"},
+		{"revoked key", revoked, "not accepted"},
+		{"key for another API", otherAPI, "may not use the management API"},
+	} {
+		eval[bool](b, c.name, `(document.getElementById('token').value = '', true)`)
+		b.signIn(c.key)
+		b.waitFor(c.name+" message", fmt.Sprintf(`document.getElementById('signin-error').textContent.includes(%s)`, js(c.want)))
+		b.check(c.name+" not kept", eval[bool](b, c.name, `sessionStorage.length === 0 && document.getElementById('app-view').hidden`), "the refused key was kept or the app shown")
+	}
+	b.screenshot("sign-in-error")
+}
+
+// TestNamesAreText: API data is rendered as text, never as markup.
+func TestNamesAreText(t *testing.T) {
+	s := newStack(t)
+	const evil = `<img src=x onerror=alert(1)>`
+	s.create(t, fmt.Sprintf(`{"owner":"bob","name":%s,"apis":["kglocal001"],"scopes":["GET /v1/whoami"]}`, js(evil)))
+	b := newBrowser(t, 1280, 860)
+	b.open(s.url)
+	b.signIn(s.admin)
+	b.waitFor("keys listed", `document.querySelectorAll('#keys-body tr').length === 2`)
+	b.check("name shown as text", eval[bool](b, "name text",
+		fmt.Sprintf(`[...document.querySelectorAll('#keys-body .name-text')].some(e => e.textContent === %s)`, js(evil))), "the name is not shown literally")
+	b.check("no markup from data", eval[int](b, "no img", `document.querySelectorAll('main img, dialog img').length`) == 0, "an <img> element was created from API data")
+
+	const evil2 = `<b id=injected>bold</b><script>alert(2)</script>`
+	b.do("create with a markup name", chromedp.Click(chromedp.CSS("#open-create")))
+	b.waitFor("create open", dialogOpen("create-dialog"))
+	b.do("fill", chromedp.SendKeys(chromedp.CSS("#c-name"), evil2), chromedp.SendKeys(chromedp.CSS("#c-scopes"), "GET /v1/whoami"),
+		chromedp.Click(chromedp.CSS("#create-submit")))
+	b.waitFor("reveal open", dialogOpen("reveal-dialog"))
+	b.check("reveal shows the name as text", eval[bool](b, "reveal name",
+		fmt.Sprintf(`document.getElementById('reveal-name').textContent.includes(%s) && document.getElementById('flash').textContent.includes(%s)`, js(evil2), js(evil2))), "the name is not shown literally")
+	b.do("close", chromedp.Click(chromedp.CSS("#reveal-ack")), chromedp.Click(chromedp.CSS("#reveal-done")))
+	b.waitFor("listed", `document.querySelectorAll('#keys-body tr').length === 3`)
+	b.check("no injected element", eval[bool](b, "no injection", `document.getElementById('injected') === null && document.querySelectorAll('#keys-body script, #keys-body b').length === 0`), "markup from a name reached the DOM")
+	b.do("let any handler fire", chromedp.Sleep(300*time.Millisecond))
+}
+
+// TestKeyboardOnly: sign in, create a key and close the reveal with the
+// keyboard alone; focus moves into and out of the dialogs.
+func TestKeyboardOnly(t *testing.T) {
+	s := newStack(t)
+	b := newBrowser(t, 1280, 860)
+	b.open(s.url)
+	b.check("focus starts on the key field", b.focused("initial focus", "#token"), "the key field does not have focus")
+	b.press("type the key", s.admin)
+	b.press("Enter signs in", kb.Enter)
+	b.waitFor("signed in", `!document.getElementById('app-view').hidden && document.querySelectorAll('#keys-body tr').length === 1`)
+
+	b.tabTo("Tab to Create key", "#open-create")
+	b.press("Enter opens create", kb.Enter)
+	b.waitFor("create open", dialogOpen("create-dialog"))
+	b.check("focus in dialog", b.focused("create focus", "#c-name"), "focus is not on the name field")
+	b.press("type a name", "keyboard key")
+	b.tabTo("Tab to the role", `input[name="c-role"]:checked`)
+	b.tabTo("Tab to scopes", "#c-scopes")
+	b.press("type a scope", "GET /v1/whoami")
+	b.tabTo("Tab to expiry", "#c-expiry")
+	b.press("ArrowDown picks 1 day", kb.ArrowDown)
+	b.check("1 day chosen", eval[string](b, "expiry", `document.getElementById('c-expiry').value`) == "24", "ArrowDown did not choose 1 day")
+	b.tabTo("Tab to submit", "#create-submit")
+	b.press("Enter creates", kb.Enter)
+	b.waitFor("reveal open", dialogOpen("reveal-dialog"))
+	b.check("focus in reveal", b.focused("reveal focus", "#reveal-dialog *"), "focus is outside the reveal dialog")
+	b.tabTo("Tab to the confirmation", "#reveal-ack")
+	b.press("Space ticks it", " ")
+	b.tabTo("Tab to Done", "#reveal-done")
+	b.press("Enter closes", kb.Enter)
+	b.waitFor("reveal closed", `!`+dialogOpen("reveal-dialog"))
+	b.check("focus returns", b.focused("focus back", "#open-create"), "focus did not return to Create key")
+	b.waitFor("key listed", `[...document.querySelectorAll('#keys-body .name-text')].some(e => e.textContent === 'keyboard key')`)
+	b.check("visible focus", eval[bool](b, "focus ring", `getComputedStyle(document.activeElement).outlineStyle !== 'none'`), "the focused button has no visible outline")
+
+	// A filter that matches nothing shows the empty state, not a bare table.
+	b.tabTo("Tab to the status filter", "#filter-status")
+	b.press("choose Expired", kb.End)
+	b.waitFor("empty state", `!document.getElementById('keys-empty').hidden && document.getElementById('keys-table').hidden`)
+	b.screenshot("empty")
+}
+
+// TestSecondRoundControls: against the real rotate, update and audit
+// routes, Rotate reveals the successor's token (which the API accepts),
+// Disable makes the API refuse the key, and Activity lists the real events
+// with every value rendered as text.
+func TestSecondRoundControls(t *testing.T) {
+	s := newStack(t)
+	seed(t, s)
+	bob := s.keyID(t, "bob laptop")
+	// A name that would be markup, so the update's detail must show as text.
+	if status, _ := s.call(t, "PATCH", "/v1/keys/"+s.keyID(t, "staging deploy"), s.admin, `{"name":"<img src=x onerror=alert(3)>"}`); status != 200 {
+		t.Fatalf("seed rename = %d", status)
+	}
+	b := newBrowser(t, 1280, 860)
+	b.open(s.url)
+	b.signIn(s.admin)
+	b.waitFor("keys listed", `document.querySelectorAll('#keys-body tr').length === 4`)
+	b.waitFor("rotate and disable offered", `!!document.querySelector('#keys-body button[aria-label="Rotate bob laptop"]') && !!document.querySelector('#keys-body button[aria-label="Disable bob laptop"]')`)
+
+	b.do("open rotate", chromedp.Click(chromedp.CSS(`#keys-body button[aria-label="Rotate bob laptop"]`)))
+	b.waitFor("rotate dialog", dialogOpen("rotate-dialog"))
+	b.do("no grace", chromedp.SetValue(chromedp.CSS("#rotate-grace"), "0"))
+	b.do("rotate", chromedp.Click(chromedp.CSS("#rotate-submit")))
+	b.waitFor("successor revealed", dialogOpen("reveal-dialog")+` && document.getElementById('reveal-token').value.startsWith('kg_live_')`)
+	token := eval[string](b, "read token", `document.getElementById('reveal-token').value`)
+	if status, body := s.call(t, "GET", "/v1/whoami", token, ""); status != 200 || body["rotated_from"] != bob {
+		t.Fatalf("the rotated key: whoami = %d %v", status, body)
+	}
+	b.do("acknowledge", chromedp.Click(chromedp.CSS("#reveal-ack")))
+	b.do("close reveal", chromedp.Click(chromedp.CSS("#reveal-done")))
+	b.waitFor("reveal closed", "!"+dialogOpen("reveal-dialog"))
+
+	// Without grace the old key has expired: the one "bob laptop" left to
+	// disable is the successor.
+	b.waitFor("old key expired", `document.querySelectorAll('#keys-body button[aria-label="Disable bob laptop"]').length === 1`)
+	b.do("disable the successor", chromedp.Click(chromedp.CSS(`#keys-body button[aria-label="Disable bob laptop"]`)))
+	b.waitFor("disabled message", `document.getElementById('flash').textContent.includes('Disabled')`)
+	if status, _ := s.call(t, "GET", "/v1/whoami", token, ""); status != 401 {
+		t.Fatalf("a disabled key: whoami = %d, want 401", status)
+	}
+
+	b.do("open activity", chromedp.Click(chromedp.CSS("#tab-activity")))
+	b.waitFor("events listed", `document.querySelectorAll('#activity-body tr').length >= 6`)
+	b.check("detail as text", eval[bool](b, "detail text",
+		`[...document.querySelectorAll('#activity-body td')].some(td => td.textContent.includes('<img src=x onerror=alert(3)>')) && !document.querySelector('#activity-body img')`), "an event detail was not rendered as text")
+	b.screenshot("activity")
+	b.axe("activity tab")
+}

@@ -1,0 +1,77 @@
+// The management API client. The key lives in sessionStorage only (never
+// localStorage, never a URL) and travels in the Authorization header.
+
+const STORAGE_KEY = 'keygate.console.key';
+
+// The API sits next to the page: /console -> /v1/..., and behind an API
+// Gateway stage /prod/console -> /prod/v1/...
+const base = new URL('.', window.location.href);
+
+export const session = {
+  get() {
+    try { return window.sessionStorage.getItem(STORAGE_KEY) || ''; } catch { return ''; }
+  },
+  set(key) { window.sessionStorage.setItem(STORAGE_KEY, key); },
+  clear() {
+    try { window.sessionStorage.removeItem(STORAGE_KEY); } catch { /* storage disabled */ }
+  },
+};
+
+/** An error from the API, with its HTTP status and envelope. */
+export class APIError extends Error {
+  constructor(status, code, message, requestId) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+  /** 404 or 405 from a route: the deployment does not have it. */
+  get missingRoute() { return this.status === 404 || this.status === 405; }
+}
+
+/**
+ * Calls the API with the session's key. path is relative to the API base
+ * ("v1/keys"); query is an object of non-empty values.
+ */
+export async function call(method, path, { query, body, key, headers: extra } = {}) {
+  const url = new URL(path, base);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+  }
+  const headers = { Accept: 'application/json', ...(extra || {}) };
+  const token = key ?? session.get();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const init = { method, headers, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer', redirect: 'error' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let resp;
+  try {
+    resp = await fetch(url, init);
+  } catch {
+    throw new APIError(0, 'network', 'The API could not be reached. Check your connection and try again.', '');
+  }
+  let data = null;
+  const text = await resp.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!resp.ok) {
+    const e = data && data.error;
+    const rid = (e && e.request_id) || resp.headers.get('X-Request-Id') || '';
+    throw new APIError(resp.status, (e && e.code) || `http_${resp.status}`, (e && e.message) || `The API answered ${resp.status}.`, rid);
+  }
+  if (data === null) throw new APIError(resp.status, 'bad_response', 'The API sent an unreadable answer.', '');
+  return data;
+}
+
+export const api = {
+  whoami: (key) => call('GET', 'v1/whoami', { key }),
+  list: (query) => call('GET', 'v1/keys', { query }),
+  create: (body, idempotencyKey) => call('POST', 'v1/keys', { body, headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {} }),
+  revoke: (id, cascade) => call('DELETE', `v1/keys/${encodeURIComponent(id)}`, { query: cascade ? { cascade: 'true' } : {} }),
+  rotate: (id, graceSeconds) => call('POST', `v1/keys/${encodeURIComponent(id)}/rotate`, { body: { grace_seconds: graceSeconds } }),
+  update: (id, patch) => call('PATCH', `v1/keys/${encodeURIComponent(id)}`, { body: patch }),
+  audit: (query) => call('GET', 'v1/audit', { query }),
+};

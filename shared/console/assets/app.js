@@ -1,0 +1,753 @@
+// Keygate console. Every value from the API is rendered as text
+// (textContent, text nodes, attribute values), never parsed as HTML.
+import { api, call, session, APIError } from './api.js';
+import { relative, absolute, shortDate, daysUntil, lines, scopeLines } from './format.js';
+
+const PAGE_SIZE = 20;
+const $ = (id) => document.getElementById(id);
+
+/** Builds an element; string children become text nodes. */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k === 'data') for (const [dk, dv] of Object.entries(v)) el.dataset[dk] = dv;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const state = {
+  me: null,
+  caps: { audit: null, rotate: null, update: null },
+  filters: { status: 'active', owner: '' },
+  cursors: [''],
+  page: 0,
+  nextCursor: null,
+  keys: [],
+  auditCursor: null,
+  loadSeq: 0,
+};
+
+const isAdmin = () => state.me && state.me.role === 'admin';
+
+function describe(err) {
+  if (!(err instanceof APIError)) return 'Something went wrong in the console. Reload the page and try again.';
+  const rid = err.requestId ? ` (request ${err.requestId})` : '';
+  return `${err.message}${rid}`;
+}
+
+/** A 401 in the middle of a session: the key was revoked, expired or disabled. */
+function handleAuthLoss(err) {
+  if (err instanceof APIError && err.status === 401) {
+    signOut('Your key was refused: it may have been revoked, disabled or have expired. Sign in with a valid key.');
+    return true;
+  }
+  return false;
+}
+
+function flash(message, kind = 'ok') {
+  const el = $('flash');
+  el.textContent = '';
+  if (!message) return;
+  el.className = `status-line ${kind}`;
+  el.append(h('span', { text: message }));
+}
+
+// ---------- sign in / out ----------
+
+function cleanKey(raw) {
+  return String(raw).trim().replace(/^bearer\s+/i, '').trim();
+}
+
+async function signIn(raw, { restoring = false } = {}) {
+  const key = cleanKey(raw);
+  const error = $('signin-error');
+  error.textContent = '';
+  if (!key) {
+    error.textContent = 'Paste your API key first.';
+    $('token').setAttribute('aria-invalid', 'true');
+    $('token').focus();
+    return;
+  }
+  if (/\s/.test(key)) {
+    error.textContent = 'That does not look like a key: it contains spaces or line breaks. Paste the key alone.';
+    $('token').setAttribute('aria-invalid', 'true');
+    $('token').focus();
+    return;
+  }
+  const submit = $('signin-submit');
+  submit.disabled = true;
+  submit.textContent = 'Signing in…';
+  try {
+    const me = await api.whoami(key);
+    session.set(key);
+    state.me = me;
+    $('token').value = '';
+    $('token').removeAttribute('aria-invalid');
+    showApp();
+  } catch (err) {
+    session.clear();
+    let msg;
+    if (err instanceof APIError && err.status === 401) {
+      msg = 'This key was not accepted: it is mistyped, unknown, revoked, disabled or expired. Check that you pasted the whole key, or ask an admin for a new one.';
+    } else if (err instanceof APIError && err.status === 403) {
+      msg = 'This key is valid but may not use the management API: its scopes or APIs do not include this API’s GET /v1/whoami. Use a key made for managing keys.';
+    } else {
+      msg = `Could not sign in. ${describe(err)}`;
+    }
+    if (restoring) msg = `Your saved session ended. ${msg}`;
+    error.textContent = msg;
+    $('token').setAttribute('aria-invalid', 'true');
+    $('signin-view').hidden = false;
+    $('app-view').hidden = true;
+    $('token').focus();
+  } finally {
+    submit.disabled = false;
+    submit.textContent = 'Sign in';
+  }
+}
+
+function signOut(message = '') {
+  session.clear();
+  state.me = null;
+  state.caps = { audit: null, rotate: null, update: null };
+  state.keys = [];
+  state.cursors = [''];
+  state.page = 0;
+  state.loadSeq++;
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
+  $('reveal-token').value = '';
+  $('keys-body').textContent = '';
+  $('activity-body').textContent = '';
+  $('session').hidden = true;
+  $('app-view').hidden = true;
+  $('signin-view').hidden = false;
+  $('signin-error').textContent = message;
+  flash('');
+  $('token').focus();
+}
+
+function showApp() {
+  const me = state.me;
+  $('signin-view').hidden = true;
+  $('app-view').hidden = false;
+  $('session').hidden = false;
+  $('who-short').textContent = `${me.owner} · ${me.role}`;
+  $('identity-tenant').textContent = `· ${me.tenant}`;
+  $('who-tenant').textContent = me.tenant;
+  $('who-owner').textContent = me.owner;
+  $('who-role').textContent = '';
+  $('who-role').append(badge(me.role, me.role === 'admin' ? 'accent' : 'neutral'), ` ${me.type} key`);
+  $('who-hint').textContent = me.hint;
+  $('who-expiry').textContent = '';
+  $('who-expiry').append(expiryCell(me));
+  $('filter-owner-wrap').hidden = !isAdmin();
+  $('filter-status').value = state.filters.status;
+  $('filter-owner').value = state.filters.owner;
+  selectTab('keys', false);
+  renderCapabilityNote();
+  probeCapabilities().then(() => loadKeys(true));
+  $('main').focus();
+}
+
+// ---------- keys ----------
+
+function badge(text, kind = 'neutral') {
+  return h('span', { class: `badge badge-${kind}`, text });
+}
+
+function timeEl(iso, text) {
+  return h('time', { datetime: iso, title: absolute(iso) }, text);
+}
+
+function expiryCell(k) {
+  if (!k.expires_at) return h('span', { class: 'muted', text: 'never' });
+  const days = daysUntil(k.expires_at);
+  if (days <= 0) return h('span', { title: absolute(k.expires_at) }, badge('expired', 'danger'));
+  const t = timeEl(k.expires_at, relative(k.expires_at));
+  if (days < 7) return h('span', {}, badge('soon', 'warn'), ' ', t);
+  return t;
+}
+
+const STATUS_KIND = { active: 'ok', revoked: 'danger', expired: 'warn', disabled: 'neutral' };
+
+function chips(values, max, mono = true) {
+  const list = h('ul', { class: 'chips' });
+  (values || []).slice(0, max).forEach((v) => list.append(h('li', { class: mono ? 'chip mono' : 'chip', text: v })));
+  const rest = (values || []).length - max;
+  if (rest > 0) list.append(h('li', { class: 'chip more', title: values.slice(max).join('\n'), text: `+${rest} more` }));
+  if (!values || values.length === 0) list.append(h('li', { class: 'muted', text: '—' }));
+  return list;
+}
+
+function td(label, ...children) {
+  return h('td', { data: { label } }, ...children);
+}
+
+function keyRow(k) {
+  const self = state.me && k.id === state.me.id;
+  const name = h('div', { class: 'key-name' });
+  if (k.name) name.append(h('span', { class: 'name-text', text: k.name }));
+  else name.append(h('span', { class: 'name-text muted unnamed', text: 'Unnamed key' }));
+  if (self) name.append(' ', badge('you', 'accent'));
+  const sub = h('div', { class: 'key-sub' }, h('span', { class: 'mono', text: k.hint }));
+  if (isAdmin()) sub.append(h('span', { class: 'owner', text: k.type === 'service' ? 'tenant-wide' : `owner ${k.owner}` }));
+
+  const actions = h('div', { class: 'row-actions' });
+  const live = k.status === 'active' || k.status === 'disabled';
+  const label = k.name || k.hint;
+  if (live) {
+    if (state.caps.rotate !== false && k.status === 'active') {
+      actions.append(h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Rotate ${label}`, onclick: () => openRotate(k) }, 'Rotate'));
+    }
+    if (state.caps.update !== false) {
+      const enabling = k.status === 'disabled';
+      actions.append(h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `${enabling ? 'Enable' : 'Disable'} ${label}`, onclick: () => setEnabled(k, enabling) }, enabling ? 'Enable' : 'Disable'));
+    }
+    actions.append(h('button', { type: 'button', class: 'btn btn-small btn-danger-ghost', 'aria-label': `Revoke ${label}`, onclick: () => openRevoke(k) }, 'Revoke'));
+  }
+
+  return h('tr', { data: { id: k.id, status: k.status } },
+    td('Name', name, sub),
+    td('Type · role', h('div', { class: 'stack' }, badge(k.type, 'neutral'), badge(k.role, k.role === 'admin' ? 'accent' : 'neutral'))),
+    td('Scopes', chips(k.scopes, 3)),
+    td('APIs', chips(k.apis, 2)),
+    td('Created', timeEl(k.created_at, shortDate(k.created_at))),
+    td('Expires', expiryCell(k)),
+    td('Last used', k.last_used_at ? timeEl(k.last_used_at, relative(k.last_used_at)) : h('span', { class: 'muted', text: 'never' })),
+    td('Status', h('span', { class: 'status-cell' }, badge(k.status, STATUS_KIND[k.status] || 'neutral'))),
+    td('Actions', actions),
+  );
+}
+
+function setRegion({ loading = false, error = '', empty = false }) {
+  $('keys-region').setAttribute('aria-busy', String(loading));
+  $('keys-loading').hidden = !loading;
+  $('keys-error').hidden = !error;
+  $('keys-error-text').textContent = error;
+  $('keys-empty').hidden = !empty;
+  $('keys-table').hidden = Boolean(error) || empty;
+}
+
+async function loadKeys(reset = false) {
+  if (reset) { state.cursors = ['']; state.page = 0; }
+  const seq = ++state.loadSeq;
+  setRegion({ loading: true });
+  try {
+    let cursor = state.cursors[state.page];
+    let page;
+    // A page may be empty while more follow; skip a few such pages.
+    for (let hops = 0; ; hops++) {
+      page = await api.list({ status: state.filters.status, owner: isAdmin() ? state.filters.owner : '', limit: PAGE_SIZE, cursor });
+      if (page.keys.length > 0 || !page.next_cursor || hops >= 4) break;
+      cursor = page.next_cursor;
+    }
+    if (seq !== state.loadSeq) return;
+    state.keys = page.keys;
+    state.nextCursor = page.next_cursor || null;
+    renderKeys();
+  } catch (err) {
+    if (seq !== state.loadSeq) return;
+    if (handleAuthLoss(err)) return;
+    let text = describe(err);
+    if (err instanceof APIError && err.status === 403) text = `Your key may not list keys here: ${err.message}. Ask an admin for a key whose scopes include GET /v1/keys.`;
+    else if (err instanceof APIError && err.status === 0) text = err.message;
+    else if (err instanceof APIError && err.status >= 500) text = `The API failed: ${describe(err)}. Try again in a moment; if it keeps failing, give the request ID to your platform team.`;
+    state.keys = [];
+    $('keys-body').textContent = '';
+    setRegion({ error: text });
+    updatePager(false);
+  }
+}
+
+function renderKeys() {
+  const body = $('keys-body');
+  body.textContent = '';
+  for (const k of state.keys) body.append(keyRow(k));
+  const empty = state.keys.length === 0;
+  if (empty) {
+    const filtered = state.filters.status || state.filters.owner;
+    $('empty-title').textContent = filtered ? 'No keys match these filters' : 'No keys yet';
+    $('empty-text').textContent = filtered
+      ? 'Try another status or owner, or create a key.'
+      : 'Create a key to give an application, a service or a teammate access to your APIs.';
+  }
+  setRegion({ empty });
+  updatePager(true);
+}
+
+function updatePager(ok) {
+  $('page-prev').disabled = !ok || state.page === 0;
+  $('page-next').disabled = !ok || !state.nextCursor;
+  const many = state.page > 0 || state.nextCursor;
+  $('page-label').textContent = ok && many ? `Page ${state.page + 1}` : '';
+  $('page-prev').hidden = !many;
+  $('page-next').hidden = !many;
+}
+
+function renderCapabilityNote() {
+  const notes = [];
+  const { rotate, update } = state.caps;
+  if (rotate === false && update === false) notes.push('This deployment cannot rotate, disable or enable keys yet: its API has no such routes.');
+  else if (rotate === false) notes.push('This deployment cannot rotate keys yet: its API has no rotate route.');
+  else if (update === false) notes.push('This deployment cannot disable or enable keys yet: its API has no update route.');
+  $('capability-note').textContent = notes.join(' ');
+  $('capability-note').hidden = notes.length === 0;
+}
+
+// ---------- dialogs ----------
+
+let opener = null;
+
+function openDialog(d, focusEl) {
+  opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  d.showModal();
+  if (focusEl) focusEl.focus();
+}
+
+function closeDialog(d, focusEl) {
+  d.close();
+  const target = focusEl || (opener && opener.isConnected ? opener : $('open-create'));
+  opener = null;
+  if (target) target.focus();
+}
+
+// Create
+
+let createIdempotencyKey = '';
+
+function radio(name) { return document.querySelector(`input[name="${name}"]:checked`).value; }
+
+function syncCreateForm() {
+  const admin = isAdmin();
+  const type = radio('c-type');
+  const role = radio('c-role');
+  $('c-owner-wrap').hidden = type === 'service';
+  $('c-owner').readOnly = !admin;
+  $('c-owner-help').textContent = admin
+    ? 'The person the key belongs to. Leave as is for your own key.'
+    : 'Viewer keys can only create keys for their own owner.';
+  const adminRole = role === 'admin';
+  $('c-scopes').disabled = adminRole;
+  $('c-scopes-help').textContent = '';
+  if (adminRole) $('c-scopes-help').append('Admin keys have every route; scopes do not apply.');
+  else $('c-scopes-help').append('One route per line, as ', h('code', { text: 'METHOD /path' }), '; ', h('code', { text: '*' }), ' is any method or one path segment, a trailing ', h('code', { text: '/*' }), ' the rest of the path.');
+  $('c-expiry-date').hidden = $('c-expiry').value !== 'custom';
+}
+
+function openCreate() {
+  const me = state.me;
+  const admin = isAdmin();
+  $('create-form').reset();
+  $('create-error').textContent = '';
+  $('c-owner').value = me.type === 'service' ? '' : me.owner;
+  for (const input of document.querySelectorAll('input[name="c-type"][value="service"], input[name="c-role"][value="admin"]')) {
+    input.disabled = !admin;
+    input.closest('.choice').classList.toggle('disabled', !admin);
+  }
+  $('c-role-help').hidden = admin;
+  $('c-role-help').textContent = admin ? '' : 'Your key is a viewer key: it can create viewer user keys only, within its own scopes and APIs.';
+  $('c-scopes').value = admin ? '' : (me.scopes || []).join('\n');
+  $('c-apis').value = (me.apis || []).join('\n');
+  const tomorrow = new Date(Date.now() + 86400e3);
+  $('c-expiry-date').min = tomorrow.toISOString().slice(0, 10);
+  if (me.expires_at) $('c-expiry-date').max = me.expires_at.slice(0, 10);
+  createIdempotencyKey = crypto.randomUUID();
+  syncCreateForm();
+  openDialog($('create-dialog'), $('c-name'));
+}
+
+function createBody() {
+  const body = {};
+  const name = $('c-name').value.trim();
+  if (name) body.name = name;
+  const type = radio('c-type');
+  const role = radio('c-role');
+  body.type = type;
+  body.role = role;
+  if (type === 'user' && isAdmin()) {
+    const owner = $('c-owner').value.trim();
+    if (owner) body.owner = owner;
+  }
+  if (role !== 'admin') {
+    const scopes = scopeLines($('c-scopes').value);
+    if (scopes.length) body.scopes = scopes;
+  }
+  const apis = lines($('c-apis').value);
+  if (apis.length) body.apis = apis;
+  const expiry = $('c-expiry').value;
+  if (expiry === 'never') body.expires_in_hours = 0;
+  else if (expiry === 'custom') {
+    const d = $('c-expiry-date').value;
+    if (!d) throw new Error('Pick the expiry date, or choose another option.');
+    // The end of that day, local time.
+    const at = new Date(`${d}T23:59:59`);
+    if (Number.isNaN(at.getTime())) throw new Error('That expiry date is not valid.');
+    body.expires_at = at.toISOString();
+  } else if (expiry !== 'default') body.expires_in_hours = Number(expiry);
+  return body;
+}
+
+async function submitCreate(ev) {
+  ev.preventDefault();
+  const error = $('create-error');
+  error.textContent = '';
+  let body;
+  try { body = createBody(); } catch (e) { error.textContent = e.message; return; }
+  const submit = $('create-submit');
+  submit.disabled = true;
+  submit.textContent = 'Creating…';
+  try {
+    const created = await api.create(body, createIdempotencyKey);
+    $('create-dialog').close();
+    flash(`Created ${created.name ? `“${created.name}”` : created.hint}.`);
+    reveal(created, 'Copy your new key now');
+    loadKeys(false);
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    error.textContent = err instanceof APIError && err.status === 0 ? err.message : `The key was not created: ${describe(err)}`;
+  } finally {
+    submit.disabled = false;
+    submit.textContent = 'Create key';
+  }
+}
+
+// Reveal
+
+let revealReturn = null;
+
+function fact(dt, dd) {
+  return h('div', {}, h('dt', { text: dt }), h('dd', {}, dd));
+}
+
+function reveal(created, title) {
+  revealReturn = opener && opener.isConnected ? opener : $('open-create');
+  opener = null;
+  $('reveal-title').textContent = title;
+  $('reveal-name').textContent = created.name ? `for “${created.name}”` : '';
+  $('reveal-token').value = created.token;
+  $('reveal-copied').textContent = '';
+  $('reveal-ack').checked = false;
+  $('reveal-done').disabled = true;
+  const facts = $('reveal-facts');
+  facts.textContent = '';
+  facts.append(
+    fact('ID', h('span', { class: 'mono', text: created.id })),
+    fact('Owner', `${created.owner} (${created.type}, ${created.role})`),
+    fact('Expires', created.expires_at ? `${absolute(created.expires_at)} (${relative(created.expires_at)})` : 'never'),
+  );
+  $('reveal-capped').hidden = !created.expiry_capped;
+  $('reveal-capped').textContent = created.expiry_capped ? 'The expiry was shortened to your own key’s: a key never outlives the key that creates it.' : '';
+  $('reveal-dialog').showModal();
+  $('reveal-copy').focus();
+}
+
+async function copyToken() {
+  const input = $('reveal-token');
+  let ok = false;
+  try {
+    await navigator.clipboard.writeText(input.value);
+    ok = true;
+  } catch {
+    input.select();
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
+  }
+  $('reveal-copied').textContent = ok ? 'Copied to the clipboard.' : 'Copy failed: select the key and copy it by hand (Ctrl+C / ⌘C).';
+  if (!ok) { input.focus(); input.select(); }
+}
+
+function closeReveal() {
+  if (!$('reveal-ack').checked) return;
+  $('reveal-token').value = '';
+  const target = revealReturn && revealReturn.isConnected ? revealReturn : $('open-create');
+  revealReturn = null;
+  $('reveal-dialog').close();
+  target.focus();
+}
+
+// Revoke
+
+let revoking = null;
+
+function keyFacts(el, k) {
+  el.textContent = '';
+  el.append(
+    fact('Name', k.name || 'Unnamed key'),
+    fact('Key', h('span', { class: 'mono', text: k.hint })),
+    fact('Owner', `${k.owner} (${k.type}, ${k.role})`),
+  );
+}
+
+function openRevoke(k) {
+  revoking = k;
+  $('revoke-form').reset();
+  $('revoke-error').textContent = '';
+  $('revoke-title').textContent = `Revoke “${k.name || k.hint}”?`;
+  const self = state.me && k.id === state.me.id;
+  $('revoke-text').textContent = self
+    ? 'This is the key you are signed in with: you will be signed out. Requests with it are refused within seconds. This cannot be undone.'
+    : 'Requests with this key are refused within seconds. This cannot be undone.';
+  keyFacts($('revoke-facts'), k);
+  openDialog($('revoke-dialog'), $('revoke-cancel'));
+}
+
+async function submitRevoke(ev) {
+  ev.preventDefault();
+  const k = revoking;
+  const cascade = $('revoke-cascade').checked;
+  const submit = $('revoke-submit');
+  submit.disabled = true;
+  $('revoke-error').textContent = '';
+  try {
+    const res = await api.revoke(k.id, cascade);
+    if (state.me && k.id === state.me.id) { signOut('You revoked the key you were signed in with.'); return; }
+    const n = (res.revoked_descendants || []).length;
+    let msg = `Revoked “${k.name || k.hint}”.`;
+    if (cascade) msg += n === 0 ? ' No keys had been minted from it.' : ` ${n} key${n === 1 ? '' : 's'} minted from it ${n === 1 ? 'was' : 'were'} revoked too.`;
+    $('revoke-dialog').close();
+    opener = null;
+    flash(msg);
+    $('flash').focus();
+    loadKeys(false);
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    $('revoke-error').textContent = `The key was not revoked: ${describe(err)}`;
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+// Rotate
+
+let rotating = null;
+
+function openRotate(k) {
+  rotating = k;
+  $('rotate-form').reset();
+  $('rotate-error').textContent = '';
+  $('rotate-title').textContent = `Rotate “${k.name || k.hint}”`;
+  keyFacts($('rotate-facts'), k);
+  openDialog($('rotate-dialog'), $('rotate-grace'));
+}
+
+async function submitRotate(ev) {
+  ev.preventDefault();
+  const k = rotating;
+  const grace = Number($('rotate-grace').value);
+  const submit = $('rotate-submit');
+  submit.disabled = true;
+  try {
+    const created = await api.rotate(k.id, grace);
+    state.caps.rotate = true;
+    $('rotate-dialog').close();
+    flash(grace ? `Rotated “${k.name || k.hint}”: the old key keeps working for ${$('rotate-grace').selectedOptions[0].textContent}.` : `Rotated “${k.name || k.hint}”: the old key no longer works.`);
+    reveal(created, 'Copy the rotated key now');
+    loadKeys(false);
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    if (err instanceof APIError && err.missingRoute) {
+      state.caps.rotate = false;
+      closeDialog($('rotate-dialog'), $('open-create'));
+      renderCapabilityNote();
+      renderKeys();
+      return;
+    }
+    $('rotate-error').textContent = `The key was not rotated: ${describe(err)}`;
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+// Disable / enable
+
+async function setEnabled(k, enabled) {
+  try {
+    await api.update(k.id, { enabled });
+    state.caps.update = true;
+    flash(`${enabled ? 'Enabled' : 'Disabled'} “${k.name || k.hint}”.`);
+    if (!enabled && state.me && k.id === state.me.id) { signOut('You disabled the key you were signed in with.'); return; }
+    loadKeys(false);
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    if (err instanceof APIError && err.missingRoute) {
+      state.caps.update = false;
+      renderCapabilityNote();
+      renderKeys();
+      $('capability-note').focus();
+      return;
+    }
+    flash(`Could not ${enabled ? 'enable' : 'disable'} “${k.name || k.hint}”: ${describe(err)}`, 'error');
+  }
+}
+
+// ---------- activity ----------
+
+// Rotate, update and audit arrived in the API's second round. Probe them
+// without side effects: an ill-typed body is rejected before anything is
+// read or written (400), while a deployment without the route answers
+// 404 or 405. Anything else leaves the control on; a 404/405 on use still
+// turns it off.
+async function probeRoute(fn) {
+  try {
+    await fn();
+    return true;
+  } catch (err) {
+    if (err instanceof APIError && err.status === 401) throw err;
+    return err instanceof APIError && err.missingRoute ? false : null;
+  }
+}
+
+async function probeCapabilities() {
+  const me = state.me;
+  try {
+    const [rotate, update, audit] = await Promise.all([
+      probeRoute(() => call('POST', `v1/keys/${encodeURIComponent(me.id)}/rotate`, { body: { grace_seconds: 'probe' } })),
+      probeRoute(() => call('PATCH', `v1/keys/${encodeURIComponent(me.id)}`, { body: { enabled: 'probe' } })),
+      isAdmin() ? probeRoute(() => api.audit({ limit: 1 })) : Promise.resolve(false),
+    ]);
+    if (state.me !== me) return;
+    if (state.caps.rotate === null) state.caps.rotate = rotate;
+    if (state.caps.update === null) state.caps.update = update;
+    state.caps.audit = audit;
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+  }
+  renderCapabilityNote();
+  renderActivityNote();
+  if (state.keys.length) renderKeys();
+}
+
+function renderActivityNote() {
+  const note = $('activity-note');
+  let text = '';
+  if (!isAdmin()) text = 'Activity is shown to tenant admin keys only.';
+  else if (state.caps.audit === false) text = 'Activity is not available on this deployment: its API has no audit route yet.';
+  note.textContent = text;
+  note.hidden = !text;
+  $('tab-activity').classList.toggle('unavailable', Boolean(text));
+  if (text) { $('activity-table').hidden = true; $('activity-empty').hidden = true; $('activity-more').hidden = true; }
+}
+
+function detailText(d) {
+  if (d === null || d === undefined || d === '') return '';
+  if (typeof d === 'string') return d;
+  return Object.entries(d).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
+}
+
+async function loadActivity(more = false) {
+  renderActivityNote();
+  if (!isAdmin() || state.caps.audit === false) return;
+  if (!more) { state.auditCursor = null; $('activity-body').textContent = ''; }
+  try {
+    const res = await api.audit({ limit: 50, cursor: more ? state.auditCursor : '' });
+    state.caps.audit = true;
+    for (const e of res.events || []) {
+      $('activity-body').append(h('tr', {},
+        td('When', e.at ? timeEl(e.at, relative(e.at)) : ''),
+        td('Action', badge(e.action || '', e.action === 'revoked' ? 'danger' : e.action === 'created' ? 'ok' : 'neutral')),
+        td('Key', h('span', { class: 'mono', text: e.key_id || '' })),
+        td('Actor', e.actor || ''),
+        td('Detail', detailText(e.detail)),
+        td('Request ID', h('span', { class: 'mono small', text: e.request_id || '' })),
+      ));
+    }
+    state.auditCursor = res.next_cursor || null;
+    const none = $('activity-body').childElementCount === 0;
+    $('activity-table').hidden = none;
+    $('activity-empty').hidden = !none;
+    $('activity-more').hidden = !state.auditCursor;
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    if (err instanceof APIError && err.missingRoute) { state.caps.audit = false; renderActivityNote(); return; }
+    $('activity-note').hidden = false;
+    $('activity-note').textContent = `Could not load activity: ${describe(err)}`;
+  }
+}
+
+// ---------- tabs ----------
+
+function selectTab(name, focus = true) {
+  for (const [tab, panel] of [['keys', 'panel-keys'], ['activity', 'panel-activity']]) {
+    const on = tab === name;
+    const t = $(`tab-${tab}`);
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(panel).hidden = !on;
+    if (on && focus) t.focus();
+  }
+  if (name === 'activity') loadActivity(false);
+}
+
+// ---------- wiring ----------
+
+function init() {
+  $('signin-form').addEventListener('submit', (ev) => { ev.preventDefault(); signIn($('token').value); });
+  $('token').addEventListener('input', () => { $('token').removeAttribute('aria-invalid'); $('signin-error').textContent = ''; });
+  $('sign-out').addEventListener('click', () => signOut('Signed out. The key was removed from this browser tab.'));
+
+  $('filters').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    state.filters.status = $('filter-status').value;
+    state.filters.owner = $('filter-owner').value.trim();
+    loadKeys(true);
+  });
+  $('filter-status').addEventListener('change', () => { state.filters.status = $('filter-status').value; loadKeys(true); });
+  $('refresh').addEventListener('click', () => loadKeys(false));
+  $('keys-retry').addEventListener('click', () => loadKeys(false));
+  $('page-next').addEventListener('click', () => {
+    if (!state.nextCursor) return;
+    state.cursors[state.page + 1] = state.nextCursor;
+    state.page++;
+    loadKeys(false);
+  });
+  $('page-prev').addEventListener('click', () => { if (state.page > 0) { state.page--; loadKeys(false); } });
+
+  $('open-create').addEventListener('click', openCreate);
+  $('empty-create').addEventListener('click', openCreate);
+  $('create-form').addEventListener('submit', submitCreate);
+  $('create-form').addEventListener('change', syncCreateForm);
+  $('create-cancel').addEventListener('click', () => closeDialog($('create-dialog')));
+  $('create-dialog').addEventListener('cancel', (ev) => { ev.preventDefault(); closeDialog($('create-dialog')); });
+
+  $('reveal-copy').addEventListener('click', copyToken);
+  $('reveal-ack').addEventListener('change', () => { $('reveal-done').disabled = !$('reveal-ack').checked; });
+  $('reveal-done').addEventListener('click', closeReveal);
+  // Escape must not throw the only copy of the token away.
+  $('reveal-dialog').addEventListener('cancel', (ev) => {
+    ev.preventDefault();
+    if ($('reveal-ack').checked) closeReveal();
+    else $('reveal-copied').textContent = 'Tick “I have stored this key somewhere safe” before closing.';
+  });
+
+  $('revoke-form').addEventListener('submit', submitRevoke);
+  $('revoke-cancel').addEventListener('click', () => closeDialog($('revoke-dialog')));
+  $('revoke-dialog').addEventListener('cancel', (ev) => { ev.preventDefault(); closeDialog($('revoke-dialog')); });
+  $('rotate-form').addEventListener('submit', submitRotate);
+  $('rotate-cancel').addEventListener('click', () => closeDialog($('rotate-dialog')));
+  $('rotate-dialog').addEventListener('cancel', (ev) => { ev.preventDefault(); closeDialog($('rotate-dialog')); });
+
+  $('tab-keys').addEventListener('click', () => selectTab('keys'));
+  $('tab-activity').addEventListener('click', () => selectTab('activity'));
+  $('activity-more').addEventListener('click', () => loadActivity(true));
+  document.querySelector('.tabs').addEventListener('keydown', (ev) => {
+    if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight' && ev.key !== 'Home' && ev.key !== 'End') return;
+    ev.preventDefault();
+    const current = $('tab-keys').getAttribute('aria-selected') === 'true' ? 'keys' : 'activity';
+    selectTab(current === 'keys' ? 'activity' : 'keys');
+  });
+
+  const saved = session.get();
+  if (saved) signIn(saved, { restoring: true });
+  else $('token').focus();
+  document.documentElement.dataset.ready = 'true';
+}
+
+init();

@@ -380,10 +380,3 @@ func listRequest(q query) (manage.ListRequest, error) {
 	lr.Limit, err = q.limit()
 	return lr, err
 }
-
-// withTenant is req with the tenant an operator acts on and an
-// idempotency key.
-func withTenant(req manage.CreateRequest, tenant, idempotencyKey string) manage.CreateRequest {
-	req.Tenant, req.IdempotencyKey = tenant, idempotencyKey
-	return req
-}

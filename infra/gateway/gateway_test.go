@@ -1,13 +1,9 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -17,11 +13,9 @@ import (
 	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/infra/gateway"
 	"github.com/keygate/keygate/infra/testkit"
-	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
-	"go.yaml.in/yaml/v3"
 )
 
 type stack struct {
@@ -189,49 +183,4 @@ func TestResultCache(t *testing.T) {
 	s.advance(5 * time.Second)
 	status, body := s.do(t, "GET", "/v1/whoami", bob, "")
 	wantEnvelope(t, status, body, 401, keygate.Unauthorized)
-}
-
-func TestOpenAPIMatchesRoutes(t *testing.T) {
-	raw, err := os.ReadFile("../../openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		OpenAPI string                    `yaml:"openapi"`
-		Paths   map[string]map[string]any `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
-		t.Fatalf("openapi version %q, want 3.1", doc.OpenAPI)
-	}
-	var documented, served []string
-	for path, ops := range doc.Paths {
-		for method := range ops {
-			switch method {
-			case "get", "post", "put", "patch", "delete", "head", "options":
-				documented = append(documented, strings.ToUpper(method)+" "+path)
-			}
-		}
-	}
-	for _, r := range httpapi.Routes {
-		served = append(served, r.Method+" "+r.Resource)
-	}
-	sort.Strings(documented)
-	sort.Strings(served)
-	if strings.Join(documented, "\n") != strings.Join(served, "\n") {
-		t.Fatalf("openapi.yaml documents\n%s\nbut the gateway serves\n%s", strings.Join(documented, "\n"), strings.Join(served, "\n"))
-	}
-
-	s := newStack(t, 0, nil)
-	resp, err := http.Get(s.url + "/openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	served2, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !bytes.Equal(served2, raw) {
-		t.Fatalf("/openapi.yaml = %d, %d bytes", resp.StatusCode, len(served2))
-	}
 }

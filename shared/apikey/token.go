@@ -176,7 +176,7 @@ func (f Format) Generate(random io.Reader, h *Hasher) (Token, error) {
 	buf = append(buf, f.prefix...)
 	buf = appendBase62(buf, b[:idBytes], IDLen)
 	buf = appendBase62(buf, b[idBytes:], SecretLen)
-	d := h.digest(string(buf[len(f.prefix):]))
+	d := h.tag.sum(string(buf[len(f.prefix):]))
 	buf = appendBase62(buf, d[:tagBytes], TagLen)
 	sum := checksumDigits(crc32.ChecksumIEEE(buf))
 	buf = append(buf, sum[:]...)

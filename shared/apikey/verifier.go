@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -40,43 +41,45 @@ const MinPepperLen = 32
 
 // Hasher turns tokens into verifiers keyed with the server secret (the
 // pepper), so that write access to the table alone cannot mint a key.
+//
+// Its secrets (see Peppers): the tag seed keys the token's anti-forgery
+// tag, the authorizer's cache comparison (Digest) and the sealing key; the
+// versioned peppers key the stored verifiers. Verifiers name the pepper
+// version they were made under, so the pepper can rotate while keys made
+// under the previous one keep working (and are re-stamped on use).
 type Hasher struct {
-	alg    string
-	random io.Reader
-	// ipad and opad are the HMAC key blocks, precomputed once so that the
-	// authorizer's hot path computes HMAC-SHA-256 without allocating.
-	ipad, opad [sha256.BlockSize]byte
-	// seal encrypts tokens kept for idempotent replays, with a key derived
-	// from the pepper.
+	alg     string
+	random  io.Reader
+	tag     *macPool
+	current int
+	peppers map[int]*macPool
+	// seal encrypts tokens kept for idempotent replays and list cursors,
+	// with a key derived from the tag seed.
 	seal cipher.AEAD
 }
 
-// NewHasher returns a Hasher for alg (HMACSHA256 or Argon2ID). random is
-// used for argon2id salts.
+// NewHasher returns a Hasher with a single pepper (version 1, also the tag
+// seed), for alg (HMACSHA256 or Argon2ID). random is used for argon2id
+// salts and sealing nonces.
 func NewHasher(pepper []byte, alg string, random io.Reader) (*Hasher, error) {
-	if len(pepper) < MinPepperLen {
-		return nil, fmt.Errorf("token pepper must be at least %d bytes", MinPepperLen)
+	return NewVersionedHasher(Peppers{TagSeed: pepper, Current: 1, Versions: map[int]Secret{1: pepper}}, alg, random)
+}
+
+// NewVersionedHasher returns a Hasher over p.
+func NewVersionedHasher(p Peppers, alg string, random io.Reader) (*Hasher, error) {
+	if err := p.check(); err != nil {
+		return nil, err
 	}
 	switch alg {
 	case HMACSHA256, Argon2ID:
 	default:
 		return nil, fmt.Errorf("token hash %q must be %s or %s", alg, HMACSHA256, Argon2ID)
 	}
-	h := &Hasher{alg: alg, random: random}
-	key := pepper
-	if len(key) > sha256.BlockSize {
-		sum := sha256.Sum256(key)
-		key = sum[:]
+	h := &Hasher{alg: alg, random: random, tag: newMACPool(p.TagSeed), current: p.Current, peppers: map[int]*macPool{}}
+	for v, pepper := range p.Versions {
+		h.peppers[v] = newMACPool(pepper)
 	}
-	for i := range h.ipad {
-		h.ipad[i] = 0x36
-		h.opad[i] = 0x5c
-	}
-	for i, b := range key {
-		h.ipad[i] ^= b
-		h.opad[i] ^= b
-	}
-	mac := hmac.New(sha256.New, pepper)
+	mac := hmac.New(sha256.New, p.TagSeed)
 	mac.Write([]byte("keygate/idempotency-seal/v1"))
 	block, err := aes.NewCipher(mac.Sum(nil))
 	if err != nil {
@@ -116,110 +119,136 @@ func (h *Hasher) Open(sealed, context string) ([]byte, error) {
 	return plain, nil
 }
 
-// Digest is HMAC-SHA-256(pepper, id‖secret). The authorizer computes it on
-// every request (tag check and cache comparison), so it must stay cheap.
-func (h *Hasher) Digest(t Token) [sha256.Size]byte { return h.digest(t.material()) }
+// Digest is HMAC-SHA-256(tag seed, id‖secret). The authorizer computes it
+// on every request (tag check and cache comparison), so it must stay cheap.
+func (h *Hasher) Digest(t Token) [sha256.Size]byte { return h.tag.sum(t.material()) }
 
 // Authenticate returns t's digest and whether t's tag matches it, that is
-// whether t was minted with this pepper. A token that fails is refused
-// without a read: its ID may be real (IDs are public) but its tag cannot be
-// made without the pepper. The comparison is constant-time, so timing
-// tells a forger nothing about the tag of the secret they chose.
+// whether t was minted with this deployment's tag seed. A token that fails
+// is refused without a read: its ID may be real (IDs are public) but its
+// tag cannot be made without the seed. The comparison is constant-time, so
+// timing tells a forger nothing about the tag of the secret they chose.
 func (h *Hasher) Authenticate(t Token) ([sha256.Size]byte, bool) {
-	d := h.digest(t.material())
+	d := h.tag.sum(t.material())
 	tag, ok := t.tag()
 	var got [tagBytes]byte
 	binary.BigEndian.PutUint64(got[:], tag)
 	return d, ok && subtle.ConstantTimeCompare(got[:], d[:tagBytes]) == 1
 }
 
-// digestMAC is a keyed crypto/hmac HMAC-SHA-256 with its input and output
-// buffers: reused from a free list, a Digest allocates nothing (a stack
-// buffer handed to the hash.Hash interface would escape) and, through
-// hmac's Reset, starts from the key's saved inner and outer states, one
-// SHA-256 block less on each side than re-hashing precomputed pads did
-// (BENCHMARKS.md, "Digest: hand-rolled HMAC or crypto/hmac"). Entries
-// remember the key they were made with, so Hashers with different peppers
-// can share the list.
-type digestMAC struct {
-	keyed bool
-	ipad  [sha256.BlockSize]byte
-	hmac  hash.Hash
-	in    [IDLen + SecretLen]byte
-	out   [sha256.Size]byte
-}
-
-// digestMACs is a free list rather than a sync.Pool: under the race
-// detector a Pool drops a quarter of what is put back, so Digest would
-// allocate there and the allocation tests that make unit runs with -race
-// would fail. It holds at most as many entries as Digests ever ran at once.
-var digestMACs struct {
-	sync.Mutex
+// macPool computes HMAC-SHA-256 under one key with crypto/hmac instances
+// reused from a free list: a sum allocates nothing (a stack buffer handed
+// to the hash.Hash interface would escape) and, through hmac's Reset,
+// starts from the key's saved inner and outer states, one SHA-256 block
+// less on each side than re-hashing precomputed pads did (BENCHMARKS.md,
+// "Digest: hand-rolled HMAC or crypto/hmac"). A free list rather than a
+// sync.Pool: under the race detector a Pool drops a quarter of what is put
+// back, so sums would allocate there and the allocation tests would fail.
+type macPool struct {
+	key  []byte
+	mu   sync.Mutex
 	free []*digestMAC
 }
 
-func (h *Hasher) digest(m string) [sha256.Size]byte {
-	digestMACs.Lock()
-	var p *digestMAC
-	if n := len(digestMACs.free); n > 0 {
-		p = digestMACs.free[n-1]
-		digestMACs.free = digestMACs.free[:n-1]
+type digestMAC struct {
+	hmac hash.Hash
+	in   [IDLen + SecretLen]byte
+	out  [sha256.Size]byte
+}
+
+func newMACPool(key []byte) *macPool { return &macPool{key: append([]byte(nil), key...)} }
+
+func (p *macPool) sum(m string) [sha256.Size]byte {
+	p.mu.Lock()
+	var inst *digestMAC
+	if n := len(p.free); n > 0 {
+		inst, p.free = p.free[n-1], p.free[:n-1]
 	}
-	digestMACs.Unlock()
-	if p == nil {
-		p = new(digestMAC)
+	p.mu.Unlock()
+	if inst == nil {
+		inst = &digestMAC{hmac: hmac.New(sha256.New, p.key)}
 	}
-	// Constant-time although both sides are the server's: the key must
-	// not leak through timing whoever calls.
-	if !p.keyed || subtle.ConstantTimeCompare(p.ipad[:], h.ipad[:]) != 1 {
-		// The ipad is the zero-padded key XOR 0x36, and HMAC pads keys
-		// shorter than a block with zeros: this key gives the same MAC as
-		// the pepper (or its hash, for a pepper longer than a block).
-		var key [sha256.BlockSize]byte
-		for i, b := range h.ipad {
-			key[i] = b ^ 0x36
-		}
-		p.hmac, p.ipad, p.keyed = hmac.New(sha256.New, key[:]), h.ipad, true
-	}
-	copy(p.in[:], m)
-	p.hmac.Write(p.in[:len(m)])
-	p.hmac.Sum(p.out[:0])
-	sum := p.out
-	p.hmac.Reset()
-	digestMACs.Lock()
-	digestMACs.free = append(digestMACs.free, p)
-	digestMACs.Unlock()
+	copy(inst.in[:], m)
+	inst.hmac.Write(inst.in[:len(m)])
+	inst.hmac.Sum(inst.out[:0])
+	sum := inst.out
+	inst.hmac.Reset()
+	p.mu.Lock()
+	p.free = append(p.free, inst)
+	p.mu.Unlock()
 	return sum
 }
 
 // Verifier returns the string stored for a new token, in the configured
-// algorithm. The algorithm is part of the string so that changing
-// TOKEN_HASH never breaks keys created before.
+// algorithm, under the current pepper. The algorithm and the pepper
+// version are part of the string, so that changing TOKEN_HASH or rotating
+// the pepper never breaks keys created before. Version 1 is written
+// without a version prefix, as verifiers were before peppers had versions.
 func (h *Hasher) Verifier(t Token) (string, error) {
-	d := h.Digest(t)
+	d := h.peppers[h.current].sum(t.material())
+	prefix := ""
+	if h.current != 1 {
+		prefix = "k" + strconv.Itoa(h.current) + "$"
+	}
 	if h.alg == HMACSHA256 {
-		return HMACSHA256 + "$" + base64.RawStdEncoding.EncodeToString(d[:]), nil
+		return prefix + HMACSHA256 + "$" + base64.RawStdEncoding.EncodeToString(d[:]), nil
 	}
 	salt := make([]byte, argonSaltLen)
 	if _, err := io.ReadFull(h.random, salt); err != nil {
 		return "", fmt.Errorf("argon2id salt: %w", err)
 	}
 	sum := argon2.IDKey(d[:], salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("%s$v=%d$m=%d,t=%d,p=%d$%s$%s", Argon2ID, argon2.Version, argonMemory, argonTime, argonThreads,
+	return fmt.Sprintf("%s%s$v=%d$m=%d,t=%d,p=%d$%s$%s", prefix, Argon2ID, argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(sum)), nil
 }
 
 var errVerifier = errors.New("unreadable verifier")
 
-// Verify reports whether t matches a stored verifier, comparing in constant
-// time. An unreadable verifier is an error, so callers fail closed.
-func (h *Hasher) Verify(t Token, verifier string) (bool, error) {
-	d := h.Digest(t)
-	return h.VerifyDigest(d, verifier)
+// ErrRetiredPepper is a verifier made under a pepper version this Hasher
+// no longer has: the key cannot be verified (callers refuse it).
+var ErrRetiredPepper = errors.New("verifier made under a retired pepper version")
+
+// pepperVersion splits a verifier into its pepper version and the rest.
+func pepperVersion(verifier string) (int, string, error) {
+	rest, ok := strings.CutPrefix(verifier, "k")
+	if !ok {
+		return 1, verifier, nil
+	}
+	v, rest, ok := strings.Cut(rest, "$")
+	n, err := strconv.Atoi(v)
+	if !ok || err != nil || n < 2 || strconv.Itoa(n) != v {
+		return 0, "", errVerifier
+	}
+	return n, rest, nil
 }
 
-// VerifyDigest is Verify for a Digest already computed.
-func (h *Hasher) VerifyDigest(d [sha256.Size]byte, verifier string) (bool, error) {
+// Stale reports whether verifier was made under another pepper version
+// than the current one: the key should be re-stamped (Verifier) when its
+// token is next seen.
+func (h *Hasher) Stale(verifier string) bool {
+	v, _, err := pepperVersion(verifier)
+	return err == nil && v != h.current
+}
+
+// Verify reports whether t matches a stored verifier, under the pepper
+// version the verifier names, comparing in constant time. An unreadable
+// verifier is an error, and one of a retired version is ErrRetiredPepper,
+// so callers fail closed.
+func (h *Hasher) Verify(t Token, verifier string) (bool, error) {
+	v, rest, err := pepperVersion(verifier)
+	if err != nil {
+		return false, err
+	}
+	pool, ok := h.peppers[v]
+	if !ok {
+		return false, ErrRetiredPepper
+	}
+	return verifyDigest(pool.sum(t.material()), rest)
+}
+
+// verifyDigest compares d, the token's HMAC under the verifier's pepper,
+// with a verifier stripped of its version.
+func verifyDigest(d [sha256.Size]byte, verifier string) (bool, error) {
 	if rest, ok := strings.CutPrefix(verifier, HMACSHA256+"$"); ok {
 		var want [sha256.Size]byte
 		n, err := base64.RawStdEncoding.Decode(want[:], []byte(rest))

@@ -21,6 +21,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ import (
 type Store interface {
 	GetKey(ctx context.Context, id string) (*keygate.Record, error)
 	TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error)
+	// RestampVerifier replaces a key's verifier old with next, if it is
+	// still old; it reports whether it wrote.
+	RestampVerifier(ctx context.Context, id, old, next string) (bool, error)
 }
 
 // Config holds the authorizer's settings.
@@ -204,8 +208,14 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 	case err != nil:
 		return nil, err
 	default:
-		ok, err := a.cfg.Hasher.VerifyDigest(digest, rec.Verifier)
-		if err != nil {
+		ok, err := a.cfg.Hasher.Verify(tok, rec.Verifier)
+		switch {
+		case errors.Is(err, apikey.ErrRetiredPepper):
+			// Stamped under a pepper version this deployment retired: it
+			// cannot be verified, so it is refused (and logged).
+			a.log.LogAttrs(ctx, slog.LevelWarn, "key stamped under a retired pepper", slog.String("key_id", rec.ID))
+			ok = false
+		case err != nil:
 			return nil, err
 		}
 		e.found, e.key = true, rec.Key
@@ -215,6 +225,9 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 			return e, nil
 		}
 		e.digest = digest
+		if a.cfg.Hasher.Stale(rec.Verifier) {
+			a.restamp(ctx, tok, rec.Verifier)
+		}
 		if e.scopes, err = scope.ParseList(rec.Scopes); err != nil {
 			return nil, err
 		}
@@ -303,6 +316,24 @@ func UsageIdentifier(mode string, k *keygate.Key) string {
 	}
 	sum := sha256.Sum256([]byte(name))
 	return "kg" + hex.EncodeToString(sum[:20])
+}
+
+// restamp moves a key verified under an older pepper version to the
+// current one, so that the old version can be retired once no key needs
+// it. It runs on a cache miss, so at most once per AUTH_CACHE_TTL per
+// execution environment while the key is stale, and the write is
+// conditioned on the verifier read, so environments racing write once. A
+// failure is logged, never returned: the key was verified.
+func (a *Authorizer) restamp(ctx context.Context, tok apikey.Token, old string) {
+	verifier, err := a.cfg.Hasher.Verifier(tok)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastUsedTimeout)
+		defer cancel()
+		_, err = a.store.RestampVerifier(ctx, tok.ID(), old, verifier)
+	}
+	if err != nil {
+		a.log.LogAttrs(ctx, slog.LevelWarn, "verifier not re-stamped", slog.String("key_id", tok.ID()), slog.String("error", err.Error()))
+	}
 }
 
 // touch records use of a key at most once per interval per execution

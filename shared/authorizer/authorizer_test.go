@@ -780,3 +780,81 @@ func TestDisabledKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPepperRotation runs the documented rotation on DynamoDB Local: keys
+// stamped under pepper 1 keep working when pepper 2 is added and made
+// current, are re-stamped under 2 on use (by a write conditioned on the
+// verifier read, so environments racing do not clash), and once 1 is
+// retired only the keys never used since are refused: what the operator's
+// scan (docs/pepper-rotation.md) finds beforehand.
+func TestPepperRotation(t *testing.T) {
+	db, table := dynamotest.NewTable(t)
+	st := store.New(db, table)
+	ctx := context.Background()
+	seed, p2 := bytes.Repeat([]byte("k"), 32), bytes.Repeat([]byte("2"), 32) // the fixture's pepper is the seed and version 1
+	f := newFixtureOn(t, st, nil)
+	used := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	idle := f.create(t, manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	verifier := func(id string) string {
+		t.Helper()
+		r, err := st.GetKey(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Verifier
+	}
+	if strings.HasPrefix(verifier(used.ID), "k") {
+		t.Fatal("a version 1 verifier carries a version prefix")
+	}
+	withPeppers := func(p apikey.Peppers) func(*authorizer.Config) {
+		return func(c *authorizer.Config) {
+			h, err := apikey.NewVersionedHasher(p, apikey.HMACSHA256, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Hasher, c.CacheTTL = h, 0
+		}
+	}
+	// Step 2 of docs/pepper-rotation.md: version 2 current, 1 still accepted;
+	// two environments see the key.
+	rotated := apikey.Peppers{TagSeed: seed, Current: 2, Versions: map[int]apikey.Secret{1: seed, 2: p2}}
+	for i := range 2 {
+		env := newFixtureOn(t, st, withPeppers(rotated))
+		if got, _ := env.outcome(t, event(t, "rest-request", used.Token, "GET", "/x")); got != "allow" {
+			t.Fatalf("environment %d, during rotation: %s", i, got)
+		}
+	}
+	if v := verifier(used.ID); !strings.HasPrefix(v, "k2$hmac-sha256$") {
+		t.Fatalf("the used key was not re-stamped: %.12s...", v)
+	}
+	if strings.HasPrefix(verifier(idle.ID), "k") {
+		t.Fatal("a key nobody used was re-stamped")
+	}
+	// New keys are stamped under 2 from the start.
+	svc := manage.New(st, manage.Config{Format: f.cfg.Format, Hasher: mustHasher(t, rotated), DefaultTTL: 0, Retention: time.Hour, MaxUserKeys: 10, MaxServiceKeys: 5})
+	fresh, err := svc.Create(ctx, keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "acme", Owner: "carol", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	if err != nil || !strings.HasPrefix(verifier(fresh.ID), "k2$") {
+		t.Fatalf("a new key under pepper 2: %v", err)
+	}
+	// Step 4: version 1 retired.
+	retired := newFixtureOn(t, st, withPeppers(apikey.Peppers{TagSeed: seed, Current: 2, Versions: map[int]apikey.Secret{2: p2}}))
+	for name, tc := range map[string]struct {
+		token, want string
+	}{"re-stamped": {used.Token, "allow"}, "new": {fresh.Token, "allow"}, "never used since": {idle.Token, "unauthorized"}} {
+		if got, _ := retired.outcome(t, event(t, "rest-request", tc.token, "GET", "/x")); got != tc.want {
+			t.Errorf("%s key after retiring pepper 1: %s, want %s", name, got, tc.want)
+		}
+	}
+	if !strings.Contains(retired.logs.String(), "retired pepper") {
+		t.Error("refusing a key of a retired pepper is not logged")
+	}
+}
+
+func mustHasher(t *testing.T, p apikey.Peppers) *apikey.Hasher {
+	t.Helper()
+	h, err := apikey.NewVersionedHasher(p, apikey.HMACSHA256, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

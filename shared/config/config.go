@@ -82,8 +82,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		r.fail("set TOKEN_PEPPER or TOKEN_PEPPER_SECRET_ARN, not both")
 	case len(c.TokenPepper) == 0 && c.TokenPepperSecretARN == "":
 		r.fail("TOKEN_PEPPER (local) or TOKEN_PEPPER_SECRET_ARN (AWS) is required")
-	case c.TokenPepperSecretARN == "" && len(c.TokenPepper) < apikey.MinPepperLen:
-		r.fail("TOKEN_PEPPER must be at least %d bytes", apikey.MinPepperLen)
+	case c.TokenPepperSecretARN == "":
+		if _, err := apikey.ParsePeppers(string(c.TokenPepper)); err != nil {
+			r.fail("TOKEN_PEPPER: %v", err)
+		}
 	}
 	if c.KeyRetention == 0 {
 		r.fail("KEY_RETENTION must be more than 0")

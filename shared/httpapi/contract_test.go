@@ -123,6 +123,9 @@ func read(t *testing.T, path string) string {
 }
 
 func TestRoutesAgree(t *testing.T) {
+	if v := child(parseYAML(t, read(t, "../../openapi.yaml")), "openapi"); v == nil || !strings.HasPrefix(v.Value, "3.1") {
+		t.Fatal("openapi.yaml is not OpenAPI 3.1")
+	}
 	want := codeRoutes(true)
 	// openapi.yaml is the JSON API's contract; the console's public routes
 	// serve a page and its assets, and README and the template list them.

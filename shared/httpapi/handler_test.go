@@ -124,6 +124,9 @@ func (e *env) proxy(t *testing.T, fn httpapi.Function, c caller, r request) (int
 	req.Resource = r.path
 	if rest, ok := strings.CutPrefix(r.path, "/v1/keys/"); ok {
 		req.Resource = "/v1/keys/{id}"
+		if id, ok := strings.CutSuffix(rest, "/rotate"); ok {
+			req.Resource, rest = "/v1/keys/{id}/rotate", id
+		}
 		req.PathParameters = map[string]string{"id": rest}
 	}
 	req.MultiValueQueryStringParameters = r.query

@@ -46,7 +46,7 @@ func TestRotateUpdateAuditOverHTTP(t *testing.T) {
 		check func(map[string]any) bool
 	}{
 		{httpapi.Revoke, `{"op":"update","tenant":"acme","id":"` + newID + `","enabled":true}`, func(m map[string]any) bool { return m["status"] == "active" }},
-		{httpapi.Create, `{"op":"rotate","tenant":"acme","id":"` + newID + `","grace_seconds":0}`, func(m map[string]any) bool { return m["rotated_from"] == newID }},
+		{httpapi.Create, `{"op":"rotate","tenant":"acme","id":"` + newID + `","grace_seconds":3600}`, func(m map[string]any) bool { return m["rotated_from"] == newID }},
 		{httpapi.List, `{"op":"audit","tenant":"acme","limit":2}`, func(m map[string]any) bool {
 			ev, _ := m["events"].([]any)
 			return len(ev) == 2 && m["next_cursor"] != nil
@@ -94,7 +94,7 @@ func TestRotateUpdateAuditOverHTTP(t *testing.T) {
 	if got := e.direct(t, httpapi.Create, `{"op":"audit","tenant":"acme"}`); got["error"] == nil {
 		t.Fatalf("create function served op audit: %v", got)
 	}
-	if n := e.itemCount(t); n != before+2 { // the viewer key and its audit record
-		t.Fatalf("refused requests changed the table: %d items, want %d", n, before+2)
+	if n := e.itemCount(t); n != before+3 { // the viewer key, its audit record and its owner's slots
+		t.Fatalf("refused requests changed the table: %d items, want %d", n, before+3)
 	}
 }

@@ -26,8 +26,11 @@ func TestStatusAt(t *testing.T) {
 		key  Key
 		want Status
 	}{
-		{"never expires", Key{}, Active},
-		{"expires later", Key{ExpiresAt: &future}, Active},
+		{"never expires", Key{Enabled: true}, Active},
+		{"expires later", Key{ExpiresAt: &future, Enabled: true}, Active},
+		{"disabled", Key{ExpiresAt: &future}, Disabled},
+		{"disabled, expired", Key{ExpiresAt: &past}, Expired},
+		{"disabled, revoked", Key{RevokedAt: &past}, Revoked},
 		{"expires now", Key{ExpiresAt: &now}, Expired},
 		{"expired", Key{ExpiresAt: &past}, Expired},
 		{"revoked wins", Key{ExpiresAt: &past, RevokedAt: &past}, Revoked},

@@ -80,7 +80,11 @@ func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env
 	if env.Format, err = apikey.NewFormat(cfg.TokenPrefix); err != nil {
 		return env, err
 	}
-	if env.Hasher, err = apikey.NewHasher(pepper, cfg.TokenHash, rand.Reader); err != nil {
+	peppers, err := apikey.ParsePeppers(string(pepper))
+	if err != nil {
+		return env, err
+	}
+	if env.Hasher, err = apikey.NewVersionedHasher(peppers, cfg.TokenHash, rand.Reader); err != nil {
 		return env, err
 	}
 	return env, nil

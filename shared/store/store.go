@@ -408,6 +408,28 @@ func (s *Store) TouchLastUsed(ctx context.Context, id string, at time.Time, inte
 	return true, nil
 }
 
+// RestampVerifier sets a key's verifier to next if it is still old (the
+// pepper rotated since the key was stamped); it reports whether it wrote.
+func (s *Store) RestampVerifier(ctx context.Context, id, old, next string) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &s.table,
+		Key:                 map[string]types.AttributeValue{AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK)},
+		UpdateExpression:    aws.String("SET verifier = :next"),
+		ConditionExpression: aws.String("verifier = :old"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":old": attrS(old), ":next": attrS(next),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify(fmt.Errorf("restamp key %s: %w", id, err))
+	}
+	return true, nil
+}
+
 // classify marks errors that mean "try again later" as Unavailable, so
 // callers answer 503 rather than 500. The SDK has already retried them.
 func classify(err error) error {

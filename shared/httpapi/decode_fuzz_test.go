@@ -40,12 +40,12 @@ var (
 		new   func() any
 		names *names
 	}{
-		{func() any { return new(directCreate) }, flat(append([]string{"op", "tenant", "idempotency_key"}, createNames...)...)},
-		{func() any { return new(directRotate) }, flat("op", "tenant", "id", "idempotency_key", "grace_seconds")},
-		{func() any { return new(directList) }, flat("op", "tenant", "id", "owner", "status", "limit", "cursor")},
-		{func() any { return new(directAudit) }, flat("op", "tenant", "key_id", "limit", "cursor")},
-		{func() any { return new(directRevoke) }, flat("op", "tenant", "id", "cascade")},
-		{func() any { return new(directUpdate) }, flat("op", "tenant", "id", "name", "enabled", "scopes", "expires_at")},
+		{func() any { return new(directCreate) }, flat(append([]string{"actor", "op", "tenant", "idempotency_key"}, createNames...)...)},
+		{func() any { return new(directRotate) }, flat("actor", "op", "tenant", "id", "idempotency_key", "grace_seconds")},
+		{func() any { return new(directList) }, flat("actor", "op", "tenant", "id", "owner", "status", "limit", "cursor")},
+		{func() any { return new(directAudit) }, flat("actor", "op", "tenant", "key_id", "limit", "cursor")},
+		{func() any { return new(directRevoke) }, flat("actor", "op", "tenant", "id", "cascade")},
+		{func() any { return new(directUpdate) }, flat("actor", "op", "tenant", "id", "name", "enabled", "scopes", "expires_at")},
 		{newBody, structNames(map[string]*names{
 			"tenant": nil, "name": nil, "scopes": nil, "limit": nil, "extra": nil, "raw": nil,
 			"at": nil, "any": nil, "Plain": nil, "note": nil,

@@ -190,12 +190,12 @@ func TestDecodeStrictKnownNames(t *testing.T) {
 		want []string
 	}{
 		{manage.CreateRequest{}, create},
-		{directCreate{}, slices.Concat(create, []string{"idempotency_key", "op", "tenant"})},
-		{directRotate{}, []string{"grace_seconds", "id", "idempotency_key", "op", "tenant"}},
-		{directList{}, []string{"cursor", "id", "limit", "op", "owner", "status", "tenant"}},
-		{directAudit{}, []string{"cursor", "key_id", "limit", "op", "tenant"}},
-		{directRevoke{}, []string{"cascade", "id", "op", "tenant"}},
-		{directUpdate{}, []string{"enabled", "expires_at", "id", "name", "op", "scopes", "tenant"}},
+		{directCreate{}, slices.Concat(create, []string{"actor", "idempotency_key", "op", "tenant"})},
+		{directRotate{}, []string{"actor", "grace_seconds", "id", "idempotency_key", "op", "tenant"}},
+		{directList{}, []string{"actor", "cursor", "id", "limit", "op", "owner", "status", "tenant"}},
+		{directAudit{}, []string{"actor", "cursor", "key_id", "limit", "op", "tenant"}},
+		{directRevoke{}, []string{"actor", "cascade", "id", "op", "tenant"}},
+		{directUpdate{}, []string{"actor", "enabled", "expires_at", "id", "name", "op", "scopes", "tenant"}},
 		{testBody{}, []string{"Plain", "any", "at", "extra", "item", "items", "limit", "meta", "name", "note", "raw", "scopes", "tags", "tenant"}},
 	} {
 		typ := reflect.TypeOf(tt.v)

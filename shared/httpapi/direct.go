@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 )
@@ -16,12 +17,14 @@ import (
 type (
 	directCreate struct {
 		Op             string `json:"op,omitempty"`
+		Actor          string `json:"actor,omitempty"`
 		Tenant         string `json:"tenant"`
 		IdempotencyKey string `json:"idempotency_key,omitempty"`
 		manage.CreateRequest
 	}
 	directRotate struct {
 		Op             string `json:"op"`
+		Actor          string `json:"actor,omitempty"`
 		Tenant         string `json:"tenant"`
 		ID             string `json:"id"`
 		IdempotencyKey string `json:"idempotency_key,omitempty"`
@@ -29,6 +32,7 @@ type (
 	}
 	directList struct {
 		Op     string         `json:"op,omitempty"`
+		Actor  string         `json:"actor,omitempty"`
 		Tenant string         `json:"tenant"`
 		ID     string         `json:"id,omitempty"` // get one key
 		Owner  string         `json:"owner,omitempty"`
@@ -38,6 +42,7 @@ type (
 	}
 	directAudit struct {
 		Op     string `json:"op"`
+		Actor  string `json:"actor,omitempty"`
 		Tenant string `json:"tenant"`
 		KeyID  string `json:"key_id,omitempty"`
 		Limit  int    `json:"limit,omitempty"`
@@ -45,25 +50,49 @@ type (
 	}
 	directRevoke struct {
 		Op      string `json:"op,omitempty"`
+		Actor   string `json:"actor,omitempty"`
 		Tenant  string `json:"tenant"`
 		ID      string `json:"id"`
 		Cascade bool   `json:"cascade,omitempty"`
 	}
 	directUpdate struct {
 		Op     string `json:"op"`
+		Actor  string `json:"actor,omitempty"`
 		Tenant string `json:"tenant"`
 		ID     string `json:"id"`
 		manage.UpdateRequest
 	}
 )
 
-// handleDirect answers an operator's direct invocation: the response is
-// the same JSON as the HTTP body, or the error envelope.
+// handleDirect answers an operator's direct invocation: on success the
+// same JSON as the HTTP body; on failure a function error whose errorType
+// is the error code and errorMessage the caller-safe message (SPEC §9), so
+// the AWS console shows "Failed" and `aws lambda invoke` reports
+// FunctionError. Internal details are only logged.
 func (h *Handler) handleDirect(ctx context.Context, event json.RawMessage) (json.RawMessage, error) {
 	start := time.Now()
 	requestID := lambdaRequestID(ctx)
-	_, body := h.finish(ctx, requestID, "direct", string(h.fn), start, h.serveDirect(manage.WithRequestID(ctx, requestID), event))
+	res := h.serveDirect(manage.WithRequestID(ctx, requestID), event)
+	_, body := h.finish(ctx, requestID, "direct", string(h.fn), start, res)
+	if res.err != nil {
+		return nil, FunctionError(res.err, requestID)
+	}
 	return body, nil
+}
+
+// FunctionError is the Lambda function error a failed direct invocation
+// returns: errorType the code, errorMessage the caller-safe message and
+// the request ID, never an internal detail.
+func FunctionError(err error, requestID string) messages.InvokeResponse_Error {
+	code := keygate.ErrorCode(err)
+	msg := keygate.ErrorMessage(err)
+	if code == keygate.Internal {
+		msg = "internal error"
+	}
+	if requestID != "" {
+		msg += " (request " + requestID + ")"
+	}
+	return messages.InvokeResponse_Error{Type: string(code), Message: msg}
 }
 
 // directOps are the operations each function serves by direct event; the
@@ -92,13 +121,32 @@ func opOf(fn Function, event json.RawMessage) (string, error) {
 	return "", keygate.Errorf(keygate.Invalid, "op must be one of %q for the %s function", ops, fn)
 }
 
+// actorOf reads the event's optional "actor" (the strict decode that
+// follows refuses any other spelling): a name, recorded in audit records as
+// operator:<actor>.
+func actorOf(event json.RawMessage) (string, error) {
+	var probe struct {
+		Actor *string `json:"actor"`
+	}
+	if json.Unmarshal(event, &probe) != nil || probe.Actor == nil {
+		return "", nil
+	}
+	if !keygate.ValidName(*probe.Actor) {
+		return "", keygate.Errorf(keygate.Invalid, "actor must be 1-128 characters of letters, digits and ._@+-, starting with a letter or digit")
+	}
+	return *probe.Actor, nil
+}
+
 func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcome {
 	op := keygate.Caller{Operator: true}
-	res := outcome{caller: op, status: http.StatusOK}
 	name, err := opOf(h.fn, event)
+	if err == nil {
+		op.Actor, err = actorOf(event)
+	}
 	if err != nil {
 		return outcome{err: err, caller: op}
 	}
+	res := outcome{caller: op, status: http.StatusOK}
 	switch name {
 	case "create":
 		var e directCreate

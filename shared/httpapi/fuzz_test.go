@@ -2,10 +2,12 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/keygate/keygate/shared/httpapi"
 )
 
@@ -26,15 +28,24 @@ func FuzzDirect(f *testing.F) {
 	fns := []httpapi.Function{httpapi.Create, httpapi.List, httpapi.Revoke}
 	f.Fuzz(func(t *testing.T, fn uint8, event []byte) {
 		out, err := e.handlers[fns[int(fn)%3]].Handle(lambdaCtx(), json.RawMessage(event))
-		if err != nil {
-			t.Fatalf("Handle returned an error: %v", err)
-		}
-		var body map[string]any
-		if err := json.Unmarshal(out, &body); err != nil {
-			t.Fatalf("response is not a JSON object: %s", out)
-		}
-		if code := errorCodeOf(body); code == "internal" || code == "unavailable" {
-			t.Fatalf("client input caused %s: %s -> %s", code, event, out)
+		var fe messages.InvokeResponse_Error
+		switch {
+		case errors.As(err, &fe):
+			// A refused direct invocation is a function error, typed by
+			// its code; a client's input is never internal or unavailable.
+			if fe.Type == "internal" || fe.Type == "unavailable" || fe.Type == "" {
+				t.Fatalf("client input caused %q: %s -> %s", fe.Type, event, fe.Message)
+			}
+		case err != nil:
+			t.Fatalf("Handle returned %T %v, want a function error", err, err)
+		default:
+			var body map[string]any
+			if err := json.Unmarshal(out, &body); err != nil {
+				t.Fatalf("response is not a JSON object: %s", out)
+			}
+			if code := errorCodeOf(body); code != "" {
+				t.Fatalf("a direct failure answered as a body: %s", out)
+			}
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -71,7 +73,16 @@ func (e *env) direct(t testing.TB, fn httpapi.Function, event string) map[string
 	t.Helper()
 	out, err := e.handlers[fn].Handle(lambdaCtx(), json.RawMessage(event))
 	if err != nil {
-		t.Fatalf("Handle returned error: %v", err)
+		// A failed direct invocation is a function error (errorType the
+		// code): shown here as the envelope it replaces, for the checks.
+		var fe messages.InvokeResponse_Error
+		if !errors.As(err, &fe) || fe.Type == "" || !strings.HasSuffix(fe.Message, "(request lambda-req-1)") {
+			t.Fatalf("Handle returned %T %v, want a function error naming the request", err, err)
+		}
+		if fe.Type == string(keygate.Internal) && fe.Message != "internal error (request lambda-req-1)" {
+			t.Fatalf("internal function error shows %q", fe.Message)
+		}
+		return map[string]any{"error": map[string]any{"code": fe.Type, "message": fe.Message, "request_id": "lambda-req-1"}}
 	}
 	var body map[string]any
 	if err := json.Unmarshal(out, &body); err != nil {
@@ -327,16 +338,24 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 // TestErrorEnvelopeGolden pins the exact bytes clients parse.
 func TestErrorEnvelopeGolden(t *testing.T) {
 	e := newEnv(t)
-	out, err := e.handlers[httpapi.Revoke].Handle(lambdaCtx(), json.RawMessage(`{"tenant":"acme","id":"AAAAAAAAAAAAAAAAA"}`))
+	// Over HTTP: the envelope.
+	status, body := e.proxy(t, httpapi.Revoke, caller{}, request{method: "DELETE", path: "/v1/keys/AAAAAAAAAAAAAAAAA"})
+	out, _ := json.Marshal(body)
+	want, err := os.ReadFile("testdata/unauthorized.golden.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile("testdata/not_found.golden.json")
-	if err != nil {
+	if status != 401 || string(out) != strings.TrimSpace(string(want)) {
+		t.Fatalf("envelope = %d %s\nwant       %s", status, out, want)
+	}
+	// Directly: a function error as the Lambda runtime reports it.
+	_, ferr := e.handlers[httpapi.Revoke].Handle(lambdaCtx(), json.RawMessage(`{"tenant":"acme","id":"AAAAAAAAAAAAAAAAA"}`))
+	reported, _ := json.Marshal(ferr)
+	if want, err = os.ReadFile("testdata/not_found.golden.json"); err != nil {
 		t.Fatal(err)
 	}
-	if string(out) != strings.TrimSpace(string(want)) {
-		t.Fatalf("envelope = %s\nwant       %s", out, want)
+	if string(reported) != strings.TrimSpace(string(want)) {
+		t.Fatalf("function error = %s\nwant             %s", reported, want)
 	}
 }
 

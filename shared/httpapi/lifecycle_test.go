@@ -39,6 +39,15 @@ func TestRotateUpdateAuditOverHTTP(t *testing.T) {
 		t.Fatalf("update detail = %v", d)
 	}
 
+	// An operator may name themselves: audited as operator:<actor>.
+	named := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"zed","role":"admin","actor":"ops.jane"}`)
+	if named["created_by"] != "operator:ops.jane" {
+		t.Fatalf("created_by = %v", named["created_by"])
+	}
+	if got := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"zed","role":"admin","actor":"a#b"}`); got["error"] == nil {
+		t.Fatalf("a bad actor name was accepted: %v", got)
+	}
+
 	// Direct events name the operation.
 	direct := []struct {
 		fn    httpapi.Function

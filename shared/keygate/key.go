@@ -95,11 +95,18 @@ type Caller struct {
 	// are capped at it.
 	ExpiresAt *time.Time
 	Operator  bool
+	// Actor is who an operator says they are (a direct event's "actor"):
+	// recorded, not authenticated; CloudTrail's record of the invocation
+	// is the authoritative one.
+	Actor string
 }
 
 // Name identifies the caller in created_by and audit records.
 func (c Caller) Name() string {
 	if c.Operator {
+		if c.Actor != "" {
+			return "operator:" + c.Actor
+		}
 		return "operator"
 	}
 	return CreatedByKey(c.KeyID)

@@ -30,12 +30,13 @@ define lambda_build
 	GO=$(GO) $(GO) run ./infra/cmd/lambdabuild -fn $(1) -o "$$ARTIFACTS_DIR/bootstrap"
 endef
 
-.PHONY: test deps lint unit table invoke clean help venv template events run e2e fuzz bench \
+.PHONY: test doctor deps lint unit table invoke clean help venv template events run e2e fuzz bench \
 	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction
 
 help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
 	@echo "make test                     every check below, against DynamoDB Local (installs what it needs)"
+	@echo "make doctor                   check the prerequisites (Go, Java, Maven, Python, jq, curl) and say how to install them"
 	@echo "make deps                     fetch everything make test needs: DynamoDB Local, venvs, staticcheck, Go modules"
 	@echo "make lint                     gofmt, go vet and staticcheck"
 	@echo "make unit                     every Go test with the race detector, against DynamoDB Local"
@@ -95,15 +96,23 @@ console-deps:
 console-test: $(DDB) console-deps
 	$(GO) run ./infra/cmd/withddb -- $(GO) test -count=1 ./infra/console/...
 
-test: lint template events unit e2e
+## test: every stage (doctor, deps, lint, template, events, unit, e2e) with
+## a heading each, tools' output in .build/test-logs and shown on failure,
+## and a summary table (infra/scripts/test.sh).
+test:
+	@MAKE="$(MAKE)" infra/scripts/test.sh
+
+## doctor: the prerequisites, checked before anything is downloaded.
+doctor:
+	@infra/scripts/doctor.sh
 
 table:
 	$(GO) run ./infra/cmd/table
 
 ## run: DynamoDB Local, the table, the authorizer in front of the
 ## management routes, and a demo admin key, until Ctrl-C.
-run: $(DDB)
-	$(GO) run ./infra/cmd/run
+run: doctor $(DDB)
+	@$(GO) run ./infra/cmd/run
 
 ## fuzz: every Fuzz target for FUZZTIME each (make test runs their seed
 ## corpora as ordinary tests). Storage-backed targets need DynamoDB Local.

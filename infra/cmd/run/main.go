@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -45,6 +46,13 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// The port first: a port in use is reported before anything starts.
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
+	if err != nil {
+		return fmt.Errorf("port %d: %w (another make run? choose one with PORT=...)", *port, err)
+	}
+	defer ln.Close()
+
 	defaults := map[string]string{"TABLE_NAME": "keygate", "TOKEN_PEPPER": randomPepper()}
 	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
 		dir, err := ddblocal.LibDir()
@@ -72,6 +80,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if !*quiet && isTerminal(os.Stderr) {
+		// A person is reading: text lines. Piped or collected, the JSON
+		// lines Lambda would write.
+		env.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	if err := store.EnsureTable(ctx, env.DynamoDB, env.Config.TableName); err != nil {
 		return err
 	}
@@ -96,10 +109,6 @@ func run() error {
 	}
 
 	gw := gateway.Local(env, *resultTTL, openAPI)
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
-	if err != nil {
-		return err
-	}
 	server := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 10 << 10}
 	go func() {
 		<-ctx.Done()
@@ -125,15 +134,21 @@ Admin key for tenant "demo" (shown once, never stored):
 
   export KEY=%[2]s
 
-Try:
+Try (needs curl and jq):
   curl -s %[1]s/v1/whoami -H "Authorization: Bearer $KEY"
-  curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-       -d '{"owner":"bob","name":"laptop","apis":["%[3]s"],"scopes":["GET /v1/whoami","GET /v1/keys"]}'
+  ID=$(curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       -d '{"owner":"bob","name":"laptop","apis":["%[3]s"],"scopes":["GET /v1/whoami","GET /v1/keys"]}' | tee /dev/stderr | jq -r .id)
   curl -s %[1]s/v1/keys -H "Authorization: Bearer $KEY"
-  curl -s -X DELETE "%[1]s/v1/keys/<id>?cascade=true" -H "Authorization: Bearer $KEY"
+  curl -s -X DELETE "%[1]s/v1/keys/$ID?cascade=true" -H "Authorization: Bearer $KEY"
   curl -s %[1]s/openapi.yaml
 
 `, url, admin.Token, apiID)
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // randomPepper gives a one-run server secret when TOKEN_PEPPER is unset:

@@ -30,7 +30,7 @@ define lambda_build
 	GO=$(GO) $(GO) run ./infra/cmd/lambdabuild -fn $(1) -o "$$ARTIFACTS_DIR/bootstrap"
 endef
 
-.PHONY: test doctor deps lint unit table invoke clean help venv template events run e2e fuzz bench \
+.PHONY: test doctor ddb deps lint unit table invoke clean help venv template events run e2e fuzz bench \
 	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction
 
 help:
@@ -48,6 +48,7 @@ help:
 	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s)"
 	@echo "make bench                    benchmarks, cold start, memory, throughput vs BENCHMARKS.md targets"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
+	@echo "make ddb                      keep a DynamoDB Local on :8000 (data in .build/ddb-data) for make invoke"
 	@echo "make table                    create the table on DYNAMODB_ENDPOINT / TABLE_NAME"
 	@echo "make venv                     the SAM CLI and cfn-lint, and checkov, in .venv (pinned)"
 	@echo "make clean                    remove .build and .aws-sam (keeps .venv and DynamoDB Local)"
@@ -131,9 +132,18 @@ fuzz: $(DDB)
 e2e: $(DDB) $(VENV)/.installed
 	infra/scripts/e2e.sh $(VENV)
 
-invoke:
+## invoke: one function through the Lambda runtime API. Without
+## DYNAMODB_ENDPOINT it uses make ddb's DynamoDB Local (or starts one on the
+## same on-disk data), table keygate and a development pepper, so keys
+## persist between invocations.
+invoke: $(DDB)
 	@[ -n "$(FN)" ] || { echo "usage: make invoke FN=<create|list|revoke|authorizer> EVENT=<file>"; exit 2; }
-	$(GO) run ./infra/cmd/invoke -fn $(FN) $(if $(EVENT),-event $(EVENT))
+	@$(GO) run ./infra/cmd/invoke -fn $(FN) $(if $(EVENT),-event $(EVENT))
+
+## ddb: a DynamoDB Local on port 8000 with its data in .build/ddb-data,
+## for make invoke, until Ctrl-C.
+ddb: $(DDB)
+	@$(GO) run ./infra/cmd/ddb
 
 ## bench: the figures of BENCHMARKS.md. Go benchmarks (-benchmem, medians
 ## of BENCH_COUNT runs through benchstat) and their ratio targets, cold

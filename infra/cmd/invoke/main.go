@@ -83,12 +83,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return fail(err)
 	}
+	root, err := ddblocal.ModuleRoot()
+	if err != nil {
+		return fail(err)
+	}
+	env, stop, err := localEnv(ctx, root, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	defer stop()
 	bin := *binary
 	if bin == "" {
-		root, err := ddblocal.ModuleRoot()
-		if err != nil {
-			return fail(err)
-		}
 		bin = filepath.Join(root, ".build", "invoke", *fn, "bootstrap")
 		if err := lambdarun.Build(ctx, root, "./functions/"+*fn, runtime.GOOS, runtime.GOARCH, bin, stderr); err != nil {
 			return fail(err)
@@ -97,7 +102,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	rt, err := lambdarun.Start(ctx, lambdarun.Options{
 		Binary:       bin,
-		Env:          os.Environ(),
+		Env:          env,
 		FunctionName: *fn,
 		Timeout:      *timeout,
 		Stdout:       stderr,

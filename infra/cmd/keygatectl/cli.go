@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitRefused  = 1
+	exitUsage    = 2
+	exitFailure  = 3
+	usageSummary = `usage: keygatectl (--stack NAME --tenant T | --endpoint URL --key KEY) [--json] COMMAND [flags]
+
+commands:
+  create  [--owner O] [--name N] [--type user|service] [--role viewer|admin]
+          [--scope "GET /x/*"]... [--api ID[/STAGE]]... [--expires-in-hours H] [--out FILE]
+  list    [--owner O] [--status active|disabled|revoked|expired] [--limit N] [--cursor C]
+  get     ID
+  revoke  ID [--cascade]
+  rotate  ID [--grace SECONDS] [--out FILE]
+  update  ID [--name N] [--enable|--disable]
+  audit   [--key-id ID] [--limit N] [--cursor C]
+`
+)
+
+// op is one management operation, whichever way it is sent.
+type op struct {
+	Name string         // create, list, get, revoke, rotate, update, audit
+	ID   string         // the key, for get, revoke, rotate, update
+	Body map[string]any // the fields, as the HTTP body / query or the direct event
+}
+
+// apiError is a refusal or failure the service answered with.
+type apiError struct {
+	Code    string
+	Message string
+	Status  int // HTTP status; 0 from a direct invocation
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// exitCode classifies an answer: the caller's mistake or the service's.
+func (e *apiError) exitCode() int {
+	switch e.Code {
+	case "internal", "unavailable":
+		return exitFailure
+	}
+	if e.Status >= 500 {
+		return exitFailure
+	}
+	return exitRefused
+}
+
+// backend sends an operation and returns the service's JSON answer.
+type backend interface {
+	do(ctx context.Context, o op) (json.RawMessage, error)
+}
+
+type global struct {
+	stack, tenant, actor, endpoint, key, region string
+	json                                       bool
+}
+
+type newBackendFunc func(ctx context.Context, g global) (backend, error)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, newBackend newBackendFunc) int {
+	var g global
+	fs := flag.NewFlagSet("keygatectl", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&g.stack, "stack", "", "deployed stack whose functions to invoke (AWS credentials from the usual chain)")
+	fs.StringVar(&g.tenant, "tenant", "", "tenant to act on (with --stack)")
+	fs.StringVar(&g.actor, "actor", "", "your name, recorded in the audit trail as operator:<actor> (with --stack)")
+	fs.StringVar(&g.region, "region", "", "AWS Region (default: from the profile or AWS_REGION)")
+	fs.StringVar(&g.endpoint, "endpoint", "", "management API base URL, e.g. http://127.0.0.1:3000")
+	fs.StringVar(&g.key, "key", os.Getenv("KEYGATE_KEY"), "API key for --endpoint (default $KEYGATE_KEY)")
+	fs.BoolVar(&g.json, "json", false, "print the API's JSON instead of a table")
+	usage := func(msg string) int {
+		if msg != "" {
+			fmt.Fprintln(stderr, "keygatectl:", msg)
+		}
+		fmt.Fprint(stderr, usageSummary)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		return usage(err.Error())
+	}
+	switch {
+	case fs.NArg() == 0:
+		return usage("")
+	case (g.stack == "") == (g.endpoint == ""):
+		return usage("give either --stack or --endpoint")
+	case g.stack != "" && g.tenant == "":
+		return usage("--stack needs --tenant")
+	case g.endpoint != "" && g.key == "":
+		return usage("--endpoint needs --key (or $KEYGATE_KEY)")
+	}
+	o, out, err := parseCommand(fs.Arg(0), fs.Args()[1:])
+	if err != nil {
+		return usage(err.Error())
+	}
+	if out != "" {
+		// Refuse before anything is created: the token must not be lost.
+		if _, err := os.Stat(out); err == nil {
+			return usage(fmt.Sprintf("--out %s exists; the token is never written over a file", out))
+		}
+	}
+	b, err := newBackend(ctx, g)
+	if err != nil {
+		fmt.Fprintln(stderr, "keygatectl:", err)
+		return exitFailure
+	}
+	answer, err := b.do(ctx, o)
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		fmt.Fprintf(stderr, "keygatectl: %s refused: %s (%s)\n", o.Name, ae.Message, ae.Code)
+		return ae.exitCode()
+	case err != nil:
+		fmt.Fprintln(stderr, "keygatectl:", err)
+		return exitFailure
+	}
+	return printAnswer(o, answer, g.json, out, stdout, stderr)
+}
+
+// strings is a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseCommand reads one command's flags into an op, and --out.
+func parseCommand(name string, args []string) (op, string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o := op{Name: name, Body: map[string]any{}}
+	var out string
+	str := func(flagName, field, usage string) {
+		fs.Func(flagName, usage, func(v string) error { o.Body[field] = v; return nil })
+	}
+	num := func(flagName, field, usage string) {
+		fs.Func(flagName, usage, func(v string) error {
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				return fmt.Errorf("--%s wants a whole number", flagName)
+			}
+			o.Body[field] = n
+			return nil
+		})
+	}
+	needsID := false
+	var scopes, apis stringsFlag
+	switch name {
+	case "create":
+		str("owner", "owner", "owner of a user key")
+		str("name", "name", "label")
+		str("type", "type", "user or service")
+		str("role", "role", "viewer or admin")
+		fs.Var(&scopes, "scope", "a route the key may call (repeat)")
+		fs.Var(&apis, "api", "an API id or id/stage the key may call (repeat)")
+		num("expires-in-hours", "expires_in_hours", "hours until expiry, 0 for never")
+		fs.StringVar(&out, "out", "", "write the token to this new file (mode 0600) instead of printing it")
+	case "list":
+		str("owner", "owner", "only this owner's keys")
+		str("status", "status", "only keys with this status")
+		num("limit", "limit", "page size")
+		str("cursor", "cursor", "next_cursor of the previous page")
+	case "get":
+		needsID = true
+	case "revoke":
+		needsID = true
+		fs.BoolFunc("cascade", "also revoke every key minted from it", func(string) error { o.Body["cascade"] = true; return nil })
+	case "rotate":
+		needsID = true
+		num("grace", "grace_seconds", "seconds the old key keeps working (0-604800)")
+		fs.StringVar(&out, "out", "", "write the token to this new file (mode 0600) instead of printing it")
+	case "update":
+		needsID = true
+		str("name", "name", "new label")
+		fs.BoolFunc("enable", "enable the key", func(string) error { o.Body["enabled"] = true; return nil })
+		fs.BoolFunc("disable", "disable the key", func(string) error { o.Body["enabled"] = false; return nil })
+	case "audit":
+		str("key-id", "key_id", "only this key's events")
+		num("limit", "limit", "page size")
+		str("cursor", "cursor", "next_cursor of the previous page")
+	default:
+		return o, "", fmt.Errorf("unknown command %q", name)
+	}
+	// The key ID may come before or after the flags.
+	if needsID && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		o.ID, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, "", err
+	}
+	if needsID && o.ID == "" && fs.NArg() == 1 {
+		o.ID = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return o, "", fmt.Errorf("%s: unexpected %q", name, fs.Arg(0))
+	}
+	if needsID && o.ID == "" {
+		return o, "", fmt.Errorf("%s needs a key ID", name)
+	}
+	if len(scopes) > 0 {
+		o.Body["scopes"] = []string(scopes)
+	}
+	if len(apis) > 0 {
+		o.Body["apis"] = []string(apis)
+	}
+	return o, out, nil
+}
+
+// printAnswer shows an answer as a table (or JSON), handling the token.
+func printAnswer(o op, answer json.RawMessage, asJSON bool, out string, stdout, stderr io.Writer) int {
+	var m map[string]any
+	if err := json.Unmarshal(answer, &m); err != nil {
+		fmt.Fprintf(stderr, "keygatectl: the service answered something that is not a JSON object\n")
+		return exitFailure
+	}
+	if tok, ok := m["token"].(string); ok && out != "" {
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, err = fmt.Fprintln(f, tok)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			// The key exists and its token is shown nowhere else: print it
+			// rather than lose it.
+			fmt.Fprintf(stderr, "keygatectl: could not write %s (%v); the token, shown once:\n%s\n", out, err, tok)
+			return exitFailure
+		}
+		m["token"] = "(written to " + out + ")"
+		answer, _ = json.Marshal(m)
+	}
+	if asJSON {
+		fmt.Fprintln(stdout, string(answer))
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	switch {
+	case m["keys"] != nil:
+		fmt.Fprintln(tw, "ID\tNAME\tOWNER\tTYPE\tROLE\tSTATUS\tEXPIRES\tLAST USED")
+		for _, k := range m["keys"].([]any) {
+			km := k.(map[string]any)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", km["id"], km["name"], km["owner"], km["type"], km["role"], km["status"], when(km["expires_at"], "never"), when(km["last_used_at"], "never"))
+		}
+		if c, ok := m["next_cursor"].(string); ok {
+			fmt.Fprintf(tw, "\nmore: --cursor %s\n", c)
+		}
+	case m["events"] != nil:
+		fmt.Fprintln(tw, "AT\tACTION\tKEY\tACTOR\tDETAIL")
+		for _, e := range m["events"].([]any) {
+			em := e.(map[string]any)
+			detail, _ := json.Marshal(em["detail"])
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", em["at"], em["action"], em["key_id"], em["actor"], detail)
+		}
+		if c, ok := m["next_cursor"].(string); ok {
+			fmt.Fprintf(tw, "\nmore: --cursor %s\n", c)
+		}
+	default:
+		for _, f := range []string{"id", "name", "tenant", "owner", "type", "role", "scopes", "apis", "status", "created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "rotated_from", "revoked_descendants"} {
+			if v, ok := m[f]; ok && v != nil {
+				fmt.Fprintf(tw, "%s\t%v\n", f, v)
+			}
+		}
+		if tok, ok := m["token"].(string); ok {
+			fmt.Fprintf(tw, "token\t%s\n", tok)
+			if out == "" {
+				fmt.Fprintln(stderr, "keygatectl: the token is shown only now; store it (or use --out FILE next time)")
+			}
+		}
+	}
+	return exitOK
+}
+
+func when(v any, none string) string {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return none
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC().Format("2006-01-02 15:04")
+	}
+	return s
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/infra/ddblocal"
+	"github.com/keygate/keygate/infra/dynamotest"
+	"github.com/keygate/keygate/infra/gateway"
+	"github.com/keygate/keygate/infra/lambdarun"
+	"github.com/keygate/keygate/infra/testkit"
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/setup"
+)
+
+// localVars is the functions' environment on a fresh DynamoDB Local table.
+func localVars(t *testing.T) map[string]string {
+	t.Helper()
+	_, table := dynamotest.NewTable(t)
+	return map[string]string{"TABLE_NAME": table, "DYNAMODB_ENDPOINT": dynamotest.Endpoint(t), "TOKEN_PEPPER": strings.Repeat("c", 32)}
+}
+
+// ctl runs keygatectl and returns its exit status, stdout and stderr.
+func ctl(t *testing.T, newBackend newBackendFunc, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut, newBackend)
+	return code, out.String(), errOut.String()
+}
+
+// TestAgainstGateway drives the CLI over HTTP against the local stack (what
+// make run serves): every command, --json, --out, and the exit statuses.
+func TestAgainstGateway(t *testing.T) {
+	vars := localVars(t)
+	env, err := setup.Load(context.Background(), func(k string) string { return vars[k] }, &testkit.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := env.Service().Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "acme", Owner: "root", Role: keygate.Admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gateway.Local(env, 0, nil))
+	t.Cleanup(srv.Close)
+	base := []string{"--endpoint", srv.URL, "--key", admin.Token}
+	c := func(args ...string) (int, string, string) { return ctl(t, newBackend, append(base, args...)...) }
+
+	// create --out: the token goes to a new 0600 file, not to the screen.
+	out := filepath.Join(t.TempDir(), "bob.key")
+	code, stdout, _ := c("create", "--owner", "bob", "--name", "ci", "--api", "kglocal001", "--scope", "GET /v1/whoami", "--out", out)
+	raw, _ := os.ReadFile(out)
+	fi, statErr := os.Stat(out)
+	token := strings.TrimSpace(string(raw))
+	if code != exitOK || !strings.HasPrefix(token, "kg_live_") || statErr != nil || fi.Mode().Perm() != 0o600 || strings.Contains(stdout, token) {
+		t.Fatalf("create --out: %d, file %q (%v), stdout %q", code, token, fi.Mode(), stdout)
+	}
+	if code, _, stderr := c("create", "--owner", "bob", "--api", "kglocal001", "--scope", "GET /v1/whoami", "--out", out); code != exitUsage || !strings.Contains(stderr, "exists") {
+		t.Fatalf("--out over an existing file: %d %s", code, stderr)
+	}
+	// list as JSON, and as a table.
+	code, stdout, _ = c("--json", "list", "--owner", "bob")
+	var list struct{ Keys []keygate.Key }
+	if code != exitOK || json.Unmarshal([]byte(stdout), &list) != nil || len(list.Keys) != 1 {
+		t.Fatalf("list --json: %d %s", code, stdout)
+	}
+	id := list.Keys[0].ID
+	if code, stdout, _ = c("list"); code != exitOK || !strings.Contains(stdout, "ID") || !strings.Contains(stdout, id) {
+		t.Fatalf("list: %d %s", code, stdout)
+	}
+	// rotate prints the successor's token once, with a warning.
+	code, stdout, stderr := c("rotate", id, "--grace", "60")
+	if code != exitOK || !strings.Contains(stdout, "kg_live_") || !strings.Contains(stderr, "shown only now") {
+		t.Fatalf("rotate: %d %s %s", code, stdout, stderr)
+	}
+	for _, args := range [][]string{{"get", id}, {"update", id, "--disable"}, {"audit", "--key-id", id}, {"revoke", id, "--cascade"}} {
+		if code, stdout, stderr := c(args...); code != exitOK {
+			t.Fatalf("%v: %d %s %s", args, code, stdout, stderr)
+		}
+	}
+	// Exit statuses: refused, usage, unreachable.
+	if code, _, stderr := c("get", "AAAAAAAAAAAAAAAAA"); code != exitRefused || !strings.Contains(stderr, "not_found") {
+		t.Fatalf("unknown key: %d %s", code, stderr)
+	}
+	if code, _, _ := c("frobnicate"); code != exitUsage {
+		t.Fatalf("unknown command: %d", code)
+	}
+	if code, _, _ := ctl(t, newBackend, "list"); code != exitUsage {
+		t.Fatalf("no --endpoint or --stack: %d", code)
+	}
+	if code, _, _ := ctl(t, newBackend, "--endpoint", "http://127.0.0.1:1", "--key", admin.Token, "list"); code != exitFailure {
+		t.Fatalf("unreachable endpoint: %d", code)
+	}
+}
+
+// runtimeInvoker invokes the real function binaries through the Lambda
+// runtime API harness, as Lambda's Invoke would.
+type runtimeInvoker struct{ runtimes map[string]*lambdarun.Runtime }
+
+func (r *runtimeInvoker) invoke(ctx context.Context, function string, payload []byte) ([]byte, string, string, error) {
+	res, err := r.runtimes[function].Invoke(ctx, payload)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if res.FunctionError != nil {
+		return nil, res.FunctionError.Type, res.FunctionError.Message, nil
+	}
+	return res.Payload, "", "", nil
+}
+
+// TestAgainstFunctions drives the CLI's --stack path: direct events into
+// the real function binaries, function errors as refusals.
+func TestAgainstFunctions(t *testing.T) {
+	vars := localVars(t)
+	root, err := ddblocal.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	inv := &runtimeInvoker{runtimes: map[string]*lambdarun.Runtime{}}
+	var env []string
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	for _, fn := range []string{"create", "list", "revoke"} {
+		bin := filepath.Join(t.TempDir(), "bootstrap")
+		if err := lambdarun.Build(ctx, root, "./functions/"+fn, runtime.GOOS, runtime.GOARCH, bin, os.Stderr); err != nil {
+			t.Fatal(err)
+		}
+		rt, err := lambdarun.Start(ctx, lambdarun.Options{Binary: bin, Env: env, FunctionName: "keygate-" + fn, Stdout: &testkit.Buffer{}, Stderr: &testkit.Buffer{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rt.Close() })
+		inv.runtimes["keygate-"+fn] = rt
+	}
+	stack := func(context.Context, global) (backend, error) {
+		return &directBackend{tenant: "acme", actor: "ops.jane", invoker: inv,
+			functions: map[string]string{"create": "keygate-create", "list": "keygate-list", "revoke": "keygate-revoke"}}, nil
+	}
+	c := func(args ...string) (int, string, string) {
+		return ctl(t, stack, append([]string{"--stack", "keygate", "--tenant", "acme", "--json"}, args...)...)
+	}
+	code, stdout, _ := c("create", "--owner", "alice", "--role", "admin", "--name", "bootstrap")
+	var created map[string]any
+	if code != exitOK || json.Unmarshal([]byte(stdout), &created) != nil || created["created_by"] != "operator:ops.jane" {
+		t.Fatalf("create: %d %s", code, stdout)
+	}
+	id := created["id"].(string)
+	for _, args := range [][]string{{"get", id}, {"list"}, {"update", id, "--name", "boot"}, {"rotate", id, "--grace", "0"}, {"audit"}, {"revoke", id}} {
+		if code, stdout, stderr := c(args...); code != exitOK {
+			t.Fatalf("%v: %d %s %s", args, code, stdout, stderr)
+		}
+	}
+	// A function error is a refusal, with the code.
+	if code, _, stderr := c("create", "--owner", "bob"); code != exitRefused || !strings.Contains(stderr, "invalid_request") {
+		t.Fatalf("a refused create: %d %s", code, stderr)
+	}
+}

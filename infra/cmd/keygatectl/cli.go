@@ -68,7 +68,7 @@ type backend interface {
 
 type global struct {
 	stack, tenant, actor, endpoint, key, region string
-	json                                       bool
+	json                                        bool
 }
 
 type newBackendFunc func(ctx context.Context, g global) (backend, error)

@@ -1,8 +1,11 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -154,4 +157,55 @@ func TestRoutesAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConsoleTestEvents: the shareable test events the template puts in
+// the Lambda console are the shipped direct events of events/, each
+// accepted by the function it is filed under.
+func TestConsoleTestEvents(t *testing.T) {
+	resources := child(parseYAML(t, read(t, "../../template.yaml")), "Resources")
+	found := 0
+	for i := 0; resources != nil && i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		if child(res, "Type").Value != "AWS::EventSchemas::Schema" {
+			continue
+		}
+		fn := strings.ToLower(strings.TrimSuffix(name, "FunctionTestEvents"))
+		var content struct {
+			Components struct {
+				Examples map[string]struct {
+					Value json.RawMessage `json:"value"`
+				} `json:"examples"`
+			} `json:"components"`
+		}
+		if err := json.Unmarshal([]byte(child(child(res, "Properties"), "Content").Value), &content); err != nil {
+			t.Fatalf("%s: content is not JSON: %v", name, err)
+		}
+		if len(content.Components.Examples) == 0 {
+			t.Fatalf("%s has no examples", name)
+		}
+		files, _ := filepath.Glob("../../events/" + fn + "/*direct*.json")
+		shipped := map[string]bool{}
+		for _, f := range files {
+			shipped[compact(t, []byte(read(t, f)))] = true
+		}
+		for ex, v := range content.Components.Examples {
+			if !shipped[compact(t, v.Value)] {
+				t.Errorf("%s example %s is not one of events/%s/*direct*.json", name, ex, fn)
+			}
+			found++
+		}
+	}
+	if found < 6 {
+		t.Fatalf("found %d console test events, want the direct events of all three management functions", found)
+	}
+}
+
+func compact(t *testing.T, b []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
 }

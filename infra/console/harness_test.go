@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
@@ -24,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/infra/gateway"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
@@ -85,14 +85,8 @@ func newStack(t *testing.T) *stack { t.Helper(); return newStackWith(t, nil) }
 // wrap learns the admin token.
 func newStackWith(t *testing.T, wrap func(next http.Handler, admin string) http.Handler) *stack {
 	t.Helper()
-	db, table := dynamotest.NewTable(t)
-	vars := map[string]string{
-		"TABLE_NAME":        table,
-		"DYNAMODB_ENDPOINT": aws.ToString(db.Options().BaseEndpoint),
-		"TOKEN_PEPPER":      strings.Repeat("p", 32),
-		// Revocation takes effect on the next request: no caches.
-		"AUTH_CACHE_TTL": "0",
-	}
+	// Revocation takes effect on the next request: no caches.
+	vars := dynamotest.Vars(t, map[string]string{"AUTH_CACHE_TTL": "0"})
 	env, err := setup.Load(context.Background(), func(k string) string { return vars[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -114,21 +108,8 @@ func newStackWith(t *testing.T, wrap func(next http.Handler, admin string) http.
 // call makes an API request from Go and returns the status and JSON body.
 func (s *stack) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	status, _, m := testkit.SendJSON(t, method, s.url+path, testkit.Bearer(token), body)
+	return status, m
 }
 
 // create makes a key over the API and returns its token and ID.

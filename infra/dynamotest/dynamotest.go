@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -76,4 +77,21 @@ func NewTable(t testing.TB) (*dynamodb.Client, string) {
 		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	})
 	return db, name
+}
+
+// Vars is the functions' environment on a fresh table of the shared
+// DynamoDB Local, with extra on top: for tests that build the stack through
+// setup, as the functions' mains do.
+func Vars(t testing.TB, extra map[string]string) map[string]string {
+	t.Helper()
+	_, table := NewTable(t)
+	vars := map[string]string{
+		"TABLE_NAME":        table,
+		"DYNAMODB_ENDPOINT": Endpoint(t),
+		"TOKEN_PEPPER":      strings.Repeat("p", 32),
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	return vars
 }

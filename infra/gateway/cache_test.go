@@ -310,7 +310,7 @@ func TestSnippetIdentitySources(t *testing.T) {
 // expressions SAM writes from Auth.Authorizers.*.Identity.
 func snippetIdentitySources(t *testing.T, doc *yaml.Node, api gateway.API) []string {
 	t.Helper()
-	resources := child(doc.Content[0], "Resources")
+	resources := testkit.YAMLChild(doc.Content[0], "Resources")
 	if resources == nil {
 		t.Fatal("no Resources")
 	}
@@ -318,33 +318,33 @@ func snippetIdentitySources(t *testing.T, doc *yaml.Node, api gateway.API) []str
 	found := 0
 	for i := 1; i < len(resources.Content); i += 2 {
 		res := resources.Content[i]
-		typ := child(res, "Type")
-		props := child(res, "Properties")
+		typ := testkit.YAMLChild(res, "Type")
+		props := testkit.YAMLChild(res, "Properties")
 		if typ == nil || props == nil {
 			continue
 		}
 		switch typ.Value {
 		case "AWS::ApiGateway::Authorizer":
 			found++
-			for _, s := range strings.Split(child(props, "IdentitySource").Value, ",") {
+			for _, s := range strings.Split(testkit.YAMLChild(props, "IdentitySource").Value, ",") {
 				out = append(out, strings.TrimSpace(s))
 			}
 		case "AWS::ApiGatewayV2::Authorizer":
 			found++
-			for _, n := range child(props, "IdentitySource").Content {
+			for _, n := range testkit.YAMLChild(props, "IdentitySource").Content {
 				out = append(out, n.Value)
 			}
 		case "AWS::Serverless::Api", "AWS::Serverless::HttpApi":
-			authorizers := child(child(props, "Auth"), "Authorizers")
+			authorizers := testkit.YAMLChild(testkit.YAMLChild(props, "Auth"), "Authorizers")
 			for j := 1; authorizers != nil && j < len(authorizers.Content); j += 2 {
 				found++
-				identity := child(authorizers.Content[j], "Identity")
+				identity := testkit.YAMLChild(authorizers.Content[j], "Identity")
 				prefixes := map[string]string{"Headers": "method.request.header.", "QueryStrings": "method.request.querystring.", "StageVariables": "stageVariables.", "Context": "context."}
 				if api == gateway.HTTPAPI {
 					prefixes = map[string]string{"Headers": "$request.header.", "QueryStrings": "$request.querystring.", "StageVariables": "$stageVariables.", "Context": "$context."}
 				}
 				for field, prefix := range prefixes {
-					if list := child(identity, field); list != nil {
+					if list := testkit.YAMLChild(identity, field); list != nil {
 						for _, n := range list.Content {
 							out = append(out, prefix+n.Value)
 						}
@@ -357,17 +357,4 @@ func snippetIdentitySources(t *testing.T, doc *yaml.Node, api gateway.API) []str
 		t.Fatalf("found %d authorizers, want 1", found)
 	}
 	return out
-}
-
-// child is the value of key in a YAML mapping node, or nil.
-func child(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }

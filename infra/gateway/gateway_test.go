@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/infra/gateway"
 	"github.com/keygate/keygate/infra/testkit"
@@ -31,15 +30,7 @@ type stack struct {
 // environment on top of the defaults; logs receives every log line.
 func newEnv(t *testing.T, extra map[string]string) (*setup.Env, *manage.Service, *testkit.Buffer) {
 	t.Helper()
-	db, table := dynamotest.NewTable(t)
-	vars := map[string]string{
-		"TABLE_NAME":        table,
-		"DYNAMODB_ENDPOINT": aws.ToString(db.Options().BaseEndpoint),
-		"TOKEN_PEPPER":      strings.Repeat("p", 32),
-	}
-	for k, v := range extra {
-		vars[k] = v
-	}
+	vars := dynamotest.Vars(t, extra)
 	logs := &testkit.Buffer{}
 	env, err := setup.Load(context.Background(), func(k string) string { return vars[k] }, logs)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Clock is a settable clock, safe for concurrent use. The zero Clock
@@ -102,4 +104,18 @@ func Bearer(token string) string {
 		return ""
 	}
 	return "Bearer " + token
+}
+
+// YAMLChild is the value of key in a YAML mapping node, or nil: for tests
+// that read template.yaml and the docs' snippets without losing their tags.
+func YAMLChild(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }

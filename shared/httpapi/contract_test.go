@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/httpapi"
 	"go.yaml.in/yaml/v3"
 )
@@ -40,19 +41,6 @@ func withoutFunction(routes []string) []string {
 	return out
 }
 
-// child returns the value of key in a YAML mapping node, or nil.
-func child(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
 func parseYAML(t *testing.T, src string) *yaml.Node {
 	t.Helper()
 	var doc yaml.Node
@@ -66,21 +54,21 @@ func parseYAML(t *testing.T, src string) *yaml.Node {
 // in a SAM template; fn is the resource name without "Function", lower-case.
 func templateRoutes(t *testing.T, src string) []string {
 	var out []string
-	resources := child(parseYAML(t, src), "Resources")
+	resources := testkit.YAMLChild(parseYAML(t, src), "Resources")
 	for i := 0; resources != nil && i+1 < len(resources.Content); i += 2 {
 		name, res := resources.Content[i].Value, resources.Content[i+1]
-		if child(res, "Type").Value != "AWS::Serverless::Function" {
+		if testkit.YAMLChild(res, "Type").Value != "AWS::Serverless::Function" {
 			continue
 		}
-		events := child(child(res, "Properties"), "Events")
+		events := testkit.YAMLChild(testkit.YAMLChild(res, "Properties"), "Events")
 		for j := 0; events != nil && j+1 < len(events.Content); j += 2 {
 			ev := events.Content[j+1]
-			if child(ev, "Type").Value != "Api" {
+			if testkit.YAMLChild(ev, "Type").Value != "Api" {
 				continue
 			}
-			props := child(ev, "Properties")
+			props := testkit.YAMLChild(ev, "Properties")
 			fn := strings.ToLower(strings.TrimSuffix(name, "Function"))
-			out = append(out, fmt.Sprintf("%s %s %s", fn, strings.ToUpper(child(props, "Method").Value), child(props, "Path").Value))
+			out = append(out, fmt.Sprintf("%s %s %s", fn, strings.ToUpper(testkit.YAMLChild(props, "Method").Value), testkit.YAMLChild(props, "Path").Value))
 		}
 	}
 	slices.Sort(out)
@@ -90,7 +78,7 @@ func templateRoutes(t *testing.T, src string) []string {
 // openAPIRoutes are "METHOD path" of every operation of an OpenAPI document.
 func openAPIRoutes(t *testing.T, src string) []string {
 	var out []string
-	paths := child(parseYAML(t, src), "paths")
+	paths := testkit.YAMLChild(parseYAML(t, src), "paths")
 	for i := 0; paths != nil && i+1 < len(paths.Content); i += 2 {
 		path, item := paths.Content[i].Value, paths.Content[i+1]
 		for j := 0; j+1 < len(item.Content); j += 2 {
@@ -126,7 +114,7 @@ func read(t *testing.T, path string) string {
 }
 
 func TestRoutesAgree(t *testing.T) {
-	if v := child(parseYAML(t, read(t, "../../openapi.yaml")), "openapi"); v == nil || !strings.HasPrefix(v.Value, "3.1") {
+	if v := testkit.YAMLChild(parseYAML(t, read(t, "../../openapi.yaml")), "openapi"); v == nil || !strings.HasPrefix(v.Value, "3.1") {
 		t.Fatal("openapi.yaml is not OpenAPI 3.1")
 	}
 	want := codeRoutes(true)
@@ -163,11 +151,11 @@ func TestRoutesAgree(t *testing.T) {
 // the Lambda console are the shipped direct events of events/, each
 // accepted by the function it is filed under.
 func TestConsoleTestEvents(t *testing.T) {
-	resources := child(parseYAML(t, read(t, "../../template.yaml")), "Resources")
+	resources := testkit.YAMLChild(parseYAML(t, read(t, "../../template.yaml")), "Resources")
 	found := 0
 	for i := 0; resources != nil && i+1 < len(resources.Content); i += 2 {
 		name, res := resources.Content[i].Value, resources.Content[i+1]
-		if child(res, "Type").Value != "AWS::EventSchemas::Schema" {
+		if testkit.YAMLChild(res, "Type").Value != "AWS::EventSchemas::Schema" {
 			continue
 		}
 		fn := strings.ToLower(strings.TrimSuffix(name, "FunctionTestEvents"))
@@ -178,7 +166,7 @@ func TestConsoleTestEvents(t *testing.T) {
 				} `json:"examples"`
 			} `json:"components"`
 		}
-		if err := json.Unmarshal([]byte(child(child(res, "Properties"), "Content").Value), &content); err != nil {
+		if err := json.Unmarshal([]byte(testkit.YAMLChild(testkit.YAMLChild(res, "Properties"), "Content").Value), &content); err != nil {
 			t.Fatalf("%s: content is not JSON: %v", name, err)
 		}
 		if len(content.Components.Examples) == 0 {

@@ -37,16 +37,9 @@ const maxRevokeRetries = 5
 // atomic batches (the store's transactions), with an audit record per key
 // (detail cascade_from). The root goes in the first batch.
 func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeRequest) (*Revoked, error) {
-	r, err := s.visible(ctx, c, req.Tenant, req.ID)
+	r, err := s.coverable(ctx, c, req.Tenant, req.ID, "revoke")
 	if err != nil {
 		return nil, err
-	}
-	ok, err := covers(c, &r.Key)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, keygate.Errorf(keygate.Forbidden, "a key may only revoke keys whose role, scopes and apis it covers")
 	}
 	targets := []*keygate.Record{r}
 	if req.Cascade {

@@ -129,10 +129,9 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 	return &Created{Key: next, Token: tok.Reveal(), ExpiryCapped: capped}, nil
 }
 
-// changeable reads a key the caller may change: one it can see, whose role,
-// scopes and APIs it covers, and that is neither revoked nor expired. verb
-// names the change for the messages.
-func (s *Service) changeable(ctx context.Context, c keygate.Caller, tenant, id, verb string) (*keygate.Record, error) {
+// coverable reads a key the caller can see and whose role, scopes and APIs
+// it covers: the keys it may revoke, rotate or update.
+func (s *Service) coverable(ctx context.Context, c keygate.Caller, tenant, id, verb string) (*keygate.Record, error) {
 	r, err := s.visible(ctx, c, tenant, id)
 	if err != nil {
 		return nil, err
@@ -143,6 +142,17 @@ func (s *Service) changeable(ctx context.Context, c keygate.Caller, tenant, id, 
 	}
 	if !ok {
 		return nil, keygate.Errorf(keygate.Forbidden, "a key may only %s keys whose role, scopes and apis it covers", verb)
+	}
+	return r, nil
+}
+
+// changeable reads a key the caller may change: one it can see, whose role,
+// scopes and APIs it covers, and that is neither revoked nor expired. verb
+// names the change for the messages.
+func (s *Service) changeable(ctx context.Context, c keygate.Caller, tenant, id, verb string) (*keygate.Record, error) {
+	r, err := s.coverable(ctx, c, tenant, id, verb)
+	if err != nil {
+		return nil, err
 	}
 	switch r.StatusAt(s.cfg.Now()) {
 	case keygate.Revoked:

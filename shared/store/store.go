@@ -389,7 +389,7 @@ func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Re
 // at-interval, so a busy key costs one write per interval. It reports
 // whether it wrote.
 func (s *Store) TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error) {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	return s.updateIf(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &s.table,
 		Key:                 map[string]types.AttributeValue{AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK)},
 		UpdateExpression:    aws.String("SET last_used_at = :at"),
@@ -397,13 +397,19 @@ func (s *Store) TouchLastUsed(ctx context.Context, id string, at time.Time, inte
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":at": attrS(formatTime(at)), ":before": attrS(formatTime(at.Add(-interval))),
 		},
-	})
+	}, "touch key "+id)
+}
+
+// updateIf runs a conditional update and reports whether it wrote: a
+// failed condition is not an error.
+func (s *Store) updateIf(ctx context.Context, in *dynamodb.UpdateItemInput, what string) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return false, nil
 	}
 	if err != nil {
-		return false, classify(fmt.Errorf("touch key %s: %w", id, err))
+		return false, classify(fmt.Errorf("%s: %w", what, err))
 	}
 	return true, nil
 }
@@ -411,7 +417,7 @@ func (s *Store) TouchLastUsed(ctx context.Context, id string, at time.Time, inte
 // RestampVerifier sets a key's verifier to next if it is still old (the
 // pepper rotated since the key was stamped); it reports whether it wrote.
 func (s *Store) RestampVerifier(ctx context.Context, id, old, next string) (bool, error) {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	return s.updateIf(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &s.table,
 		Key:                 map[string]types.AttributeValue{AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK)},
 		UpdateExpression:    aws.String("SET verifier = :next"),
@@ -419,15 +425,7 @@ func (s *Store) RestampVerifier(ctx context.Context, id, old, next string) (bool
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":old": attrS(old), ":next": attrS(next),
 		},
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return false, nil
-	}
-	if err != nil {
-		return false, classify(fmt.Errorf("restamp key %s: %w", id, err))
-	}
-	return true, nil
+	}, "restamp key "+id)
 }
 
 // classify marks errors that mean "try again later" as Unavailable, so

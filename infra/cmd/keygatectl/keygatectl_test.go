@@ -24,8 +24,7 @@ import (
 // localVars is the functions' environment on a fresh DynamoDB Local table.
 func localVars(t *testing.T) map[string]string {
 	t.Helper()
-	_, table := dynamotest.NewTable(t)
-	return map[string]string{"TABLE_NAME": table, "DYNAMODB_ENDPOINT": dynamotest.Endpoint(t), "TOKEN_PEPPER": strings.Repeat("c", 32)}
+	return dynamotest.Vars(t, nil)
 }
 
 // ctl runs keygatectl and returns its exit status, stdout and stderr.

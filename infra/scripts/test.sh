@@ -51,6 +51,6 @@ printf '%-10s %-7s %8s\n' total "" "$((SECONDS - start_all))"
 
 # One closing line CI reads: the Go test packages of the unit stage.
 if [ -f "$logs/unit.log" ] && [ "${result[unit]:-}" != "" ]; then
-  printf '\ngo packages: %d passed, %d failed\n' "$(grep -c '^ok ' "$logs/unit.log")" "$(grep -c '^FAIL' "$logs/unit.log")"
+  printf '\ngo packages: %d passed, %d failed\n' "$(grep -c '^ok ' "$logs/unit.log")" "$(grep -c $'^FAIL\t' "$logs/unit.log")"
 fi
 [ -z "$failed" ]

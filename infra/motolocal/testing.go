@@ -36,7 +36,13 @@ func Endpoint(t testing.TB) string {
 		if endpoint = os.Getenv("MOTO_ENDPOINT"); endpoint != "" {
 			return
 		}
-		srv, err := Start(context.Background(), os.Stderr)
+		// Its request log is noise in test output; it goes to a file.
+		log, err := os.CreateTemp("", "moto-server-*.log")
+		if err != nil {
+			startErr = err
+			return
+		}
+		srv, err := Start(context.Background(), log)
 		if err != nil {
 			startErr = err
 			return

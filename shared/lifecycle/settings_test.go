@@ -2,11 +2,15 @@ package lifecycle_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/lifecycle"
 )
@@ -121,5 +125,38 @@ func TestMail(t *testing.T) {
 				t.Errorf("name not as text in the text part, or not escaped in HTML:\n%s", m.HTML)
 			}
 		})
+	}
+}
+
+// TestSettingsHandler: the operators' direct invocation reads and changes
+// a tenant's settings; a bad event is a function error typed with its code.
+func TestSettingsHandler(t *testing.T) {
+	f := newFixture(t)
+	h := lifecycle.NewSettingsHandler(lifecycle.NewSettingsService(f.store), slog.New(slog.NewJSONHandler(f.logs, nil)))
+	tests := []struct {
+		event, want, errType string
+	}{
+		{`{"tenant":"acme"}`, `{"owner_email":"","reminder_days":null}`, ""},
+		{`{"tenant":"acme","owner_email":"ops@acme.example","reminder_days":[3,14]}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3]}`, ""},
+		{`{"tenant":"acme"}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3]}`, ""},
+		{`{"tenant":"acme","owner_email":"nope"}`, "", "invalid_request"},
+		{`{"tenant":"acme","ownerEmail":"ops@acme.example"}`, "", "invalid_request"},
+		{`{"tenant":"acme"} {}`, "", "invalid_request"},
+	}
+	for _, tt := range tests {
+		s, err := h.Handle(context.Background(), json.RawMessage(tt.event))
+		if tt.errType != "" {
+			var ie messages.InvokeResponse_Error
+			if !errors.As(err, &ie) || ie.Type != tt.errType {
+				t.Errorf("%s: err %v, want type %s", tt.event, err, tt.errType)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tt.event, err)
+		}
+		if got, _ := json.Marshal(s); string(got) != tt.want {
+			t.Errorf("%s: %s, want %s", tt.event, got, tt.want)
+		}
 	}
 }

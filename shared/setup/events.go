@@ -145,3 +145,8 @@ func (e *Events) Reminders() *lifecycle.Reminders {
 func (e *Events) Settings() *lifecycle.SettingsService {
 	return lifecycle.NewSettingsService(e.Store())
 }
+
+// SettingsHandler is the settings function's direct-invocation handler.
+func (e *Events) SettingsHandler() *lifecycle.SettingsHandler {
+	return lifecycle.NewSettingsHandler(e.Settings(), e.Logger)
+}

@@ -20,7 +20,7 @@ PYTHON ?= python3
 VENV := .venv
 SAM_REGION := us-east-1
 SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REGION) $(VENV)/bin/sam
-SAM_FUNCTIONS := CreateFunction ListFunction RevokeFunction AuthorizerFunction
+SAM_FUNCTIONS := CreateFunction ListFunction RevokeFunction AuthorizerFunction StreamFunction ReminderFunction SettingsFunction
 SNIPPETS := $(wildcard docs/snippets/*.yaml)
 
 # The build flags and target live in infra/lambdarun (BuildFlags), shared
@@ -31,7 +31,8 @@ define lambda_build
 endef
 
 .PHONY: test deps lint unit table invoke clean help venv template events run e2e fuzz bench \
-	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction
+	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction \
+	build-StreamFunction build-ReminderFunction build-SettingsFunction moto-deps
 
 help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
@@ -199,6 +200,18 @@ build-RevokeFunction:
 	$(call lambda_build,revoke)
 build-AuthorizerFunction:
 	$(call lambda_build,authorizer)
+build-StreamFunction:
+	$(call lambda_build,stream)
+build-ReminderFunction:
+	$(call lambda_build,reminders)
+build-SettingsFunction:
+	$(call lambda_build,settings)
+
+## moto-deps: moto_server (pinned in infra/moto/requirements.txt) in
+## .venv/moto, once, for the lifecycle tests' local EventBridge, SQS and
+## SES. The tests run it themselves when it is missing (infra/motolocal).
+moto-deps:
+	infra/moto/setup.sh
 
 clean:
 	rm -rf .build .aws-sam

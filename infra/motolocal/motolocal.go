@@ -118,3 +118,13 @@ func (s *Server) Stop() error {
 	<-s.done
 	return nil
 }
+
+// Python is the interpreter of moto's virtualenv (it has jsonschema, for
+// checking events against docs/events).
+func Python() (string, error) {
+	bin, err := Binary()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(bin), "python"), nil
+}

@@ -45,6 +45,9 @@ type fixture struct {
 	cfg     lifecycle.Config
 	tokens  []string
 	handler *lifecycle.StreamHandler
+	// seen is every event delivered, checked against docs/events at the
+	// end of the test.
+	seen []motolocal.Envelope
 }
 
 var operator = keygate.Caller{Operator: true}
@@ -73,6 +76,7 @@ func newFixture(t *testing.T) *fixture {
 	f.stream = streamtest.NewReader(t, f.db, dynamotest.Endpoint(t), f.table)
 	f.cfg = lifecycle.Config{ConsoleURL: "https://keys.example.com/console", DefaultReminderDays: []int{14, 3}, Now: f.clock.Now}
 	f.handler = f.handlerOn(f.moto, f.bus.Name)
+	t.Cleanup(func() { validate(t, f.seen) })
 	return f
 }
 
@@ -156,6 +160,7 @@ func (f *fixture) drain(t *testing.T) []published {
 		if strings.Contains(raw, "verifier") || strings.Contains(raw, "hmac-sha256$") {
 			t.Fatalf("event %s carries a verifier: %s", e.DetailType, raw)
 		}
+		f.seen = append(f.seen, e)
 		p := published{Envelope: e}
 		var d map[string]json.RawMessage
 		if err := json.Unmarshal(e.Detail, &d); err != nil {

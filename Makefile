@@ -32,7 +32,7 @@ endef
 
 .PHONY: test deps lint unit table invoke clean help venv template events run e2e fuzz bench \
 	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction \
-	build-StreamFunction build-ReminderFunction build-SettingsFunction moto-deps
+	build-StreamFunction build-ReminderFunction build-SettingsFunction moto-deps run-events
 
 help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
@@ -206,6 +206,13 @@ build-ReminderFunction:
 	$(call lambda_build,reminders)
 build-SettingsFunction:
 	$(call lambda_build,settings)
+
+## run-events: make run's stack and, next to it, the lifecycle functions
+## on the table's stream (infra/cmd/lifecycle), against a moto EventBridge
+## and SES: prints every event published and e-mail sent.
+run-events: $(DDB)
+	@mkdir -p .build; $(GO) build -o .build/lifecycle ./infra/cmd/lifecycle
+	$(GO) run ./infra/cmd/withddb -- bash -c '.build/lifecycle & w=$$!; trap "kill $$w 2>/dev/null" EXIT; $(GO) run ./infra/cmd/run'
 
 ## moto-deps: moto_server (pinned in infra/moto/requirements.txt) in
 ## .venv/moto, once, for the lifecycle tests' local EventBridge, SQS and

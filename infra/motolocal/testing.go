@@ -82,31 +82,39 @@ type Bus struct {
 // source keygate from the bus to the queue.
 func NewBus(t testing.TB, endpoint string) *Bus {
 	t.Helper()
-	ctx := context.Background()
+	b, err := CreateBus(context.Background(), endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// CreateBus is NewBus outside tests.
+func CreateBus(ctx context.Context, endpoint string) (*Bus, error) {
 	cfg := Config(endpoint)
 	eb, q := eventbridge.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
 	b := &Bus{Name: unique("keygate-"), sqs: q}
 	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &b.Name}); err != nil {
-		t.Fatalf("create bus: %v", err)
+		return nil, fmt.Errorf("create bus: %w", err)
 	}
 	qo, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &b.Name})
 	if err != nil {
-		t.Fatalf("create queue: %v", err)
+		return nil, fmt.Errorf("create queue: %w", err)
 	}
 	b.QueueURL = *qo.QueueUrl
 	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: qo.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
-		t.Fatalf("queue arn: %v", err)
+		return nil, fmt.Errorf("queue arn: %w", err)
 	}
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("all"), EventBusName: &b.Name,
 		EventPattern: aws.String(`{"source":["keygate"]}`)}); err != nil {
-		t.Fatalf("put rule: %v", err)
+		return nil, fmt.Errorf("put rule: %w", err)
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("all"), EventBusName: &b.Name,
 		Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(attrs.Attributes["QueueArn"])}}}); err != nil {
-		t.Fatalf("put targets: %v", err)
+		return nil, fmt.Errorf("put targets: %w", err)
 	}
-	return b
+	return b, nil
 }
 
 // Envelope is an event as EventBridge delivers it.
@@ -122,41 +130,59 @@ type Envelope struct {
 // waits up to wait for the first), deleting them from the queue.
 func (b *Bus) Drain(t testing.TB, wait time.Duration) []Envelope {
 	t.Helper()
-	ctx := context.Background()
-	var out []Envelope
 	deadline := time.Now().Add(wait)
+	var out []Envelope
 	for {
-		res, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &b.QueueURL, MaxNumberOfMessages: 10})
+		got, err := b.Receive(context.Background())
 		if err != nil {
-			t.Fatalf("receive: %v", err)
+			t.Fatal(err)
 		}
-		for _, m := range res.Messages {
-			var e Envelope
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
-				t.Fatalf("event %q: %v", aws.ToString(m.Body), err)
-			}
-			out = append(out, e)
-			if _, err := b.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &b.QueueURL, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatalf("delete: %v", err)
-			}
-		}
-		if len(res.Messages) == 0 && (len(out) > 0 || time.Now().After(deadline)) {
+		out = append(out, got...)
+		if len(got) == 0 && (len(out) > 0 || time.Now().After(deadline)) {
 			return out
 		}
-		if len(res.Messages) == 0 {
+		if len(got) == 0 {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+}
+
+// Receive returns up to ten events waiting in the queue, deleting them.
+func (b *Bus) Receive(ctx context.Context) ([]Envelope, error) {
+	res, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &b.QueueURL, MaxNumberOfMessages: 10})
+	if err != nil {
+		return nil, fmt.Errorf("receive: %w", err)
+	}
+	var out []Envelope
+	for _, m := range res.Messages {
+		var e Envelope
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &e); err != nil {
+			return nil, fmt.Errorf("event %q: %w", aws.ToString(m.Body), err)
+		}
+		out = append(out, e)
+		if _, err := b.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &b.QueueURL, ReceiptHandle: m.ReceiptHandle}); err != nil {
+			return nil, fmt.Errorf("delete: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // VerifySender makes addr (an address or a domain) a verified SES
 // identity in moto, as SES requires of a sender.
 func VerifySender(t testing.TB, endpoint, addr string) {
 	t.Helper()
-	if _, err := sesv2.NewFromConfig(Config(endpoint)).CreateEmailIdentity(context.Background(),
-		&sesv2.CreateEmailIdentityInput{EmailIdentity: &addr}); err != nil {
-		t.Fatalf("verify %s: %v", addr, err)
+	if err := Verify(context.Background(), endpoint, addr); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// Verify is VerifySender outside tests.
+func Verify(ctx context.Context, endpoint, addr string) error {
+	if _, err := sesv2.NewFromConfig(Config(endpoint)).CreateEmailIdentity(ctx,
+		&sesv2.CreateEmailIdentityInput{EmailIdentity: &addr}); err != nil {
+		return fmt.Errorf("verify %s: %w", addr, err)
+	}
+	return nil
 }
 
 // Mail is an e-mail moto accepted (moto keeps the HTML body when there is
@@ -173,9 +199,18 @@ type Mail struct {
 // /moto-api/data.json.
 func SentMail(t testing.TB, endpoint string) []Mail {
 	t.Helper()
+	m, err := Sent(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Sent is SentMail outside tests.
+func Sent(endpoint string) ([]Mail, error) {
 	resp, err := http.Get(endpoint + "/moto-api/data.json")
 	if err != nil {
-		t.Fatalf("moto data: %v", err)
+		return nil, fmt.Errorf("moto data: %w", err)
 	}
 	defer resp.Body.Close()
 	var data struct {
@@ -184,9 +219,9 @@ func SentMail(t testing.TB, endpoint string) []Mail {
 		} `json:"ses"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&data); err != nil {
-		t.Fatalf("moto data: %v", err)
+		return nil, fmt.Errorf("moto data: %w", err)
 	}
-	return data.SES.Message
+	return data.SES.Message, nil
 }
 
 // ClosedEndpoint is an address nothing listens on, for failure tests.

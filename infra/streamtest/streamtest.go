@@ -6,6 +6,7 @@ package streamtest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -28,9 +29,21 @@ type Reader struct {
 // NewReader opens the stream of table on the DynamoDB Local at endpoint.
 func NewReader(t testing.TB, db *dynamodb.Client, endpoint, table string) *Reader {
 	t.Helper()
-	out, err := db.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: &table})
-	if err != nil || out.Table.LatestStreamArn == nil {
-		t.Fatalf("table %s has no stream: %v", table, err)
+	r, err := Open(context.Background(), db, endpoint, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Open opens the stream of table on the DynamoDB Local at endpoint.
+func Open(ctx context.Context, db *dynamodb.Client, endpoint, table string) (*Reader, error) {
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+	if err != nil {
+		return nil, err
+	}
+	if out.Table.LatestStreamArn == nil {
+		return nil, fmt.Errorf("table %s has no stream (store.TableDefinition enables one)", table)
 	}
 	return &Reader{
 		client: dynamodbstreams.New(dynamodbstreams.Options{
@@ -38,16 +51,24 @@ func NewReader(t testing.TB, db *dynamodb.Client, endpoint, table string) *Reade
 			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		}),
 		arn: *out.Table.LatestStreamArn, next: map[string]*string{}, done: map[string]bool{},
-	}
+	}, nil
 }
 
 // Read returns the records written since the last Read, shard by shard.
 func (r *Reader) Read(t testing.TB) []events.DynamoDBEventRecord {
 	t.Helper()
-	ctx := context.Background()
+	recs, err := r.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// Next returns the records written since the last call, shard by shard.
+func (r *Reader) Next(ctx context.Context) ([]events.DynamoDBEventRecord, error) {
 	desc, err := r.client.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &r.arn})
 	if err != nil {
-		t.Fatalf("describe stream: %v", err)
+		return nil, fmt.Errorf("describe stream: %w", err)
 	}
 	var out []events.DynamoDBEventRecord
 	for _, sh := range desc.StreamDescription.Shards {
@@ -61,14 +82,14 @@ func (r *Reader) Read(t testing.TB) []events.DynamoDBEventRecord {
 				StreamArn: &r.arn, ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
 			})
 			if err != nil {
-				t.Fatalf("shard iterator: %v", err)
+				return nil, fmt.Errorf("shard iterator: %w", err)
 			}
 			it = res.ShardIterator
 		}
 		for it != nil {
 			res, err := r.client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it})
 			if err != nil {
-				t.Fatalf("get records: %v", err)
+				return nil, fmt.Errorf("get records: %w", err)
 			}
 			for _, rec := range res.Records {
 				out = append(out, Convert(rec, r.arn))
@@ -83,7 +104,7 @@ func (r *Reader) Read(t testing.TB) []events.DynamoDBEventRecord {
 		}
 		r.next[id] = it
 	}
-	return out
+	return out, nil
 }
 
 // Convert is the Lambda event record of a stream record, as the event

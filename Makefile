@@ -20,7 +20,7 @@ PYTHON ?= python3
 VENV := .venv
 SAM_REGION := us-east-1
 SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REGION) $(VENV)/bin/sam
-SAM_FUNCTIONS := CreateFunction ListFunction RevokeFunction AuthorizerFunction
+SAM_FUNCTIONS := CreateFunction ListFunction RevokeFunction AuthorizerFunction StreamFunction ReminderFunction SettingsFunction
 SNIPPETS := $(wildcard docs/snippets/*.yaml)
 
 # The build flags and target live in infra/lambdarun (BuildFlags), shared
@@ -31,7 +31,8 @@ define lambda_build
 endef
 
 .PHONY: test doctor ddb deps lint unit table invoke clean help venv template events run e2e fuzz bench \
-	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction
+	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction \
+	build-StreamFunction build-ReminderFunction build-SettingsFunction moto-deps run-events
 
 help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
@@ -48,6 +49,8 @@ help:
 	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s)"
 	@echo "make bench                    benchmarks, cold start, memory, throughput vs BENCHMARKS.md targets"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
+	@echo "make run-events               make run plus the lifecycle functions: prints what would be published and mailed"
+	@echo "make moto-deps                moto_server (EventBridge, SES, SQS stand-in) in .venv/moto for the lifecycle tests"
 	@echo "make ddb                      keep a DynamoDB Local on :8000 (data in .build/ddb-data) for make invoke"
 	@echo "make table                    create the table on DYNAMODB_ENDPOINT / TABLE_NAME"
 	@echo "make venv                     the SAM CLI and cfn-lint, and checkov, in .venv (pinned)"
@@ -58,7 +61,7 @@ help:
 ## deps: everything make test fetches, once each: DynamoDB Local, the SAM
 ## and checkov virtualenvs, staticcheck and the Go modules, so that a
 ## machine can be prepared ahead of running offline.
-deps: $(DDB) venv $(TOOLS)/staticcheck $(GOMOD) console-deps
+deps: $(DDB) venv $(TOOLS)/staticcheck $(GOMOD) console-deps moto-deps
 
 # DynamoDB Local and its native libraries, once: what the targets that
 # talk to DynamoDB need, without the rest of deps.
@@ -218,6 +221,25 @@ build-RevokeFunction:
 	$(call lambda_build,revoke)
 build-AuthorizerFunction:
 	$(call lambda_build,authorizer)
+build-StreamFunction:
+	$(call lambda_build,stream)
+build-ReminderFunction:
+	$(call lambda_build,reminders)
+build-SettingsFunction:
+	$(call lambda_build,settings)
+
+## run-events: make run's stack and, next to it, the lifecycle functions
+## on the table's stream (infra/cmd/lifecycle), against a moto EventBridge
+## and SES: prints every event published and e-mail sent.
+run-events: $(DDB)
+	@mkdir -p .build; $(GO) build -o .build/lifecycle ./infra/cmd/lifecycle
+	$(GO) run ./infra/cmd/withddb -- bash -c '.build/lifecycle & w=$$!; trap "kill $$w 2>/dev/null" EXIT; $(GO) run ./infra/cmd/run'
+
+## moto-deps: moto_server (pinned in infra/moto/requirements.txt) in
+## .venv/moto, once, for the lifecycle tests' local EventBridge, SQS and
+## SES. The tests run it themselves when it is missing (infra/motolocal).
+moto-deps:
+	infra/moto/setup.sh
 
 clean:
 	rm -rf .build .aws-sam

@@ -9,8 +9,8 @@ Reads the Go definition (JSON with CloudFormation property names, from
 friends are fine). Compares key schema, attribute definitions, global and
 local secondary indexes (names, key schema, projection type, non-key
 attributes as sets), billing mode and the TTL attribute. Also requires the
-template-only settings a production table needs: TTL, point-in-time
-recovery, encryption and deletion protection enabled, DeletionPolicy and
+template-only settings a production table needs: TTL, the stream
+(NEW_AND_OLD_IMAGES) the lifecycle events read, point-in-time recovery, encryption and deletion protection enabled, DeletionPolicy and
 UpdateReplacePolicy Retain. Exits 1 with every difference listed, 2 on bad input.
 """
 import argparse
@@ -114,6 +114,8 @@ def main():
         problems.append("  PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled: must be true")
     if (props.get("SSESpecification") or {}).get("SSEEnabled") is not True:
         problems.append("  SSESpecification.SSEEnabled: must be true")
+    if (props.get("StreamSpecification") or {}).get("StreamViewType") != "NEW_AND_OLD_IMAGES":
+        problems.append("  StreamSpecification.StreamViewType: must be NEW_AND_OLD_IMAGES (the lifecycle events read it)")
     if props.get("DeletionProtectionEnabled") is not True:
         problems.append("  DeletionProtectionEnabled: must be true (DeleteTable refused outside CloudFormation too)")
     for policy in ("DeletionPolicy", "UpdateReplacePolicy"):

@@ -17,6 +17,7 @@ import (
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
 )
 
@@ -32,6 +33,15 @@ type Service interface {
 }
 
 var _ Service = (*manage.Service)(nil)
+
+// SettingsService reads and changes a tenant's notification settings
+// (shared/lifecycle): the /v1/settings routes.
+type SettingsService interface {
+	Get(ctx context.Context, c keygate.Caller, tenant string) (lifecycle.Settings, error)
+	Update(ctx context.Context, c keygate.Caller, tenant string, ch lifecycle.SettingsChange) (lifecycle.Settings, error)
+}
+
+var _ SettingsService = (*lifecycle.SettingsService)(nil)
 
 // Function names one management function; each serves its own routes and
 // its own direct-invocation event.
@@ -63,22 +73,26 @@ var Routes = []Route{
 	{List, http.MethodGet, "/v1/keys/{id}", false},
 	{List, http.MethodGet, "/v1/whoami", false},
 	{List, http.MethodGet, "/v1/audit", false},
+	{List, http.MethodGet, "/v1/settings", false},
 	{List, http.MethodGet, console.Prefix, true},
 	{List, http.MethodGet, console.Prefix + "/{asset}", true},
 	{Revoke, http.MethodDelete, "/v1/keys/{id}", false},
 	{Revoke, http.MethodPatch, "/v1/keys/{id}", false},
+	{Revoke, http.MethodPut, "/v1/settings", false},
 }
 
 // Handler serves one management function.
 type Handler struct {
-	fn  Function
-	svc Service
-	log *slog.Logger
+	fn       Function
+	svc      Service
+	settings SettingsService
+	log      *slog.Logger
 }
 
-// New returns the handler of fn.
-func New(fn Function, svc Service, log *slog.Logger) *Handler {
-	return &Handler{fn: fn, svc: svc, log: log}
+// New returns the handler of fn; settings serves /v1/settings (nil: those
+// routes answer 404).
+func New(fn Function, svc Service, settings SettingsService, log *slog.Logger) *Handler {
+	return &Handler{fn: fn, svc: svc, settings: settings, log: log}
 }
 
 // Handle is the Lambda entry point. It never returns an error for a bad

@@ -23,6 +23,7 @@ import (
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/store"
 )
@@ -49,8 +50,9 @@ func newEnv(t testing.TB) *env {
 	})
 	e := &env{db: db, table: table, logs: &bytes.Buffer{}, handlers: map[httpapi.Function]*httpapi.Handler{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
+	settings := lifecycle.NewSettingsService(store.NewLifecycle(db, table))
 	for _, fn := range []httpapi.Function{httpapi.Create, httpapi.List, httpapi.Revoke} {
-		e.handlers[fn] = httpapi.New(fn, svc, log)
+		e.handlers[fn] = httpapi.New(fn, svc, settings, log)
 	}
 	// Every token the tests see must never show up in logs or later bodies.
 	t.Cleanup(func() {

@@ -107,3 +107,41 @@ func TestRotateUpdateAuditOverHTTP(t *testing.T) {
 		t.Fatalf("refused requests changed the table: %d items, want %d", n, before+3)
 	}
 }
+
+// TestSettingsOverHTTP: tenant admins read and change their tenant's
+// notification settings; viewers cannot; bad values change nothing.
+func TestSettingsOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	admin := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"alice","role":"admin"}`))
+	viewer := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"vic","apis":["*"],"scopes":["* /v1/*"]}`))
+	status, got := e.proxy(t, httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"owner_email":"ops@acme.example","reminder_days":[30,7]}`})
+	if status != 200 || got["owner_email"] != "ops@acme.example" {
+		t.Fatalf("put = %d %v", status, got)
+	}
+	if status, got = e.proxy(t, httpapi.List, admin, request{method: "GET", path: "/v1/settings"}); status != 200 || got["owner_email"] != "ops@acme.example" {
+		t.Fatalf("get = %d %v", status, got)
+	}
+	for name, tt := range map[string]struct {
+		fn     httpapi.Function
+		c      caller
+		r      request
+		status int
+		code   keygate.Code
+	}{
+		"viewer reads":   {httpapi.List, viewer, request{method: "GET", path: "/v1/settings"}, 403, keygate.Forbidden},
+		"viewer changes": {httpapi.Revoke, viewer, request{method: "PUT", path: "/v1/settings", body: `{"owner_email":"x@y.example"}`}, 403, keygate.Forbidden},
+		"bad e-mail":     {httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"owner_email":"not an address"}`}, 400, keygate.Invalid},
+		"unknown field":  {httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"Owner_email":"a@b.example"}`}, 400, keygate.Invalid},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, body := e.proxy(t, tt.fn, tt.c, tt.r)
+			if status != tt.status {
+				t.Fatalf("status = %d %v, want %d", status, body, tt.status)
+			}
+			wantError(t, body, tt.code, gatewayRequestID)
+		})
+	}
+	if _, got = e.proxy(t, httpapi.List, admin, request{method: "GET", path: "/v1/settings"}); got["owner_email"] != "ops@acme.example" {
+		t.Fatalf("refused changes changed the settings: %v", got)
+	}
+}

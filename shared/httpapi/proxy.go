@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
 )
 
@@ -173,6 +174,22 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 		}
 		res.keyID = ar.KeyID
 		res.body, res.err = h.svc.Audit(ctx, caller, ar)
+	case "GET /v1/settings", "PUT /v1/settings":
+		if h.settings == nil {
+			return failed(keygate.Errorf(keygate.NotFound, "no such route"))
+		}
+		if err := q.only(); err != nil {
+			return outcome{err: err, caller: caller}
+		}
+		if route.Method == http.MethodGet {
+			res.body, res.err = h.settings.Get(ctx, caller, caller.Tenant)
+			break
+		}
+		var ch lifecycle.SettingsChange
+		if err := readBody(req, &ch); err != nil {
+			return outcome{err: err, caller: caller}
+		}
+		res.body, res.err = h.settings.Update(ctx, caller, caller.Tenant, ch)
 	case "DELETE /v1/keys/{id}":
 		cascade, err := q.boolean("cascade")
 		if err == nil {

@@ -3,6 +3,7 @@ package setup
 import (
 	"github.com/keygate/keygate/shared/authorizer"
 	"github.com/keygate/keygate/shared/httpapi"
+	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/store"
 )
@@ -23,9 +24,11 @@ func (e *Env) Store() *store.Store { return store.New(e.DynamoDB, e.Config.Table
 // Service is the key management service on Store.
 func (e *Env) Service() *manage.Service { return manage.New(e.Store(), e.ManageConfig()) }
 
-// Handler is the Lambda handler of management function fn.
+// Handler is the Lambda handler of management function fn, serving the
+// tenant settings routes (shared/lifecycle) beside the key routes.
 func (e *Env) Handler(fn httpapi.Function) *httpapi.Handler {
-	return httpapi.New(fn, e.Service(), e.Logger)
+	settings := lifecycle.NewSettingsService(store.NewLifecycle(e.DynamoDB, e.Config.TableName))
+	return httpapi.New(fn, e.Service(), settings, e.Logger)
 }
 
 // Authorizer is the Lambda authorizer on Store.

@@ -38,6 +38,7 @@ func (s *Store) RotateKey(ctx context.Context, old, next *keygate.Record, oldExp
 	values := map[string]types.AttributeValue{
 		":exp": attrS(formatTime(oldExpires)), ":ttl": attrN(oldTTL), ":next": attrS(next.ID), ":rev1": attrN(old.Rev + 1),
 	}
+	values[":gsi2pk"], values[":gsi2sk"] = expiryIndex(old.ID, oldExpires)
 	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rotated_to) AND " + revCondition(old.Rev, values)
 	var nextExp int64
 	if next.ExpiresAt != nil {
@@ -48,7 +49,7 @@ func (s *Store) RotateKey(ctx context.Context, old, next *keygate.Record, oldExp
 		{Update: &types.Update{
 			TableName:                 &s.table,
 			Key:                       map[string]types.AttributeValue{AttrPK: attrS(keyPK(old.ID)), AttrSK: attrS(keySK)},
-			UpdateExpression:          aws.String("SET expires_at = :exp, #ttl = :ttl, rotated_to = :next, rev = :rev1"),
+			UpdateExpression:          aws.String("SET expires_at = :exp, #ttl = :ttl, rotated_to = :next, rev = :rev1, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk"),
 			ConditionExpression:       &cond,
 			ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
 			ExpressionAttributeValues: values,
@@ -119,6 +120,9 @@ func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit ke
 	}
 	if next.ExpiresAt != nil {
 		set, values[":exp"] = append(set, "expires_at = :exp"), attrS(formatTime(*next.ExpiresAt))
+		// The key moves to its new day in GSI2 (reminders).
+		set = append(set, "gsi2pk = :gsi2pk", "gsi2sk = :gsi2sk")
+		values[":gsi2pk"], values[":gsi2sk"] = expiryIndex(r.ID, *next.ExpiresAt)
 	}
 	if next.TTL > 0 {
 		set, values[":ttl"] = append(set, "#ttl = :ttl"), attrN(next.TTL)

@@ -27,6 +27,14 @@ func gsi1SK(k *keygate.Key) string {
 	return k.Owner + "#" + formatTime(k.CreatedAt) + "#" + k.ID
 }
 
+// expiryDay is GSI2's partition of keys expiring on t's UTC day.
+func expiryDay(t time.Time) string { return "EXP#" + t.UTC().Format("2006-01-02") }
+
+// expiryIndex is the GSI2 key of key id expiring at t.
+func expiryIndex(id string, t time.Time) (pk, sk types.AttributeValue) {
+	return attrS(expiryDay(t)), attrS(formatTime(t) + "#" + id)
+}
+
 func slotsPK(k *keygate.Key) string {
 	if k.Type == keygate.Service {
 		return "SLOTS#" + k.Tenant + "#service"
@@ -78,6 +86,9 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 		item["name"] = attrS(r.Name)
 	}
 	optTime(item, "expires_at", r.ExpiresAt)
+	if r.ExpiresAt != nil {
+		item[AttrGSI2PK], item[AttrGSI2SK] = expiryIndex(r.ID, *r.ExpiresAt)
+	}
 	optTime(item, "last_used_at", r.LastUsedAt)
 	optTime(item, "revoked_at", r.RevokedAt)
 	if !r.Enabled {

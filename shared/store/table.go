@@ -7,10 +7,20 @@
 //	SLOTS#<tenant>#user#<owner> SLOTS      active user keys of one owner (limit)
 //	SLOTS#<tenant>#service      SLOTS      active service keys of a tenant (limit)
 //	AUDIT#<tenant>              <at>#<id>#<action>  one audit record per change
+//	REMIND#<id>                 <days>d#<expires_at> a sent expiry reminder (lifecycle)
+//	SENT#<event id>             SENT       an e-mail sent for a lifecycle event
+//	SETTINGS#<tenant>           SETTINGS   the tenant's notification settings
 //
 // GSI1 (gsi1pk = TENANT#<tenant>, gsi1sk = <owner>#<created_at>#<id>) lists a
 // tenant's keys, or one owner's with begins_with. It projects every key
 // attribute except the verifier, so list paths cannot read it.
+//
+// GSI2 (gsi2pk = EXP#<yyyy-mm-dd>, gsi2sk = <expires_at>#<id>) is sparse:
+// only keys with an expiry carry it. The daily reminder run reads the few
+// day partitions it needs instead of scanning the table (shared/lifecycle).
+//
+// The table's stream (NEW_AND_OLD_IMAGES) feeds the lifecycle events: the
+// audit records are an outbox (stream.go).
 package store
 
 import (
@@ -32,6 +42,9 @@ const (
 	GSI1       = "gsi1"
 	AttrGSI1PK = "gsi1pk"
 	AttrGSI1SK = "gsi1sk"
+	GSI2       = "gsi2"
+	AttrGSI2PK = "gsi2pk"
+	AttrGSI2SK = "gsi2sk"
 )
 
 // projected lists the non-key attributes GSI1 carries: all key metadata,
@@ -50,6 +63,8 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrGSI1PK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrGSI1SK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrGSI2PK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrGSI2SK), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
@@ -65,7 +80,22 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 				ProjectionType:   types.ProjectionTypeInclude,
 				NonKeyAttributes: projected,
 			},
+		}, {
+			IndexName: aws.String(GSI2),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(AttrGSI2PK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(AttrGSI2SK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{
+				ProjectionType:   types.ProjectionTypeInclude,
+				NonKeyAttributes: projected,
+			},
 		}},
+		// The lifecycle consumer (functions/stream) reads it.
+		StreamSpecification: &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: types.StreamViewTypeNewAndOldImages,
+		},
 	}
 }
 

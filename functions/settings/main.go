@@ -1,0 +1,16 @@
+// Command settings is the Lambda operators invoke directly to read or
+// change a tenant's notification settings (owner e-mail, reminder
+// windows). See README, "Events and notifications".
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/keygate/keygate/shared/setup"
+)
+
+func main() {
+	env := setup.MustLoadEvents(context.Background())
+	lambda.Start(env.SettingsHandler().Handle)
+}

@@ -1,0 +1,17 @@
+// Command stream is the Lambda on the table's DynamoDB stream: it publishes
+// the lifecycle events (key.created, key.revoked, key.rotated, key.updated,
+// key.expired) to EventBridge and reports failed records
+// (ReportBatchItemFailures). See README, "Events and notifications".
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/keygate/keygate/shared/setup"
+)
+
+func main() {
+	env := setup.MustLoadEvents(context.Background())
+	lambda.Start(env.StreamHandler().Handle)
+}

@@ -1,0 +1,71 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/keygate/keygate/shared/keygate"
+)
+
+// SettingsHandler is the settings function's handler for operators'
+// direct invocations (IAM decides who may invoke it):
+//
+//	{"tenant": "acme"}                                  read
+//	{"tenant": "acme", "owner_email": "ops@acme.example", "reminder_days": [14, 3]}   change
+//
+// Omitted fields stay as they are; "owner_email": "" removes the address.
+// Failures are function errors whose errorType is the error code
+// (invalid_request, forbidden, unavailable, internal), like the management
+// functions' direct invocations.
+type SettingsHandler struct {
+	svc *SettingsService
+	log *slog.Logger
+}
+
+// NewSettingsHandler returns the direct-invocation handler.
+func NewSettingsHandler(svc *SettingsService, log *slog.Logger) *SettingsHandler {
+	return &SettingsHandler{svc: svc, log: log}
+}
+
+// settingsEvent is a direct invocation's event.
+type settingsEvent struct {
+	Tenant string `json:"tenant"`
+	SettingsChange
+}
+
+// Handle answers one direct invocation.
+func (h *SettingsHandler) Handle(ctx context.Context, raw json.RawMessage) (*Settings, error) {
+	var ev settingsEvent
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil || dec.More() {
+		return nil, h.fail(keygate.Errorf(keygate.Invalid, "the event must be {\"tenant\", \"owner_email\"?, \"reminder_days\"?}"))
+	}
+	var s Settings
+	var err error
+	if ev.OwnerEmail == nil && ev.ReminderDays == nil {
+		s, err = h.svc.Get(ctx, keygate.Caller{Operator: true}, ev.Tenant)
+	} else {
+		s, err = h.svc.Update(ctx, keygate.Caller{Operator: true}, ev.Tenant, ev.SettingsChange)
+		if err == nil {
+			h.log.Info("settings changed", "tenant", ev.Tenant, "actor", "operator")
+		}
+	}
+	if err != nil {
+		return nil, h.fail(err)
+	}
+	return &s, nil
+}
+
+func (h *SettingsHandler) fail(err error) error {
+	var ke *keygate.Error
+	if !errors.As(err, &ke) || ke.Code == keygate.Internal {
+		h.log.Error("settings failed", "error", err.Error())
+		return messages.InvokeResponse_Error{Type: string(keygate.Internal), Message: "internal error"}
+	}
+	return messages.InvokeResponse_Error{Type: string(ke.Code), Message: ke.Message}
+}

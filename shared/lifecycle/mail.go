@@ -1,0 +1,93 @@
+package lifecycle
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+)
+
+// mailData is what an e-mail shows: metadata only, never a secret.
+type mailData struct {
+	Heading string
+	Lines   []string
+	Key     *KeyInfo
+	Expires string
+	Link    string
+}
+
+var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html>
+<html><body style="font-family:sans-serif">
+<h1 style="font-size:18px">{{.Heading}}</h1>
+{{range .Lines}}<p>{{.}}</p>
+{{end}}<table cellpadding="4">
+<tr><th align="left">Name</th><td>{{if .Key.Name}}{{.Key.Name}}{{else}}(unnamed){{end}}</td></tr>
+<tr><th align="left">Key</th><td><code>{{.Key.Hint}}…</code> (id {{.Key.ID}})</td></tr>
+<tr><th align="left">Tenant</th><td>{{.Key.Tenant}}</td></tr>
+<tr><th align="left">Owner</th><td>{{.Key.Owner}}</td></tr>
+<tr><th align="left">Expires</th><td>{{.Expires}}</td></tr>
+</table>
+{{if .Link}}<p><a href="{{.Link}}">Open the Keygate console</a></p>{{end}}
+<p style="color:#666;font-size:12px">Keygate never sends API keys by e-mail.</p>
+</body></html>
+`))
+
+func render(to []string, subject string, d mailData) Mail {
+	var text strings.Builder
+	text.WriteString(d.Heading + "\n\n")
+	for _, l := range d.Lines {
+		text.WriteString(l + "\n\n")
+	}
+	name := d.Key.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	fmt.Fprintf(&text, "Name:    %s\nKey:     %s… (id %s)\nTenant:  %s\nOwner:   %s\nExpires: %s\n",
+		name, d.Key.Hint, d.Key.ID, d.Key.Tenant, d.Key.Owner, d.Expires)
+	if d.Link != "" {
+		fmt.Fprintf(&text, "\nConsole: %s\n", d.Link)
+	}
+	text.WriteString("\nKeygate never sends API keys by e-mail.\n")
+	var html bytes.Buffer
+	if err := mailHTML.Execute(&html, d); err != nil {
+		// The template is fixed and the data plain strings: unreachable.
+		panic(err)
+	}
+	return Mail{To: to, Subject: subject, Text: text.String(), HTML: html.String()}
+}
+
+func expiry(k *KeyInfo) string {
+	if k.ExpiresAt == nil {
+		return "never"
+	}
+	return k.ExpiresAt.UTC().Format(time.RFC1123)
+}
+
+func consoleLink(base string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/")
+}
+
+// ServiceKeyMail tells a tenant's owner address that a service key was
+// created.
+func ServiceKeyMail(k *KeyInfo, to, console string) Mail {
+	return render([]string{to}, fmt.Sprintf("Keygate: new service key %q for %s", k.Name, k.Tenant), mailData{
+		Heading: "A service key was created",
+		Lines: []string{fmt.Sprintf("A new service key of tenant %s was created by %s. "+
+			"If you did not expect it, revoke it in the console.", k.Tenant, k.CreatedBy)},
+		Key: k, Expires: expiry(k), Link: consoleLink(console),
+	})
+}
+
+// ExpiringMail reminds to of k's expiry in days.
+func ExpiringMail(k *KeyInfo, to []string, days int, console string) Mail {
+	return render(to, fmt.Sprintf("Keygate: key %q expires within %d days", k.Name, days), mailData{
+		Heading: fmt.Sprintf("An API key expires within %d days", days),
+		Lines: []string{"Rotate it before then (POST /v1/keys/{id}/rotate, or the console's Rotate) " +
+			"so the systems using it keep working."},
+		Key: k, Expires: expiry(k), Link: consoleLink(console),
+	})
+}

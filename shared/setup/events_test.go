@@ -1,0 +1,73 @@
+package setup_test
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/keygate/keygate/shared/setup"
+)
+
+// eventsEnv is what the stream and reminders functions see in AWS: no
+// pepper at all.
+func eventsEnv() map[string]string {
+	m := lambdaEnv()
+	delete(m, "TOKEN_PEPPER_SECRET_ARN")
+	m["EVENT_BUS_NAME"] = "keygate-events"
+	return m
+}
+
+func TestLoadEvents(t *testing.T) {
+	m := eventsEnv()
+	m["EMAIL_SENDER"] = "keys@acme.example"
+	m["CONSOLE_URL"] = "https://keys.acme.example/console"
+	m["REMINDER_DAYS"] = "3, 30,7"
+	m["AWS_ENDPOINT_URL_EVENTBRIDGE"] = "http://127.0.0.1:1"
+	e, err := setup.LoadEvents(getenv(m), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Table != "keygate" || e.Bus != "keygate-events" || e.SES == nil || e.Mailer() == nil ||
+		!slices.Equal(e.Config.DefaultReminderDays, []int{30, 7, 3}) || e.Config.ConsoleURL != m["CONSOLE_URL"] {
+		t.Fatalf("events env %+v", e)
+	}
+	if aws.ToString(e.EventBridge.Options().BaseEndpoint) != "http://127.0.0.1:1" || e.EventBridge.Options().Region != "eu-west-1" {
+		t.Fatal("EventBridge client ignores the environment")
+	}
+	delete(m, "EMAIL_SENDER")
+	delete(m, "REMINDER_DAYS")
+	if e, err = setup.LoadEvents(getenv(m), io.Discard); err != nil || e.SES != nil || e.Mailer() != nil ||
+		!slices.Equal(e.Config.DefaultReminderDays, []int{14, 3}) {
+		t.Fatalf("defaults: %v %+v", err, e)
+	}
+}
+
+func TestLoadEventsInvalid(t *testing.T) {
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"no bus", "EVENT_BUS_NAME", "", "EVENT_BUS_NAME is required"},
+		{"no table", "TABLE_NAME", "", "TABLE_NAME is required"},
+		{"sender", "EMAIL_SENDER", "Keys <keys@acme.example>", "EMAIL_SENDER"},
+		{"console", "CONSOLE_URL", "keys.acme.example", "CONSOLE_URL"},
+		{"days", "REMINDER_DAYS", "14d", "REMINDER_DAYS"},
+		{"days range", "REMINDER_DAYS", "90", "REMINDER_DAYS"},
+		{"region", "AWS_REGION", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := eventsEnv()
+			m[tt.key] = tt.value
+			if tt.key == "AWS_REGION" {
+				delete(m, "AWS_DEFAULT_REGION")
+				tt.want = "AWS_REGION is required"
+			}
+			_, err := setup.LoadEvents(getenv(m), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}

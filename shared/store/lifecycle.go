@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/lifecycle"
+)
+
+// LifecycleDB is the part of the DynamoDB client the lifecycle store uses.
+type LifecycleDB interface {
+	DB
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+var _ LifecycleDB = (*dynamodb.Client)(nil)
+
+// Lifecycle is the store of the lifecycle events and reminders: it reads
+// keys like Store, writes "expired" audit records, claims sent
+// notifications and keeps tenants' settings.
+type Lifecycle struct {
+	*Store
+	ldb LifecycleDB
+}
+
+var _ lifecycle.Store = (*Lifecycle)(nil)
+
+// NewLifecycle returns the lifecycle store on table.
+func NewLifecycle(db LifecycleDB, table string) *Lifecycle {
+	return &Lifecycle{Store: New(db, table), ldb: db}
+}
+
+// putNew puts item unless its key exists; it reports whether it wrote.
+func (l *Lifecycle) putNew(ctx context.Context, what string, item map[string]types.AttributeValue) (bool, error) {
+	_, err := l.ldb.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &l.table,
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify(fmt.Errorf("put %s: %w", what, err))
+	}
+	return true, nil
+}
+
+// RecordExpired writes a's "expired" audit record unless it exists (its
+// sort key holds the key's expiry, so every writer writes the same item).
+func (l *Lifecycle) RecordExpired(ctx context.Context, a keygate.Audit) (bool, error) {
+	return l.putNew(ctx, "expired record of "+a.KeyID, marshalAudit(a))
+}
+
+// ExpiringOn returns the keys whose expiry is on day's UTC date, from
+// GSI2 (no verifiers: the index does not project them).
+func (l *Lifecycle) ExpiringOn(ctx context.Context, day time.Time) ([]*keygate.Record, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &l.table,
+		IndexName:                 aws.String(GSI2),
+		KeyConditionExpression:    aws.String("gsi2pk = :day"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":day": attrS(expiryDay(day))},
+	}
+	var out []*keygate.Record
+	for {
+		res, err := l.db.Query(ctx, in)
+		if err != nil {
+			return nil, classify(fmt.Errorf("keys expiring on %s: %w", expiryDay(day), err))
+		}
+		for _, item := range res.Items {
+			r, err := unmarshalRecord(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		if res.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+const sentSK = "SENT"
+
+func sentKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: attrS("SENT#" + id), AttrSK: attrS(sentSK)}
+}
+
+// Claim records notification id as sent unless it is; the record goes
+// with DynamoDB's TTL at ttl.
+func (l *Lifecycle) Claim(ctx context.Context, id string, ttl int64) (bool, error) {
+	item := sentKey(id)
+	item[AttrTTL] = attrN(ttl)
+	return l.putNew(ctx, "notification "+id, item)
+}
+
+// Release removes the claim of notification id.
+func (l *Lifecycle) Release(ctx context.Context, id string) error {
+	_, err := l.ldb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &l.table, Key: sentKey(id)})
+	if err != nil {
+		return classify(fmt.Errorf("release notification %s: %w", id, err))
+	}
+	return nil
+}
+
+func settingsKey(tenant string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: attrS("SETTINGS#" + tenant), AttrSK: attrS("SETTINGS")}
+}
+
+// Settings reads tenant's settings; a tenant without any has the zero
+// value.
+func (l *Lifecycle) Settings(ctx context.Context, tenant string) (lifecycle.Settings, error) {
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &l.table, Key: settingsKey(tenant), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return lifecycle.Settings{}, classify(fmt.Errorf("read settings of %s: %w", tenant, err))
+	}
+	var s lifecycle.Settings
+	if out.Item == nil {
+		return s, nil
+	}
+	d := decoder{item: out.Item}
+	s.OwnerEmail = d.str("owner_email", false)
+	for _, v := range d.list("reminder_days") {
+		n, err := strconv.Atoi(v)
+		if err != nil && d.err == nil {
+			d.err = fmt.Errorf("reminder_days: %w", err)
+		}
+		s.ReminderDays = append(s.ReminderDays, n)
+	}
+	if d.err != nil {
+		return lifecycle.Settings{}, fmt.Errorf("read settings of %s: %w", tenant, d.err)
+	}
+	return s, nil
+}
+
+// PutSettings replaces tenant's settings.
+func (l *Lifecycle) PutSettings(ctx context.Context, tenant string, s lifecycle.Settings) error {
+	item := settingsKey(tenant)
+	item["tenant"] = attrS(tenant)
+	if s.OwnerEmail != "" {
+		item["owner_email"] = attrS(s.OwnerEmail)
+	}
+	days := make([]string, len(s.ReminderDays))
+	for i, d := range s.ReminderDays {
+		days[i] = strconv.Itoa(d)
+	}
+	item["reminder_days"] = attrList(days)
+	if _, err := l.ldb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item}); err != nil {
+		return classify(fmt.Errorf("write settings of %s: %w", tenant, err))
+	}
+	return nil
+}
+
+// keyOf names an item by its table key, for event ids.
+func keyOf(item map[string]types.AttributeValue) string {
+	pk, _ := item[AttrPK].(*types.AttributeValueMemberS)
+	sk, _ := item[AttrSK].(*types.AttributeValueMemberS)
+	if pk == nil || sk == nil {
+		return ""
+	}
+	return pk.Value + "\x00" + sk.Value
+}
+
+// metadata is what GetKey reads of a key: every attribute but the
+// verifier (and the index keys), so the lifecycle functions' role can be
+// limited to exactly these (template.yaml, dynamodb:Attributes).
+var metadata = func() (expr string, names map[string]string) {
+	names = map[string]string{}
+	parts := make([]string, len(projected))
+	for i, a := range projected {
+		n := "#a" + strconv.Itoa(i)
+		names[n], parts[i] = a, n
+	}
+	return strings.Join(parts, ", "), names
+}
+
+// GetKey reads a key's metadata with a strongly consistent read, never
+// its verifier. A missing key is a NotFound error.
+func (l *Lifecycle) GetKey(ctx context.Context, id string) (*keygate.Record, error) {
+	expr, names := metadata()
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                &l.table,
+		Key:                      map[string]types.AttributeValue{AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK)},
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     &expr,
+		ExpressionAttributeNames: names,
+	})
+	if err != nil {
+		return nil, classify(fmt.Errorf("get key %s: %w", id, err))
+	}
+	if out.Item == nil {
+		return nil, keygate.Errorf(keygate.NotFound, "key not found")
+	}
+	return unmarshalRecord(out.Item)
+}

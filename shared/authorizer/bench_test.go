@@ -158,3 +158,27 @@ func BenchmarkHandleResponse(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInvoke is the handler as lambda.Handler on a cache hit: event
+// bytes in, response JSON out, what the runtime would otherwise do around
+// Handle (BenchmarkHandle plus BenchmarkHandleResponse) included.
+func BenchmarkInvoke(b *testing.B) {
+	for _, shape := range shapes {
+		b.Run(shape+"/hit", func(b *testing.B) {
+			f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
+			key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
+			ev := event(b, shape, key.Token, "GET", "/buckets/photos/a.jpg")
+			ctx := context.Background()
+			if _, err := f.auth.Invoke(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				f.logs.Reset()
+				if _, err := f.auth.Invoke(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -36,8 +36,16 @@ var errBadEvent = errors.New("event is not an API Gateway authorizer event")
 // once, by decodeEvent, and only for the fields a decision needs; what it
 // returns for a valid key is built once per cached key and API stage
 // (respond.go), so a cache hit allocates little beyond the token and ARN
-// strings.
+// strings. Invoke is the same handler answering in JSON bytes.
 func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, error) {
+	r, err := a.handle(ctx, event)
+	if err != nil {
+		return nil, err
+	}
+	return r.value, nil
+}
+
+func (a *Authorizer) handle(ctx context.Context, event []byte) (*response, error) {
 	start := time.Now()
 	ev, shape, ok := decodeEvent(event)
 	var (
@@ -72,14 +80,14 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 	if d.Outcome == Unauthorized {
 		return nil, ErrUnauthorized
 	}
-	if p, ok := a.cachedPolicy(d, prefix); ok {
-		return p, nil
+	if r, ok := a.cachedPolicy(d, prefix); ok {
+		return r, nil
 	}
 	p, err := a.policy(d, prefix, arn, req)
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return &response{value: p}, nil
 }
 
 // errWildcardPath refuses, uncached, a request that the key's scopes do not

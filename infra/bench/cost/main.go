@@ -29,6 +29,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		memory    = fs.String("memory", "128,256,512", "memory sizes to price, MB")
+		deployed  = fs.Float64("template-memory", 256, "the template's MemorySize, MB: the total column's")
 		hitUs     = fs.Float64("hit-us", 0, "handler time of a cache hit at one vCPU, µs (default: the slowest shape's Handle/<shape>/hit median)")
 		runtimeMs = fs.Float64("runtime-ms", 0.271, "CPU per invocation outside the handler at one vCPU (runtime API exchange, event and response JSON), ms: coldstart's warm invoke p50")
 		sdkMs     = fs.Float64("sdk-cpu-ms", 0.2, "CPU of one DynamoDB call in the function (SDK, signing, HTTP), ms at one vCPU")
@@ -93,16 +94,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, m := range memories {
 		header = append(header, fmt.Sprintf("Lambda @%gMB", m))
 	}
-	header = append(header, "DynamoDB", fmt.Sprintf("total @%gMB", memories[0]), "API GW REST", "API GW HTTP", "hosted verifier")
+	header = append(header, "DynamoDB", fmt.Sprintf("Keygate @%gMB", *deployed), "API GW REST", "API GW HTTP", "hosted verifier")
+	priced := append(memories[:len(memories):len(memories)], *deployed)
 	rows := [][]string{header}
 	for _, g := range []float64{0, 0.9} {
 		for _, h := range []float64{0, 0.9, 0.99} {
-			r := p.PerMillion(a, Scenario{GatewayHit: g, FunctionHit: h}, memories)
+			r := p.PerMillion(a, Scenario{GatewayHit: g, FunctionHit: h}, priced)
 			row := []string{pct(g), pct(h), count(r.Invocations), count(r.RRU), count(r.WRU)}
 			for _, m := range memories {
 				row = append(row, usd(r.LambdaUSD[m]))
 			}
-			row = append(row, usd(r.DynamoUSD), usd(r.LambdaUSD[memories[0]]+r.DynamoUSD), usd(r.RESTUSD), usd(r.HTTPUSD), usd(r.ServiceUSD))
+			row = append(row, usd(r.DynamoUSD), usd(r.LambdaUSD[*deployed]+r.DynamoUSD), usd(r.RESTUSD), usd(r.HTTPUSD), usd(r.ServiceUSD))
 			rows = append(rows, row)
 		}
 	}

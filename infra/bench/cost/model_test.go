@@ -105,7 +105,7 @@ func TestRun(t *testing.T) {
 	if code := run([]string{"-memory", "128,256", in}, &out, &errs); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
 	}
-	for _, want := range []string{"hit 0.275 ms CPU", "Lambda @128MB", "| 90 %", "create", "$3.500"} {
+	for _, want := range []string{"hit 0.275 ms CPU", "Lambda @128MB", "Keygate @256MB", "| 90 %", "create", "$3.500"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -47,7 +47,7 @@ help:
 	@echo "make console-deps             Chromium (apt-get) and axe-core (npm) for the console's browser tests"
 	@echo "make console-test             the web console's browser tests alone (screenshots into docs/console)"
 	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s)"
-	@echo "make bench                    benchmarks, cold start, memory, throughput vs BENCHMARKS.md targets"
+	@echo "make bench                    benchmarks, cost per million, cold start, memory, throughput, scale model"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
 	@echo "make run-events               make run plus the lifecycle functions: prints what would be published and mailed"
 	@echo "make moto-deps                moto_server (EventBridge, SES, SQS stand-in) in .venv/moto for the lifecycle tests"
@@ -149,11 +149,13 @@ ddb: $(DDB)
 	@$(GO) run ./infra/cmd/ddb
 
 ## bench: the figures of BENCHMARKS.md. Go benchmarks (-benchmem, medians
-## of BENCH_COUNT runs through benchstat) and their ratio targets, cold
-## start, memory and size of the real binaries, and requests/s of the make
-## run stack under a Go load loop (infra/bench/load.go); against one
-## DynamoDB Local. Prints everything, fails if a target is missed. Not
-## part of make test (timing is noisy).
+## of BENCH_COUNT runs through benchstat) and their ratio, time and
+## allocation targets, the cost of a million authorizations priced from
+## them (infra/bench/cost), cold start, memory and size of the real
+## binaries, requests/s of the make run stack under a Go load loop
+## (infra/bench/load.go), and the scale model of docs/scale.md
+## (infra/scalesim); against one DynamoDB Local. Prints everything, fails
+## if a target is missed. Not part of make test (timing is noisy).
 BENCH_COUNT ?= 6
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 $(TOOLS)/benchstat:

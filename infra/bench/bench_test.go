@@ -20,6 +20,9 @@ BenchmarkDecisionCacheHit-2   	 1804162	      9000 ns/op	       0 B/op	       0 
 BenchmarkDecisionCacheHit-2   	 1804162	       650 ns/op	       0 B/op	       0 allocs/op
 BenchmarkDecisionMalformed-2  	29376153	        40 ns/op	       0 B/op	       0 allocs/op
 BenchmarkHandle/rest-token/hit-2         	  123499	      9223 ns/op	    1735 B/op	      22 allocs/op
+BenchmarkHandle/rest-token/forged-2      	  123499	      4000 ns/op	     735 B/op	       3 allocs/op
+BenchmarkHandle/rest-token/malformed-2   	  123499	      20000 ns/op	     735 B/op	       3 allocs/op
+BenchmarkHandle/http-v2/hit-2            	  123499	      3000 ns/op	     735 B/op	       4 allocs/op
 some log line
 PASS
 ok  	github.com/keygate/keygate/shared/authorizer	12.967s
@@ -37,7 +40,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(series) != 10 {
+	if len(series) != 13 {
 		t.Fatalf("%d series", len(series))
 	}
 	floor := Find(series, Floor)
@@ -78,6 +81,12 @@ func TestCheck(t *testing.T) {
 		"malformed token (bad checksum): decision / CRC32 of the token": {true, 40.0 / 30},
 		"token parse allocs/op":                                         {true, 0},
 		"digest (HMAC) allocs/op":                                       {true, 0},
+		"handler rest-token cache hit, ns/op":                           {false, 9223},
+		"handler rest-token cache hit, allocs/op":                       {false, 22},
+		"handler rest-token forged token / cache hit":                   {true, 4000.0 / 9223},
+		"handler rest-token malformed token / cache hit":                {false, 20000.0 / 9223},
+		"handler http-v2 cache hit, ns/op":                              {true, 3000},
+		"handler http-v2 cache hit, allocs/op":                          {true, 4},
 	} {
 		o, ok := got[name]
 		if !ok {

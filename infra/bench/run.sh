@@ -4,10 +4,13 @@
 #
 #   1. the Go benchmarks of ./shared/..., -benchmem, BENCH_COUNT runs each,
 #      summarised by benchstat (medians);
-#   2. the ratio and allocation targets, on those medians (infra/bench/ratios);
+#   2. the ratio, time and allocation targets, on those medians
+#      (infra/bench/ratios), and the cost of a million authorizations and
+#      management operations priced from them (infra/bench/cost);
 #   3. binary size, cold start and memory of the real functions through the
 #      Lambda runtime API harness (infra/bench/coldstart);
-#   4. requests/s of GET /v1/whoami on the make run stack (infra/bench/throughput).
+#   4. requests/s of GET /v1/whoami on the make run stack (infra/bench/throughput);
+#   5. the scale model of docs/scale.md (infra/scalesim).
 #
 # Every step runs and prints; the exit status is 1 if any target was missed
 # or any step failed.
@@ -42,11 +45,17 @@ step "benchstat $OUT/go-bench.txt (median ± 95% confidence interval)"
 step "targets on the medians (go run ./infra/bench/ratios)"
 $GO run ./infra/bench/ratios "$OUT/go-bench.txt" || failed+=("ratio targets")
 
+step "cost per million (go run ./infra/bench/cost, prices in BENCHMARKS.md)"
+$GO run ./infra/bench/cost "$OUT/go-bench.txt" || failed+=("cost")
+
 step "binary size, cold start and memory (go run ./infra/bench/coldstart)"
 $GO run ./infra/bench/coldstart ${COLDSTART_FLAGS:-} || failed+=("cold start targets")
 
 step "throughput of the make run stack (go run ./infra/bench/throughput)"
 $GO run ./infra/bench/throughput ${THROUGHPUT_FLAGS:-} || failed+=("throughput")
+
+step "scale model (go run ./infra/scalesim, docs/scale.md)"
+$GO run ./infra/scalesim || failed+=("scale model")
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

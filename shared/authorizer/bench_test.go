@@ -1,13 +1,17 @@
 package authorizer_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/keygate/keygate/shared/authorizer"
 	"github.com/keygate/keygate/shared/manage"
 )
@@ -81,34 +85,100 @@ func benchRefusal(b *testing.B, spoil func(token string) string) {
 	}
 }
 
-// BenchmarkHandle runs the Lambda handler per event shape, on a cache hit
-// and on a miss (one GetItem against DynamoDB Local).
+// BenchmarkHandle runs the Lambda handler per event shape: on a cache hit,
+// on a miss (one GetItem against DynamoDB Local), and refusing a forged
+// token (well-formed, real key ID, wrong tag: one HMAC) and a malformed
+// one (bad checksum). The fixture's log buffer is emptied every iteration:
+// the decision line is still formatted and written, but a buffer holding
+// every line of the run would grow to hundreds of MB, and its growth, not
+// the handler, would be measured.
 func BenchmarkHandle(b *testing.B) {
-	for _, miss := range []bool{false, true} {
+	for _, kind := range []string{"hit", "miss", "forged", "malformed"} {
 		for _, shape := range shapes {
-			name := shape + "/hit"
-			if miss {
-				name = shape + "/miss"
-			}
-			b.Run(name, func(b *testing.B) {
+			b.Run(shape+"/"+kind, func(b *testing.B) {
 				ttl := time.Hour
-				if miss {
+				if kind == "miss" {
 					ttl = 0
 				}
 				f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = ttl; c.LastUsedInterval = time.Hour })
 				key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
-				ev := event(b, shape, key.Token, "GET", "/buckets/photos/a.jpg")
-				ctx := context.Background()
-				if _, err := f.auth.Handle(ctx, ev); err != nil {
-					b.Fatal(err)
+				token := key.Token
+				switch kind {
+				case "forged":
+					token = forge(b, token)
+				case "malformed":
+					token = token[:len(token)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(token, "0")]
 				}
+				ev := event(b, shape, token, "GET", "/buckets/photos/a.jpg")
+				ctx := context.Background()
+				refused := kind == "forged" || kind == "malformed"
+				check := func(resp any, err error) {
+					r, v2 := resp.(events.APIGatewayV2CustomAuthorizerSimpleResponse)
+					if refused != (errors.Is(err, authorizer.ErrUnauthorized) || v2 && !r.IsAuthorized) {
+						b.Fatalf("%s: %v %v", kind, resp, err)
+					}
+				}
+				check(f.auth.Handle(ctx, ev))
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := f.auth.Handle(ctx, ev); err != nil {
-						b.Fatal(err)
-					}
+					f.logs.Reset()
+					check(f.auth.Handle(ctx, ev))
+				}
+				if refused && f.store.gets.Load() != 0 {
+					b.Fatalf("%s tokens read the store", kind)
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkHandleResponse is what the Lambda runtime does with Handle's
+// answer on a cache hit: encode it as JSON, as aws-lambda-go's handler
+// does (json.Encoder, HTML escaping off). The allowed HTTP API answer and
+// a REST policy carry the key's context, a map, which encoding/json sorts.
+func BenchmarkHandleResponse(b *testing.B) {
+	for _, shape := range shapes {
+		b.Run(shape, func(b *testing.B) {
+			f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
+			key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
+			resp, err := f.auth.Handle(context.Background(), event(b, shape, key.Token, "GET", "/buckets/photos/a.jpg"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out bytes.Buffer
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				enc := json.NewEncoder(&out)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInvoke is the handler as lambda.Handler on a cache hit: event
+// bytes in, response JSON out, what the runtime would otherwise do around
+// Handle (BenchmarkHandle plus BenchmarkHandleResponse) included.
+func BenchmarkInvoke(b *testing.B) {
+	for _, shape := range shapes {
+		b.Run(shape+"/hit", func(b *testing.B) {
+			f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
+			key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
+			ev := event(b, shape, key.Token, "GET", "/buckets/photos/a.jpg")
+			ctx := context.Background()
+			if _, err := f.auth.Invoke(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				f.logs.Reset()
+				if _, err := f.auth.Invoke(ctx, ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

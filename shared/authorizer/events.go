@@ -1,6 +1,7 @@
 package authorizer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,67 +32,36 @@ var ErrUnauthorized = errors.New("Unauthorized")
 // 500 at the gateway, never an allow.
 var errBadEvent = errors.New("event is not an API Gateway authorizer event")
 
-// detect reads just enough of the event to know its shape.
-func detect(event []byte) (Shape, error) {
-	var probe struct {
-		Version string `json:"version"`
-		Type    string `json:"type"`
-	}
-	if err := json.Unmarshal(event, &probe); err != nil {
-		return "", errBadEvent
-	}
-	switch {
-	case probe.Version == "2.0":
-		return HTTPv2, nil
-	case probe.Version == "1.0" && probe.Type == "REQUEST":
-		return HTTPv1, nil
-	case probe.Type == "TOKEN":
-		return RESTToken, nil
-	case probe.Type == "REQUEST":
-		return RESTRequest, nil
-	}
-	return "", errBadEvent
-}
-
-// Handle is the Lambda entry point for every shape.
+// Handle is the Lambda entry point for every shape. The event is read
+// once, by decodeEvent, and only for the fields a decision needs; what it
+// returns for a valid key is built once per cached key and API stage
+// (respond.go), so a cache hit allocates little beyond the token and ARN
+// strings. Invoke is the same handler answering in JSON bytes.
 func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, error) {
-	start := time.Now()
-	shape, err := detect(event)
+	r, err := a.handle(ctx, event)
 	if err != nil {
-		a.logDecision(ctx, start, "", Decision{Reason: "bad event"}, false, err)
 		return nil, err
 	}
+	return r.value, nil
+}
+
+func (a *Authorizer) handle(ctx context.Context, event []byte) (*response, error) {
+	start := time.Now()
+	ev, shape, ok := decodeEvent(event)
 	var (
 		req    Request
 		arn    string
-		simple bool
+		prefix string
 	)
-	switch shape {
-	case RESTToken:
-		var e events.APIGatewayCustomAuthorizerRequest
-		err = json.Unmarshal(event, &e)
-		arn, req.Token = e.MethodArn, tokenFromValue(e.AuthorizationToken)
-	case RESTRequest:
-		var e events.APIGatewayCustomAuthorizerRequestTypeRequest
-		err = json.Unmarshal(event, &e)
-		arn, req.Token = e.MethodArn, a.tokenFrom(e.Headers, e.QueryStringParameters)
-	case HTTPv1:
-		var e events.APIGatewayV2CustomAuthorizerV1Request
-		err = json.Unmarshal(event, &e)
-		arn, req.Token = e.MethodArn, a.tokenFrom(e.Headers, e.QueryStringParameters)
-	case HTTPv2:
-		var e events.APIGatewayV2CustomAuthorizerV2Request
-		err = json.Unmarshal(event, &e)
-		arn, req.Token, simple = e.RouteArn, a.tokenFrom(e.Headers, e.QueryStringParameters), true
-	}
-	var prefix string
-	if err == nil {
-		var ok bool
+	if ok {
+		// The ARN and the token are the only strings copied out of the
+		// event; the API, stage, method and path are slices of the ARN.
+		arn, req.Token = string(ev.arn(shape)), string(ev.token(shape, a.cfg.AllowQueryToken))
 		if prefix, req.API, req.Stage, req.Method, req.Path, ok = parseARN(arn); !ok {
-			err = errBadEvent
+			req.Token = ""
 		}
 	}
-	if err != nil {
+	if !ok {
 		a.logDecision(ctx, start, shape, Decision{Reason: "bad event"}, false, errBadEvent)
 		return nil, errBadEvent
 	}
@@ -101,21 +71,23 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 	if err != nil {
 		return nil, errors.New("authorizer could not reach its key store")
 	}
-	if simple {
-		resp := events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: d.Outcome == Allow}
-		if d.Outcome == Allow {
-			resp.Context = d.entry.context
+	if shape == HTTPv2 {
+		if d.Outcome != Allow {
+			return notAuthorized, nil
 		}
-		return resp, nil
+		return simpleAllow(d.entry), nil
 	}
 	if d.Outcome == Unauthorized {
 		return nil, ErrUnauthorized
+	}
+	if r, ok := a.cachedPolicy(d, prefix); ok {
+		return r, nil
 	}
 	p, err := a.policy(d, prefix, arn, req)
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return &response{value: p}, nil
 }
 
 // errWildcardPath refuses, uncached, a request that the key's scopes do not
@@ -249,57 +221,53 @@ func parseARN(arn string) (prefix, api, stage, method, path string, ok bool) {
 	if !ok1 || !ok2 || api == "" || stage == "" || method == "" {
 		return "", "", "", "", "", false
 	}
-	return arn[:i] + api + "/" + stage, api, stage, method, "/" + path, true
+	// The prefix is a slice of the ARN, not a concatenation: the same
+	// bytes, without an allocation.
+	return arn[:i+len(api)+1+len(stage)], api, stage, method, "/" + path, true
 }
 
-// tokenFrom finds the token in the request: Authorization: Bearer first,
-// then X-API-Key, then ?token= when allowed. Header names are matched
-// case-insensitively (HTTP APIs lower-case them, REST APIs do not).
+// token finds the token in the event: for TOKEN events the
+// authorizationToken, Bearer or bare; otherwise Authorization: Bearer
+// first, then X-API-Key, then ?token= when allowed. Header names are
+// matched case-insensitively (HTTP APIs lower-case them, REST APIs do
+// not).
 //
 // If an Authorization header is present it is the only source: the gateway
 // caches decisions keyed on it, so a decision must never rest on another
 // header that a later request with the same Authorization may lack.
-func (a *Authorizer) tokenFrom(headers, query map[string]string) string {
-	for k, v := range headers {
-		if strings.EqualFold(k, "Authorization") {
-			tok, _ := bearer(v)
+func (f *eventFields) token(shape Shape, allowQuery bool) []byte {
+	switch {
+	case shape == RESTToken:
+		if tok, ok := bearer(f.authorizationToken); ok {
 			return tok
 		}
-	}
-	for k, v := range headers {
-		if strings.EqualFold(k, "X-API-Key") {
-			return strings.TrimSpace(v)
-		}
-	}
-	if a.cfg.AllowQueryToken {
-		return strings.TrimSpace(query["token"])
-	}
-	return ""
-}
-
-// tokenFromValue reads a TOKEN event's authorizationToken: the value of
-// the configured identity header, with or without the Bearer scheme.
-func tokenFromValue(v string) string {
-	if tok, ok := bearer(v); ok {
+		return bytes.TrimSpace(f.authorizationToken)
+	case f.headers.hasAuthorization:
+		tok, _ := bearer(f.headers.authorization)
 		return tok
+	case f.headers.hasAPIKey:
+		return bytes.TrimSpace(f.headers.apiKey)
+	case allowQuery:
+		return bytes.TrimSpace(f.query.token)
 	}
-	return strings.TrimSpace(v)
+	return nil
 }
 
 // bearer parses "Bearer <token>" with any case of the scheme and any
 // surrounding spaces.
-func bearer(v string) (string, bool) {
-	v = strings.TrimSpace(v)
-	if len(v) < 7 || !strings.EqualFold(v[:6], "bearer") || (v[6] != ' ' && v[6] != '\t') {
-		return "", false
+func bearer(v []byte) ([]byte, bool) {
+	v = bytes.TrimSpace(v)
+	if len(v) < 7 || !bytes.EqualFold(v[:6], []byte("bearer")) || (v[6] != ' ' && v[6] != '\t') {
+		return nil, false
 	}
-	return strings.TrimSpace(v[7:]), true
+	return bytes.TrimSpace(v[7:]), true
 }
 
 // logDecision writes one line per decision. It never logs the token: the
 // key ID is logged only once a key was found for it.
 func (a *Authorizer) logDecision(ctx context.Context, start time.Time, shape Shape, d Decision, hit bool, err error) {
-	attrs := make([]slog.Attr, 0, 8)
+	var buf [9]slog.Attr // on the stack: the line costs no slice
+	attrs := buf[:0]
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		attrs = append(attrs, slog.String("request_id", lc.AwsRequestID))
 	}

@@ -75,8 +75,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			failed++
 		}
 		value, limit := number(o.Value), number(o.Max)
-		if o.Baseline != "" {
+		switch {
+		case o.Baseline != "":
 			value, limit = fmt.Sprintf("%.2fx", o.Value), fmt.Sprintf("%gx", o.Max)
+		case o.Ns:
+			value, limit = bench.FormatNs(o.Value), bench.FormatNs(o.Max)
 		}
 		detail := o.Detail(series)
 		if o.Err != nil {

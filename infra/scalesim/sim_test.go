@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestScenarios runs docs/scale.md's scenarios (shortened to 42 s: the
+// revocation at 30 s has its full 10 s bound to show) and checks the
+// findings the document states.
+func TestScenarios(t *testing.T) {
+	scenarios := Scenarios(1)
+	runs := make([]Result, len(scenarios))
+	var wg sync.WaitGroup
+	for i, c := range scenarios {
+		c.Seconds = 42
+		wg.Go(func() { runs[i] = Run(c) }) // independent: each has its own generator
+	}
+	wg.Wait()
+	results := map[string]Result{}
+	var names []string
+	for i, c := range scenarios {
+		results[c.Name] = runs[i]
+		names = append(names, c.Name)
+	}
+	tests := []struct {
+		scenario string
+		check    func(r Result) bool
+		want     string
+	}{
+		{names[0], func(r Result) bool { return r.ThrottledReads == 0 && r.HotReadsPeak < 100 }, "the gateway cache shields the hot item"},
+		{names[0], func(r Result) bool { return r.RevocationLag > 0 && r.RevocationLag <= 10 }, "revocation within gateway TTL + function TTL"},
+		{names[1], func(r Result) bool { return r.Invocations < 10000 && r.HotInvocations <= 11 }, "10x the hot key, same invocations: at most nodes/TTL for it"},
+		{names[2], func(r Result) bool { return r.ThrottledReads == 0 && r.HotInvocations > 99000 }, "no gateway cache: every request invokes, reads stay envs/TTL"},
+		{names[2], func(r Result) bool { return r.RevocationLag <= 5 }, "no gateway cache: revocation within the function TTL"},
+		{names[3], func(r Result) bool { return r.ThrottledReads > 0 && r.ThrottledWrites > 0 }, "in-phase refresh breaks the hot item: reads and last-used writes throttled"},
+		{names[4], func(r Result) bool {
+			return r.ThrottledReads > 0 && r.ThrottledReads < results[names[3]].ThrottledReads/4
+		}, "jitter: only the first wave is throttled"},
+		{names[5], func(r Result) bool { return r.ThrottledReads == 0 && r.ThrottledWrites > 0 }, "eventually consistent reads fit; writes still do not"},
+		{names[6], func(r Result) bool { return r.ThrottledWrites == 0 && r.HotWritesPeak < 200 }, "skipping fresh last-used writes ends the write storm"},
+		{names[7], func(r Result) bool { return r.ThrottledWrites == 0 && r.HotWritesPeak <= ItemWriteLimit }, "sharding last-used spreads it under the item limit"},
+		{names[8], func(r Result) bool { return r.TableWrites > 2*r.StreamRecords }, "long tail: most write units are refused conditional writes"},
+		{names[9], func(r Result) bool { return r.StreamRecords < results[names[8]].StreamRecords/10 }, "an hour's interval cuts successful writes 10x"},
+		{names[10], func(r Result) bool { return math.Abs(r.TableWrites-r.StreamRecords) < 0.1*r.StreamRecords+1 }, "skipping fresh: attempts are the writes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if r := results[tt.scenario]; !tt.check(r) {
+				t.Fatalf("%s: %+v", tt.scenario, r)
+			}
+		})
+	}
+}
+
+// TestDeterministic: the seed is the only source of randomness.
+func TestDeterministic(t *testing.T) {
+	c := Scenarios(7)[2]
+	c.Seconds = 8
+	a := Run(c)
+	if b := Run(c); a != b {
+		t.Fatalf("same seed, different results:\n%+v\n%+v", a, b)
+	}
+	c.Seed = 8
+	if b := Run(c); a == b {
+		t.Fatal("different seeds, identical results")
+	}
+}
+
+func TestRun(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := run([]string{"-seed", "3", "-seconds", "3"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	if n := strings.Count(out.String(), "\n| "); n != len(Scenarios(3))+2 { // the header, its rule and a row each
+		t.Fatalf("%d table rows:\n%s", n, out.String())
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -86,10 +87,15 @@ func New(st Store, cfg Config, log *slog.Logger) *Authorizer {
 // entry is a cached key: what a decision needs, precomputed once.
 type entry struct {
 	fetched time.Time
-	found   bool
-	digest  [sha256.Size]byte // HMAC digest of the valid token
-	key     keygate.Key
-	scopes  []scope.Scope
+	// ttl is this entry's cache lifetime: AUTH_CACHE_TTL less up to a
+	// fifth, at random, so environments that read a hot key together do
+	// not all read it again together (docs/scale.md). Never longer than
+	// AUTH_CACHE_TTL, so the revocation bound holds.
+	ttl    time.Duration
+	found  bool
+	digest [sha256.Size]byte // HMAC digest of the valid token
+	key    keygate.Key
+	scopes []scope.Scope
 	// all is set for a key holding scope.All (admin keys): it may call
 	// any path, so its policy needs no Deny of odd ones.
 	all     bool
@@ -179,7 +185,7 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, bool, 
 		d.Outcome, d.Reason = Deny, "route not in scopes"
 	default:
 		d.Outcome, d.Reason = Allow, "ok"
-		a.touch(ctx, e.key.ID, now)
+		a.touch(ctx, e.key.ID, e.key.LastUsedAt, now)
 	}
 	return d, hit, nil
 }
@@ -191,7 +197,7 @@ func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.cache[id]
-	if !ok || now.Sub(e.fetched) >= a.cfg.CacheTTL {
+	if !ok || now.Sub(e.fetched) >= e.ttl {
 		return nil, false
 	}
 	return e, true
@@ -201,7 +207,7 @@ func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
 // cache entry. The stored verifier is checked once here; later hits only
 // compare HMAC digests, in constant time.
 func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256.Size]byte, now time.Time) (*entry, error) {
-	e := &entry{fetched: now}
+	e := &entry{fetched: now, ttl: a.cfg.CacheTTL - time.Duration(mrand.Int64N(int64(a.cfg.CacheTTL)/5+1))}
 	rec, err := a.store.GetKey(ctx, tok.ID())
 	switch {
 	case keygate.ErrorCode(err) == keygate.NotFound:
@@ -254,7 +260,7 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 // the hot keys and turn every request into a read. a.mu must be held.
 func (a *Authorizer) evict(now time.Time) {
 	for id, e := range a.cache {
-		if now.Sub(e.fetched) >= a.cfg.CacheTTL {
+		if now.Sub(e.fetched) >= e.ttl {
 			delete(a.cache, id)
 		}
 	}
@@ -339,15 +345,25 @@ func (a *Authorizer) restamp(ctx context.Context, tok apikey.Token, old string) 
 // touch records use of a key at most once per interval per execution
 // environment, and the conditional write keeps it to once per interval
 // across environments. A failure is logged, never returned.
-func (a *Authorizer) touch(ctx context.Context, id string, now time.Time) {
+func (a *Authorizer) touch(ctx context.Context, id string, stored *time.Time, now time.Time) {
 	a.mu.Lock()
 	last, ok := a.lastUsed[id]
+	if !ok && stored != nil {
+		// First sight in this environment: the item as read already says
+		// when the key was last used. If that is within the interval,
+		// another environment wrote it; writing again would only be
+		// refused (docs/scale.md: environments starting together would
+		// otherwise each spend a write on a hot key).
+		last, ok = *stored, true
+	}
 	due := !ok || now.Sub(last) >= a.cfg.LastUsedInterval
+	if len(a.lastUsed) >= maxCacheEntries {
+		clear(a.lastUsed)
+	}
 	if due {
-		if len(a.lastUsed) >= maxCacheEntries {
-			clear(a.lastUsed)
-		}
 		a.lastUsed[id] = now
+	} else {
+		a.lastUsed[id] = last
 	}
 	a.mu.Unlock()
 	if !due {

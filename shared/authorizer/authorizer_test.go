@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"log/slog"
@@ -525,16 +526,19 @@ func TestLastUsed(t *testing.T) {
 	}
 
 	// Another execution environment (a fresh authorizer) does not write
-	// again within the interval: the conditional update stops it.
+	// again within the interval.
 	again := newFixtureOn(t, f.store.Store, nil)
 	again.clock.Add(f.clock.Now().Sub(again.clock.Now()))
 	again.outcome(t, ev)
-	if again.store.touches.Load() != 1 || again.store.written.Load() != 0 {
-		t.Fatalf("second environment: %d attempts, %d writes; want 1 and 0", again.store.touches.Load(), again.store.written.Load())
+	// It reads the key (a cache miss) and sees last_used_at is fresh: it
+	// does not even try to write.
+	if again.store.touches.Load() != 0 || again.store.written.Load() != 0 {
+		t.Fatalf("second environment: %d attempts, %d writes; want 0 and 0", again.store.touches.Load(), again.store.written.Load())
 	}
 
 	// A failing write never fails the request.
 	broken := newFixtureOn(t, f.store.Store, nil)
+	broken.clock.Add(f.clock.Now().Sub(broken.clock.Now()) + f.cfg.LastUsedInterval) // a write is due
 	broken.store.touchErr = errors.New("throttled")
 	if got, _ := broken.outcome(t, ev); got != "allow" {
 		t.Fatalf("with failing last-used writes: %s", got)
@@ -857,4 +861,35 @@ func mustHasher(t *testing.T, p apikey.Peppers) *apikey.Hasher {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestCacheJitter: a cached key lives between four fifths of AUTH_CACHE_TTL
+// and AUTH_CACHE_TTL, never longer (the revocation bound), so environments
+// that read a hot key together do not read it again together.
+func TestCacheJitter(t *testing.T) {
+	f := newFixture(t, func(c *authorizer.Config) { c.CacheTTL = 5 * time.Second; c.LastUsedInterval = time.Hour })
+	ctx := context.Background()
+	var keys []string
+	for i := range 40 {
+		keys = append(keys, f.create(t, manage.CreateRequest{Owner: fmt.Sprint("o", i%4), APIs: []string{"*"}, Scopes: []string{"GET /x"}}).Token)
+	}
+	start := f.clock.Now()
+	hits := func() int {
+		n := 0
+		for _, k := range keys {
+			if _, hit, err := f.auth.Authorize(ctx, authorizer.Request{Token: k, API: "a", Stage: "s", Method: "GET", Path: "/x"}); err == nil && hit {
+				n++
+			}
+		}
+		return n
+	}
+	hits() // fill the cache
+	f.clock.Add(4*time.Second - time.Millisecond)
+	if n := hits(); n != len(keys) {
+		t.Fatalf("%d of %d keys left the cache before 4/5 of the TTL", len(keys)-n, len(keys))
+	}
+	f.clock.Add(start.Add(5 * time.Second).Sub(f.clock.Now()))
+	if n := hits(); n != 0 {
+		t.Fatalf("%d keys outlived AUTH_CACHE_TTL in the cache", n)
+	}
 }

@@ -51,7 +51,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	// eventually consistent (in AWS, and in DynamoDB Local under load):
 	// give it a moment.
 	var keys []*keygate.Record
-	for try := 0; try < 50 && len(keys) == 0 && err == nil; try++ {
+	for try := 0; try < 250 && len(keys) == 0 && err == nil; try++ {
 		if try > 0 {
 			time.Sleep(20 * time.Millisecond)
 		}

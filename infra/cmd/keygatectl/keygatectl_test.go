@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/dynamotest"
@@ -133,7 +134,9 @@ func TestAgainstFunctions(t *testing.T) {
 		if err := lambdarun.Build(ctx, root, "./functions/"+fn, runtime.GOOS, runtime.GOARCH, bin, os.Stderr); err != nil {
 			t.Fatal(err)
 		}
-		rt, err := lambdarun.Start(ctx, lambdarun.Options{Binary: bin, Env: env, FunctionName: "keygate-" + fn, Stdout: &testkit.Buffer{}, Stderr: &testkit.Buffer{}})
+		// The template gives the functions 10 s; a loaded test machine
+		// needs more than the harness's 3 s default.
+		rt, err := lambdarun.Start(ctx, lambdarun.Options{Binary: bin, Env: env, FunctionName: "keygate-" + fn, Timeout: 30 * time.Second, Stdout: &testkit.Buffer{}, Stderr: &testkit.Buffer{}})
 		if err != nil {
 			t.Fatal(err)
 		}

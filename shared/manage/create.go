@@ -117,10 +117,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	if k.ExpiresAt != nil {
 		rec.TTL = k.ExpiresAt.Add(s.cfg.Retention).Unix()
 	}
-	limit := s.cfg.MaxUserKeys
-	if k.Type == keygate.Service {
-		limit = s.cfg.MaxServiceKeys
-	}
+	limit := s.limit(k.Type)
 	audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: k.ID, Tenant: k.Tenant, Owner: k.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
 	var idem *keygate.Idempotency
 	if idempotencyKey != "" {
@@ -131,7 +128,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 			return nil, err
 		}
 	}
-	replay, err := s.store.CreateKey(ctx, rec, limit, now, audit, idem)
+	replay, err := s.store.CreateKey(ctx, rec, limit, now, audit, idem, c.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +137,15 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	}
 	k.Status = k.StatusAt(now)
 	return &Created{Key: k, Token: tok.Reveal(), ExpiryCapped: capped}, nil
+}
+
+// limit is how many active keys of type t an owner (or, for service
+// keys, a tenant) may hold.
+func (s *Service) limit(t keygate.Type) int {
+	if t == keygate.Service {
+		return s.cfg.MaxServiceKeys
+	}
+	return s.cfg.MaxUserKeys
 }
 
 // ownerOf applies the owner rules: a user key belongs to one owner (the

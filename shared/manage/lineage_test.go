@@ -352,3 +352,108 @@ func TestCreatedRedactsItsToken(t *testing.T) {
 		t.Fatal("the create response lost its token")
 	}
 }
+
+// TestInactiveKeysMintNothing: the authorizer's cache may let a revoked,
+// disabled or expired key through for seconds; it still cannot mint or
+// rotate (the store checks the minting key in the same transaction).
+func TestInactiveKeysMintNothing(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	for _, how := range []string{"revoked", "disabled", "expired"} {
+		t.Run(how, func(t *testing.T) {
+			parent := f.mint(t, operator, manage.CreateRequest{Owner: "p" + how, Role: keygate.Admin, ExpiresInHours: ptr[int64](1)})
+			victim := f.mint(t, operator, manage.CreateRequest{Owner: "v" + how, APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+			switch how {
+			case "revoked":
+				if _, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: parent.ID}); err != nil {
+					t.Fatal(err)
+				}
+			case "disabled":
+				if _, err := f.svc.Update(ctx, operator, manage.UpdateRequest{Tenant: "acme", ID: parent.ID, Enabled: ptr(false)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stale := callerOf(parent) // what a cached authorizer decision still vouches for
+			if how == "expired" {
+				f.clock.Add(2 * time.Hour)
+				stale.ExpiresAt = nil // a context that would not cap the child
+			}
+			before := len(f.scan(t))
+			_, err := f.svc.Create(ctx, stale, manage.CreateRequest{Owner: "x", APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](0)})
+			wantCode(t, err, keygate.Unauthorized)
+			_, err = f.svc.Rotate(ctx, stale, manage.RotateRequest{ID: victim.ID})
+			wantCode(t, err, keygate.Unauthorized)
+			if n := len(f.scan(t)); n != before {
+				t.Fatalf("an inactive key's mint wrote %d items", n-before)
+			}
+		})
+	}
+}
+
+// TestRotationLimit: one key in its grace period may hold a slot past the
+// limit so it never blocks its successor; rotating again within the grace
+// would keep a third key alive, and is refused unless without grace.
+func TestRotationLimit(t *testing.T) {
+	f := newFixture(t, func(c *manage.Config) { c.MaxUserKeys = 2 })
+	ctx := context.Background()
+	k1 := f.mint(t, operator, manage.CreateRequest{Owner: "alice", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	f.mint(t, operator, manage.CreateRequest{Owner: "alice", APIs: []string{"*"}, Scopes: []string{"GET /y"}})
+	k2, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: k1.ID, GraceSeconds: ptr[int64](3600)})
+	if err != nil {
+		t.Fatalf("rotation at the limit: %v", err)
+	}
+	_, err = f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: k2.ID, GraceSeconds: ptr[int64](3600)})
+	wantCode(t, err, keygate.LimitExceeded)
+	if _, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", Owner: "alice", APIs: []string{"*"}, Scopes: []string{"GET /z"}}); keygate.ErrorCode(err) != keygate.LimitExceeded {
+		t.Fatalf("a create while a key is in grace at the limit: %v", err)
+	}
+	if _, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: k2.ID, GraceSeconds: ptr[int64](0)}); err != nil {
+		t.Fatalf("rotation without grace: %v", err)
+	}
+	f.clock.Add(time.Hour)
+	if _, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", Owner: "alice", APIs: []string{"*"}, Scopes: []string{"GET /z"}}); keygate.ErrorCode(err) != keygate.LimitExceeded {
+		t.Fatalf("the grace over, the owner holds 2 keys at a limit of 2: %v", err)
+	}
+}
+
+// TestRotationKeepsLineage: a rotated child stays in its creator's lineage
+// (a cascade reaches the successor) and never outlives the creator, whoever
+// rotates it; and a cascade refuses to revoke descendants wider than the
+// calling key.
+func TestRotationKeepsLineage(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	parent := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin, ExpiresInHours: ptr[int64](24)})
+	child := f.mint(t, callerOf(parent), manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x/*"}})
+	admin := f.mint(t, operator, manage.CreateRequest{Owner: "root", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)})
+	f.clock.Add(time.Hour)
+	next, err := f.svc.Rotate(ctx, callerOf(admin), manage.RotateRequest{ID: child.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.CreatedBy != "key:"+parent.ID || next.ExpiresAt == nil || next.ExpiresAt.After(*parent.ExpiresAt) {
+		t.Fatalf("successor created_by %s expires %v; want the parent's lineage and at most %v", next.CreatedBy, next.ExpiresAt, parent.ExpiresAt)
+	}
+	r, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: parent.ID, Cascade: true})
+	if err != nil || !slices.Contains(r.RevokedDescendants, next.ID) {
+		t.Fatalf("cascade from the parent = %+v, %v; want the successor revoked", r, err)
+	}
+
+	// A viewer that narrowed its scopes after minting a wider child.
+	v := f.mint(t, operator, manage.CreateRequest{Owner: "carol", APIs: []string{"*"}, Scopes: []string{"GET /a/*"}})
+	wide := f.mint(t, callerOf(v), manage.CreateRequest{Scopes: []string{"GET /a/*"}})
+	narrowed, err := f.svc.Update(ctx, operator, manage.UpdateRequest{Tenant: "acme", ID: v.ID, Scopes: []string{"GET /a/b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := callerOf(v)
+	c.Scopes = narrowed.Scopes
+	_, err = f.svc.Revoke(ctx, c, manage.RevokeRequest{ID: v.ID, Cascade: true})
+	wantCode(t, err, keygate.Forbidden)
+	if got := f.get(t, wide.ID); got.Status != keygate.Active {
+		t.Fatalf("the refused cascade revoked the wider child: %s", got.Status)
+	}
+	if got := f.get(t, v.ID); got.Status != keygate.Active {
+		t.Fatalf("the refused cascade revoked its root: %s", got.Status)
+	}
+}

@@ -51,7 +51,20 @@ func newFixture(t *testing.T, tweak func(*manage.Config)) *fixture {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	return &fixture{svc: manage.New(store.New(db, table), cfg), db: db, table: table, clock: clk}
+	// The keys adminOf and viewer stand for exist and are active: keys
+	// mint only while they are (the store checks the minter).
+	st := store.New(db, table)
+	for _, id := range []string{"adminkey000000000", "viewerkey00000000"} {
+		// In a tenant of their own, so the tests' counts of acme's keys,
+		// items and audit records are unchanged.
+		r := &keygate.Record{Key: keygate.Key{ID: id, Hint: "kg_live_" + id[:8], Tenant: "fixtures", Owner: id[:5], Type: keygate.User,
+			Role: keygate.Viewer, Scopes: []string{"GET /x"}, APIs: []string{"*"}, CreatedAt: clk.Now(), CreatedBy: "operator", Enabled: true}, Verifier: "hmac-sha256$x"}
+		audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: id, Tenant: "fixtures", Owner: r.Owner, Actor: "operator", At: clk.Now()}
+		if _, err := st.CreateKey(context.Background(), r, 10, clk.Now(), audit, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &fixture{svc: manage.New(st, cfg), db: db, table: table, clock: clk}
 }
 
 var operator = keygate.Caller{Operator: true}
@@ -74,13 +87,23 @@ func wantCode(t *testing.T, err error, code keygate.Code) {
 	}
 }
 
+// scan returns every item the tests wrote (not the fixture's own keys).
 func (f *fixture) scan(t *testing.T) []map[string]types.AttributeValue {
 	t.Helper()
 	out, err := f.db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(f.table), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out.Items
+	var items []map[string]types.AttributeValue
+	for _, item := range out.Items {
+		pk, _ := item["pk"].(*types.AttributeValueMemberS)
+		tenant, _ := item["tenant"].(*types.AttributeValueMemberS)
+		if (pk != nil && strings.Contains(pk.Value, "#fixtures")) || (tenant != nil && tenant.Value == "fixtures") {
+			continue
+		}
+		items = append(items, item)
+	}
+	return items
 }
 
 func (f *fixture) audits(t *testing.T, keyID string) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keygate/keygate/shared/keygate"
@@ -41,49 +42,56 @@ func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeReques
 	if err != nil {
 		return nil, err
 	}
-	targets := []*keygate.Record{r}
 	if req.Cascade {
+		// Refuse before writing anything if the lineage holds a key the
+		// caller does not cover (it may have narrowed its own scopes since
+		// it minted them).
 		desc, err := s.descendants(ctx, r)
 		if err != nil {
 			return nil, fmt.Errorf("revoke key %s: %w", r.ID, err)
 		}
-		targets = append(targets, desc...)
-	}
-	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
-	var revoked []string
-	for attempt := 0; ; attempt++ {
-		pending := make([]*keygate.Record, 0, len(targets))
-		for _, t := range targets {
-			if t.RevokedAt == nil {
-				pending = append(pending, t)
+		for _, d := range desc {
+			if ok, err := covers(c, &d.Key); d.RevokedAt == nil && (err != nil || !ok) {
+				return nil, keygate.Errorf(keygate.Forbidden, "descendant %s is wider than the calling key: cascade with a key that covers it", d.ID)
 			}
 		}
-		done, err := s.store.RevokeKeys(ctx, now, s.revocations(ctx, c, r.ID, pending, now))
-		revoked = append(revoked, done...)
-		var changed *keygate.ChangedError
-		if !errors.As(err, &changed) {
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	// The root first: once it is revoked it mints nothing more (the store
+	// checks a minting key is active), so the listing below can only grow
+	// by keys committed before that, which repeated passes catch even
+	// while GSI1 lags.
+	revoked, err := s.revokeAll(ctx, c, r.ID, []*keygate.Record{r}, now)
+	if err != nil {
+		return nil, err
+	}
+	if req.Cascade {
+		for pass := 0; pass < maxCascadePasses; pass++ {
+			desc, err := s.descendants(ctx, r)
 			if err != nil {
 				return nil, fmt.Errorf("revoke key %s: %w", r.ID, err)
 			}
-			break
-		}
-		if attempt+1 >= maxRevokeRetries {
-			return nil, keygate.Errorf(keygate.Unavailable, "keys are being changed, try again")
-		}
-		// Someone revoked a key of ours meanwhile: read it again, leave it
-		// out, and go on with the rest.
-		for i, t := range targets {
-			if t.ID == changed.ID {
-				if targets[i], err = s.store.GetKey(ctx, t.ID); err != nil {
-					return nil, fmt.Errorf("revoke key %s: %w", r.ID, err)
+			var pending []*keygate.Record
+			for _, d := range desc {
+				if d.RevokedAt == nil && !slices.Contains(revoked, d.ID) {
+					pending = append(pending, d)
 				}
 			}
-		}
-		for _, id := range done {
-			for _, t := range targets {
-				if t.ID == id {
-					t.RevokedAt = &now
+			if len(pending) == 0 {
+				break
+			}
+			for _, d := range pending {
+				// Children are minted within their creator's scopes, but a
+				// key may have narrowed its own since: it still revokes only
+				// keys it covers.
+				if ok, err := covers(c, &d.Key); err != nil || !ok {
+					return nil, keygate.Errorf(keygate.Forbidden, "key %s was revoked, but its descendant %s is wider than the calling key: revoke it with a key that covers it", r.ID, d.ID)
 				}
+			}
+			done, err := s.revokeAll(ctx, c, r.ID, pending, now)
+			revoked = append(revoked, done...)
+			if err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -98,6 +106,46 @@ func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeReques
 		}
 	}
 	return out, nil
+}
+
+// maxCascadePasses bounds the listings of one cascade.
+const maxCascadePasses = 5
+
+// revokeAll revokes the unrevoked keys of targets in atomic batches,
+// reading again and leaving out any that someone else revoked meanwhile,
+// and returns the IDs it revoked.
+func (s *Service) revokeAll(ctx context.Context, c keygate.Caller, rootID string, targets []*keygate.Record, now time.Time) ([]string, error) {
+	var revoked []string
+	for attempt := 0; ; attempt++ {
+		pending := make([]*keygate.Record, 0, len(targets))
+		for _, t := range targets {
+			if t.RevokedAt == nil && !slices.Contains(revoked, t.ID) {
+				pending = append(pending, t)
+			}
+		}
+		if len(pending) == 0 {
+			return revoked, nil
+		}
+		done, err := s.store.RevokeKeys(ctx, now, s.revocations(ctx, c, rootID, pending, now))
+		revoked = append(revoked, done...)
+		var changed *keygate.ChangedError
+		if !errors.As(err, &changed) {
+			if err != nil {
+				return revoked, fmt.Errorf("revoke key %s: %w", rootID, err)
+			}
+			return revoked, nil
+		}
+		if attempt+1 >= maxRevokeRetries {
+			return revoked, keygate.Errorf(keygate.Unavailable, "keys are being changed, try again")
+		}
+		for i, t := range targets {
+			if t.ID == changed.ID {
+				if targets[i], err = s.store.GetKey(ctx, t.ID); err != nil {
+					return revoked, fmt.Errorf("revoke key %s: %w", rootID, err)
+				}
+			}
+		}
+	}
 }
 
 // revocations are the writes that revoke recs: each with its TTL shortened

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/shared/keygate"
@@ -80,14 +81,29 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 		return nil, keygate.Errorf(keygate.Conflict, "the key is disabled; enable it before rotating it")
 	}
 
+	// The successor takes the old key's place in its lineage (created_by
+	// stays the key that minted it, so a cascade from that key reaches the
+	// successor; the rotator is in the audit record), and never outlives
+	// that key or the caller.
 	next := old.Key
-	next.CreatedAt, next.CreatedBy, next.RotatedFrom, next.RotatedTo = now, c.Name(), old.ID, ""
+	next.CreatedAt, next.RotatedFrom, next.RotatedTo = now, old.ID, ""
 	next.LastUsedAt, next.Rev, next.Enabled = nil, 0, true
 	if old.ExpiresAt != nil {
 		at := now.Add(old.ExpiresAt.Sub(old.CreatedAt))
 		next.ExpiresAt = &at
 	}
 	capped := capExpiry(c, &next)
+	if parent, ok := strings.CutPrefix(old.CreatedBy, "key:"); ok {
+		p, err := s.store.GetKey(ctx, parent)
+		switch {
+		case keygate.ErrorCode(err) == keygate.NotFound:
+		case err != nil:
+			return nil, fmt.Errorf("rotate key %s: read its creator: %w", old.ID, err)
+		case p.ExpiresAt != nil && (next.ExpiresAt == nil || next.ExpiresAt.After(*p.ExpiresAt)):
+			at := *p.ExpiresAt
+			next.ExpiresAt, capped = &at, true
+		}
+	}
 	tok, err := s.cfg.Format.Generate(s.cfg.Random, s.cfg.Hasher)
 	if err != nil {
 		return nil, fmt.Errorf("rotate key %s: %w", old.ID, err)
@@ -118,7 +134,7 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 			return nil, err
 		}
 	}
-	replay, err := s.store.RotateKey(ctx, old, rec, oldExpires, oldExpires.Add(s.cfg.Retention).Unix(), now, audits, idem)
+	replay, err := s.store.RotateKey(ctx, old, rec, oldExpires, oldExpires.Add(s.cfg.Retention).Unix(), s.limit(old.Type), now, audits, idem, c.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,9 @@ type Store interface {
 	// transaction, within max active keys of r's owner (or tenant, for a
 	// service key); a LimitExceeded error if they are taken. If idem's
 	// record exists it writes nothing and returns it.
-	CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency) (*keygate.Replay, error)
+	// minter is the minting key's ID ("" for an operator): the write
+	// fails with Unauthorized unless that key is still active.
+	CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency, minter string) (*keygate.Replay, error)
 	// GetKey reads a key with a strongly consistent read; NotFound if none.
 	GetKey(ctx context.Context, id string) (*keygate.Record, error)
 	// ListKeys returns a page of keys and the cursor of the next ("" at
@@ -35,7 +37,7 @@ type Store interface {
 	// RotateKey stores next, old's successor, shortens old's expiry and
 	// passes old's slot to next, with audit records, in one transaction; a
 	// Conflict if old changed since it was read.
-	RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency) (*keygate.Replay, error)
+	RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, max int, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency, minter string) (*keygate.Replay, error)
 	// UpdateKey writes next, r's changed metadata, with its audit record;
 	// a Conflict if r changed since it was read.
 	UpdateKey(ctx context.Context, r, next *keygate.Record, audit keygate.Audit) error

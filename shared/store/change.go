@@ -25,78 +25,31 @@ func revCondition(rev int64, values map[string]types.AttributeValue) string {
 
 // RotateKey stores next, the successor of old, in one transaction: the new
 // key, old's shortened expiry (oldExpires, TTL oldTTL) and its link to the
-// successor, the slot passing from old to next, both audit records and, if
+// successor, the owner's slots (old keeps its slot until oldExpires; one
+// key in its grace period may hold a slot past the limit, a second may
+// not), both audit records, the minting key's check (see CreateKey) and, if
 // idem is set, the idempotency record. It fails with a Conflict if old was
-// revoked, rotated or changed since it was read. If idem's record exists
-// it writes nothing and returns the earlier rotation's Replay.
-func (s *Store) RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency) (*keygate.Replay, error) {
-	if idem != nil {
-		if replay, err := s.Replay(ctx, idem.PK, now); replay != nil || err != nil {
-			return replay, err
-		}
-	}
+// revoked, rotated or changed since it was read. If idem's record exists it
+// writes nothing and returns the earlier rotation's Replay.
+func (s *Store) RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, max int, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency, minter string) (*keygate.Replay, error) {
+	return s.mint(ctx, now, mintOp{rec: next, max: max, audits: audits, idem: idem, minter: minter, old: old, oldExpires: oldExpires, oldTTL: oldTTL})
+}
+
+// rotatedUpdate shortens old's expiry and links it to its successor, if it
+// is still as it was read: unrevoked, unrotated, at the same revision.
+func rotatedUpdate(table string, old *keygate.Record, next string, expires time.Time, ttl int64) *types.Update {
 	values := map[string]types.AttributeValue{
-		":exp": attrS(formatTime(oldExpires)), ":ttl": attrN(oldTTL), ":next": attrS(next.ID), ":rev1": attrN(old.Rev + 1),
+		":exp": attrS(formatTime(expires)), ":ttl": attrN(ttl), ":next": attrS(next), ":rev1": attrN(old.Rev + 1),
 	}
-	values[":gsi2pk"], values[":gsi2sk"] = expiryIndex(old.ID, oldExpires)
 	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rotated_to) AND " + revCondition(old.Rev, values)
-	var nextExp int64
-	if next.ExpiresAt != nil {
-		nextExp = next.ExpiresAt.Unix()
+	return &types.Update{
+		TableName:                 &table,
+		Key:                       map[string]types.AttributeValue{AttrPK: attrS(keyPK(old.ID)), AttrSK: attrS(keySK)},
+		UpdateExpression:          aws.String("SET expires_at = :exp, #ttl = :ttl, rotated_to = :next, rev = :rev1"),
+		ConditionExpression:       &cond,
+		ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
+		ExpressionAttributeValues: values,
 	}
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: marshalRecord(next), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Update: &types.Update{
-			TableName:                 &s.table,
-			Key:                       map[string]types.AttributeValue{AttrPK: attrS(keyPK(old.ID)), AttrSK: attrS(keySK)},
-			UpdateExpression:          aws.String("SET expires_at = :exp, #ttl = :ttl, rotated_to = :next, rev = :rev1, gsi2pk = :gsi2pk, gsi2sk = :gsi2sk"),
-			ConditionExpression:       &cond,
-			ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
-			ExpressionAttributeValues: values,
-		}},
-		// The successor takes the old key's slot: a key in its grace
-		// period never blocks its own rotation under the limit.
-		{Update: &types.Update{
-			TableName:                 &s.table,
-			Key:                       map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&old.Key)), AttrSK: attrS(slotsSK)},
-			UpdateExpression:          aws.String("SET active.#next = :nextexp REMOVE active.#old ADD version :one"),
-			ConditionExpression:       aws.String("attribute_exists(pk)"),
-			ExpressionAttributeNames:  map[string]string{"#next": next.ID, "#old": old.ID},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":nextexp": attrN(nextExp), ":one": attrN(1)},
-		}},
-	}
-	for _, a := range audits {
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshalAudit(a), ConditionExpression: aws.String("attribute_not_exists(pk)")}})
-	}
-	if idem != nil {
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName:                 &s.table,
-			Item:                      marshalIdempotency(idem, next.ID),
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #ttl <= :now"),
-			ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrN(now.Unix())},
-		}})
-	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err == nil {
-		return nil, nil
-	}
-	reasons := cancellationReasons(err, len(items))
-	switch {
-	case reasons == nil:
-		return nil, classify(fmt.Errorf("rotate key %s: %w", old.ID, err))
-	case reasons[1] == "ConditionalCheckFailed":
-		return nil, keygate.Errorf(keygate.Conflict, "the key was rotated, revoked or changed meanwhile")
-	case idem != nil && reasons[len(items)-1] == "ConditionalCheckFailed":
-		// A retry of the same rotation committed first: answer with it.
-		if replay, err := s.Replay(ctx, idem.PK, now); replay != nil || err != nil {
-			return replay, err
-		}
-		return nil, keygate.Errorf(keygate.Unavailable, "rotation is being retried, try again")
-	case slices.Contains(reasons, "TransactionConflict"):
-		return nil, keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
-	}
-	return nil, fmt.Errorf("rotate key %s: %w", old.ID, err)
 }
 
 // UpdateKey writes next, the changed metadata of r as read, with its audit

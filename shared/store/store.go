@@ -50,14 +50,37 @@ const maxAttempts = 30
 // have expired by now are released on the way. If max slots are taken it
 // returns a LimitExceeded error and writes nothing. If idem's record
 // already exists it writes nothing and returns the earlier create's Replay.
+// If minter is a key ID, the transaction also checks that key is still
+// active (not revoked, disabled or expired): the authorizer's cache may let
+// a revoked key through for seconds, but never to mint.
 //
 // The slots item carries a version; the transaction is conditioned on the
 // version read, so parallel creates cannot both take the last slot.
-func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency) (*keygate.Replay, error) {
+func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency, minter string) (*keygate.Replay, error) {
+	return s.mint(ctx, now, mintOp{rec: r, max: max, audits: []keygate.Audit{audit}, idem: idem, minter: minter})
+}
+
+// mintOp is what creating or rotating a key writes.
+type mintOp struct {
+	rec    *keygate.Record // the new key
+	max    int             // slots of the owner (or tenant)
+	audits []keygate.Audit
+	idem   *keygate.Idempotency
+	minter string // the minting key's ID; "" for an operator
+	// A rotation: the old key, its shortened expiry and TTL. It keeps its
+	// slot until that expiry, and the successor may take one slot over
+	// max while it does.
+	old        *keygate.Record
+	oldExpires time.Time
+	oldTTL     int64
+}
+
+func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Replay, error) {
+	r := op.rec
 	slotsKey := map[string]types.AttributeValue{AttrPK: attrS(slotsPK(&r.Key)), AttrSK: attrS(slotsSK)}
 	for attempt := 0; ; attempt++ {
-		if idem != nil {
-			replay, err := s.Replay(ctx, idem.PK, now)
+		if op.idem != nil {
+			replay, err := s.Replay(ctx, op.idem.PK, now)
 			if replay != nil || err != nil {
 				return replay, err
 			}
@@ -71,8 +94,24 @@ func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now t
 			return nil, classify(fmt.Errorf("create key %s: read slots: %w", r.ID, err))
 		}
 		version, active := readSlots(out.Item, now)
-		if len(active) >= max {
-			return nil, keygate.Errorf(keygate.LimitExceeded, "limit of %d active %s keys reached", max, r.Type)
+		limit := op.max
+		if op.old != nil {
+			delete(active, op.old.ID)
+			if op.oldExpires.After(now) {
+				// One key in its grace period never blocks its successor;
+				// a second one would (rotating again within the grace).
+				active[op.old.ID] = attrN(op.oldExpires.Unix())
+				limit++
+			} else {
+				// Without grace a rotation swaps one key for another.
+				limit = len(active) + 1
+			}
+		}
+		if len(active) >= limit {
+			if op.old != nil {
+				return nil, keygate.Errorf(keygate.LimitExceeded, "limit of %d active %s keys reached (a key in its grace period counts past the first); rotate with grace_seconds 0 or wait for the grace to end", op.max, r.Type)
+			}
+			return nil, keygate.Errorf(keygate.LimitExceeded, "limit of %d active %s keys reached", op.max, r.Type)
 		}
 		var exp int64
 		if r.ExpiresAt != nil {
@@ -94,28 +133,52 @@ func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now t
 		items := []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: slotsItem, ConditionExpression: &cond, ExpressionAttributeValues: values}},
 			{Put: &types.Put{TableName: &s.table, Item: marshalRecord(r), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-			{Put: &types.Put{TableName: &s.table, Item: marshalAudit(audit), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		}
-		if idem != nil {
+		oldAt := -1
+		if op.old != nil {
+			oldAt = len(items)
+			items = append(items, types.TransactWriteItem{Update: rotatedUpdate(s.table, op.old, r.ID, op.oldExpires, op.oldTTL)})
+		}
+		auditsAt := len(items)
+		for _, a := range op.audits {
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshalAudit(a), ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+		}
+		if op.idem != nil {
 			// An expired record may linger until DynamoDB's TTL sweep: it
-			// no longer counts.
+			// no longer counts. If another request took it, the next round
+			// finds the record and answers with it.
 			items = append(items, types.TransactWriteItem{Put: &types.Put{
 				TableName:                 &s.table,
-				Item:                      marshalIdempotency(idem, r.ID),
+				Item:                      marshalIdempotency(op.idem, r.ID),
 				ConditionExpression:       aws.String("attribute_not_exists(pk) OR #ttl <= :now"),
 				ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
 				ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrN(now.Unix())},
+			}})
+		}
+		minterAt := -1
+		if op.minter != "" {
+			minterAt = len(items)
+			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+				TableName:                 &s.table,
+				Key:                       map[string]types.AttributeValue{AttrPK: attrS(keyPK(op.minter)), AttrSK: attrS(keySK)},
+				ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(disabled) AND (attribute_not_exists(expires_at) OR expires_at > :now)"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrS(formatTime(now))},
 			}})
 		}
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return nil, nil
 		}
-		reasons := cancellationReasons(err, 3)
-		if reasons == nil {
+		reasons := cancellationReasons(err, len(items))
+		failed := func(i int) bool { return i >= 0 && reasons[i] == "ConditionalCheckFailed" }
+		switch {
+		case reasons == nil:
 			return nil, classify(fmt.Errorf("create key %s: %w", r.ID, err))
-		}
-		if reasons[1] == "ConditionalCheckFailed" || reasons[2] == "ConditionalCheckFailed" {
+		case failed(minterAt):
+			return nil, keygate.Errorf(keygate.Unauthorized, "the calling key is no longer active")
+		case failed(oldAt):
+			return nil, keygate.Errorf(keygate.Conflict, "the key was rotated, revoked or changed meanwhile")
+		case failed(1) || slices.Contains(reasons[auditsAt:auditsAt+len(op.audits)], "ConditionalCheckFailed"):
 			// 96 random bits make an ID collision a broken random source.
 			return nil, fmt.Errorf("create key %s: key or audit record already exists", r.ID)
 		}

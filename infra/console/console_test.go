@@ -275,3 +275,29 @@ func TestSecondRoundControls(t *testing.T) {
 	b.screenshot("activity")
 	b.axe("activity tab")
 }
+
+// TestSettings: an admin reads and changes the tenant's notification
+// settings in the Settings tab; a bad value shows the API's own message;
+// the change is what the API then returns.
+func TestSettings(t *testing.T) {
+	s := newStack(t)
+	seed(t, s)
+	b := newBrowser(t, 1280, 860)
+	b.open(s.url)
+	b.signIn(s.admin)
+	b.waitFor("keys listed", `document.querySelectorAll('#keys-body tr').length === 4`)
+	b.do("open settings", chromedp.Click(chromedp.CSS("#tab-settings")))
+	b.waitFor("settings loaded", `!document.getElementById('panel-settings').hidden && document.getElementById('settings-form').dataset.loaded === 'true'`)
+	b.do("bad e-mail", chromedp.SetValue(chromedp.CSS("#settings-email"), "not an address"))
+	b.do("save", chromedp.Click(chromedp.CSS("#settings-save")))
+	b.waitFor("the API's message", `document.getElementById('settings-error').textContent.includes('e-mail')`)
+	b.do("good e-mail", chromedp.SetValue(chromedp.CSS("#settings-email"), "ops@demo.example"))
+	b.do("windows", chromedp.SetValue(chromedp.CSS("#settings-days"), "21, 7"))
+	b.do("save", chromedp.Click(chromedp.CSS("#settings-save")))
+	b.waitFor("saved", `document.getElementById('flash').textContent.includes('Settings saved')`)
+	if status, body := s.call(t, "GET", "/v1/settings", s.admin, ""); status != 200 || body["owner_email"] != "ops@demo.example" {
+		t.Fatalf("settings after saving = %d %v", status, body)
+	}
+	b.screenshot("settings")
+	b.axe("settings tab")
+}

@@ -41,7 +41,8 @@ func rotatedUpdate(table string, old *keygate.Record, next string, expires time.
 	values := map[string]types.AttributeValue{
 		":exp": attrS(formatTime(expires)), ":ttl": attrN(ttl), ":next": attrS(next), ":rev1": attrN(old.Rev + 1),
 	}
-	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rotated_to) AND " + revCondition(old.Rev, values)
+	// Not disabled either: a key rotating itself is its own minter.
+	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rotated_to) AND attribute_not_exists(disabled) AND " + revCondition(old.Rev, values)
 	return &types.Update{
 		TableName:                 &table,
 		Key:                       map[string]types.AttributeValue{AttrPK: attrS(keyPK(old.ID)), AttrSK: attrS(keySK)},

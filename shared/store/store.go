@@ -156,7 +156,9 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 			}})
 		}
 		minterAt := -1
-		if op.minter != "" {
+		// A key rotating itself is checked by its own update below: one
+		// transaction may not touch an item twice.
+		if op.minter != "" && (op.old == nil || op.old.ID != op.minter) {
 			minterAt = len(items)
 			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 				TableName:                 &s.table,

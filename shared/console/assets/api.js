@@ -74,4 +74,6 @@ export const api = {
   rotate: (id, graceSeconds) => call('POST', `v1/keys/${encodeURIComponent(id)}/rotate`, { body: { grace_seconds: graceSeconds } }),
   update: (id, patch) => call('PATCH', `v1/keys/${encodeURIComponent(id)}`, { body: patch }),
   audit: (query) => call('GET', 'v1/audit', { query }),
+  settings: () => call('GET', 'v1/settings', {}),
+  saveSettings: (body) => call('PUT', 'v1/settings', { body }),
 };

@@ -672,18 +672,76 @@ async function loadActivity(more = false) {
   }
 }
 
+// ---------- settings ----------
+
+async function loadSettings() {
+  const note = $('settings-note');
+  const form = $('settings-form');
+  $('settings-error').textContent = '';
+  if (!isAdmin()) {
+    note.textContent = 'Settings are managed by tenant admin keys only.';
+    note.hidden = false;
+    form.hidden = true;
+    return;
+  }
+  note.hidden = true;
+  form.hidden = false;
+  delete form.dataset.loaded;
+  try {
+    const s = await api.settings();
+    $('settings-email').value = s.owner_email || '';
+    $('settings-days').value = (s.reminder_days || []).join(', ');
+    form.dataset.loaded = 'true';
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    note.hidden = false;
+    note.textContent = err instanceof APIError && err.missingRoute
+      ? 'Settings are not available on this deployment: its API has no settings route.'
+      : `Could not load the settings: ${describe(err)}`;
+    form.hidden = Boolean(err instanceof APIError && err.missingRoute);
+  }
+}
+
+async function submitSettings(ev) {
+  ev.preventDefault();
+  const raw = $('settings-days').value.trim();
+  const days = raw === '' ? [] : raw.split(',').map((d) => Number(d.trim()));
+  if (days.some((d) => !Number.isInteger(d))) {
+    $('settings-error').textContent = 'Reminder windows are whole numbers of days, separated by commas.';
+    $('settings-days').focus();
+    return;
+  }
+  const save = $('settings-save');
+  save.disabled = true;
+  try {
+    const s = await api.saveSettings({ owner_email: $('settings-email').value.trim(), reminder_days: days });
+    $('settings-email').value = s.owner_email || '';
+    $('settings-days').value = (s.reminder_days || []).join(', ');
+    $('settings-error').textContent = '';
+    flash('Settings saved.');
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    $('settings-error').textContent = `The settings were not saved: ${describe(err)}`;
+  } finally {
+    save.disabled = false;
+  }
+}
+
 // ---------- tabs ----------
 
+const tabs = ['keys', 'activity', 'settings'];
+
 function selectTab(name, focus = true) {
-  for (const [tab, panel] of [['keys', 'panel-keys'], ['activity', 'panel-activity']]) {
+  for (const tab of tabs) {
     const on = tab === name;
     const t = $(`tab-${tab}`);
     t.setAttribute('aria-selected', String(on));
     t.tabIndex = on ? 0 : -1;
-    $(panel).hidden = !on;
+    $(`panel-${tab}`).hidden = !on;
     if (on && focus) t.focus();
   }
   if (name === 'activity') loadActivity(false);
+  if (name === 'settings') loadSettings();
 }
 
 // ---------- wiring ----------
@@ -736,12 +794,15 @@ function init() {
 
   $('tab-keys').addEventListener('click', () => selectTab('keys'));
   $('tab-activity').addEventListener('click', () => selectTab('activity'));
+  $('tab-settings').addEventListener('click', () => selectTab('settings'));
   $('activity-more').addEventListener('click', () => loadActivity(true));
+  $('settings-form').addEventListener('submit', submitSettings);
   document.querySelector('.tabs').addEventListener('keydown', (ev) => {
     if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight' && ev.key !== 'Home' && ev.key !== 'End') return;
     ev.preventDefault();
-    const current = $('tab-keys').getAttribute('aria-selected') === 'true' ? 'keys' : 'activity';
-    selectTab(current === 'keys' ? 'activity' : 'keys');
+    const current = tabs.findIndex((t) => $(`tab-${t}`).getAttribute('aria-selected') === 'true');
+    const next = { ArrowLeft: current - 1, ArrowRight: current + 1, Home: 0, End: tabs.length - 1 }[ev.key];
+    selectTab(tabs[(next + tabs.length) % tabs.length]);
   });
 
   const saved = session.get();

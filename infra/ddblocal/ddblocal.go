@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,12 +18,7 @@ import (
 )
 
 // Server is a running DynamoDB Local.
-type Server struct {
-	// Endpoint is the server's URL, e.g. http://127.0.0.1:41234.
-	Endpoint string
-	cmd      *exec.Cmd
-	done     chan struct{}
-}
+type Server = Process
 
 // LibDir finds the folder holding DynamoDBLocal.jar and its native
 // libraries: $DYNAMODB_LOCAL_LIB, or infra/dynamodb/lib of the module that
@@ -93,7 +87,7 @@ func StartWith(ctx context.Context, o Options) (*Server, error) {
 	}
 	port := o.Port
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -109,71 +103,19 @@ func StartWith(ctx context.Context, o Options) (*Server, error) {
 		"-sharedDb", "-port", strconv.Itoa(port)}, storage...)
 	cmd := exec.Command("java", args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	// It writes a metadata file into its working directory; keep that out
-	// of the source tree.
-	cmd.Dir = os.TempDir()
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start DynamoDB Local: %w", err)
-	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	if err := s.wait(ctx, 90*time.Second); err != nil {
-		_ = s.Stop()
-		return nil, err
-	}
-	return s, nil
+	return StartProcess(ctx, "DynamoDB Local", cmd, fmt.Sprintf("http://127.0.0.1:%d", port), 90*time.Second, answersDynamoDB)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// answersDynamoDB reports whether the server answers a DynamoDB request.
+func answersDynamoDB(ctx context.Context, client *http.Client, endpoint string) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader("{}"))
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0")
+	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+		return false
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
-
-// wait polls until the server answers a DynamoDB request: the port opens
-// a little before the server is ready.
-func (s *Server) wait(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.Endpoint, strings.NewReader("{}"))
-		req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
-		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0")
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("DynamoDB Local exited during start-up: %v", s.cmd.ProcessState)
-		case <-ctx.Done():
-			return fmt.Errorf("DynamoDB Local did not answer on %s within %s", s.Endpoint, limit)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// Stop kills the server and waits for it to exit.
-func (s *Server) Stop() error {
-	select {
-	case <-s.done:
-		return nil
-	default:
-	}
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	<-s.done
-	return nil
-}
-
-// Done is closed when the server process has exited.
-func (s *Server) Done() <-chan struct{} { return s.done }

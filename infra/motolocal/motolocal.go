@@ -9,10 +9,8 @@ package motolocal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,12 +22,7 @@ import (
 )
 
 // Server is a running moto_server.
-type Server struct {
-	// Endpoint is the server's URL, e.g. http://127.0.0.1:41234.
-	Endpoint string
-	cmd      *exec.Cmd
-	done     chan struct{}
-}
+type Server = ddblocal.Process
 
 // Binary is moto_server: $MOTO_SERVER, else .venv/moto/bin/moto_server
 // of the module, installed by infra/moto/setup.sh if it is missing.
@@ -61,62 +54,24 @@ func Start(ctx context.Context, log io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := ddblocal.FreePort()
 	if err != nil {
-		return nil, fmt.Errorf("find a free port: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Dir = os.TempDir()
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
-	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	if err := s.wait(ctx, 60*time.Second); err != nil {
-		_ = s.Stop()
 		return nil, err
 	}
-	return s, nil
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = log, log
+	return ddblocal.StartProcess(ctx, "moto_server", cmd, fmt.Sprintf("http://127.0.0.1:%d", port), 60*time.Second, answersMoto)
 }
 
-func (s *Server) wait(ctx context.Context, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/moto-api/", nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("moto_server exited during start-up: %v", s.cmd.ProcessState)
-		case <-ctx.Done():
-			return fmt.Errorf("moto_server did not answer on %s within %s", s.Endpoint, limit)
-		case <-time.After(100 * time.Millisecond):
-		}
+// answersMoto reports whether moto_server answers its own API.
+func answersMoto(ctx context.Context, client *http.Client, endpoint string) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/moto-api/", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
 	}
-}
-
-// Stop kills the server and waits for it to exit.
-func (s *Server) Stop() error {
-	select {
-	case <-s.done:
-		return nil
-	default:
-	}
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	<-s.done
-	return nil
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // Python is the interpreter of moto's virtualenv (it has jsonschema, for

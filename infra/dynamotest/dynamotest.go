@@ -11,47 +11,35 @@ import (
 	"encoding/hex"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/keygate/keygate/infra/ddblocal"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/store"
 )
 
-var (
-	once     sync.Once
-	endpoint string
-	startErr error
-)
+var server = testkit.Server{Name: "DynamoDB Local", Env: "DYNAMODB_ENDPOINT", Start: start}
 
-// Endpoint returns the DynamoDB Local endpoint, starting a server if needed.
+func start() (string, error) {
+	dir, err := ddblocal.LibDir()
+	if err != nil {
+		return "", err
+	}
+	srv, err := ddblocal.Start(context.Background(), dir, os.Stderr)
+	if err != nil {
+		return "", err
+	}
+	return srv.Endpoint, nil
+}
+
+// Endpoint returns the DynamoDB Local endpoint: $DYNAMODB_ENDPOINT, else a
+// server started once for the test process.
 func Endpoint(t testing.TB) string {
 	t.Helper()
-	once.Do(func() {
-		if endpoint = os.Getenv("DYNAMODB_ENDPOINT"); endpoint != "" {
-			return
-		}
-		dir, err := ddblocal.LibDir()
-		if err != nil {
-			startErr = err
-			return
-		}
-		// The server outlives this call on purpose: it serves every test of
-		// the process and dies with it.
-		srv, err := ddblocal.Start(context.Background(), dir, os.Stderr)
-		if err != nil {
-			startErr = err
-			return
-		}
-		endpoint = srv.Endpoint
-	})
-	if startErr != nil {
-		t.Fatalf("DynamoDB Local is required: %v", startErr)
-	}
-	return endpoint
+	return server.Endpoint(t)
 }
 
 // Client returns a DynamoDB client for endpoint with dummy credentials.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,40 +18,30 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/keygate/keygate/infra/testkit"
 )
 
-var (
-	once     sync.Once
-	endpoint string
-	startErr error
-)
+var server = testkit.Server{Name: "moto_server", Env: "MOTO_ENDPOINT", Start: start}
+
+func start() (string, error) {
+	// Its request log is noise in test output; it goes to a file.
+	log, err := os.CreateTemp("", "moto-server-*.log")
+	if err != nil {
+		return "", err
+	}
+	srv, err := Start(context.Background(), log)
+	if err != nil {
+		return "", err
+	}
+	return srv.Endpoint, nil
+}
 
 // Endpoint is moto's endpoint for tests: $MOTO_ENDPOINT, else a server
-// started once for the test process (installing moto if needed). If
-// neither works the test fails: event tests never skip.
+// started once for the test process (installing moto if needed).
 func Endpoint(t testing.TB) string {
 	t.Helper()
-	once.Do(func() {
-		if endpoint = os.Getenv("MOTO_ENDPOINT"); endpoint != "" {
-			return
-		}
-		// Its request log is noise in test output; it goes to a file.
-		log, err := os.CreateTemp("", "moto-server-*.log")
-		if err != nil {
-			startErr = err
-			return
-		}
-		srv, err := Start(context.Background(), log)
-		if err != nil {
-			startErr = err
-			return
-		}
-		endpoint = srv.Endpoint
-	})
-	if startErr != nil {
-		t.Fatalf("moto_server is required: %v", startErr)
-	}
-	return endpoint
+	return server.Endpoint(t)
 }
 
 // Config is an AWS configuration for moto at endpoint.

@@ -103,16 +103,18 @@ func EventID(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// detailTypes maps an audit action to its event's detail type.
+var detailTypes = map[string]string{
+	keygate.ActionCreated: KeyCreated, keygate.ActionRevoked: KeyRevoked, keygate.ActionRotated: KeyRotated,
+	keygate.ActionUpdated: KeyUpdated, keygate.ActionExpired: KeyExpired,
+	// Audit records written before SPEC §9 named actions.
+	"create": KeyCreated, "revoke": KeyRevoked,
+}
+
 // FromAudit is the event of an audit record whose item key is auditKey;
 // key is the key's metadata (nil if it is gone).
 func FromAudit(a keygate.Audit, auditKey string, key *KeyInfo) (Event, bool) {
-	types := map[string]string{
-		keygate.ActionCreated: KeyCreated, keygate.ActionRevoked: KeyRevoked, keygate.ActionRotated: KeyRotated,
-		keygate.ActionUpdated: KeyUpdated, keygate.ActionExpired: KeyExpired,
-		// Audit records written before SPEC §9 named actions.
-		"create": KeyCreated, "revoke": KeyRevoked,
-	}
-	dt, ok := types[a.Action]
+	dt, ok := detailTypes[a.Action]
 	if !ok {
 		return Event{}, false
 	}

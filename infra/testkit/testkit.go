@@ -1,8 +1,9 @@
 // Package testkit holds what tests of several packages share and that is
 // not about storage (infra/dynamotest is): a settable clock for expiry and
-// cache tests, and a goroutine-safe buffer that captures logs written by
-// handlers running in parallel, HTTP and YAML helpers, and Server, the
-// start-once handle on a local stand-in. Production code never imports it.
+// cache tests, a goroutine-safe buffer that captures logs written by
+// handlers running in parallel, HTTP and YAML helpers, the token format and
+// hasher the service tests mint with, and Server, the start-once handle on
+// a local stand-in. Production code never imports it.
 package testkit
 
 import (

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/infra/dynamotest"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
@@ -39,11 +39,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, table := dynamotest.NewTable(t)
-	format, _ := apikey.NewFormat(apikey.DefaultPrefix)
-	hasher, err := apikey.NewHasher(bytes.Repeat([]byte("k"), 32), apikey.HMACSHA256, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	format, hasher := testkit.Tokens(t)
 	svc := manage.New(store.New(db, table), manage.Config{
 		Format: format, Hasher: hasher, DefaultTTL: 24 * time.Hour, Retention: time.Hour,
 		MaxUserKeys: 10, MaxServiceKeys: 5,

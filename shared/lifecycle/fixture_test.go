@@ -1,9 +1,7 @@
 package lifecycle_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -59,14 +57,7 @@ func newFixture(t *testing.T) *fixture {
 	f.moto = motolocal.Endpoint(t)
 	f.bus = motolocal.NewBus(t, f.moto)
 	motolocal.VerifySender(t, f.moto, sender)
-	format, err := apikey.NewFormat(apikey.DefaultPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := apikey.NewHasher(bytes.Repeat([]byte("k"), 32), apikey.HMACSHA256, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	format, hasher := testkit.Tokens(t)
 	f.clock = testkit.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	f.svc = manage.New(store.New(f.db, f.table), manage.Config{
 		Format: format, Hasher: hasher, DefaultTTL: 90 * 24 * time.Hour, Retention: 30 * 24 * time.Hour,

@@ -1,9 +1,7 @@
 package manage_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,14 +31,7 @@ type fixture struct {
 func newFixture(t *testing.T, tweak func(*manage.Config)) *fixture {
 	t.Helper()
 	db, table := dynamotest.NewTable(t)
-	format, err := apikey.NewFormat(apikey.DefaultPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := apikey.NewHasher(bytes.Repeat([]byte("k"), 32), apikey.HMACSHA256, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	format, hasher := testkit.Tokens(t)
 	clk := testkit.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	cfg := manage.Config{
 		Format: format, Hasher: hasher,

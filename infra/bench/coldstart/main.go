@@ -28,16 +28,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/keygate/keygate/infra/bench"
+	"github.com/keygate/keygate/infra/cli"
 	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/lambdarun"
 	"github.com/keygate/keygate/shared/keygate"
@@ -61,19 +60,8 @@ var shapes = []string{"rest-request", "rest-token", "http-v2", "http-v1"}
 const placeholder = "kg_live_REPLACE_WITH_A_REAL_TOKEN"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if errors.Is(err, errMissed) {
-		os.Exit(1)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "coldstart:", err)
-		os.Exit(1)
-	}
+	cli.Main("coldstart", func(ctx context.Context) error { return run(ctx, os.Args[1:], os.Stdout) })
 }
-
-var errMissed = errors.New("targets missed")
 
 type options struct {
 	inits, invokes         int
@@ -90,9 +78,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.envMode, "env", "lambda", "function environment: lambda (only what Lambda and the template set) or inherit (this shell's environment too, as make invoke)")
 	fs.StringVar(&o.baseline, "before", "", "also build the functions of the module in this `dir` (e.g. an older commit, from git archive) and compare their size and init")
 	fs.BoolVar(&o.check, "check", true, "exit 1 if a target is missed")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.inits < 1 || o.invokes < 1 || (o.envMode != "lambda" && o.envMode != "inherit") {
@@ -278,7 +264,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(missed) > 0 {
 		fmt.Fprintf(stdout, "\ncoldstart: targets missed: %s\n", strings.Join(missed, ", "))
 		if o.check {
-			return errMissed
+			return cli.Exit(1) // the line above says why
 		}
 		return nil
 	}

@@ -7,23 +7,15 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
+	"github.com/keygate/keygate/infra/cli"
 	"github.com/keygate/keygate/infra/ddblocal"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "ddb:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("ddb", run) }
 
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+func run(ctx context.Context) error {
 	root, err := ddblocal.ModuleRoot()
 	if err != nil {
 		return err

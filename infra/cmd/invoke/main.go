@@ -23,34 +23,29 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	"github.com/keygate/keygate/infra/cli"
 	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/lambdarun"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	cli.Main("invoke", func(ctx context.Context) error {
+		return cli.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	})
 }
 
 // run is the whole command, minus process plumbing, so tests can drive it.
+// The function's logs go to stderr too: a file is handed to the function
+// as is, keeping its logs in order with ours; any other writer gets them
+// from a copying goroutine while we write, so it must be safe for
+// concurrent use (tests pass a testkit.Buffer).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	// A file is handed to the function as is, keeping its logs in order with
-	// ours; any other writer gets the logs from a copying goroutine, so
-	// writes to it must be serialised.
-	if _, ok := stderr.(*os.File); !ok {
-		stderr = &lockedWriter{w: stderr}
-	}
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fn := fs.String("fn", "", "function to build and run: the package ./functions/`name`")
@@ -182,15 +177,4 @@ func writePretty(w io.Writer, payload []byte) {
 	}
 	_, _ = w.Write(payload)
 	_, _ = io.WriteString(w, "\n")
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

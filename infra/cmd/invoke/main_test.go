@@ -11,6 +11,7 @@ import (
 
 	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/lambdarun"
+	"github.com/keygate/keygate/infra/testkit"
 )
 
 func TestRun(t *testing.T) {
@@ -91,7 +92,8 @@ func TestRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
+			var stdout bytes.Buffer
+			var stderr testkit.Buffer
 			code := run(t.Context(), tt.args, strings.NewReader(tt.stdin), &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout.String(), stderr.String())

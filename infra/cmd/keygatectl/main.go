@@ -19,13 +19,12 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/keygate/keygate/infra/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, newBackend)
-	stop()
-	os.Exit(code)
+	cli.Main("keygatectl", func(ctx context.Context) error {
+		return cli.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, newBackend))
+	})
 }

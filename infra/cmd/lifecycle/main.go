@@ -16,11 +16,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/infra/cli"
 	"github.com/keygate/keygate/infra/motolocal"
 	"github.com/keygate/keygate/infra/streamtest"
 	"github.com/keygate/keygate/shared/setup"
@@ -29,16 +28,9 @@ import (
 
 const sender = "keys@keygate.local"
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "lifecycle:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("lifecycle", run) }
 
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+func run(ctx context.Context) error {
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
 	if endpoint == "" {
 		return fmt.Errorf("DYNAMODB_ENDPOINT is required (make run-events sets it)")

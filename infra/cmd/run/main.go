@@ -15,12 +15,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
+	"github.com/keygate/keygate/infra/cli"
 	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/gateway"
 	"github.com/keygate/keygate/shared/keygate"
@@ -29,22 +28,14 @@ import (
 	"github.com/keygate/keygate/shared/store"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "run:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("run", run) }
 
-func run() error {
+func run(ctx context.Context) error {
 	port := flag.Int("port", envInt("PORT", 3000), "port to serve on (also $PORT)")
 	resultTTL := flag.Duration("result-ttl", 5*time.Second, "gateway authorizer result cache TTL, as the template's AuthorizerResultTtl")
 	keyFile := flag.String("key-file", "", "also write the admin key to this file (mode 0600), for scripts")
 	quiet := flag.Bool("quiet", false, "do not print function logs")
 	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	// The port first: a port in use is reported before anything starts.
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/infra/lambdarun/testdata/echo/reply"
 )
 
 // buildEcho compiles testdata/echo the way functions are built for Lambda.
@@ -27,17 +29,6 @@ func buildEcho(t *testing.T) string {
 		t.Fatalf("building echo lambda: %v\n%s", err, out)
 	}
 	return bin
-}
-
-type echoResponse struct {
-	Event        json.RawMessage `json:"event"`
-	RequestID    string          `json:"requestId"`
-	FunctionARN  string          `json:"functionArn"`
-	FunctionName string          `json:"functionName"`
-	Region       string          `json:"region"`
-	EchoEnv      string          `json:"echoEnv"`
-	PID          int             `json:"pid"`
-	HasDeadline  bool            `json:"hasDeadline"`
 }
 
 // TestRuntime runs a real bootstrap; the subtests share one build of it.
@@ -69,7 +60,7 @@ func TestRuntime(t *testing.T) {
 		if res.FunctionError != nil {
 			t.Fatalf("unexpected function error %v", res.FunctionError)
 		}
-		var got echoResponse
+		var got reply.Response
 		if err := json.Unmarshal(res.Payload, &got); err != nil {
 			t.Fatalf("payload %q is not the echo response: %v", res.Payload, err)
 		}
@@ -116,7 +107,7 @@ func TestRuntime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got echoResponse
+		var got reply.Response
 		if err := json.Unmarshal(res.Payload, &got); err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +145,7 @@ func TestRuntime(t *testing.T) {
 			if err != nil {
 				t.Fatalf("invoke %d: %v", i, err)
 			}
-			var got echoResponse
+			var got reply.Response
 			if err := json.Unmarshal(res.Payload, &got); err != nil {
 				t.Fatal(err)
 			}

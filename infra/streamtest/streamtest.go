@@ -6,7 +6,10 @@ package streamtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -137,43 +140,51 @@ func Convert(rec types.Record, arn string) events.DynamoDBEventRecord {
 	return out
 }
 
+// image is the Lambda event's form of an SDK attribute map. It goes by way
+// of DynamoDB JSON, the form the stream's wire and the Lambda event share,
+// which events.DynamoDBAttributeValue reads itself (binary as base64).
 func image(m map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
 	if m == nil {
 		return nil
 	}
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
-	for k, v := range m {
-		out[k] = value(v)
+	b, err := json.Marshal(dynamoJSON(m))
+	if err != nil {
+		panic(err)
+	}
+	var out map[string]events.DynamoDBAttributeValue
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
 	}
 	return out
 }
 
-func value(v types.AttributeValue) events.DynamoDBAttributeValue {
+// dynamoJSON gives v, an SDK attribute value or a Value inside one, the
+// shape of its DynamoDB JSON: an attribute value becomes a one-member object
+// named by its type, which is the SDK type's name after AttributeValueMember
+// (AttributeValueMemberS: {"S": ...}), holding its Value; lists and maps of
+// attribute values are converted element by element; anything else (strings,
+// bools, string lists, bytes) encoding/json writes as it stands.
+func dynamoJSON(v any) any {
 	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
-	case *types.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
-	case *types.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
-	case *types.AttributeValueMemberNULL:
-		return events.NewNullAttribute()
-	case *types.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
-	case *types.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
-	case *types.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
-	case *types.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(v.Value)
-	case *types.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = value(e)
+	case []types.AttributeValue:
+		l := make([]any, len(v))
+		for i, e := range v {
+			l[i] = dynamoJSON(e)
 		}
-		return events.NewListAttribute(l)
-	case *types.AttributeValueMemberM:
-		return events.NewMapAttribute(image(v.Value))
+		return l
+	case map[string]types.AttributeValue:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = dynamoJSON(e)
+		}
+		return m
+	case types.AttributeValue:
+		member := reflect.ValueOf(v).Elem()
+		name, ok := strings.CutPrefix(member.Type().Name(), "AttributeValueMember")
+		if !ok {
+			panic(fmt.Sprintf("unknown attribute value type %T", v))
+		}
+		return map[string]any{name: dynamoJSON(member.FieldByName("Value").Interface())}
 	}
-	panic("unknown attribute value type")
+	return v
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/keygate/keygate/infra/lambdarun/testdata/echo/reply"
 )
 
 type event struct {
@@ -21,26 +23,15 @@ type event struct {
 	SleepMS int  `json:"sleepMs"`
 }
 
-type response struct {
-	Event        json.RawMessage `json:"event"`
-	RequestID    string          `json:"requestId"`
-	FunctionARN  string          `json:"functionArn"`
-	FunctionName string          `json:"functionName"`
-	Region       string          `json:"region"`
-	EchoEnv      string          `json:"echoEnv"`
-	PID          int             `json:"pid"`
-	HasDeadline  bool            `json:"hasDeadline"`
-}
-
 // failError gives the handler error a distinctive errorType.
 type failError struct{ msg string }
 
 func (e *failError) Error() string { return e.msg }
 
-func handle(ctx context.Context, raw json.RawMessage) (response, error) {
+func handle(ctx context.Context, raw json.RawMessage) (reply.Response, error) {
 	var ev event
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return response{}, err
+		return reply.Response{}, err
 	}
 	// Logs go to stdout, as real functions' do; they must not leak into payloads.
 	fmt.Println("echo: handling event")
@@ -50,11 +41,11 @@ func handle(ctx context.Context, raw json.RawMessage) (response, error) {
 		os.Exit(3)
 	}
 	if ev.Fail {
-		return response{}, &failError{"asked to fail"}
+		return reply.Response{}, &failError{"asked to fail"}
 	}
 	lc, _ := lambdacontext.FromContext(ctx)
 	_, hasDeadline := ctx.Deadline()
-	return response{
+	return reply.Response{
 		Event:        raw,
 		RequestID:    lc.AwsRequestID,
 		FunctionARN:  lc.InvokedFunctionArn,

@@ -31,12 +31,7 @@ func dialogOpen(id string) string { return fmt.Sprintf(`document.getElementById(
 // TestJourney: sign in as an admin, create a viewer key, use it from Go,
 // revoke it in the console, and see the API refuse it.
 func TestJourney(t *testing.T) {
-	s := newStack(t)
-	seed(t, s)
-	b := newBrowser(t, 1280, 1000)
-	b.open(s.url)
-
-	b.signIn(s.admin)
+	s, b := signedIn(t, 1280, 1000, seed)
 	b.waitFor("signed in, keys listed", `!document.getElementById('app-view').hidden && document.querySelectorAll('#keys-body tr').length === 4`)
 	who := eval[map[string]string](b, "read identity", `({tenant: document.getElementById('who-tenant').textContent,
 		owner: document.getElementById('who-owner').textContent, role: document.getElementById('who-role').textContent})`)
@@ -93,6 +88,11 @@ func TestJourney(t *testing.T) {
 	b.waitFor("new key listed", fmt.Sprintf(`document.querySelector(%q) !== null`, row))
 	b.do("revoke from its row", chromedp.Click(chromedp.CSS(row+` button[aria-label^="Revoke"]`)))
 	b.waitFor("revoke dialog open", dialogOpen("revoke-dialog"))
+	b.do("Cancel closes revoke", chromedp.Click(chromedp.CSS("#revoke-cancel")))
+	b.waitFor("revoke dialog closed", "!"+dialogOpen("revoke-dialog"))
+	b.check("focus returns to the row's Revoke", b.focused("revoke focus back", row+` button[aria-label^="Revoke"]`), "focus did not return to the Revoke button")
+	b.do("revoke from its row again", chromedp.Click(chromedp.CSS(row+` button[aria-label^="Revoke"]`)))
+	b.waitFor("revoke dialog open again", dialogOpen("revoke-dialog"))
 	b.check("revoke focus", b.focused("revoke focus", "#revoke-dialog *"), "focus is outside the revoke dialog")
 	b.do("confirm revoke with cascade", chromedp.Click(chromedp.CSS("#revoke-cascade")), chromedp.Click(chromedp.CSS("#revoke-submit")))
 	b.waitFor("revoked message", `document.getElementById('flash').textContent.includes('Revoked') && document.getElementById('flash').textContent.includes('No keys had been minted from it')`)
@@ -161,12 +161,10 @@ func TestBadKey(t *testing.T) {
 
 // TestNamesAreText: API data is rendered as text, never as markup.
 func TestNamesAreText(t *testing.T) {
-	s := newStack(t)
 	const evil = `<img src=x onerror=alert(1)>`
-	s.create(t, fmt.Sprintf(`{"owner":"bob","name":%s,"apis":["kglocal001"],"scopes":["GET /v1/whoami"]}`, js(evil)))
-	b := newBrowser(t, 1280, 860)
-	b.open(s.url)
-	b.signIn(s.admin)
+	_, b := signedIn(t, 1280, 860, func(t *testing.T, s *stack) {
+		s.create(t, fmt.Sprintf(`{"owner":"bob","name":%s,"apis":["kglocal001"],"scopes":["GET /v1/whoami"]}`, js(evil)))
+	})
 	b.waitFor("keys listed", `document.querySelectorAll('#keys-body tr').length === 2`)
 	b.check("name shown as text", eval[bool](b, "name text",
 		fmt.Sprintf(`[...document.querySelectorAll('#keys-body .name-text')].some(e => e.textContent === %s)`, js(evil))), "the name is not shown literally")
@@ -233,21 +231,25 @@ func TestKeyboardOnly(t *testing.T) {
 // Disable makes the API refuse the key, and Activity lists the real events
 // with every value rendered as text.
 func TestSecondRoundControls(t *testing.T) {
-	s := newStack(t)
-	seed(t, s)
+	s, b := signedIn(t, 1280, 860, func(t *testing.T, s *stack) {
+		seed(t, s)
+		// A name that would be markup, so the update's detail must show as text.
+		if status, _ := s.call(t, "PATCH", "/v1/keys/"+s.keyID(t, "staging deploy"), s.admin, `{"name":"<img src=x onerror=alert(3)>"}`); status != 200 {
+			t.Fatalf("seed rename = %d", status)
+		}
+	})
 	bob := s.keyID(t, "bob laptop")
-	// A name that would be markup, so the update's detail must show as text.
-	if status, _ := s.call(t, "PATCH", "/v1/keys/"+s.keyID(t, "staging deploy"), s.admin, `{"name":"<img src=x onerror=alert(3)>"}`); status != 200 {
-		t.Fatalf("seed rename = %d", status)
-	}
-	b := newBrowser(t, 1280, 860)
-	b.open(s.url)
-	b.signIn(s.admin)
 	b.waitFor("keys listed", `document.querySelectorAll('#keys-body tr').length === 4`)
 	b.waitFor("rotate and disable offered", `!!document.querySelector('#keys-body button[aria-label="Rotate bob laptop"]') && !!document.querySelector('#keys-body button[aria-label="Disable bob laptop"]')`)
 
-	b.do("open rotate", chromedp.Click(chromedp.CSS(`#keys-body button[aria-label="Rotate bob laptop"]`)))
+	rotateBob := `#keys-body button[aria-label="Rotate bob laptop"]`
+	b.do("open rotate", chromedp.Click(chromedp.CSS(rotateBob)))
 	b.waitFor("rotate dialog", dialogOpen("rotate-dialog"))
+	b.press("Escape closes rotate", kb.Escape)
+	b.waitFor("rotate dialog closed", "!"+dialogOpen("rotate-dialog"))
+	b.check("focus returns to Rotate", b.focused("rotate focus back", rotateBob), "focus did not return to the Rotate button")
+	b.do("open rotate again", chromedp.Click(chromedp.CSS(rotateBob)))
+	b.waitFor("rotate dialog again", dialogOpen("rotate-dialog"))
 	b.do("no grace", chromedp.SetValue(chromedp.CSS("#rotate-grace"), "0"))
 	b.do("rotate", chromedp.Click(chromedp.CSS("#rotate-submit")))
 	b.waitFor("successor revealed", dialogOpen("reveal-dialog")+` && document.getElementById('reveal-token').value.startsWith('kg_live_')`)
@@ -280,11 +282,7 @@ func TestSecondRoundControls(t *testing.T) {
 // settings in the Settings tab; a bad value shows the API's own message;
 // the change is what the API then returns.
 func TestSettings(t *testing.T) {
-	s := newStack(t)
-	seed(t, s)
-	b := newBrowser(t, 1280, 860)
-	b.open(s.url)
-	b.signIn(s.admin)
+	s, b := signedIn(t, 1280, 860, seed)
 	b.waitFor("keys listed", `document.querySelectorAll('#keys-body tr').length === 4`)
 	b.do("open settings", chromedp.Click(chromedp.CSS("#tab-settings")))
 	b.waitFor("settings loaded", `!document.getElementById('panel-settings').hidden && document.getElementById('settings-form').dataset.loaded === 'true'`)

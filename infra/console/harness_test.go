@@ -317,6 +317,22 @@ func (b *browser) signIn(token string) {
 	b.do("type the key", chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#signin-submit")))
 }
 
+// signedIn is how most browser tests start: a stack, filled by prepare
+// (when not nil) before the page loads, and a width×height browser on its
+// console, signed in as the stack's admin.
+func signedIn(t *testing.T, width, height int, prepare func(*testing.T, *stack)) (*stack, *browser) {
+	t.Helper()
+	s := newStack(t)
+	if prepare != nil {
+		prepare(t, s)
+	}
+	b := newBrowser(t, width, height)
+	b.open(s.url)
+	b.signIn(s.admin)
+	b.waitFor("signed in", `!document.getElementById('app-view').hidden`)
+	return s, b
+}
+
 // press sends key events to whatever has focus.
 func (b *browser) press(step string, keys string) {
 	b.t.Helper()

@@ -320,6 +320,35 @@ function closeDialog(d, focusEl) {
   if (target) target.focus();
 }
 
+/**
+ * Builds the chrome the create, revoke and rotate dialogs share around the
+ * content the page holds for one: a form NAME-form (NAME is the dialog's id
+ * without -dialog) with the heading NAME-title (text from data-title), the
+ * content, the error line NAME-error (role=alert), and the buttons
+ * NAME-cancel and NAME-submit (text from data-submit, style from data-kind,
+ * primary by default). Cancel and Escape close the dialog and return focus;
+ * submitting the form calls onSubmit.
+ */
+function formDialog(d, onSubmit) {
+  const name = d.id.replace(/-dialog$/, '');
+  const { title, submit, kind = 'primary' } = d.dataset;
+  const cancel = () => closeDialog(d);
+  d.append(h('form', { id: `${name}-form`, novalidate: true, onsubmit: onSubmit },
+    h('div', { class: 'dialog-head' }, h('h2', { id: `${name}-title`, text: title })),
+    h('div', { class: 'dialog-body' }, [...d.childNodes], h('p', { class: 'form-error', id: `${name}-error`, role: 'alert' })),
+    h('div', { class: 'dialog-foot' },
+      h('button', { type: 'button', class: 'btn', id: `${name}-cancel`, onclick: cancel }, 'Cancel'),
+      h('button', { type: 'submit', class: `btn btn-${kind}`, id: `${name}-submit` }, submit)),
+  ));
+  d.addEventListener('cancel', (ev) => { ev.preventDefault(); cancel(); });
+}
+
+/** Empties a form dialog's fields and error line before it opens. */
+function resetForm(name) {
+  $(`${name}-form`).reset();
+  $(`${name}-error`).textContent = '';
+}
+
 // Create
 
 let createIdempotencyKey = '';
@@ -346,8 +375,7 @@ function syncCreateForm() {
 function openCreate() {
   const me = state.me;
   const admin = isAdmin();
-  $('create-form').reset();
-  $('create-error').textContent = '';
+  resetForm('create');
   $('c-owner').value = me.type === 'service' ? '' : me.owner;
   for (const input of document.querySelectorAll('input[name="c-type"][value="service"], input[name="c-role"][value="admin"]')) {
     input.disabled = !admin;
@@ -416,7 +444,7 @@ async function submitCreate(ev) {
     error.textContent = err instanceof APIError && err.status === 0 ? err.message : `The key was not created: ${describe(err)}`;
   } finally {
     submit.disabled = false;
-    submit.textContent = 'Create key';
+    submit.textContent = $('create-dialog').dataset.submit;
   }
 }
 
@@ -488,8 +516,7 @@ function keyFacts(el, k) {
 
 function openRevoke(k) {
   revoking = k;
-  $('revoke-form').reset();
-  $('revoke-error').textContent = '';
+  resetForm('revoke');
   $('revoke-title').textContent = `Revoke “${k.name || k.hint}”?`;
   const self = state.me && k.id === state.me.id;
   $('revoke-text').textContent = self
@@ -531,8 +558,7 @@ let rotating = null;
 
 function openRotate(k) {
   rotating = k;
-  $('rotate-form').reset();
-  $('rotate-error').textContent = '';
+  resetForm('rotate');
   $('rotate-title').textContent = `Rotate “${k.name || k.hint}”`;
   keyFacts($('rotate-facts'), k);
   openDialog($('rotate-dialog'), $('rotate-grace'));
@@ -770,10 +796,8 @@ function init() {
 
   $('open-create').addEventListener('click', openCreate);
   $('empty-create').addEventListener('click', openCreate);
-  $('create-form').addEventListener('submit', submitCreate);
+  formDialog($('create-dialog'), submitCreate);
   $('create-form').addEventListener('change', syncCreateForm);
-  $('create-cancel').addEventListener('click', () => closeDialog($('create-dialog')));
-  $('create-dialog').addEventListener('cancel', (ev) => { ev.preventDefault(); closeDialog($('create-dialog')); });
 
   $('reveal-copy').addEventListener('click', copyToken);
   $('reveal-ack').addEventListener('change', () => { $('reveal-done').disabled = !$('reveal-ack').checked; });
@@ -785,12 +809,8 @@ function init() {
     else $('reveal-copied').textContent = 'Tick “I have stored this key somewhere safe” before closing.';
   });
 
-  $('revoke-form').addEventListener('submit', submitRevoke);
-  $('revoke-cancel').addEventListener('click', () => closeDialog($('revoke-dialog')));
-  $('revoke-dialog').addEventListener('cancel', (ev) => { ev.preventDefault(); closeDialog($('revoke-dialog')); });
-  $('rotate-form').addEventListener('submit', submitRotate);
-  $('rotate-cancel').addEventListener('click', () => closeDialog($('rotate-dialog')));
-  $('rotate-dialog').addEventListener('cancel', (ev) => { ev.preventDefault(); closeDialog($('rotate-dialog')); });
+  formDialog($('revoke-dialog'), submitRevoke);
+  formDialog($('rotate-dialog'), submitRotate);
 
   $('tab-keys').addEventListener('click', () => selectTab('keys'));
   $('tab-activity').addEventListener('click', () => selectTab('activity'));

@@ -21,6 +21,14 @@ func keyPK(id string) string { return "KEY#" + id }
 
 const keySK = "KEY"
 
+// itemKey is the primary key of the item at pk, sk.
+func itemKey(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: attrS(pk), AttrSK: attrS(sk)}
+}
+
+// keyItem is the primary key of key id's item.
+func keyItem(id string) map[string]types.AttributeValue { return itemKey(keyPK(id), keySK) }
+
 func tenantPK(tenant string) string { return "TENANT#" + tenant }
 
 func gsi1SK(k *keygate.Key) string {

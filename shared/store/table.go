@@ -70,32 +70,28 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
 		},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(GSI1),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(AttrGSI1PK), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(AttrGSI1SK), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{
-				ProjectionType:   types.ProjectionTypeInclude,
-				NonKeyAttributes: projected,
-			},
-		}, {
-			IndexName: aws.String(GSI2),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(AttrGSI2PK), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(AttrGSI2SK), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{
-				ProjectionType:   types.ProjectionTypeInclude,
-				NonKeyAttributes: projected,
-			},
-		}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			index(GSI1, AttrGSI1PK, AttrGSI1SK, projected),
+			index(GSI2, AttrGSI2PK, AttrGSI2SK, projected),
+		},
 		// The lifecycle consumer (functions/stream) reads it.
 		StreamSpecification: &types.StreamSpecification{
 			StreamEnabled:  aws.Bool(true),
 			StreamViewType: types.StreamViewTypeNewAndOldImages,
 		},
+	}
+}
+
+// index is a global secondary index on hash key pk and range key sk
+// holding the projected attributes besides the keys.
+func index(name, pk, sk string, projected []string) types.GlobalSecondaryIndex {
+	return types.GlobalSecondaryIndex{
+		IndexName: aws.String(name),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange},
+		},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: projected},
 	}
 }
 

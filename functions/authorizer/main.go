@@ -3,15 +3,12 @@
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/keygate/keygate/shared/setup"
 )
 
 func main() {
-	env := setup.MustLoad(context.Background())
 	// The Authorizer is a lambda.Handler: it decodes the event in one pass
 	// and answers with prebuilt JSON (BENCHMARKS.md, "Handler hot path").
-	lambda.Start(env.Authorizer())
+	lambda.Start(setup.MustLoad().Authorizer())
 }

@@ -4,13 +4,10 @@
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/keygate/keygate/shared/setup"
 )
 
 func main() {
-	env := setup.MustLoadEvents(context.Background())
-	lambda.Start(env.Reminders().Run)
+	lambda.Start(setup.MustLoadEvents().Reminders().Run)
 }

@@ -3,14 +3,11 @@
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/setup"
 )
 
 func main() {
-	env := setup.MustLoad(context.Background())
-	lambda.Start(env.Handler(httpapi.Revoke).Handle)
+	lambda.Start(setup.MustLoad().Handler(httpapi.Revoke).Handle)
 }

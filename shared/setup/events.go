@@ -1,7 +1,6 @@
 package setup
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,9 +104,9 @@ func LoadEvents(getenv func(string) string, logs io.Writer) (*Events, error) {
 	return e, nil
 }
 
-// MustLoadEvents is LoadEvents for main: on error it logs one line and
-// exits.
-func MustLoadEvents(context.Context) *Events {
+// MustLoadEvents is LoadEvents for main, from the process environment: on
+// error it logs one line and exits.
+func MustLoadEvents() *Events {
 	e, err := LoadEvents(os.Getenv, os.Stdout)
 	if err != nil {
 		e.Logger.Error("cannot start", "error", err.Error())

@@ -206,9 +206,11 @@ func first(getenv func(string) string, names ...string) string {
 	return ""
 }
 
-// MustLoad is Load for main: on error it logs one line and exits.
-func MustLoad(ctx context.Context) *Env {
-	env, err := Load(ctx, os.Getenv, os.Stdout)
+// MustLoad is Load for main, from the process environment: on error it
+// logs one line and exits. It runs at init, before any request, so it has
+// no request context to honour.
+func MustLoad() *Env {
+	env, err := Load(context.Background(), os.Getenv, os.Stdout)
 	if err != nil {
 		env.Logger.Error("cannot start", "error", err.Error())
 		os.Exit(1)

@@ -52,16 +52,16 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Start runs DynamoDB Local in memory on a free port from libDir and waits
+// Start runs DynamoDB Local from LibDir in memory on a free port and waits
 // until it answers. Its output goes to log. The server dies with this
 // process (see procattr).
-func Start(ctx context.Context, libDir string, log io.Writer) (*Server, error) {
-	return StartWith(ctx, Options{LibDir: libDir, Log: log})
+func Start(ctx context.Context, log io.Writer) (*Server, error) {
+	return StartWith(ctx, Options{Log: log})
 }
 
 // Options configure StartWith.
 type Options struct {
-	LibDir string
+	LibDir string // empty: LibDir()
 	Log    io.Writer
 	// Port is the port to listen on; 0 picks a free one.
 	Port int
@@ -74,6 +74,13 @@ type Options struct {
 // start it again on the same port and data.
 func StartWith(ctx context.Context, o Options) (*Server, error) {
 	libDir, log := o.LibDir, o.Log
+	if libDir == "" {
+		dir, err := LibDir()
+		if err != nil {
+			return nil, err
+		}
+		libDir = dir
+	}
 	libDir, err := filepath.Abs(libDir)
 	if err != nil {
 		return nil, err

@@ -21,26 +21,20 @@ import (
 	"github.com/keygate/keygate/shared/store"
 )
 
-var server = testkit.Server{Name: "DynamoDB Local", Env: "DYNAMODB_ENDPOINT", Start: start}
-
-func start() (string, error) {
-	dir, err := ddblocal.LibDir()
-	if err != nil {
-		return "", err
-	}
-	srv, err := ddblocal.Start(context.Background(), dir, os.Stderr)
-	if err != nil {
-		return "", err
-	}
-	return srv.Endpoint, nil
-}
-
 // Endpoint returns the DynamoDB Local endpoint: $DYNAMODB_ENDPOINT, else a
 // server started once for the test process.
 func Endpoint(t testing.TB) string {
 	t.Helper()
 	return server.Endpoint(t)
 }
+
+var server = testkit.Server{Name: "DynamoDB Local", Env: "DYNAMODB_ENDPOINT", Start: func() (string, error) {
+	srv, err := ddblocal.Start(context.Background(), os.Stderr)
+	if err != nil {
+		return "", err
+	}
+	return srv.Endpoint, nil
+}}
 
 // Client returns a DynamoDB client for endpoint with dummy credentials.
 func Client(endpoint string) *dynamodb.Client {

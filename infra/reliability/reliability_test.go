@@ -158,11 +158,7 @@ func freePort(t *testing.T) int {
 // management answers 503 with the envelope; afterwards the same handler
 // instances work again and nothing is half-written.
 func TestRestartMidRun(t *testing.T) {
-	dir, err := ddblocal.LibDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := ddblocal.Options{LibDir: dir, Log: io.Discard, Port: freePort(t), DBPath: t.TempDir()}
+	opts := ddblocal.Options{Log: io.Discard, Port: freePort(t), DBPath: t.TempDir()}
 	srv, err := ddblocal.StartWith(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("DynamoDB Local is required: %v", err)

@@ -587,11 +587,7 @@ func TestBadEvents(t *testing.T) {
 // TestFailsClosed points the authorizer at a DynamoDB Local that has been
 // stopped: every decision must be an error, never an allow.
 func TestFailsClosed(t *testing.T) {
-	dir, err := ddblocal.LibDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ddblocal.Start(context.Background(), dir, io.Discard)
+	srv, err := ddblocal.Start(context.Background(), io.Discard)
 	if err != nil {
 		t.Fatalf("DynamoDB Local is required: %v", err)
 	}

@@ -159,12 +159,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// DynamoDB Local, a table and a key for the authorizer to find.
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
 	if endpoint == "" {
-		dir, err := ddblocal.LibDir()
-		if err != nil {
-			return err
-		}
 		fmt.Fprintln(stdout, "Starting DynamoDB Local ...")
-		srv, err := ddblocal.Start(ctx, dir, io.Discard)
+		srv, err := ddblocal.Start(ctx, io.Discard)
 		if err != nil {
 			return err
 		}

@@ -20,15 +20,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir, err := ddblocal.LibDir()
-	if err != nil {
-		return err
-	}
 	data := filepath.Join(root, ".build", "ddb-data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return err
 	}
-	srv, err := ddblocal.StartWith(ctx, ddblocal.Options{LibDir: dir, Log: os.Stderr, Port: 8000, DBPath: data})
+	srv, err := ddblocal.StartWith(ctx, ddblocal.Options{Log: os.Stderr, Port: 8000, DBPath: data})
 	if err != nil {
 		return fmt.Errorf("%w (is port 8000 taken?)", err)
 	}

@@ -40,11 +40,7 @@ func localEnv(ctx context.Context, root string, log io.Writer) ([]string, func()
 	}
 	endpoint, stop := fmt.Sprintf("http://127.0.0.1:%d", DDBPort), func() {}
 	if !answers(DDBPort) {
-		dir, err := ddblocal.LibDir()
-		if err != nil {
-			return nil, nil, err
-		}
-		srv, err := ddblocal.StartWith(ctx, ddblocal.Options{LibDir: dir, Log: io.Discard, DBPath: filepath.Join(build, "ddb-data")})
+		srv, err := ddblocal.StartWith(ctx, ddblocal.Options{Log: io.Discard, DBPath: filepath.Join(build, "ddb-data")})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w (or set DYNAMODB_ENDPOINT, or run make ddb in another shell)", err)
 		}

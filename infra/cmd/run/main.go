@@ -46,11 +46,7 @@ func run(ctx context.Context) error {
 
 	defaults := map[string]string{"TABLE_NAME": "keygate", "TOKEN_PEPPER": randomPepper()}
 	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
-		dir, err := ddblocal.LibDir()
-		if err != nil {
-			return err
-		}
-		srv, err := ddblocal.Start(ctx, dir, io.Discard)
+		srv, err := ddblocal.Start(ctx, io.Discard)
 		if err != nil {
 			return err
 		}

@@ -26,18 +26,13 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: withddb -- command [args...]")
 		return 2
 	}
-	dir, err := ddblocal.LibDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "withddb:", err)
-		return 1
-	}
 	log, err := os.CreateTemp("", "dynamodb-local-*.log")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "withddb:", err)
 		return 1
 	}
 	defer os.Remove(log.Name())
-	srv, err := ddblocal.Start(context.Background(), dir, log)
+	srv, err := ddblocal.Start(context.Background(), log)
 	if err != nil {
 		out, _ := os.ReadFile(log.Name())
 		fmt.Fprintf(os.Stderr, "withddb: %v\n%s", err, out)

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/scope"
 )
@@ -103,32 +104,18 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	}
 	capped := capExpiry(c, &k)
 
-	tok, err := s.cfg.Format.Generate(s.cfg.Random, s.cfg.Hasher)
-	if err != nil {
-		return nil, fmt.Errorf("create key: %w", err)
-	}
-	verifier, err := s.cfg.Hasher.Verifier(tok)
-	if err != nil {
-		return nil, fmt.Errorf("create key: %w", err)
-	}
-	k.ID = tok.ID()
-	k.Hint = s.cfg.Format.Hint(k.ID)
-	rec := &keygate.Record{Key: k, Verifier: verifier}
-	if k.ExpiresAt != nil {
-		rec.TTL = k.ExpiresAt.Add(s.cfg.Retention).Unix()
-	}
-	limit := s.limit(k.Type)
-	audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: k.ID, Tenant: k.Tenant, Owner: k.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
 	var idem *keygate.Idempotency
 	if idempotencyKey != "" {
 		if idem, err = s.idempotency(c, tenant, "create", req, idempotencyKey, now); err != nil {
 			return nil, err
 		}
-		if idem.Sealed, err = s.cfg.Hasher.Seal([]byte(tok.Reveal()), idem.PK); err != nil {
-			return nil, err
-		}
 	}
-	replay, err := s.store.CreateKey(ctx, rec, limit, now, audit, idem, c.KeyID)
+	rec, tok, err := s.mint(&k, idem)
+	if err != nil {
+		return nil, fmt.Errorf("create key: %w", err)
+	}
+	audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: k.ID, Tenant: k.Tenant, Owner: k.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
+	replay, err := s.store.CreateKey(ctx, rec, s.limit(k.Type), now, audit, idem, c.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +124,32 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	}
 	k.Status = k.StatusAt(now)
 	return &Created{Key: k, Token: tok.Reveal(), ExpiryCapped: capped}, nil
+}
+
+// mint gives k a fresh token (its ID and hint) and returns the record that
+// stores it: the verifier, never the token, and the TTL. For an idempotent
+// request the token is also sealed into idem, so a replay can show it
+// again.
+func (s *Service) mint(k *keygate.Key, idem *keygate.Idempotency) (*keygate.Record, apikey.Token, error) {
+	tok, err := s.cfg.Format.Generate(s.cfg.Random, s.cfg.Hasher)
+	if err != nil {
+		return nil, tok, err
+	}
+	verifier, err := s.cfg.Hasher.Verifier(tok)
+	if err != nil {
+		return nil, tok, err
+	}
+	k.ID, k.Hint = tok.ID(), s.cfg.Format.Hint(tok.ID())
+	rec := &keygate.Record{Key: *k, Verifier: verifier}
+	if k.ExpiresAt != nil {
+		rec.TTL = k.ExpiresAt.Add(s.cfg.Retention).Unix()
+	}
+	if idem != nil {
+		if idem.Sealed, err = s.cfg.Hasher.Seal([]byte(tok.Reveal()), idem.PK); err != nil {
+			return nil, tok, err
+		}
+	}
+	return rec, tok, nil
 }
 
 // limit is how many active keys of type t an owner (or, for service

@@ -104,18 +104,9 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 			next.ExpiresAt, capped = &at, true
 		}
 	}
-	tok, err := s.cfg.Format.Generate(s.cfg.Random, s.cfg.Hasher)
+	rec, tok, err := s.mint(&next, idem)
 	if err != nil {
 		return nil, fmt.Errorf("rotate key %s: %w", old.ID, err)
-	}
-	verifier, err := s.cfg.Hasher.Verifier(tok)
-	if err != nil {
-		return nil, fmt.Errorf("rotate key %s: %w", old.ID, err)
-	}
-	next.ID, next.Hint = tok.ID(), s.cfg.Format.Hint(tok.ID())
-	rec := &keygate.Record{Key: next, Verifier: verifier}
-	if next.ExpiresAt != nil {
-		rec.TTL = next.ExpiresAt.Add(s.cfg.Retention).Unix()
 	}
 
 	oldExpires := now.Add(time.Duration(grace) * time.Second)
@@ -128,11 +119,6 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 			Detail: map[string]string{"rotated_to": next.ID, "grace_seconds": strconv.FormatInt(grace, 10)}},
 		{Action: keygate.ActionCreated, KeyID: next.ID, Tenant: next.Tenant, Owner: next.Owner, Actor: actor, RequestID: rid, At: now,
 			Detail: map[string]string{"rotated_from": old.ID}},
-	}
-	if idem != nil {
-		if idem.Sealed, err = s.cfg.Hasher.Seal([]byte(tok.Reveal()), idem.PK); err != nil {
-			return nil, err
-		}
 	}
 	replay, err := s.store.RotateKey(ctx, old, rec, oldExpires, oldExpires.Add(s.cfg.Retention).Unix(), s.limit(old.Type), now, audits, idem, c.KeyID)
 	if err != nil {

@@ -62,8 +62,9 @@ func (c Config) now() time.Time {
 	return time.Now()
 }
 
-// Consumer publishes changes. Mailer may be nil: no e-mail is sent.
-type Consumer struct {
+// deps is what the consumer and the daily run work with. mail may be nil:
+// no e-mail is sent.
+type deps struct {
 	store Store
 	pub   Publisher
 	mail  Mailer
@@ -71,9 +72,12 @@ type Consumer struct {
 	log   *slog.Logger
 }
 
-// NewConsumer returns a Consumer.
+// Consumer publishes changes.
+type Consumer struct{ deps }
+
+// NewConsumer returns a Consumer. Mailer may be nil: no e-mail is sent.
 func NewConsumer(s Store, p Publisher, m Mailer, cfg Config, log *slog.Logger) *Consumer {
-	return &Consumer{store: s, pub: p, mail: m, cfg: cfg, log: log}
+	return &Consumer{deps{s, p, m, cfg, log}}
 }
 
 // Process handles changes and returns each one's outcome: errs[i] is nil

@@ -118,21 +118,11 @@ func (f *fixture) handle(t *testing.T, h *lifecycle.StreamHandler, records []eve
 	return failed
 }
 
-// published is what an event's detail says, decoded.
+// published is what an event's detail says, decoded. The wire shape
+// itself is checked against docs/events' schemas (validate).
 type published struct {
 	motolocal.Envelope
-	D struct {
-		EventID   string            `json:"event_id"`
-		Tenant    string            `json:"tenant"`
-		KeyID     string            `json:"key_id"`
-		Action    string            `json:"action"`
-		Actor     string            `json:"actor"`
-		At        time.Time         `json:"at"`
-		Changes   map[string]string `json:"detail"`
-		Key       *lifecycle.KeyInfo
-		Window    int `json:"window_days"`
-		RequestID string
-	}
+	D lifecycle.Detail
 }
 
 // drain reads the events the bus delivered, checking that none carries a

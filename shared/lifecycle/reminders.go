@@ -18,17 +18,11 @@ const day = 24 * time.Hour
 // key.expiring once per key and reminder window, with e-mails. It reads
 // only the expiry-day partitions of GSI2 from yesterday to
 // MaxReminderDays ahead, never the whole table.
-type Reminders struct {
-	store Store
-	pub   Publisher
-	mail  Mailer
-	cfg   Config
-	log   *slog.Logger
-}
+type Reminders struct{ deps }
 
 // NewReminders returns the daily run. Mailer may be nil.
 func NewReminders(s Store, p Publisher, m Mailer, cfg Config, log *slog.Logger) *Reminders {
-	return &Reminders{store: s, pub: p, mail: m, cfg: cfg, log: log}
+	return &Reminders{deps{s, p, m, cfg, log}}
 }
 
 // Report is what a run did.

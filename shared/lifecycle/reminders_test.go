@@ -89,8 +89,8 @@ func TestReminders(t *testing.T) {
 			if e.DetailType != lifecycle.KeyExpiring || e.D.Key == nil || e.D.Key.Status != keygate.Active {
 				t.Errorf("unexpected %s %+v", e.DetailType, e.D)
 			}
-			got = append(got, e.D.KeyID+"/"+strconv.Itoa(e.D.Window))
-			if e.D.EventID != lifecycle.EventID("expiring", e.D.KeyID, strconv.Itoa(e.D.Window), e.D.Changes["expires_at"]) {
+			got = append(got, e.D.KeyID+"/"+strconv.Itoa(e.D.WindowDays))
+			if e.D.EventID != lifecycle.EventID("expiring", e.D.KeyID, strconv.Itoa(e.D.WindowDays), e.D.Changes["expires_at"]) {
 				t.Errorf("event id %s is not the stable one", e.D.EventID)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -79,11 +78,7 @@ type stack struct {
 	admin string
 }
 
-func newStack(t *testing.T) *stack { t.Helper(); return newStackWith(t, nil) }
-
-// newStackWith is newStack with wrap (if not nil) in front of the gateway;
-// wrap learns the admin token.
-func newStackWith(t *testing.T, wrap func(next http.Handler, admin string) http.Handler) *stack {
+func newStack(t *testing.T) *stack {
 	t.Helper()
 	// Revocation takes effect on the next request: no caches.
 	vars := dynamotest.Vars(t, map[string]string{"AUTH_CACHE_TTL": "0"})
@@ -96,11 +91,7 @@ func newStackWith(t *testing.T, wrap func(next http.Handler, admin string) http.
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h http.Handler = gateway.Local(env, 0, nil)
-	if wrap != nil {
-		h = wrap(h, admin.Token)
-	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(gateway.Local(env, 0, nil))
 	t.Cleanup(srv.Close)
 	return &stack{url: srv.URL, admin: admin.Token}
 }

@@ -4,7 +4,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -96,8 +95,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.LastUsedInterval < time.Second {
 		r.fail("LAST_USED_INTERVAL must be at least 1s")
 	}
-	if len(r.errs) > 0 {
-		return nil, fmt.Errorf("invalid configuration: %w", errors.Join(r.errs...))
+	if err := r.err(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -1,17 +1,14 @@
 package setup
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/keygate/keygate/shared/config"
 	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/notify"
 	"github.com/keygate/keygate/shared/store"
@@ -33,64 +30,22 @@ type Events struct {
 	Config    lifecycle.Config
 }
 
-// LoadEvents reads the lifecycle functions' environment: TABLE_NAME,
-// DYNAMODB_ENDPOINT (local), EVENT_BUS_NAME, EMAIL_SENDER and
-// EMAIL_CONFIGURATION_SET (optional), CONSOLE_URL (optional),
-// REMINDER_DAYS (default "14,3"), and the AWS settings Load reads, with
-// AWS_ENDPOINT_URL_EVENTBRIDGE and AWS_ENDPOINT_URL_SESV2.
+// LoadEvents reads the lifecycle functions' environment (config.LoadEvents)
+// and the AWS settings Load reads, with AWS_ENDPOINT_URL_EVENTBRIDGE and
+// AWS_ENDPOINT_URL_SESV2, and builds the clients.
 func LoadEvents(getenv func(string) string, logs io.Writer) (*Events, error) {
 	e := &Events{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
-	var problems []string
-	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	e.Table, e.Bus = getenv("TABLE_NAME"), getenv("EVENT_BUS_NAME")
-	if e.Table == "" {
-		fail("TABLE_NAME is required")
-	}
-	if e.Bus == "" {
-		fail("EVENT_BUS_NAME is required")
-	}
-	e.Sender, e.ConfigSet = getenv("EMAIL_SENDER"), getenv("EMAIL_CONFIGURATION_SET")
-	if e.Sender != "" && !lifecycle.ValidEmail(e.Sender) {
-		fail("EMAIL_SENDER: %q is not an e-mail address", e.Sender)
-	}
-	if c := getenv("CONSOLE_URL"); c != "" {
-		u, err := url.Parse(c)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			fail("CONSOLE_URL: %q is not an http(s) URL", c)
-		}
-		e.Config.ConsoleURL = c
-	}
-	days := getenv("REMINDER_DAYS")
-	if days == "" {
-		days = "14,3"
-	}
-	s := lifecycle.Settings{}
-	for _, f := range strings.Split(days, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			n = -1
-		}
-		s.ReminderDays = append(s.ReminderDays, n)
-	}
-	if err := s.Check(); err != nil {
-		fail("REMINDER_DAYS: %q must be distinct whole days from 1 to %d, comma-separated, at most %d", days, lifecycle.MaxReminderDays, lifecycle.MaxReminderWindows)
-	}
-	e.Config.DefaultReminderDays = s.ReminderDays
-	endpoint := getenv("DYNAMODB_ENDPOINT")
-	ae, err := awsFromEnv(getenv, endpoint != "")
+	cfg, err := config.LoadEvents(getenv)
 	if err != nil {
-		problems = append(problems, err.Error())
+		return e, err
 	}
-	if len(problems) > 0 {
-		return e, fmt.Errorf("invalid configuration: %s", strings.Join(problems, "; "))
+	e.Table, e.Bus, e.Sender, e.ConfigSet = cfg.TableName, cfg.EventBusName, cfg.EmailSender, cfg.EmailConfigurationSet
+	e.Config.ConsoleURL, e.Config.DefaultReminderDays = cfg.ConsoleURL, cfg.ReminderDays
+	ae, err := awsFromEnv(getenv, cfg.DynamoDBEndpoint != "")
+	if err != nil {
+		return e, err
 	}
-	e.DynamoDB = dynamodb.NewFromConfig(ae.cfg, func(o *dynamodb.Options) {
-		o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.fips, ae.dualStack
-		o.BaseEndpoint = ae.endpoint("DYNAMODB")
-		if endpoint != "" {
-			o.BaseEndpoint = &endpoint
-		}
-	})
+	e.DynamoDB = ae.dynamoDB(cfg.DynamoDBEndpoint)
 	e.EventBridge = eventbridge.NewFromConfig(ae.cfg, func(o *eventbridge.Options) {
 		o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.fips, ae.dualStack
 		o.BaseEndpoint = ae.endpoint("EVENTBRIDGE")

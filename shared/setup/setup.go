@@ -53,13 +53,7 @@ func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env
 	if err != nil {
 		return env, err
 	}
-	env.DynamoDB = dynamodb.NewFromConfig(ae.cfg, func(o *dynamodb.Options) {
-		o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.fips, ae.dualStack
-		o.BaseEndpoint = ae.endpoint("DYNAMODB")
-		if cfg.DynamoDBEndpoint != "" {
-			o.BaseEndpoint = &cfg.DynamoDBEndpoint
-		}
-	})
+	env.DynamoDB = ae.dynamoDB(cfg.DynamoDBEndpoint)
 	pepper := cfg.TokenPepper
 	if cfg.TokenPepperSecretARN != "" {
 		sm := secretsmanager.NewFromConfig(ae.cfg, func(o *secretsmanager.Options) {
@@ -104,6 +98,17 @@ type awsEnv struct {
 	dualStack aws.DualStackEndpointState
 	getenv    func(string) string
 	ignoreURL bool
+}
+
+// dynamoDB is the DynamoDB client: at local (DYNAMODB_ENDPOINT) if set.
+func (a *awsEnv) dynamoDB(local string) *dynamodb.Client {
+	return dynamodb.NewFromConfig(a.cfg, func(o *dynamodb.Options) {
+		o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = a.fips, a.dualStack
+		o.BaseEndpoint = a.endpoint("DYNAMODB")
+		if local != "" {
+			o.BaseEndpoint = &local
+		}
+	})
 }
 
 // endpoint is AWS_ENDPOINT_URL_<service>, else AWS_ENDPOINT_URL, unless

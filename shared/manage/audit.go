@@ -48,21 +48,14 @@ func (s *Service) Audit(ctx context.Context, c keygate.Caller, req AuditRequest)
 	if req.KeyID != "" && !apikey.ValidID(req.KeyID) {
 		return nil, keygate.Errorf(keygate.Invalid, "key_id is not a key ID")
 	}
-	limit := req.Limit
-	if limit == 0 {
-		limit = DefaultListLimit
-	}
-	if limit < 1 || limit > MaxListLimit {
-		return nil, keygate.Errorf(keygate.Invalid, "limit must be between 1 and %d", MaxListLimit)
+	limit, err := pageLimit(req.Limit)
+	if err != nil {
+		return nil, err
 	}
 	binding := "audit\x00" + c.Name() + "\x00" + tenant + "\x00" + req.KeyID
 	q := keygate.AuditQuery{Tenant: tenant, KeyID: req.KeyID, Limit: limit}
-	if req.Cursor != "" {
-		plain, err := s.cfg.Hasher.Open(req.Cursor, binding)
-		if err != nil {
-			return nil, keygate.Errorf(keygate.Invalid, "cursor is not valid for this listing")
-		}
-		q.Cursor = string(plain)
+	if q.Cursor, err = s.openCursor(req.Cursor, binding); err != nil {
+		return nil, err
 	}
 	records, next, err := s.store.ListAudit(ctx, q)
 	if err != nil {
@@ -76,12 +69,8 @@ func (s *Service) Audit(ctx context.Context, c keygate.Caller, req AuditRequest)
 		}
 		out.Events = append(out.Events, AuditEvent{At: a.At, Action: a.Action, KeyID: a.KeyID, Actor: a.Actor, RequestID: a.RequestID, Detail: detail})
 	}
-	if next != "" {
-		sealed, err := s.cfg.Hasher.Seal([]byte(next), binding)
-		if err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
-		}
-		out.NextCursor = &sealed
+	if out.NextCursor, err = s.sealCursor(next, binding); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
 	}
 	return out, nil
 }

@@ -46,12 +46,9 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 	default:
 		return nil, keygate.Errorf(keygate.Invalid, "status must be active, disabled, revoked or expired")
 	}
-	limit := req.Limit
-	if limit == 0 {
-		limit = DefaultListLimit
-	}
-	if limit < 1 || limit > MaxListLimit {
-		return nil, keygate.Errorf(keygate.Invalid, "limit must be between 1 and %d", MaxListLimit)
+	limit, err := pageLimit(req.Limit)
+	if err != nil {
+		return nil, err
 	}
 	now := s.cfg.Now()
 	if !c.IsAdmin() && c.Type == keygate.Service {
@@ -67,12 +64,8 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 	}
 	binding := cursorBinding(c, tenant, owner, req.Status)
 	q := keygate.KeyQuery{Tenant: tenant, Owner: owner, Status: req.Status, At: now, Limit: limit}
-	if req.Cursor != "" {
-		plain, err := s.cfg.Hasher.Open(req.Cursor, binding)
-		if err != nil {
-			return nil, keygate.Errorf(keygate.Invalid, "cursor is not valid for this listing")
-		}
-		q.Cursor = string(plain)
+	if q.Cursor, err = s.openCursor(req.Cursor, binding); err != nil {
+		return nil, err
 	}
 	recs, next, err := s.store.ListKeys(ctx, q)
 	if err != nil {
@@ -82,14 +75,49 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 	for _, r := range recs {
 		out.Keys = append(out.Keys, s.view(r, now))
 	}
-	if next != "" {
-		sealed, err := s.cfg.Hasher.Seal([]byte(next), binding)
-		if err != nil {
-			return nil, fmt.Errorf("list keys: %w", err)
-		}
-		out.NextCursor = &sealed
+	if out.NextCursor, err = s.sealCursor(next, binding); err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	return out, nil
+}
+
+// pageLimit is a listing's page size: DefaultListLimit unless asked, at
+// most MaxListLimit.
+func pageLimit(n int) (int, error) {
+	if n == 0 {
+		return DefaultListLimit, nil
+	}
+	if n < 1 || n > MaxListLimit {
+		return 0, keygate.Errorf(keygate.Invalid, "limit must be between 1 and %d", MaxListLimit)
+	}
+	return n, nil
+}
+
+// openCursor reads a client's cursor ("" for the first page). Cursors are
+// sealed to their binding, so one can neither be forged nor continue
+// another caller's or another filter's listing.
+func (s *Service) openCursor(cursor, binding string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	plain, err := s.cfg.Hasher.Open(cursor, binding)
+	if err != nil {
+		return "", keygate.Errorf(keygate.Invalid, "cursor is not valid for this listing")
+	}
+	return string(plain), nil
+}
+
+// sealCursor is the cursor a client gets for the store's next position:
+// nil when the listing is complete.
+func (s *Service) sealCursor(next, binding string) (*string, error) {
+	if next == "" {
+		return nil, nil
+	}
+	sealed, err := s.cfg.Hasher.Seal([]byte(next), binding)
+	if err != nil {
+		return nil, err
+	}
+	return &sealed, nil
 }
 
 // cursorBinding is what a cursor is sealed to: it continues only the

@@ -23,15 +23,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/keygate/keygate/infra/cli"
 	"github.com/keygate/keygate/shared/store"
 )
 
-func main() {
+func main() { cli.Main("table", run) }
+
+func run(ctx context.Context) error {
 	printDef := flag.Bool("print", false, "print the table definition as CloudFormation-style JSON and exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: table [-print]")
-		os.Exit(2)
+		return cli.Exit(2)
 	}
 	table, endpoint := os.Getenv("TABLE_NAME"), os.Getenv("DYNAMODB_ENDPOINT")
 	if *printDef {
@@ -40,37 +43,31 @@ func main() {
 		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(cloudFormation(store.TableDefinition(table))); err != nil {
-			fmt.Fprintln(os.Stderr, "table:", err)
-			os.Exit(1)
-		}
-		return
+		return enc.Encode(cloudFormation(store.TableDefinition(table)))
 	}
 	if table == "" {
 		fmt.Fprintln(os.Stderr, "table: TABLE_NAME is required")
-		os.Exit(2)
+		return cli.Exit(2)
 	}
-	ctx := context.Background()
 	var db *dynamodb.Client
 	if endpoint != "" {
 		db = localClient(endpoint)
 	} else {
 		cfg, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "table:", err)
-			os.Exit(1)
+			return err
 		}
 		db = dynamodb.NewFromConfig(cfg)
 	}
 	if err := store.EnsureTable(ctx, db, table); err != nil {
-		fmt.Fprintln(os.Stderr, "table:", err)
-		os.Exit(1)
+		return err
 	}
 	where := aws.ToString(db.Options().BaseEndpoint)
 	if where == "" {
 		where = "AWS"
 	}
 	fmt.Printf("table %s is ready on %s\n", table, where)
+	return nil
 }
 
 // localClient is a client for DynamoDB Local at endpoint. DynamoDB Local

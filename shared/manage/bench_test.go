@@ -1,15 +1,13 @@
 package manage_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/keygate/keygate/infra/dynamotest"
-	"github.com/keygate/keygate/shared/apikey"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/store"
@@ -25,14 +23,7 @@ import (
 func benchService(b *testing.B) *manage.Service {
 	b.Helper()
 	db, table := dynamotest.NewTable(b)
-	format, err := apikey.NewFormat(apikey.DefaultPrefix)
-	if err != nil {
-		b.Fatal(err)
-	}
-	hasher, err := apikey.NewHasher(bytes.Repeat([]byte("b"), 32), apikey.HMACSHA256, rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
+	format, hasher := testkit.Tokens(b)
 	return manage.New(store.New(db, table), manage.Config{
 		Format: format, Hasher: hasher,
 		DefaultTTL: 90 * 24 * time.Hour, Retention: 30 * 24 * time.Hour,

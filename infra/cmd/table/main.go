@@ -102,6 +102,9 @@ func cloudFormation(in *dynamodb.CreateTableInput) map[string]any {
 		}
 		return out
 	}
+	index := func(name *string, ks []types.KeySchemaElement, p *types.Projection) map[string]any {
+		return map[string]any{"IndexName": aws.ToString(name), "KeySchema": keySchema(ks), "Projection": projection(p)}
+	}
 	attrs := make([]map[string]string, len(in.AttributeDefinitions))
 	for i, a := range in.AttributeDefinitions {
 		attrs[i] = map[string]string{"AttributeName": aws.ToString(a.AttributeName), "AttributeType": string(a.AttributeType)}
@@ -116,26 +119,17 @@ func cloudFormation(in *dynamodb.CreateTableInput) map[string]any {
 			"Enabled":       true,
 		},
 	}
-	if len(in.GlobalSecondaryIndexes) > 0 {
-		gsis := make([]map[string]any, len(in.GlobalSecondaryIndexes))
-		for i, g := range in.GlobalSecondaryIndexes {
-			gsis[i] = map[string]any{
-				"IndexName":  aws.ToString(g.IndexName),
-				"KeySchema":  keySchema(g.KeySchema),
-				"Projection": projection(g.Projection),
-			}
-		}
+	var gsis, lsis []map[string]any
+	for _, g := range in.GlobalSecondaryIndexes {
+		gsis = append(gsis, index(g.IndexName, g.KeySchema, g.Projection))
+	}
+	for _, l := range in.LocalSecondaryIndexes {
+		lsis = append(lsis, index(l.IndexName, l.KeySchema, l.Projection))
+	}
+	if gsis != nil {
 		out["GlobalSecondaryIndexes"] = gsis
 	}
-	if len(in.LocalSecondaryIndexes) > 0 {
-		lsis := make([]map[string]any, len(in.LocalSecondaryIndexes))
-		for i, l := range in.LocalSecondaryIndexes {
-			lsis[i] = map[string]any{
-				"IndexName":  aws.ToString(l.IndexName),
-				"KeySchema":  keySchema(l.KeySchema),
-				"Projection": projection(l.Projection),
-			}
-		}
+	if lsis != nil {
 		out["LocalSecondaryIndexes"] = lsis
 	}
 	return out

@@ -48,15 +48,12 @@ const maxDepth = 10000
 // eventFields is what the authorizer reads from an event. Slices point
 // into the event, or into a fresh buffer when a string held escapes.
 type eventFields struct {
-	version, typ       []byte
-	methodArn          []byte
-	routeArn           []byte
-	authorizationToken []byte
-	headers, query     mapFields
+	str            [nStrings][]byte // the string fields, by field
+	headers, query mapFields
 
 	// Type errors, by field: encoding/json reports them only if the
 	// shape's struct has the field, which is known once all is read.
-	badProbe, badMethodArn, badRouteArn, badAuthToken, badHeaders, badQuery bool
+	bad [nFields]bool
 }
 
 // mapFields is what the authorizer reads from a map[string]string field.
@@ -65,41 +62,46 @@ type mapFields struct {
 	hasAuthorization, hasAPIKey, hasToken bool
 }
 
-// field names the top-level keys the decoder keeps.
+// field names the top-level keys the decoder keeps: the string fields
+// first, indexing eventFields.str, then the maps.
 type field uint8
 
 const (
-	fOther field = iota
-	fVersion
+	fVersion field = iota
 	fType
 	fMethodArn
 	fRouteArn
 	fAuthorizationToken
 	fHeaders
 	fQuery
+	fOther // a key the decoder skips
+
+	nStrings = fHeaders // the string fields are those before the maps
+	nFields  = fOther
 )
+
+// fieldKeys are the fields' JSON keys, by field.
+var fieldKeys = [nFields][]byte{
+	fVersion:            []byte("version"),
+	fType:               []byte("type"),
+	fMethodArn:          []byte("methodArn"),
+	fRouteArn:           []byte("routeArn"),
+	fAuthorizationToken: []byte("authorizationToken"),
+	fHeaders:            []byte("headers"),
+	fQuery:              []byte("queryStringParameters"),
+}
 
 // classify matches a key to a field as encoding/json matches it to a
 // struct field: exactly, else under Unicode case folding.
 func classify(key []byte) field {
-	switch {
-	case len(key) == 0 || len(key) > 3*len("queryStringParameters"):
+	if len(key) == 0 || len(key) > 3*len("queryStringParameters") {
 		// No folding triples a byte length, so longer keys cannot match.
 		return fOther
-	case bytes.EqualFold(key, []byte("version")):
-		return fVersion
-	case bytes.EqualFold(key, []byte("type")):
-		return fType
-	case bytes.EqualFold(key, []byte("methodArn")):
-		return fMethodArn
-	case bytes.EqualFold(key, []byte("routeArn")):
-		return fRouteArn
-	case bytes.EqualFold(key, []byte("authorizationToken")):
-		return fAuthorizationToken
-	case bytes.EqualFold(key, []byte("headers")):
-		return fHeaders
-	case bytes.EqualFold(key, []byte("queryStringParameters")):
-		return fQuery
+	}
+	for k, name := range &fieldKeys {
+		if bytes.EqualFold(key, name) {
+			return field(k)
+		}
 	}
 	return fOther
 }
@@ -107,14 +109,15 @@ func classify(key []byte) field {
 // shape is detect's rule, on the decoded version and type.
 func (f *eventFields) shape() Shape {
 	// string(b) == "..." compares without allocating.
+	version, typ := f.str[fVersion], f.str[fType]
 	switch {
-	case string(f.version) == "2.0":
+	case string(version) == "2.0":
 		return HTTPv2
-	case string(f.version) == "1.0" && string(f.typ) == "REQUEST":
+	case string(version) == "1.0" && string(typ) == "REQUEST":
 		return HTTPv1
-	case string(f.typ) == "TOKEN":
+	case string(typ) == "TOKEN":
 		return RESTToken
-	case string(f.typ) == "REQUEST":
+	case string(typ) == "REQUEST":
 		return RESTRequest
 	}
 	return ""
@@ -123,15 +126,16 @@ func (f *eventFields) shape() Shape {
 // typeError reports whether json.Unmarshal into shape's aws-lambda-go
 // struct would fail on a field the decoder reads.
 func (f *eventFields) typeError(shape Shape) bool {
+	bad := &f.bad
 	switch shape {
 	case RESTToken: // APIGatewayCustomAuthorizerRequest
-		return f.badMethodArn || f.badAuthToken
+		return bad[fMethodArn] || bad[fAuthorizationToken]
 	case RESTRequest: // APIGatewayCustomAuthorizerRequestTypeRequest
-		return f.badMethodArn || f.badHeaders || f.badQuery
+		return bad[fMethodArn] || bad[fHeaders] || bad[fQuery]
 	case HTTPv1: // APIGatewayV2CustomAuthorizerV1Request
-		return f.badMethodArn || f.badAuthToken || f.badHeaders || f.badQuery
+		return bad[fMethodArn] || bad[fAuthorizationToken] || bad[fHeaders] || bad[fQuery]
 	case HTTPv2: // APIGatewayV2CustomAuthorizerV2Request
-		return f.badRouteArn || f.badHeaders || f.badQuery
+		return bad[fRouteArn] || bad[fHeaders] || bad[fQuery]
 	}
 	return true
 }
@@ -139,9 +143,9 @@ func (f *eventFields) typeError(shape Shape) bool {
 // arn is the ARN the shape carries its route in.
 func (f *eventFields) arn(shape Shape) []byte {
 	if shape == HTTPv2 {
-		return f.routeArn
+		return f.str[fRouteArn]
 	}
-	return f.methodArn
+	return f.str[fMethodArn]
 }
 
 // decodeEvent reads an event. ok is false for input json.Unmarshal
@@ -166,7 +170,7 @@ func decodeEvent(b []byte) (f eventFields, shape Shape, ok bool) {
 	if s.i != len(b) { // encoding/json refuses anything after the value
 		return f, "", false
 	}
-	if f.badProbe {
+	if f.bad[fVersion] || f.bad[fType] { // the probe's type error
 		return f, "", false
 	}
 	shape = f.shape()
@@ -178,27 +182,15 @@ func decodeEvent(b []byte) (f eventFields, shape Shape, ok bool) {
 
 // member reads one top-level key's value.
 func (f *eventFields) member(s *scanner, key []byte) {
-	var bad bool
-	switch classify(key) {
-	case fVersion:
-		f.version, bad = s.stringField(f.version)
-		f.badProbe = f.badProbe || bad
-	case fType:
-		f.typ, bad = s.stringField(f.typ)
-		f.badProbe = f.badProbe || bad
-	case fMethodArn:
-		f.methodArn, bad = s.stringField(f.methodArn)
-		f.badMethodArn = f.badMethodArn || bad
-	case fRouteArn:
-		f.routeArn, bad = s.stringField(f.routeArn)
-		f.badRouteArn = f.badRouteArn || bad
-	case fAuthorizationToken:
-		f.authorizationToken, bad = s.stringField(f.authorizationToken)
-		f.badAuthToken = f.badAuthToken || bad
-	case fHeaders:
-		f.badHeaders = s.mapField(&f.headers, true) || f.badHeaders
-	case fQuery:
-		f.badQuery = s.mapField(&f.query, false) || f.badQuery
+	switch k := classify(key); {
+	case k < nStrings:
+		var bad bool
+		f.str[k], bad = s.stringField(f.str[k])
+		f.bad[k] = f.bad[k] || bad
+	case k == fHeaders:
+		f.bad[k] = s.mapField(&f.headers, true) || f.bad[k]
+	case k == fQuery:
+		f.bad[k] = s.mapField(&f.query, false) || f.bad[k]
 	default:
 		s.value(1)
 	}

@@ -238,10 +238,10 @@ func parseARN(arn string) (prefix, api, stage, method, path string, ok bool) {
 func (f *eventFields) token(shape Shape, allowQuery bool) []byte {
 	switch {
 	case shape == RESTToken:
-		if tok, ok := bearer(f.authorizationToken); ok {
+		if tok, ok := bearer(f.str[fAuthorizationToken]); ok {
 			return tok
 		}
-		return bytes.TrimSpace(f.authorizationToken)
+		return bytes.TrimSpace(f.str[fAuthorizationToken])
 	case f.headers.hasAuthorization:
 		tok, _ := bearer(f.headers.authorization)
 		return tok

@@ -16,10 +16,11 @@ import (
 )
 
 // Main runs a command and exits with Status(name, err). The context is
-// cancelled on the first Ctrl-C or SIGTERM; a second one kills the process
-// as usual, because the handler is gone by then.
+// cancelled on the first Ctrl-C or SIGTERM; that also restores the default
+// handling, so a second one kills a command that is slow to stop.
 func Main(name string, run func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
 	err := run(ctx)
 	stop()
 	os.Exit(Status(name, err, os.Stderr))

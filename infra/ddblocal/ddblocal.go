@@ -20,10 +20,10 @@ import (
 // Server is a running DynamoDB Local.
 type Server = Process
 
-// LibDir finds the folder holding DynamoDBLocal.jar and its native
+// libDir finds the folder holding DynamoDBLocal.jar and its native
 // libraries: $DYNAMODB_LOCAL_LIB, or infra/dynamodb/lib of the module that
 // contains the working directory.
-func LibDir() (string, error) {
+func libDir() (string, error) {
 	if dir := os.Getenv("DYNAMODB_LOCAL_LIB"); dir != "" {
 		return dir, nil
 	}
@@ -52,17 +52,17 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Start runs DynamoDB Local from LibDir in memory on a free port and waits
-// until it answers. Its output goes to log. The server dies with this
-// process (see procattr).
+// Start runs DynamoDB Local (from $DYNAMODB_LOCAL_LIB, else the module's
+// infra/dynamodb/lib) in memory on a free port and waits until it answers.
+// Its output goes to log. The server dies with this process (see
+// procattr).
 func Start(ctx context.Context, log io.Writer) (*Server, error) {
 	return StartWith(ctx, Options{Log: log})
 }
 
 // Options configure StartWith.
 type Options struct {
-	LibDir string // empty: LibDir()
-	Log    io.Writer
+	Log io.Writer
 	// Port is the port to listen on; 0 picks a free one.
 	Port int
 	// DBPath keeps the data in files under this folder, so a restarted
@@ -73,21 +73,18 @@ type Options struct {
 // StartWith is Start with options, for fault tests that stop a server and
 // start it again on the same port and data.
 func StartWith(ctx context.Context, o Options) (*Server, error) {
-	libDir, log := o.LibDir, o.Log
-	if libDir == "" {
-		dir, err := LibDir()
-		if err != nil {
-			return nil, err
-		}
-		libDir = dir
-	}
-	libDir, err := filepath.Abs(libDir)
+	log := o.Log
+	dir, err := libDir()
 	if err != nil {
 		return nil, err
 	}
-	jars, _ := filepath.Glob(filepath.Join(libDir, "DynamoDBLocal-*.jar"))
+	lib, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	jars, _ := filepath.Glob(filepath.Join(lib, "DynamoDBLocal-*.jar"))
 	if len(jars) == 0 {
-		return nil, fmt.Errorf("DynamoDB Local is not in %s: run `make deps` (Maven fetches it from Maven Central)", libDir)
+		return nil, fmt.Errorf("DynamoDB Local is not in %s: run `make deps` (Maven fetches it from Maven Central)", lib)
 	}
 	if _, err := exec.LookPath("java"); err != nil {
 		return nil, fmt.Errorf("DynamoDB Local needs Java 17+: %w", err)
@@ -104,8 +101,8 @@ func StartWith(ctx context.Context, o Options) (*Server, error) {
 	}
 	args := append([]string{
 		"-Xms64m", "-Xmx512m", "-XX:+UseSerialGC",
-		"-Djava.library.path=" + libDir,
-		"-cp", filepath.Join(libDir, "*"),
+		"-Djava.library.path=" + lib,
+		"-cp", filepath.Join(lib, "*"),
 		"software.amazon.dynamodb.services.local.main.ServerRunner",
 		"-sharedDb", "-port", strconv.Itoa(port)}, storage...)
 	cmd := exec.Command("java", args...)

@@ -1,9 +1,11 @@
-// Package config reads Keygate's settings from the environment. Every
-// function reads the same variables; a missing or invalid one is an error
-// that names the variable, so a function stops at start with one clear line.
+// Package config reads Keygate's settings from the environment: Load for
+// the key functions (create, list, revoke, authorizer), LoadEvents for the
+// lifecycle functions. A missing or invalid setting is an error that names
+// the variable, so a function stops at start with one clear line.
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +14,7 @@ import (
 	"github.com/keygate/keygate/shared/apikey"
 )
 
-// Config is the environment of every function.
+// Config is the environment of the key functions.
 type Config struct {
 	TableName            string
 	DynamoDBEndpoint     string // local only
@@ -104,6 +106,14 @@ func Load(getenv func(string) string) (*Config, error) {
 type reader struct {
 	getenv func(string) string
 	errs   []error
+}
+
+// err is every problem found, or nil.
+func (r *reader) err() error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration: %w", errors.Join(r.errs...))
 }
 
 func (r *reader) fail(format string, args ...any) {

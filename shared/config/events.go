@@ -1,8 +1,6 @@
 package config
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,8 +23,8 @@ type Events struct {
 	ReminderDays          []int  // newest window first
 }
 
-// DefaultReminderDays is REMINDER_DAYS unless set.
-const DefaultReminderDays = "14,3"
+// defaultReminderDays is REMINDER_DAYS unless set.
+const defaultReminderDays = "14,3"
 
 // LoadEvents reads the lifecycle functions' environment through getenv.
 // Like Load, it reports every problem at once.
@@ -55,7 +53,7 @@ func LoadEvents(getenv func(string) string) (*Events, error) {
 			r.fail("CONSOLE_URL: %q is not an http(s) URL", e.ConsoleURL)
 		}
 	}
-	days := r.str("REMINDER_DAYS", DefaultReminderDays)
+	days := r.str("REMINDER_DAYS", defaultReminderDays)
 	s := lifecycle.Settings{}
 	for _, f := range strings.Split(days, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -72,12 +70,4 @@ func LoadEvents(getenv func(string) string) (*Events, error) {
 		return nil, err
 	}
 	return e, nil
-}
-
-// err is every problem found, or nil.
-func (r *reader) err() error {
-	if len(r.errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("invalid configuration: %w", errors.Join(r.errs...))
 }

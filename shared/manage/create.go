@@ -133,11 +133,11 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 func (s *Service) mint(k *keygate.Key, idem *keygate.Idempotency) (*keygate.Record, apikey.Token, error) {
 	tok, err := s.cfg.Format.Generate(s.cfg.Random, s.cfg.Hasher)
 	if err != nil {
-		return nil, tok, err
+		return nil, apikey.Token{}, err
 	}
 	verifier, err := s.cfg.Hasher.Verifier(tok)
 	if err != nil {
-		return nil, tok, err
+		return nil, apikey.Token{}, err
 	}
 	k.ID, k.Hint = tok.ID(), s.cfg.Format.Hint(tok.ID())
 	rec := &keygate.Record{Key: *k, Verifier: verifier}
@@ -146,7 +146,7 @@ func (s *Service) mint(k *keygate.Key, idem *keygate.Idempotency) (*keygate.Reco
 	}
 	if idem != nil {
 		if idem.Sealed, err = s.cfg.Hasher.Seal([]byte(tok.Reveal()), idem.PK); err != nil {
-			return nil, tok, err
+			return nil, apikey.Token{}, err
 		}
 	}
 	return rec, tok, nil

@@ -1,6 +1,7 @@
 package setup
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -14,20 +15,18 @@ import (
 	"github.com/keygate/keygate/shared/store"
 )
 
-// Events is the wiring of the lifecycle functions (functions/stream and
-// functions/reminders). They hold no pepper: unlike Env they never read
+// Events is the wiring of the lifecycle functions (functions/stream,
+// functions/reminders and functions/settings). They hold no pepper: unlike Env they never read
 // TOKEN_PEPPER or its secret, so their roles need no access to it.
 type Events struct {
 	Logger      *slog.Logger
 	DynamoDB    *dynamodb.Client
 	EventBridge *eventbridge.Client
 	// SES is nil when EMAIL_SENDER is unset: no e-mail is sent.
-	SES       *sesv2.Client
-	Table     string
-	Bus       string
-	Sender    string
-	ConfigSet string
-	Config    lifecycle.Config
+	SES *sesv2.Client
+	// Env is the environment the functions were started with.
+	Env    *config.Events
+	Config lifecycle.Config
 }
 
 // LoadEvents reads the lifecycle functions' environment (config.LoadEvents)
@@ -35,22 +34,20 @@ type Events struct {
 // AWS_ENDPOINT_URL_SESV2, and builds the clients.
 func LoadEvents(getenv func(string) string, logs io.Writer) (*Events, error) {
 	e := &Events{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
-	cfg, err := config.LoadEvents(getenv)
-	if err != nil {
+	// Every problem at once: the environment's and the AWS settings'.
+	cfg, cerr := config.LoadEvents(getenv)
+	ae, aerr := awsFromEnv(getenv, getenv("DYNAMODB_ENDPOINT") != "")
+	if err := errors.Join(cerr, aerr); err != nil {
 		return e, err
 	}
-	e.Table, e.Bus, e.Sender, e.ConfigSet = cfg.TableName, cfg.EventBusName, cfg.EmailSender, cfg.EmailConfigurationSet
+	e.Env = cfg
 	e.Config.ConsoleURL, e.Config.DefaultReminderDays = cfg.ConsoleURL, cfg.ReminderDays
-	ae, err := awsFromEnv(getenv, cfg.DynamoDBEndpoint != "")
-	if err != nil {
-		return e, err
-	}
 	e.DynamoDB = ae.dynamoDB(cfg.DynamoDBEndpoint)
 	e.EventBridge = eventbridge.NewFromConfig(ae.cfg, func(o *eventbridge.Options) {
 		o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.fips, ae.dualStack
 		o.BaseEndpoint = ae.endpoint("EVENTBRIDGE")
 	})
-	if e.Sender != "" {
+	if cfg.EmailSender != "" {
 		e.SES = sesv2.NewFromConfig(ae.cfg, func(o *sesv2.Options) {
 			o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.fips, ae.dualStack
 			o.BaseEndpoint = ae.endpoint("SESV2")
@@ -71,17 +68,19 @@ func MustLoadEvents() *Events {
 }
 
 // Store is the lifecycle store on the table.
-func (e *Events) Store() *store.Lifecycle { return store.NewLifecycle(e.DynamoDB, e.Table) }
+func (e *Events) Store() *store.Lifecycle { return store.NewLifecycle(e.DynamoDB, e.Env.TableName) }
 
 // Publisher publishes on EVENT_BUS_NAME.
-func (e *Events) Publisher() *notify.EventBridge { return notify.NewEventBridge(e.EventBridge, e.Bus) }
+func (e *Events) Publisher() *notify.EventBridge {
+	return notify.NewEventBridge(e.EventBridge, e.Env.EventBusName)
+}
 
 // Mailer sends from EMAIL_SENDER; nil without one.
 func (e *Events) Mailer() lifecycle.Mailer {
 	if e.SES == nil {
 		return nil
 	}
-	return notify.NewSES(e.SES, e.Sender, e.ConfigSet)
+	return notify.NewSES(e.SES, e.Env.EmailSender, e.Env.EmailConfigurationSet)
 }
 
 // StreamHandler is the Lambda handler of the table's stream.

@@ -30,7 +30,7 @@ func TestLoadEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Table != "keygate" || e.Bus != "keygate-events" || e.Sender != m["EMAIL_SENDER"] || e.Mailer() == nil ||
+	if e.Env.TableName != "keygate" || e.Env.EventBusName != "keygate-events" || e.Env.EmailSender != m["EMAIL_SENDER"] || e.Mailer() == nil ||
 		!slices.Equal(e.Config.DefaultReminderDays, []int{14, 3}) || e.Config.ConsoleURL != m["CONSOLE_URL"] {
 		t.Fatalf("events env %+v", e)
 	}
@@ -54,7 +54,8 @@ func TestLoadEventsInvalid(t *testing.T) {
 		t.Fatalf("err = %v, want it to ask for AWS_REGION", err)
 	}
 	m["EVENT_BUS_NAME"] = ""
-	if _, err := setup.LoadEvents(getenv(m), io.Discard); err == nil || !strings.Contains(err.Error(), "EVENT_BUS_NAME") {
-		t.Fatalf("err = %v, want config's problems first", err)
+	if _, err := setup.LoadEvents(getenv(m), io.Discard); err == nil || !strings.Contains(err.Error(), "EVENT_BUS_NAME") ||
+		!strings.Contains(err.Error(), "AWS_REGION") {
+		t.Fatalf("err = %v, want every problem at once", err)
 	}
 }

@@ -9,6 +9,7 @@ package setup
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,15 +45,13 @@ const SecretTimeout = 5 * time.Second
 // setting at fault and never include secret values.
 func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env, error) {
 	env := &Env{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
-	cfg, err := config.Load(getenv)
-	if err != nil {
+	// Every problem at once: the environment's and the AWS settings'.
+	cfg, cerr := config.Load(getenv)
+	ae, aerr := awsFromEnv(getenv, getenv("DYNAMODB_ENDPOINT") != "")
+	if err := errors.Join(cerr, aerr); err != nil {
 		return env, err
 	}
 	env.Config = cfg
-	ae, err := awsFromEnv(getenv, cfg.DynamoDBEndpoint != "")
-	if err != nil {
-		return env, err
-	}
 	env.DynamoDB = ae.dynamoDB(cfg.DynamoDBEndpoint)
 	pepper := cfg.TokenPepper
 	if cfg.TokenPepperSecretARN != "" {
@@ -71,6 +70,7 @@ func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env
 		}
 		pepper = []byte(*out.SecretString)
 	}
+	var err error
 	if env.Format, err = apikey.NewFormat(cfg.TokenPrefix); err != nil {
 		return env, err
 	}

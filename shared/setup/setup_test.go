@@ -147,6 +147,12 @@ func TestAWSInvalid(t *testing.T) {
 			m["AWS_PROFILE"] = "x"
 		},
 			[]string{"AWS_REGION is required", "AWS_PROFILE is not supported"}},
+		{"environment and AWS at once", func(m map[string]string) {
+			delete(m, "AWS_REGION")
+			delete(m, "AWS_DEFAULT_REGION")
+			m["MAX_USER_KEYS"] = "ten"
+		},
+			[]string{"AWS_REGION is required", "MAX_USER_KEYS"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

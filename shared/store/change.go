@@ -45,7 +45,7 @@ func rotatedUpdate(table string, old *keygate.Record, next string, expires time.
 	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rotated_to) AND attribute_not_exists(disabled) AND " + revCondition(old.Rev, values)
 	return &types.Update{
 		TableName:                 &table,
-		Key:                       keyItem(old.ID),
+		Key:                       keyItemKey(old.ID),
 		UpdateExpression:          aws.String("SET expires_at = :exp, #ttl = :ttl, rotated_to = :next, rev = :rev1"),
 		ConditionExpression:       &cond,
 		ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
@@ -88,7 +88,7 @@ func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit ke
 	items := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName:                 &s.table,
-			Key:                       keyItem(r.ID),
+			Key:                       keyItemKey(r.ID),
 			UpdateExpression:          &expr,
 			ConditionExpression:       &cond,
 			ExpressionAttributeNames:  map[string]string{"#name": "name", "#ttl": AttrTTL},
@@ -100,7 +100,7 @@ func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit ke
 		// The slot is released at the new, earlier expiry.
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName:                 &s.table,
-			Key:                       itemKey(slotsPK(&r.Key), slotsSK),
+			Key:                       primaryKey(slotsPK(&r.Key), slotsSK),
 			UpdateExpression:          aws.String("SET active.#id = :exp ADD version :one"),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
 			ExpressionAttributeNames:  map[string]string{"#id": r.ID},
@@ -145,7 +145,7 @@ func (s *Store) ListAudit(ctx context.Context, q keygate.AuditQuery) ([]keygate.
 		in.ExpressionAttributeValues[":key"] = attrS(q.KeyID)
 	}
 	if q.Cursor != "" {
-		in.ExclusiveStartKey = itemKey(auditPK(q.Tenant), q.Cursor)
+		in.ExclusiveStartKey = primaryKey(auditPK(q.Tenant), q.Cursor)
 	}
 	var out []keygate.Audit
 	for page := 0; page < maxPages; page++ {

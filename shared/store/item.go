@@ -21,13 +21,13 @@ func keyPK(id string) string { return "KEY#" + id }
 
 const keySK = "KEY"
 
-// itemKey is the primary key of the item at pk, sk.
-func itemKey(pk, sk string) map[string]types.AttributeValue {
+// primaryKey is the primary key of the item at pk, sk.
+func primaryKey(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{AttrPK: attrS(pk), AttrSK: attrS(sk)}
 }
 
-// keyItem is the primary key of key id's item.
-func keyItem(id string) map[string]types.AttributeValue { return itemKey(keyPK(id), keySK) }
+// keyItemKey is the primary key of key id's item.
+func keyItemKey(id string) map[string]types.AttributeValue { return primaryKey(keyPK(id), keySK) }
 
 func tenantPK(tenant string) string { return "TENANT#" + tenant }
 

@@ -94,7 +94,7 @@ func (l *Lifecycle) ExpiringOn(ctx context.Context, day time.Time) ([]*keygate.R
 const sentSK = "SENT"
 
 func sentKey(id string) map[string]types.AttributeValue {
-	return itemKey("SENT#"+id, sentSK)
+	return primaryKey("SENT#"+id, sentSK)
 }
 
 // Claim records notification id as sent unless it is; the record goes
@@ -115,7 +115,7 @@ func (l *Lifecycle) Release(ctx context.Context, id string) error {
 }
 
 func settingsKey(tenant string) map[string]types.AttributeValue {
-	return itemKey("SETTINGS#"+tenant, "SETTINGS")
+	return primaryKey("SETTINGS#"+tenant, "SETTINGS")
 }
 
 // Settings reads tenant's settings; a tenant without any has the zero
@@ -191,7 +191,7 @@ func (l *Lifecycle) GetKey(ctx context.Context, id string) (*keygate.Record, err
 	expr, names := metadata()
 	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                &l.table,
-		Key:                      keyItem(id),
+		Key:                      keyItemKey(id),
 		ConsistentRead:           aws.Bool(true),
 		ProjectionExpression:     &expr,
 		ExpressionAttributeNames: names,

@@ -77,7 +77,7 @@ type mintOp struct {
 
 func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Replay, error) {
 	r := op.rec
-	slotsKey := itemKey(slotsPK(&r.Key), slotsSK)
+	slotsKey := primaryKey(slotsPK(&r.Key), slotsSK)
 	for attempt := 0; ; attempt++ {
 		if op.idem != nil {
 			replay, err := s.Replay(ctx, op.idem.PK, now)
@@ -162,7 +162,7 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 			minterAt = len(items)
 			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 				TableName:                 &s.table,
-				Key:                       keyItem(op.minter),
+				Key:                       keyItemKey(op.minter),
 				ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(disabled) AND (attribute_not_exists(expires_at) OR expires_at > :now)"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrS(formatTime(now))},
 			}})
@@ -201,7 +201,7 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 func (s *Store) Replay(ctx context.Context, pk string, now time.Time) (*keygate.Replay, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
-		Key:            itemKey(pk, idemSK),
+		Key:            primaryKey(pk, idemSK),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -279,7 +279,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 func (s *Store) GetKey(ctx context.Context, id string) (*keygate.Record, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
-		Key:            keyItem(id),
+		Key:            keyItemKey(id),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -390,7 +390,7 @@ func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Re
 		r := rv.Record
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName:                &s.table,
-			Key:                      keyItem(r.ID),
+			Key:                      keyItemKey(r.ID),
 			UpdateExpression:         aws.String("SET revoked_at = :at, #ttl = :ttl"),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
 			ExpressionAttributeNames: map[string]string{"#ttl": AttrTTL},
@@ -417,7 +417,7 @@ func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Re
 		}
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName:                 &s.table,
-			Key:                       itemKey(pk, slotsSK),
+			Key:                       primaryKey(pk, slotsSK),
 			UpdateExpression:          aws.String("REMOVE " + strings.Join(removes, ", ") + " ADD version :one"),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
 			ExpressionAttributeNames:  names,
@@ -454,20 +454,29 @@ func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Re
 // at-interval, so a busy key costs one write per interval. It reports
 // whether it wrote.
 func (s *Store) TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error) {
-	return s.updateKeyIf(ctx, id, "touch", "SET last_used_at = :at",
-		"attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at <= :before)",
-		map[string]types.AttributeValue{":at": attrS(formatTime(at)), ":before": attrS(formatTime(at.Add(-interval)))})
+	return s.updateKeyIf(ctx, "touch", id, condUpdate{
+		set:    "SET last_used_at = :at",
+		when:   "attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at <= :before)",
+		values: map[string]types.AttributeValue{":at": attrS(formatTime(at)), ":before": attrS(formatTime(at.Add(-interval)))},
+	})
 }
 
-// updateKeyIf runs a conditional update of key id's item and reports
-// whether it wrote: a failed condition is not an error.
-func (s *Store) updateKeyIf(ctx context.Context, id, what, update, cond string, values map[string]types.AttributeValue) (bool, error) {
+// condUpdate is an update expression that applies only when its
+// condition holds.
+type condUpdate struct {
+	set, when string
+	values    map[string]types.AttributeValue
+}
+
+// updateKeyIf runs u on key id's item and reports whether it wrote: a
+// failed condition is not an error.
+func (s *Store) updateKeyIf(ctx context.Context, what, id string, u condUpdate) (bool, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       keyItem(id),
-		UpdateExpression:          &update,
-		ConditionExpression:       &cond,
-		ExpressionAttributeValues: values,
+		Key:                       keyItemKey(id),
+		UpdateExpression:          &u.set,
+		ConditionExpression:       &u.when,
+		ExpressionAttributeValues: u.values,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
@@ -482,8 +491,11 @@ func (s *Store) updateKeyIf(ctx context.Context, id, what, update, cond string, 
 // RestampVerifier sets a key's verifier to next if it is still old (the
 // pepper rotated since the key was stamped); it reports whether it wrote.
 func (s *Store) RestampVerifier(ctx context.Context, id, old, next string) (bool, error) {
-	return s.updateKeyIf(ctx, id, "restamp", "SET verifier = :next", "verifier = :old",
-		map[string]types.AttributeValue{":old": attrS(old), ":next": attrS(next)})
+	return s.updateKeyIf(ctx, "restamp", id, condUpdate{
+		set:    "SET verifier = :next",
+		when:   "verifier = :old",
+		values: map[string]types.AttributeValue{":old": attrS(old), ":next": attrS(next)},
+	})
 }
 
 // classify marks errors that mean "try again later" as Unavailable, so

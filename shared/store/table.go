@@ -71,8 +71,8 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
 		},
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
-			index(GSI1, AttrGSI1PK, AttrGSI1SK, projected),
-			index(GSI2, AttrGSI2PK, AttrGSI2SK, projected),
+			gsi(GSI1, AttrGSI1PK, AttrGSI1SK, projected),
+			gsi(GSI2, AttrGSI2PK, AttrGSI2SK, projected),
 		},
 		// The lifecycle consumer (functions/stream) reads it.
 		StreamSpecification: &types.StreamSpecification{
@@ -82,9 +82,9 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 	}
 }
 
-// index is a global secondary index on hash key pk and range key sk
+// gsi is a global secondary index on hash key pk and range key sk
 // holding the projected attributes besides the keys.
-func index(name, pk, sk string, projected []string) types.GlobalSecondaryIndex {
+func gsi(name, pk, sk string, projected []string) types.GlobalSecondaryIndex {
 	return types.GlobalSecondaryIndex{
 		IndexName: aws.String(name),
 		KeySchema: []types.KeySchemaElement{

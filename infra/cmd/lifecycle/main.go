@@ -62,14 +62,14 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := store.EnsureTable(ctx, env.DynamoDB, env.Table); err != nil {
+	if err := store.EnsureTable(ctx, env.DynamoDB, env.Env.TableName); err != nil {
 		return err
 	}
-	reader, err := streamtest.Open(ctx, env.DynamoDB, endpoint, env.Table)
+	reader, err := streamtest.Open(ctx, env.DynamoDB, endpoint, env.Env.TableName)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "lifecycle: watching the stream of %s; events go to moto's EventBridge (%s)\n", env.Table, moto.Endpoint)
+	fmt.Fprintf(os.Stderr, "lifecycle: watching the stream of %s; events go to moto's EventBridge (%s)\n", env.Env.TableName, moto.Endpoint)
 	if _, err := env.Reminders().Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "lifecycle: reminders:", err)
 	}

@@ -84,34 +84,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newBacken
 	fs.StringVar(&g.endpoint, "endpoint", "", "management API base URL, e.g. http://127.0.0.1:3000")
 	fs.StringVar(&g.key, "key", os.Getenv("KEYGATE_KEY"), "API key for --endpoint (default $KEYGATE_KEY)")
 	fs.BoolVar(&g.json, "json", false, "print the API's JSON instead of a table")
-	usage := func(msg string) int {
-		if msg != "" {
-			fmt.Fprintln(stderr, "keygatectl:", msg)
+	usage := func(err error) int {
+		if errors.Is(err, flag.ErrHelp) { // asked for: not a mistake
+			fmt.Fprint(stdout, usageSummary)
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "keygatectl:", err)
 		}
 		fmt.Fprint(stderr, usageSummary)
 		return exitUsage
 	}
 	if err := fs.Parse(args); err != nil {
-		return usage(err.Error())
+		return usage(err)
 	}
 	switch {
 	case fs.NArg() == 0:
-		return usage("")
+		return usage(nil)
 	case (g.stack == "") == (g.endpoint == ""):
-		return usage("give either --stack or --endpoint")
+		return usage(errors.New("give either --stack or --endpoint"))
 	case g.stack != "" && g.tenant == "":
-		return usage("--stack needs --tenant")
+		return usage(errors.New("--stack needs --tenant"))
 	case g.endpoint != "" && g.key == "":
-		return usage("--endpoint needs --key (or $KEYGATE_KEY)")
+		return usage(errors.New("--endpoint needs --key (or $KEYGATE_KEY)"))
 	}
 	o, out, err := parseCommand(fs.Arg(0), fs.Args()[1:])
 	if err != nil {
-		return usage(err.Error())
+		return usage(err)
 	}
 	if out != "" {
 		// Refuse before anything is created: the token must not be lost.
 		if _, err := os.Stat(out); err == nil {
-			return usage(fmt.Sprintf("--out %s exists; the token is never written over a file", out))
+			return usage(fmt.Errorf("--out %s exists; the token is never written over a file", out))
 		}
 	}
 	b, err := newBackend(ctx, g)

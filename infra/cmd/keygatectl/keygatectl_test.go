@@ -95,6 +95,10 @@ func TestAgainstGateway(t *testing.T) {
 	if code, _, _ := ctl(t, newBackend, "list"); code != exitUsage {
 		t.Fatalf("no --endpoint or --stack: %d", code)
 	}
+	// Help that was asked for is an answer, not a usage error.
+	if code, stdout, stderr := ctl(t, newBackend, "-h"); code != 0 || !strings.Contains(stdout, "usage: keygatectl") || stderr != "" {
+		t.Fatalf("-h: %d %q %q", code, stdout, stderr)
+	}
 	if code, _, _ := ctl(t, newBackend, "--endpoint", "http://127.0.0.1:1", "--key", admin.Token, "list"); code != exitFailure {
 		t.Fatalf("unreachable endpoint: %d", code)
 	}

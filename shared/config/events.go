@@ -20,7 +20,7 @@ type Events struct {
 	EmailSender           string
 	EmailConfigurationSet string
 	ConsoleURL            string // optional, linked from e-mails
-	ReminderDays          []int  // newest window first
+	ReminderDays          []int  // widest window first
 }
 
 // defaultReminderDays is REMINDER_DAYS unless set.

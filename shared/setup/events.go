@@ -16,8 +16,9 @@ import (
 )
 
 // Events is the wiring of the lifecycle functions (functions/stream,
-// functions/reminders and functions/settings). They hold no pepper: unlike Env they never read
-// TOKEN_PEPPER or its secret, so their roles need no access to it.
+// functions/reminders and functions/settings). They hold no pepper: unlike
+// Env they never read TOKEN_PEPPER or its secret, so their roles need no
+// access to it.
 type Events struct {
 	Logger      *slog.Logger
 	DynamoDB    *dynamodb.Client
@@ -34,7 +35,8 @@ type Events struct {
 // AWS_ENDPOINT_URL_SESV2, and builds the clients.
 func LoadEvents(getenv func(string) string, logs io.Writer) (*Events, error) {
 	e := &Events{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
-	// Every problem at once: the environment's and the AWS settings'.
+	// Every problem at once: the environment's and the AWS settings' (so
+	// DYNAMODB_ENDPOINT is read here too, even if config refuses the rest).
 	cfg, cerr := config.LoadEvents(getenv)
 	ae, aerr := awsFromEnv(getenv, getenv("DYNAMODB_ENDPOINT") != "")
 	if err := errors.Join(cerr, aerr); err != nil {

@@ -45,7 +45,8 @@ const SecretTimeout = 5 * time.Second
 // setting at fault and never include secret values.
 func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env, error) {
 	env := &Env{Logger: slog.New(slog.NewJSONHandler(logs, nil))}
-	// Every problem at once: the environment's and the AWS settings'.
+	// Every problem at once: the environment's and the AWS settings' (so
+	// DYNAMODB_ENDPOINT is read here too, even if config refuses the rest).
 	cfg, cerr := config.Load(getenv)
 	ae, aerr := awsFromEnv(getenv, getenv("DYNAMODB_ENDPOINT") != "")
 	if err := errors.Join(cerr, aerr); err != nil {

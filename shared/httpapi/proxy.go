@@ -114,6 +114,12 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 	if err != nil {
 		return failed(err)
 	}
+	// The call as the authorizer judged it: a mutation checks that the
+	// acting key, read now, still admits it.
+	caller.Request = keygate.Request{
+		Method: route.Method, Path: strings.Replace(route.Resource, "{id}", id, 1),
+		API: req.RequestContext.APIID, Stage: req.RequestContext.Stage,
+	}
 	q, err := queryOf(req)
 	if err != nil {
 		return outcome{err: err, caller: caller}

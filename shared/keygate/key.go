@@ -99,6 +99,16 @@ type Caller struct {
 	// recorded, not authenticated; CloudTrail's record of the invocation
 	// is the authoritative one.
 	Actor string
+	// Request is the call the authorizer admitted (zero for direct
+	// invocations): the acting key's current item must still admit it.
+	Request Request
+}
+
+// Request is a call as the gateway saw it: the management route and the
+// API (and stage) it came through.
+type Request struct {
+	Method, Path string
+	API, Stage   string
 }
 
 // Name identifies the caller in created_by and audit records.

@@ -26,9 +26,10 @@ type Store interface {
 	Claim(ctx context.Context, id string, ttl int64) (bool, error)
 	Release(ctx context.Context, id string) error
 	// Settings reads a tenant's settings (the zero value if it has none);
-	// PutSettings replaces them.
+	// PutSettings replaces them, if actor (the acting key as read, nil for
+	// an operator) is still as read and active at now.
 	Settings(ctx context.Context, tenant string) (Settings, error)
-	PutSettings(ctx context.Context, tenant string, s Settings) error
+	PutSettings(ctx context.Context, tenant string, s Settings, now time.Time, actor *keygate.Record) error
 }
 
 // Change is one stream record, decoded by storage: an audit record

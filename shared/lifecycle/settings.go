@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate/shared/keygate"
 )
@@ -73,10 +74,14 @@ func (s *Settings) Check() error {
 
 // SettingsService manages tenants' settings: operators (direct
 // invocation) any tenant's, admin keys their own tenant's.
-type SettingsService struct{ store Store }
+type SettingsService struct {
+	store Store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
 
 // NewSettingsService returns the settings service.
-func NewSettingsService(s Store) *SettingsService { return &SettingsService{store: s} }
+func NewSettingsService(s Store) *SettingsService { return &SettingsService{store: s, Now: time.Now} }
 
 // SettingsChange is a partial update: nil fields stay as they are.
 type SettingsChange struct {
@@ -103,7 +108,26 @@ func (s *SettingsService) Get(ctx context.Context, c keygate.Caller, tenant stri
 }
 
 // Update applies ch to tenant's settings and returns them.
+//
+// A key changes them with what it holds now: its item is read, it must be
+// an active, unrotated admin key of the tenant still, and the write is
+// conditioned on that item (the authorizer's context may be stale).
 func (s *SettingsService) Update(ctx context.Context, c keygate.Caller, tenant string, ch SettingsChange) (Settings, error) {
+	now := s.Now()
+	var actor *keygate.Record
+	if !c.Operator {
+		r, err := s.store.GetKey(ctx, c.KeyID)
+		if keygate.ErrorCode(err) == keygate.NotFound {
+			return Settings{}, keygate.Errorf(keygate.Unauthorized, "the calling key no longer exists")
+		}
+		if err != nil {
+			return Settings{}, err
+		}
+		if c, err = r.ActingAs(c, now); err != nil {
+			return Settings{}, err
+		}
+		actor = r
+	}
 	if err := allowed(c, tenant); err != nil {
 		return Settings{}, err
 	}
@@ -120,7 +144,7 @@ func (s *SettingsService) Update(ctx context.Context, c keygate.Caller, tenant s
 	if err := cur.Check(); err != nil {
 		return Settings{}, err
 	}
-	if err := s.store.PutSettings(ctx, tenant, cur); err != nil {
+	if err := s.store.PutSettings(ctx, tenant, cur, now, actor); err != nil {
 		return Settings{}, err
 	}
 	return cur, nil

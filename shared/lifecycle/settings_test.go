@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/lifecycle"
+	"github.com/keygate/keygate/shared/manage"
 )
 
 func TestValidEmail(t *testing.T) {
@@ -34,10 +35,10 @@ func TestValidEmail(t *testing.T) {
 func TestSettingsService(t *testing.T) {
 	f := newFixture(t)
 	svc := lifecycle.NewSettingsService(f.store)
+	svc.Now = f.clock.Now
 	ctx := context.Background()
-	admin := keygate.Caller{KeyID: "k1", Tenant: "acme", Owner: "root", Type: keygate.User, Role: keygate.Admin}
-	viewer := admin
-	viewer.Role = keygate.Viewer
+	admin := f.key(t, manage.CreateRequest{Owner: "root", Role: keygate.Admin})
+	viewer := f.key(t, manage.CreateRequest{Owner: "root", APIs: []string{"*"}, Scopes: []string{"* /v1/settings"}})
 	str := func(s string) *string { return &s }
 	days := func(d ...int) *[]int { return &d }
 	tests := []struct {
@@ -89,6 +90,67 @@ func TestSettingsService(t *testing.T) {
 	}
 	if _, err := svc.Get(ctx, viewer, "acme"); keygate.ErrorCode(err) != keygate.Forbidden {
 		t.Fatalf("a viewer read the settings: %v", err)
+	}
+}
+
+// key creates a key of acme and returns the caller the authorizer would
+// make of it.
+func (f *fixture) key(t *testing.T, req manage.CreateRequest) keygate.Caller {
+	t.Helper()
+	req.Tenant = "acme"
+	c, err := f.svc.Create(context.Background(), operator, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keygate.Caller{KeyID: c.ID, Tenant: c.Tenant, Owner: c.Owner, Type: c.Type, Role: c.Role, Scopes: c.Scopes, APIs: c.APIs, ExpiresAt: c.ExpiresAt}
+}
+
+// TestSettingsAuthorityIsCurrent: an admin key changes settings with what
+// it holds now, not with the authorizer's cached context: disabled,
+// rotated or revoked, it changes nothing. Fails on a service that trusts
+// the context.
+func TestSettingsAuthorityIsCurrent(t *testing.T) {
+	f := newFixture(t)
+	svc := lifecycle.NewSettingsService(f.store)
+	svc.Now = f.clock.Now
+	ctx := context.Background()
+	mail := func(s string) lifecycle.SettingsChange { return lifecycle.SettingsChange{OwnerEmail: &s} }
+	if _, err := svc.Update(ctx, operator, "acme", mail("ops@acme.example")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		change func(t *testing.T, id string)
+		code   keygate.Code
+	}{
+		{"disabled", func(t *testing.T, id string) {
+			if _, err := f.svc.Update(ctx, operator, manage.UpdateRequest{Tenant: "acme", ID: id, Enabled: new(false)}); err != nil {
+				t.Fatal(err)
+			}
+		}, keygate.Unauthorized},
+		{"revoked", func(t *testing.T, id string) {
+			if _, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: id}); err != nil {
+				t.Fatal(err)
+			}
+		}, keygate.Unauthorized},
+		{"in a rotation's grace", func(t *testing.T, id string) {
+			if _, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: id, GraceSeconds: new(int64(3600))}); err != nil {
+				t.Fatal(err)
+			}
+		}, keygate.Forbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			admin := f.key(t, manage.CreateRequest{Owner: "root", Role: keygate.Admin})
+			tt.change(t, admin.KeyID)
+			_, err := svc.Update(ctx, admin, "acme", mail("x@evil.example"))
+			if keygate.ErrorCode(err) != tt.code {
+				t.Fatalf("err = %v, want %s", err, tt.code)
+			}
+			if got, _ := svc.Get(ctx, operator, "acme"); got.OwnerEmail != "ops@acme.example" {
+				t.Fatalf("owner_email = %q: an inactive key changed the settings", got.OwnerEmail)
+			}
+		})
 	}
 }
 

@@ -68,9 +68,16 @@ const IdempotencyWindow = 24 * time.Hour
 //
 // The rules run in order, each a named check below: tenant and
 // idempotency key, name, type and owner, role and scopes, APIs, expiry.
-// A key never gets more than its creator has: not a wider role, scope or
-// API, and not a later expiry (it is capped, and the response says so).
+// A key never gets more than its creator has now (its item as read in
+// this request, not the authorizer's possibly stale context): not a wider
+// role, scope or API, and not a later expiry (it is capped, and the
+// response says so).
 func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateRequest) (*Created, error) {
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	c, actor, err := s.authority(ctx, c, now)
+	if err != nil {
+		return nil, err
+	}
 	tenant, err := tenantOf(c, req.Tenant)
 	if err != nil {
 		return nil, err
@@ -79,7 +86,6 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
 	k := keygate.Key{Tenant: tenant, Name: req.Name, Type: req.Type, Role: req.Role, CreatedAt: now, CreatedBy: c.Name(), Enabled: true}
 	if k.Type == "" {
 		k.Type = keygate.User
@@ -115,7 +121,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 		return nil, fmt.Errorf("create key: %w", err)
 	}
 	audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: k.ID, Tenant: k.Tenant, Owner: k.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
-	replay, err := s.store.CreateKey(ctx, rec, s.limit(k.Type), now, audit, idem, c.KeyID)
+	replay, err := s.store.CreateKey(ctx, rec, s.limit(k.Type), now, audit, idem, actor)
 	if err != nil {
 		return nil, err
 	}

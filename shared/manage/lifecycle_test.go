@@ -96,7 +96,7 @@ func TestRotateRefusals(t *testing.T) {
 		{"negative grace", operator, manage.RotateRequest{Tenant: "acme", ID: narrow.ID, GraceSeconds: ptr[int64](-1)}, keygate.Invalid},
 		{"grace over a week", operator, manage.RotateRequest{Tenant: "acme", ID: narrow.ID, GraceSeconds: ptr[int64](604801)}, keygate.Invalid},
 		{"narrow rotates wide", callerOf(narrow), manage.RotateRequest{ID: wide.ID}, keygate.Forbidden},
-		{"other tenant", keygate.Caller{KeyID: "x0000000000000000", Tenant: "globex", Owner: "root", Type: keygate.User, Role: keygate.Admin, Scopes: []string{"* /*"}, APIs: []string{"*"}}, manage.RotateRequest{ID: narrow.ID}, keygate.NotFound},
+		{"other tenant", f.adminOf(t, "globex"), manage.RotateRequest{ID: narrow.ID}, keygate.NotFound},
 		{"malformed id", operator, manage.RotateRequest{Tenant: "acme", ID: "../x"}, keygate.NotFound},
 	}
 	before := len(f.scan(t))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,30 +43,41 @@ func newFixture(t *testing.T, tweak func(*manage.Config)) *fixture {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	// The keys adminOf and viewer stand for exist and are active: keys
-	// mint only while they are (the store checks the minter).
 	st := store.New(db, table)
-	for _, id := range []string{"adminkey000000000", "viewerkey00000000"} {
-		// In a tenant of their own, so the tests' counts of acme's keys,
-		// items and audit records are unchanged.
-		r := &keygate.Record{Key: keygate.Key{ID: id, Hint: "kg_live_" + id[:8], Tenant: "fixtures", Owner: id[:5], Type: keygate.User,
-			Role: keygate.Viewer, Scopes: []string{"GET /x"}, APIs: []string{"*"}, CreatedAt: clk.Now(), CreatedBy: "operator", Enabled: true}, Verifier: "hmac-sha256$x"}
-		audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: id, Tenant: "fixtures", Owner: r.Owner, Actor: "operator", At: clk.Now()}
-		if _, err := st.CreateKey(context.Background(), r, 10, clk.Now(), audit, nil, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
 	return &fixture{svc: manage.New(st, cfg), db: db, table: table, clock: clk}
 }
 
 var operator = keygate.Caller{Operator: true}
 
-func adminOf(tenant string) keygate.Caller {
-	return keygate.Caller{KeyID: "adminkey000000000", Tenant: tenant, Owner: "root", Type: keygate.User, Role: keygate.Admin, Scopes: []string{"* /*"}, APIs: []string{"*"}}
+// adminOf mints a real admin key of tenant that never expires (keys act
+// with what their item holds, read at every mutation) and returns the
+// caller the authorizer makes of it.
+func (f *fixture) adminOf(t *testing.T, tenant string) keygate.Caller {
+	t.Helper()
+	return f.actor(t, manage.CreateRequest{Tenant: tenant, Owner: "root", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)})
 }
 
-func viewer(tenant, owner string, scopes ...string) keygate.Caller {
-	return keygate.Caller{KeyID: "viewerkey00000000", Tenant: tenant, Owner: owner, Type: keygate.User, Role: keygate.Viewer, Scopes: scopes, APIs: []string{"*"}}
+// readerOf is a tenant admin as the authorizer's context describes it,
+// for reads only: there is no item behind it, so any mutation by it fails
+// (mutations decide with the acting key's item).
+func readerOf(tenant string) keygate.Caller {
+	return keygate.Caller{KeyID: "readerkey00000000", Tenant: tenant, Owner: "root", Type: keygate.User, Role: keygate.Admin, Scopes: []string{"* /*"}, APIs: []string{"*"}}
+}
+
+// viewer mints a real viewer key of owner in tenant, for every API, that
+// never expires.
+func (f *fixture) viewer(t *testing.T, tenant, owner string, scopes ...string) keygate.Caller {
+	t.Helper()
+	return f.actor(t, manage.CreateRequest{Tenant: tenant, Owner: owner, Scopes: scopes, APIs: []string{"*"}, ExpiresInHours: ptr[int64](0)})
+}
+
+func (f *fixture) actor(t *testing.T, req manage.CreateRequest) keygate.Caller {
+	t.Helper()
+	c, err := f.svc.Create(context.Background(), operator, req)
+	if err != nil {
+		t.Fatalf("create actor %+v: %v", req, err)
+	}
+	return callerOf(c)
 }
 
 func wantCode(t *testing.T, err error, code keygate.Code) {
@@ -112,6 +124,14 @@ func (f *fixture) audits(t *testing.T, keyID string) []string {
 
 func ptr[T any](v T) *T { return &v }
 
+func keyIDs(l *manage.List) []string {
+	var ids []string
+	for _, k := range l.Keys {
+		ids = append(ids, k.ID)
+	}
+	return ids
+}
+
 func TestRoundTrip(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := manage.WithRequestID(context.Background(), "req-1")
@@ -136,7 +156,7 @@ func TestRoundTrip(t *testing.T) {
 	if len(list.Keys) != 1 || list.Keys[0].ID != created.ID || list.NextCursor != nil {
 		t.Fatalf("list = %+v", list)
 	}
-	got, err := f.svc.Get(ctx, adminOf("acme"), manage.GetRequest{Tenant: "", ID: created.ID})
+	got, err := f.svc.Get(ctx, readerOf("acme"), manage.GetRequest{Tenant: "", ID: created.ID})
 	if err != nil || got.ID != created.ID || got.Status != keygate.Active {
 		t.Fatalf("get = %+v, %v", got, err)
 	}
@@ -352,7 +372,7 @@ func TestParallelCreatesRespectLimit(t *testing.T) {
 func TestNoEscalation(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	v := viewer("acme", "bob", "GET /buckets/photos/*", "PUT /buckets/photos/*")
+	v := f.viewer(t, "acme", "bob", "GET /buckets/photos/*", "PUT /buckets/photos/*")
 	tests := []struct {
 		name   string
 		caller keygate.Caller
@@ -368,14 +388,15 @@ func TestNoEscalation(t *testing.T) {
 		{"invalid scope", v, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"get /x"}}, keygate.Invalid},
 		{"unknown type", v, manage.CreateRequest{Type: "robot"}, keygate.Invalid},
 		{"unknown role", v, manage.CreateRequest{Role: "root"}, keygate.Invalid},
-		{"admin with scopes", adminOf("acme"), manage.CreateRequest{APIs: []string{"*"}, Role: keygate.Admin, Scopes: []string{"GET /x"}}, keygate.Invalid},
-		{"admin viewer without scopes", adminOf("acme"), manage.CreateRequest{}, keygate.Invalid},
-		{"service key with foreign owner", adminOf("acme"), manage.CreateRequest{APIs: []string{"*"}, Type: keygate.Service, Owner: "bob", Scopes: []string{"GET /x"}}, keygate.Invalid},
-		{"bad owner", adminOf("acme"), manage.CreateRequest{APIs: []string{"*"}, Owner: "a#b", Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"admin with scopes", f.adminOf(t, "acme"), manage.CreateRequest{APIs: []string{"*"}, Role: keygate.Admin, Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"admin viewer without scopes", f.adminOf(t, "acme"), manage.CreateRequest{}, keygate.Invalid},
+		{"service key with foreign owner", f.adminOf(t, "acme"), manage.CreateRequest{APIs: []string{"*"}, Type: keygate.Service, Owner: "bob", Scopes: []string{"GET /x"}}, keygate.Invalid},
+		{"bad owner", f.adminOf(t, "acme"), manage.CreateRequest{APIs: []string{"*"}, Owner: "a#b", Scopes: []string{"GET /x"}}, keygate.Invalid},
 		{"long name", v, manage.CreateRequest{Name: strings.Repeat("n", 101)}, keygate.Invalid},
 		{"control char name", v, manage.CreateRequest{Name: "a\x00b"}, keygate.Invalid},
 		{"operator without tenant", operator, manage.CreateRequest{APIs: []string{"*"}, Owner: "a", Scopes: []string{"GET /x"}}, keygate.Invalid},
 	}
+	before := len(f.scan(t))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tenant := ""
@@ -386,7 +407,7 @@ func TestNoEscalation(t *testing.T) {
 			wantCode(t, err, tt.code)
 		})
 	}
-	if n := len(f.scan(t)); n != 0 {
+	if n := len(f.scan(t)) - before; n != 0 {
 		t.Fatalf("rejected creates wrote %d items", n)
 	}
 
@@ -400,7 +421,7 @@ func TestNoEscalation(t *testing.T) {
 		t.Fatalf("inheriting create = %+v, %v", c, err)
 	}
 	// Admins may create service and admin keys and keys for others.
-	c, err = f.svc.Create(ctx, adminOf("acme"), manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin})
+	c, err = f.svc.Create(ctx, f.adminOf(t, "acme"), manage.CreateRequest{Type: keygate.Service, Role: keygate.Admin})
 	if err != nil || c.Owner != "acme" || strings.Join(c.Scopes, ",") != "* /*" {
 		t.Fatalf("admin service key = %+v, %v", c, err)
 	}
@@ -417,7 +438,7 @@ func TestTenantIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	globex := adminOf("globex")
+	globex := f.adminOf(t, "globex")
 	for _, id := range []string{acme.ID, "AAAAAAAAAAAAAAAAA", "../../etc/passwd", ""} {
 		_, err := f.svc.Get(ctx, globex, manage.GetRequest{Tenant: "", ID: id})
 		wantCode(t, err, keygate.NotFound)
@@ -427,19 +448,19 @@ func TestTenantIsolation(t *testing.T) {
 	_, err = f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "globex", ID: acme.ID})
 	wantCode(t, err, keygate.NotFound)
 	list, err := f.svc.List(ctx, globex, manage.ListRequest{})
-	if err != nil || len(list.Keys) != 0 {
-		t.Fatalf("globex sees %+v, %v", list, err)
+	if err != nil || len(list.Keys) != 1 || list.Keys[0].ID != globex.KeyID {
+		t.Fatalf("globex sees %+v, %v; want only its own admin key", list, err)
 	}
 
 	// A viewer sees only its owner's keys, also within its tenant.
-	alice := viewer("acme", "alice", "GET /x")
+	alice := f.viewer(t, "acme", "alice", "GET /x")
 	_, err = f.svc.Get(ctx, alice, manage.GetRequest{Tenant: "", ID: other.ID})
 	wantCode(t, err, keygate.NotFound)
 	_, err = f.svc.Revoke(ctx, alice, manage.RevokeRequest{Tenant: "", ID: other.ID})
 	wantCode(t, err, keygate.NotFound)
 	list, err = f.svc.List(ctx, alice, manage.ListRequest{})
-	if err != nil || len(list.Keys) != 1 || list.Keys[0].ID != acme.ID {
-		t.Fatalf("alice sees %+v, %v", list, err)
+	if ids := keyIDs(list); err != nil || len(ids) != 2 || !slices.Contains(ids, acme.ID) || !slices.Contains(ids, alice.KeyID) {
+		t.Fatalf("alice sees %+v, %v; want her two keys", list, err)
 	}
 	_, err = f.svc.List(ctx, alice, manage.ListRequest{Owner: "zed"})
 	wantCode(t, err, keygate.Forbidden)
@@ -615,7 +636,7 @@ func TestIdempotentCreate(t *testing.T) {
 	_, err := f.svc.Create(ctx, operator, manage.CreateRequest{Tenant: "acme", IdempotencyKey: "retry-1", APIs: []string{"*"}, Owner: "bob", Scopes: []string{"GET /x"}})
 	wantCode(t, err, keygate.Invalid)
 	// The same idempotency key from another caller is another create.
-	other, err := f.svc.Create(ctx, adminOf("acme"), withTenant(req, "", "retry-1"))
+	other, err := f.svc.Create(ctx, f.adminOf(t, "acme"), withTenant(req, "", "retry-1"))
 	if err != nil || other.ID == first.ID {
 		t.Fatalf("another caller's create = %v, %v", other, err)
 	}

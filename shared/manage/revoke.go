@@ -38,7 +38,12 @@ const maxRevokeRetries = 5
 // atomic batches (the store's transactions), with an audit record per key
 // (detail cascade_from). The root goes in the first batch.
 func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeRequest) (*Revoked, error) {
-	r, err := s.coverable(ctx, c, req.Tenant, req.ID, "revoke")
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	c, actor, err := s.authority(ctx, c, now)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.coverable(ctx, c, actor, req.Tenant, req.ID, "revoke")
 	if err != nil {
 		return nil, err
 	}
@@ -56,12 +61,11 @@ func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeReques
 			}
 		}
 	}
-	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
 	// The root first: once it is revoked it mints nothing more (the store
 	// checks a minting key is active), so the listing below can only grow
 	// by keys committed before that, which repeated passes catch even
 	// while GSI1 lags.
-	revoked, err := s.revokeAll(ctx, c, r.ID, []*keygate.Record{r}, now)
+	revoked, err := s.revokeAll(ctx, c, actor, r.ID, []*keygate.Record{r}, now)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +92,7 @@ func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeReques
 					return nil, keygate.Errorf(keygate.Forbidden, "key %s was revoked, but its descendant %s is wider than the calling key: revoke it with a key that covers it", r.ID, d.ID)
 				}
 			}
-			done, err := s.revokeAll(ctx, c, r.ID, pending, now)
+			done, err := s.revokeAll(ctx, c, actor, r.ID, pending, now)
 			revoked = append(revoked, done...)
 			if err != nil {
 				return nil, err
@@ -114,7 +118,15 @@ const maxCascadePasses = 5
 // revokeAll revokes the unrevoked keys of targets in atomic batches,
 // reading again and leaving out any that someone else revoked meanwhile,
 // and returns the IDs it revoked.
-func (s *Service) revokeAll(ctx context.Context, c keygate.Caller, rootID string, targets []*keygate.Record, now time.Time) ([]string, error) {
+//
+// The acting key, if it is among targets, goes last: once it is revoked it
+// acts on nothing more.
+func (s *Service) revokeAll(ctx context.Context, c keygate.Caller, actor *keygate.Record, rootID string, targets []*keygate.Record, now time.Time) ([]string, error) {
+	if actor != nil {
+		if i := slices.IndexFunc(targets, func(t *keygate.Record) bool { return t.ID == actor.ID }); i >= 0 {
+			targets = append(slices.Delete(slices.Clone(targets), i, i+1), actor)
+		}
+	}
 	var revoked []string
 	for attempt := 0; ; attempt++ {
 		pending := make([]*keygate.Record, 0, len(targets))
@@ -126,7 +138,7 @@ func (s *Service) revokeAll(ctx context.Context, c keygate.Caller, rootID string
 		if len(pending) == 0 {
 			return revoked, nil
 		}
-		done, err := s.store.RevokeKeys(ctx, now, s.revocations(ctx, c, rootID, pending, now))
+		done, err := s.store.RevokeKeys(ctx, now, s.revocations(ctx, c, rootID, pending, now), actor)
 		revoked = append(revoked, done...)
 		var changed *keygate.ChangedError
 		if !errors.As(err, &changed) {

@@ -47,6 +47,10 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 		return nil, keygate.Errorf(keygate.Invalid, "grace_seconds must be between 0 and %d (seven days)", MaxGraceSeconds)
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	c, actor, err := s.authority(ctx, c, now)
+	if err != nil {
+		return nil, err
+	}
 	var idem *keygate.Idempotency
 	if req.IdempotencyKey != "" {
 		// A retry of a rotation that committed finds the key already
@@ -70,7 +74,7 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 			return s.replay(ctx, idem, replay, false)
 		}
 	}
-	old, err := s.changeable(ctx, c, req.Tenant, req.ID, "rotate")
+	old, err := s.changeable(ctx, c, actor, req.Tenant, req.ID, "rotate")
 	if err != nil {
 		return nil, err
 	}
@@ -113,14 +117,14 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 	if old.ExpiresAt != nil && old.ExpiresAt.Before(oldExpires) {
 		oldExpires = *old.ExpiresAt
 	}
-	actor, rid := c.Name(), requestID(ctx)
+	by, rid := c.Name(), requestID(ctx)
 	audits := []keygate.Audit{
-		{Action: keygate.ActionRotated, KeyID: old.ID, Tenant: old.Tenant, Owner: old.Owner, Actor: actor, RequestID: rid, At: now,
+		{Action: keygate.ActionRotated, KeyID: old.ID, Tenant: old.Tenant, Owner: old.Owner, Actor: by, RequestID: rid, At: now,
 			Detail: map[string]string{"rotated_to": next.ID, "grace_seconds": strconv.FormatInt(grace, 10)}},
-		{Action: keygate.ActionCreated, KeyID: next.ID, Tenant: next.Tenant, Owner: next.Owner, Actor: actor, RequestID: rid, At: now,
+		{Action: keygate.ActionCreated, KeyID: next.ID, Tenant: next.Tenant, Owner: next.Owner, Actor: by, RequestID: rid, At: now,
 			Detail: map[string]string{"rotated_from": old.ID}},
 	}
-	replay, err := s.store.RotateKey(ctx, old, rec, oldExpires, oldExpires.Add(s.cfg.Retention).Unix(), s.limit(old.Type), now, audits, idem, c.KeyID)
+	replay, err := s.store.RotateKey(ctx, old, rec, oldExpires, oldExpires.Add(s.cfg.Retention).Unix(), s.limit(old.Type), now, audits, idem, actor)
 	if err != nil {
 		return nil, err
 	}
@@ -131,28 +135,33 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 	return &Created{Key: next, Token: tok.Reveal(), ExpiryCapped: capped}, nil
 }
 
-// coverable reads a key the caller can see and whose role, scopes and APIs
-// it covers: the keys it may revoke, rotate or update.
-func (s *Service) coverable(ctx context.Context, c keygate.Caller, tenant, id, verb string) (*keygate.Record, error) {
+// coverable reads a key the caller can see and whose role, scopes, APIs
+// and expiry it covers: the keys it may revoke, rotate or update. A key
+// acting on itself gets its own item as read for its authority (actor), so
+// the write is conditioned on the one revision both decisions saw.
+func (s *Service) coverable(ctx context.Context, c keygate.Caller, actor *keygate.Record, tenant, id, verb string) (*keygate.Record, error) {
 	r, err := s.visible(ctx, c, tenant, id)
 	if err != nil {
 		return nil, err
+	}
+	if actor != nil && r.ID == actor.ID {
+		r = actor
 	}
 	ok, err := covers(c, &r.Key)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, keygate.Errorf(keygate.Forbidden, "a key may only %s keys whose role, scopes and apis it covers", verb)
+		return nil, keygate.Errorf(keygate.Forbidden, "a key may only %s keys whose role, scopes, apis and expiry it covers", verb)
 	}
 	return r, nil
 }
 
 // changeable reads a key the caller may change: one it can see, whose role,
-// scopes and APIs it covers, and that is neither revoked nor expired. verb
-// names the change for the messages.
-func (s *Service) changeable(ctx context.Context, c keygate.Caller, tenant, id, verb string) (*keygate.Record, error) {
-	r, err := s.coverable(ctx, c, tenant, id, verb)
+// scopes, APIs and expiry it covers, and that is neither revoked nor
+// expired. verb names the change for the messages.
+func (s *Service) changeable(ctx context.Context, c keygate.Caller, actor *keygate.Record, tenant, id, verb string) (*keygate.Record, error) {
+	r, err := s.coverable(ctx, c, actor, tenant, id, verb)
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,7 @@
-// Package manage implements key management: create, list, get and revoke,
-// with the rules of tenancy, roles, scopes, expiry and limits. Handlers
+// Package manage implements key management: create, list, get, update,
+// rotate, revoke and the audit trail, with the rules of tenancy, roles,
+// scopes, APIs, expiry, lineage and limits. Every mutation decides with the
+// acting key's item as it is now and conditions its write on it. Handlers
 // translate events into these calls; the store persists the results.
 package manage
 
@@ -22,9 +24,10 @@ type Store interface {
 	// transaction, within max active keys of r's owner (or tenant, for a
 	// service key); a LimitExceeded error if they are taken. If idem's
 	// record exists it writes nothing and returns it.
-	// minter is the minting key's ID ("" for an operator): the write
-	// fails with Unauthorized unless that key is still active.
-	CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency, minter string) (*keygate.Replay, error)
+	// actor is the acting key's item as the service read it (nil for an
+	// operator): every mutation below commits only if that item is still
+	// at the same revision and active, unrotated and unexpired at now.
+	CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency, actor *keygate.Record) (*keygate.Replay, error)
 	// GetKey reads a key with a strongly consistent read; NotFound if none.
 	GetKey(ctx context.Context, id string) (*keygate.Record, error)
 	// ListKeys returns a page of keys and the cursor of the next ("" at
@@ -33,14 +36,14 @@ type Store interface {
 	// RevokeKeys revokes keys in atomic batches with their audit records,
 	// returning the IDs revoked before an error; a *keygate.ChangedError
 	// if one was revoked meanwhile.
-	RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Revocation) ([]string, error)
+	RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Revocation, actor *keygate.Record) ([]string, error)
 	// RotateKey stores next, old's successor, shortens old's expiry and
 	// passes old's slot to next, with audit records, in one transaction; a
 	// Conflict if old changed since it was read.
-	RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, max int, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency, minter string) (*keygate.Replay, error)
+	RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, max int, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency, actor *keygate.Record) (*keygate.Replay, error)
 	// UpdateKey writes next, r's changed metadata, with its audit record;
 	// a Conflict if r changed since it was read.
-	UpdateKey(ctx context.Context, r, next *keygate.Record, audit keygate.Audit) error
+	UpdateKey(ctx context.Context, r, next *keygate.Record, audit keygate.Audit, now time.Time, actor *keygate.Record) error
 	// Replay returns the unexpired idempotency record pk, or nil.
 	Replay(ctx context.Context, pk string, now time.Time) (*keygate.Replay, error)
 	// ListAudit returns audit records newest first and the next cursor.
@@ -161,15 +164,52 @@ func ownKey(c keygate.Caller, r *keygate.Record) bool {
 	return r.Type == keygate.User && r.Owner == c.Owner
 }
 
-// covers reports whether c may change k (revoke it now; later rotate or
-// update it): only a key whose role, scopes and APIs c covers, so a narrow
-// viewer key cannot revoke its owner's admin key or a wider sibling.
+// authority reads the acting key's item now and returns the caller as that
+// item says it is, with the item for the store to condition the write on
+// (nil for an operator, whom IAM vouches for). The authorizer's context may
+// be up to its cache TTL stale: a key narrowed, shortened, disabled,
+// revoked or rotated since then acts with what it holds now, or not at all.
+func (s *Service) authority(ctx context.Context, c keygate.Caller, now time.Time) (keygate.Caller, *keygate.Record, error) {
+	if c.Operator {
+		return c, nil, nil
+	}
+	if !apikey.ValidID(c.KeyID) {
+		return keygate.Caller{}, nil, keygate.Errorf(keygate.Unauthorized, "the calling key no longer exists")
+	}
+	r, err := s.store.GetKey(ctx, c.KeyID)
+	if keygate.ErrorCode(err) == keygate.NotFound {
+		return keygate.Caller{}, nil, keygate.Errorf(keygate.Unauthorized, "the calling key no longer exists")
+	}
+	if err != nil {
+		return keygate.Caller{}, nil, fmt.Errorf("read the calling key %s: %w", c.KeyID, err)
+	}
+	cur, err := r.ActingAs(c, now)
+	if err != nil {
+		return keygate.Caller{}, nil, err
+	}
+	if q := c.Request; q.Method != "" && !cur.IsAdmin() {
+		have, err := callerScopes(cur)
+		if err != nil {
+			return keygate.Caller{}, nil, err
+		}
+		if !scope.Allowed(have, q.Method, q.Path) {
+			return keygate.Caller{}, nil, keygate.Errorf(keygate.Forbidden, "the calling key's scopes no longer allow %s %s", q.Method, q.Path)
+		}
+	}
+	return cur, r, nil
+}
+
+// covers reports whether c may change k (revoke, rotate or update it):
+// only a key whose role, scopes, APIs and expiry c covers, so a narrow
+// viewer key cannot revoke its owner's admin key or a wider sibling, and
+// an admin bound to one API cannot take over a key of another by rotating
+// it.
 func covers(c keygate.Caller, k *keygate.Key) (bool, error) {
+	if !c.Covers(k) {
+		return false, nil
+	}
 	if c.IsAdmin() {
 		return true, nil
-	}
-	if k.Role == keygate.Admin {
-		return false, nil
 	}
 	have, err := callerScopes(c)
 	if err != nil {
@@ -179,5 +219,5 @@ func covers(c keygate.Caller, k *keygate.Key) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("key %s has unreadable scopes: %w", k.ID, err)
 	}
-	return scope.CoveredBy(want, have) && keygate.APIsCovered(k.APIs, c.APIs), nil
+	return scope.CoveredBy(want, have), nil
 }

@@ -31,11 +31,17 @@ func (s *Service) Update(ctx context.Context, c keygate.Caller, req UpdateReques
 	if req.Name == nil && req.Enabled == nil && req.Scopes == nil && req.ExpiresAt == nil {
 		return nil, keygate.Errorf(keygate.Invalid, "nothing to update: give name, enabled, scopes or expires_at")
 	}
-	r, err := s.changeable(ctx, c, req.Tenant, req.ID, "update")
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	// A disabled key is inactive here, so it never re-enables itself: an
+	// active key that covers it, or an operator, does.
+	c, actor, err := s.authority(ctx, c, now)
 	if err != nil {
 		return nil, err
 	}
-	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	r, err := s.changeable(ctx, c, actor, req.Tenant, req.ID, "update")
+	if err != nil {
+		return nil, err
+	}
 	next := *r
 	detail := map[string]string{}
 	if req.Name != nil {
@@ -63,7 +69,7 @@ func (s *Service) Update(ctx context.Context, c keygate.Caller, req UpdateReques
 	}
 	next.Rev = r.Rev + 1
 	audit := keygate.Audit{Action: keygate.ActionUpdated, KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now, Rev: next.Rev, Detail: detail}
-	if err := s.store.UpdateKey(ctx, r, &next, audit); err != nil {
+	if err := s.store.UpdateKey(ctx, r, &next, audit, now, actor); err != nil {
 		return nil, err
 	}
 	k := s.view(&next, now)

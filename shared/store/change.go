@@ -23,6 +23,30 @@ func revCondition(rev int64, values map[string]types.AttributeValue) string {
 	return "rev = :rev"
 }
 
+// errActorChanged is the answer when the acting key changed between the
+// service's read and the write: the next attempt reads it again and
+// decides with what it holds then.
+var errActorChanged = keygate.Errorf(keygate.Conflict, "the calling key was changed, disabled, rotated or revoked meanwhile; try again")
+
+// actorCondition holds a write to the acting key as the service read it:
+// at the same revision (every change of a key but revocation bumps it),
+// not revoked, disabled or rotated, and unexpired at now.
+func actorCondition(actor *keygate.Record, now time.Time, values map[string]types.AttributeValue) string {
+	values[":actornow"] = attrS(formatTime(now))
+	return "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(disabled) AND attribute_not_exists(rotated_to)" +
+		" AND (attribute_not_exists(expires_at) OR expires_at > :actornow) AND " + revCondition(actor.Rev, values)
+}
+
+// actorCheck is actorCondition as a transaction's condition check, for a
+// mutation that does not write the acting key's item itself.
+func actorCheck(table string, actor *keygate.Record, now time.Time) types.TransactWriteItem {
+	values := map[string]types.AttributeValue{}
+	cond := actorCondition(actor, now, values)
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: &table, Key: keyItemKey(actor.ID), ConditionExpression: &cond, ExpressionAttributeValues: values,
+	}}
+}
+
 // RotateKey stores next, the successor of old, in one transaction: the new
 // key, old's shortened expiry (oldExpires, TTL oldTTL) and its link to the
 // successor, the owner's slots (old keeps its slot until oldExpires; one
@@ -31,8 +55,8 @@ func revCondition(rev int64, values map[string]types.AttributeValue) string {
 // idem is set, the idempotency record. It fails with a Conflict if old was
 // revoked, rotated or changed since it was read. If idem's record exists it
 // writes nothing and returns the earlier rotation's Replay.
-func (s *Store) RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, max int, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency, minter string) (*keygate.Replay, error) {
-	return s.mint(ctx, now, mintOp{rec: next, max: max, audits: audits, idem: idem, minter: minter, old: old, oldExpires: oldExpires, oldTTL: oldTTL})
+func (s *Store) RotateKey(ctx context.Context, old, next *keygate.Record, oldExpires time.Time, oldTTL int64, max int, now time.Time, audits []keygate.Audit, idem *keygate.Idempotency, actor *keygate.Record) (*keygate.Replay, error) {
+	return s.mint(ctx, now, mintOp{rec: next, max: max, audits: audits, idem: idem, actor: actor, old: old, oldExpires: oldExpires, oldTTL: oldTTL})
 }
 
 // rotatedUpdate shortens old's expiry and links it to its successor, if it
@@ -56,8 +80,11 @@ func rotatedUpdate(table string, old *keygate.Record, next string, expires time.
 // UpdateKey writes next, the changed metadata of r as read, with its audit
 // record in one transaction: name, enabled, scopes and expiry (with the
 // TTL, and the key's place in its slots when the expiry moves). It fails
-// with a Conflict if r was revoked or changed since it was read.
-func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit keygate.Audit) error {
+// with a Conflict if r was revoked or changed since it was read, or if
+// actor (the acting key, nil for an operator) is no longer as read at now.
+// A key updating itself is passed as both r and actor: its update carries
+// the actor's condition.
+func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit keygate.Audit, now time.Time, actor *keygate.Record) error {
 	values := map[string]types.AttributeValue{":rev1": attrN(r.Rev + 1), ":scopes": attrList(next.Scopes)}
 	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND " + revCondition(r.Rev, values)
 	set := []string{"rev = :rev1", "scopes = :scopes"}
@@ -111,6 +138,17 @@ func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit ke
 		// DynamoDB refuses a name the expression does not use.
 		delete(items[0].Update.ExpressionAttributeNames, "#ttl")
 	}
+	actorAt := -1
+	switch {
+	case actor == nil:
+	case actor.ID == r.ID:
+		// r is the actor's own item as read: its revision condition holds
+		// it, and the state it was read in is checked here too.
+		cond += " AND " + actorCondition(actor, now, values)
+	default:
+		actorAt = len(items)
+		items = append(items, actorCheck(s.table, actor, now))
+	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
@@ -119,6 +157,9 @@ func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit ke
 	switch {
 	case reasons == nil:
 		return classify(fmt.Errorf("update key %s: %w", r.ID, err))
+	case actorAt >= 0 && reasons[actorAt] == "ConditionalCheckFailed",
+		actor != nil && actor.ID == r.ID && reasons[0] == "ConditionalCheckFailed":
+		return errActorChanged
 	case reasons[0] == "ConditionalCheckFailed", reasons[1] == "ConditionalCheckFailed":
 		// The key's condition, or its audit record for this revision:
 		// either way another change of the same revision came first.

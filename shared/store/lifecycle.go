@@ -144,8 +144,9 @@ func (l *Lifecycle) Settings(ctx context.Context, tenant string) (lifecycle.Sett
 	return s, nil
 }
 
-// PutSettings replaces tenant's settings.
-func (l *Lifecycle) PutSettings(ctx context.Context, tenant string, s lifecycle.Settings) error {
+// PutSettings replaces tenant's settings; with an actor (a key, not an
+// operator) only if that key is still as read and active at now.
+func (l *Lifecycle) PutSettings(ctx context.Context, tenant string, s lifecycle.Settings, now time.Time, actor *keygate.Record) error {
 	item := settingsKey(tenant)
 	item["tenant"] = attrS(tenant)
 	if s.OwnerEmail != "" {
@@ -156,7 +157,20 @@ func (l *Lifecycle) PutSettings(ctx context.Context, tenant string, s lifecycle.
 		days[i] = strconv.Itoa(d)
 	}
 	item["reminder_days"] = attrList(days)
-	if _, err := l.ldb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item}); err != nil {
+	if actor == nil {
+		if _, err := l.ldb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item}); err != nil {
+			return classify(fmt.Errorf("write settings of %s: %w", tenant, err))
+		}
+		return nil
+	}
+	_, err := l.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &l.table, Item: item}},
+		actorCheck(l.table, actor, now),
+	}})
+	if reasons := cancellationReasons(err, 2); reasons != nil && reasons[1] == "ConditionalCheckFailed" {
+		return errActorChanged
+	}
+	if err != nil {
 		return classify(fmt.Errorf("write settings of %s: %w", tenant, err))
 	}
 	return nil

@@ -19,7 +19,7 @@ func TestLifecycleGetKeyHasNoVerifier(t *testing.T) {
 		Type: keygate.User, Role: keygate.Viewer, Scopes: []string{"GET /x"}, APIs: []string{"*"}, CreatedAt: at, CreatedBy: "operator",
 		ExpiresAt: &at, Enabled: true}, Verifier: "hmac-sha256$x"}
 	audit := keygate.Audit{Action: keygate.ActionCreated, KeyID: r.ID, Tenant: "acme", Owner: "alice", Actor: "operator", At: at}
-	if _, err := store.New(db, table).CreateKey(context.Background(), r, 10, at, audit, nil, ""); err != nil {
+	if _, err := store.New(db, table).CreateKey(context.Background(), r, 10, at, audit, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := store.NewLifecycle(db, table).GetKey(context.Background(), r.ID)

@@ -50,14 +50,15 @@ const maxAttempts = 30
 // have expired by now are released on the way. If max slots are taken it
 // returns a LimitExceeded error and writes nothing. If idem's record
 // already exists it writes nothing and returns the earlier create's Replay.
-// If minter is a key ID, the transaction also checks that key is still
-// active (not revoked, disabled or expired): the authorizer's cache may let
-// a revoked key through for seconds, but never to mint.
+// If actor is set (a key, not an operator, is acting), the transaction also
+// holds that key to the item the service read (see actorCheck): the
+// authorizer's cache may let a changed key through for seconds, but never
+// to mint with what it no longer holds.
 //
 // The slots item carries a version; the transaction is conditioned on the
 // version read, so parallel creates cannot both take the last slot.
-func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency, minter string) (*keygate.Replay, error) {
-	return s.mint(ctx, now, mintOp{rec: r, max: max, audits: []keygate.Audit{audit}, idem: idem, minter: minter})
+func (s *Store) CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency, actor *keygate.Record) (*keygate.Replay, error) {
+	return s.mint(ctx, now, mintOp{rec: r, max: max, audits: []keygate.Audit{audit}, idem: idem, actor: actor})
 }
 
 // mintOp is what creating or rotating a key writes.
@@ -66,7 +67,7 @@ type mintOp struct {
 	max    int             // slots of the owner (or tenant)
 	audits []keygate.Audit
 	idem   *keygate.Idempotency
-	minter string // the minting key's ID; "" for an operator
+	actor  *keygate.Record // the minting key as read; nil for an operator
 	// A rotation: the old key, its shortened expiry and TTL. It keeps its
 	// slot until that expiry, and the successor may take one slot over
 	// max while it does.
@@ -155,17 +156,13 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 				ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrN(now.Unix())},
 			}})
 		}
-		minterAt := -1
-		// A key rotating itself is checked by its own update below: one
-		// transaction may not touch an item twice.
-		if op.minter != "" && (op.old == nil || op.old.ID != op.minter) {
-			minterAt = len(items)
-			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-				TableName:                 &s.table,
-				Key:                       keyItemKey(op.minter),
-				ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(disabled) AND (attribute_not_exists(expires_at) OR expires_at > :now)"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":now": attrS(formatTime(now))},
-			}})
+		actorAt := -1
+		// A key rotating itself is held by its own update above (the
+		// service passed its item as old): one transaction may not touch
+		// an item twice.
+		if op.actor != nil && (op.old == nil || op.old.ID != op.actor.ID) {
+			actorAt = len(items)
+			items = append(items, actorCheck(s.table, op.actor, now))
 		}
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
@@ -176,8 +173,8 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 		switch {
 		case reasons == nil:
 			return nil, classify(fmt.Errorf("create key %s: %w", r.ID, err))
-		case failed(minterAt):
-			return nil, keygate.Errorf(keygate.Unauthorized, "the calling key is no longer active")
+		case failed(actorAt):
+			return nil, errActorChanged
 		case failed(oldAt):
 			return nil, keygate.Errorf(keygate.Conflict, "the key was rotated, revoked or changed meanwhile")
 		case failed(1) || slices.Contains(reasons[auditsAt:auditsAt+len(op.audits)], "ConditionalCheckFailed"):
@@ -366,11 +363,14 @@ const maxRevokeBatch = 30
 // none. It returns the IDs revoked before an error. Every key must still be
 // unrevoked: else its batch writes nothing and the error is a
 // *keygate.ChangedError naming it. Revoking one key is one transaction.
-func (s *Store) RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Revocation) ([]string, error) {
+// Every batch also holds actor (the acting key, nil for an operator) to the
+// item the service read, at time at; a key among revs that is the actor
+// carries that condition in its own update, so it should come last.
+func (s *Store) RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Revocation, actor *keygate.Record) ([]string, error) {
 	var done []string
 	for start := 0; start < len(revs); start += maxRevokeBatch {
 		batch := revs[start:min(start+maxRevokeBatch, len(revs))]
-		if err := s.revokeBatch(ctx, at, batch); err != nil {
+		if err := s.revokeBatch(ctx, at, batch, actor); err != nil {
 			return done, err
 		}
 		for _, rv := range batch {
@@ -380,23 +380,29 @@ func (s *Store) RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Rev
 	return done, nil
 }
 
-func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Revocation) error {
-	items := make([]types.TransactWriteItem, 0, 3*len(revs))
+func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Revocation, actor *keygate.Record) error {
+	items := make([]types.TransactWriteItem, 0, 3*len(revs)+1)
+	actorAt := -1
 	// owners[i] is the key whose condition items[i] holds, "" for others.
 	var owners []string
 	slots := map[string][]string{} // slots PK -> key IDs leaving it
 	var slotOrder []string
 	for _, rv := range revs {
 		r := rv.Record
+		cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at)"
+		values := map[string]types.AttributeValue{":at": attrS(formatTime(at)), ":ttl": attrN(rv.TTL)}
+		if actor != nil && actor.ID == r.ID {
+			// A key revoking itself: its own update holds it as read.
+			actorAt = len(items)
+			cond += " AND " + actorCondition(actor, at, values)
+		}
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:                &s.table,
-			Key:                      keyItemKey(r.ID),
-			UpdateExpression:         aws.String("SET revoked_at = :at, #ttl = :ttl"),
-			ConditionExpression:      aws.String("attribute_exists(pk) AND attribute_not_exists(revoked_at)"),
-			ExpressionAttributeNames: map[string]string{"#ttl": AttrTTL},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":at": attrS(formatTime(at)), ":ttl": attrN(rv.TTL),
-			},
+			TableName:                 &s.table,
+			Key:                       keyItemKey(r.ID),
+			UpdateExpression:          aws.String("SET revoked_at = :at, #ttl = :ttl"),
+			ConditionExpression:       &cond,
+			ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
+			ExpressionAttributeValues: values,
 		}}, types.TransactWriteItem{Put: &types.Put{
 			TableName: &s.table, Item: marshalAudit(rv.Audit), ConditionExpression: aws.String("attribute_not_exists(pk)"),
 		}})
@@ -425,6 +431,11 @@ func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Re
 		}})
 		owners = append(owners, "")
 	}
+	if actor != nil && actorAt < 0 {
+		actorAt = len(items)
+		items = append(items, actorCheck(s.table, actor, at))
+		owners = append(owners, "")
+	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
@@ -432,6 +443,9 @@ func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Re
 	reasons := cancellationReasons(err, len(items))
 	if reasons == nil {
 		return classify(fmt.Errorf("revoke %d keys: %w", len(revs), err))
+	}
+	if actorAt >= 0 && reasons[actorAt] == "ConditionalCheckFailed" {
+		return errActorChanged
 	}
 	for i, code := range reasons {
 		if code != "ConditionalCheckFailed" {

@@ -34,7 +34,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	exp := now.Add(time.Hour)
 	r := record("AAAAAAAAAAAAAAAAA", "alice", now)
 	r.Name, r.ExpiresAt, r.TTL = "ci", &exp, exp.Unix()
-	if _, err := st.CreateKey(ctx, r, 10, now, keygate.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil, ""); err != nil {
+	if _, err := st.CreateKey(ctx, r, 10, now, keygate.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.GetKey(ctx, r.ID)
@@ -68,7 +68,7 @@ func TestTouchLastUsedIsConditional(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	r := record("CCCCCCCCCCCCCCCCC", "alice", now)
-	if _, err := st.CreateKey(ctx, r, 10, now, keygate.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil, ""); err != nil {
+	if _, err := st.CreateKey(ctx, r, 10, now, keygate.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, step := range []struct {

@@ -204,7 +204,7 @@ func TestLifecycleOverHTTP(t *testing.T) {
 	}
 
 	status, created := e.proxy(t, httpapi.Create, admin, request{method: "POST", path: "/v1/keys",
-		body: `{"owner":"bob","name":"ci","apis":["*"],"scopes":["GET /buckets/photos/*"],"expires_in_hours":48}`})
+		body: `{"owner":"bob","name":"ci","apis":["*"],"scopes":["GET /buckets/photos/*","* /v1/keys/*"],"expires_in_hours":48}`})
 	if status != 201 {
 		t.Fatalf("create = %d %v", status, created)
 	}

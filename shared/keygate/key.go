@@ -61,9 +61,26 @@ type Key struct {
 	// RotatedTo is the key that replaced this one; set once, so a key is
 	// rotated at most once.
 	RotatedTo string `json:"rotated_to,omitempty"`
+	// Lineage is the first key of this key's rotation chain ("" for the
+	// first key itself: see LineageID). ParentLineage is the lineage of
+	// the key that minted this one ("" if an operator did). Cascades
+	// follow lineages rather than key IDs, so they reach keys minted by
+	// any key of a rotation chain, also after DynamoDB's TTL removed the
+	// items in between.
+	Lineage       string `json:"-"`
+	ParentLineage string `json:"-"`
 	// Rev counts the changes made to the key after its creation; writes
 	// are conditioned on the revision they read.
 	Rev int64 `json:"-"`
+}
+
+// LineageID is the ID shared by every key of k's rotation chain: the
+// chain's first key's.
+func (k *Key) LineageID() string {
+	if k.Lineage != "" {
+		return k.Lineage
+	}
+	return k.ID
 }
 
 // StatusAt derives the key's status at now. Revocation wins over expiry,

@@ -109,6 +109,9 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 		return nil, err
 	}
 	capped := capExpiry(c, &k)
+	if actor != nil {
+		k.ParentLineage = actor.LineageID()
+	}
 
 	var idem *keygate.Idempotency
 	if idempotencyKey != "" {

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 )
@@ -456,4 +459,53 @@ func TestRotationKeepsLineage(t *testing.T) {
 	if got := f.get(t, v.ID); got.Status != keygate.Active {
 		t.Fatalf("the refused cascade revoked its root: %s", got.Status)
 	}
+}
+
+// TestLineageOutlivesRotation: a cascade from a rotated key's successor
+// reaches what its predecessor minted, and a cascade from above reaches
+// through a rotated key whose item DynamoDB's TTL removed. Both missed
+// keys when cascades followed created_by alone.
+func TestLineageOutlivesRotation(t *testing.T) {
+	ctx := context.Background()
+	t.Run("successor reaches its predecessor's children", func(t *testing.T) {
+		f := newFixture(t, nil)
+		p := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)})
+		c1 := f.mint(t, callerOf(p), manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+		p2, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2 := f.mint(t, callerOf(p2), manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /y"}})
+		r, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: p2.ID, Cascade: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(r.RevokedDescendants, c1.ID) || !slices.Contains(r.RevokedDescendants, c2.ID) {
+			t.Fatalf("cascade from the successor revoked %v; want %s (minted by its predecessor) and %s", r.RevokedDescendants, c1.ID, c2.ID)
+		}
+	})
+	t.Run("through a rotated key TTL removed", func(t *testing.T) {
+		f := newFixture(t, nil)
+		g := f.mint(t, operator, manage.CreateRequest{Owner: "root", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)})
+		p := f.mint(t, callerOf(g), manage.CreateRequest{Owner: "alice", Role: keygate.Admin})
+		c := f.mint(t, callerOf(p), manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+		p2, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// DynamoDB's TTL removes the old key's item some time after it
+		// expired; its successor and child remain.
+		if _, err := f.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(f.table), Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "KEY#" + p.ID}, "sk": &types.AttributeValueMemberS{Value: "KEY"},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: g.ID, Cascade: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(r.RevokedDescendants, p2.ID) || !slices.Contains(r.RevokedDescendants, c.ID) {
+			t.Fatalf("cascade from the grandparent revoked %v; want %s (the successor) and %s (minted by the removed key)", r.RevokedDescendants, p2.ID, c.ID)
+		}
+	})
 }

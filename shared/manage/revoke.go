@@ -179,11 +179,20 @@ func (s *Service) revocations(ctx context.Context, c keygate.Caller, rootID stri
 	return revs
 }
 
-// descendants returns every key minted from root, transitively, in
-// breadth-first order. Keys are minted within their creator's tenant, so
-// one pass over the tenant's keys finds them all.
+// descendants returns every key minted from root or from any key of its
+// rotation chain, transitively, in breadth-first order. Keys are minted
+// within their creator's tenant, so one pass over the tenant's keys finds
+// them all.
+//
+// Links go by lineage (the ID a rotation chain shares), so a successor's
+// cascade reaches what its predecessors minted, and a cascade from above
+// reaches through a rotated key whose item DynamoDB's TTL removed. Keys
+// written before lineages were recorded link by created_by: for those, a
+// chain's keys are the listed ones and the keys they were rotated from.
 func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*keygate.Record, error) {
-	children := map[string][]*keygate.Record{}
+	byLineage := map[string][]*keygate.Record{} // parent lineage -> keys
+	byCreator := map[string][]*keygate.Record{} // created_by -> keys without a parent lineage
+	chains := map[string][]string{}             // lineage -> key IDs known to be in it
 	cursor := ""
 	for {
 		recs, next, err := s.store.ListKeys(ctx, keygate.KeyQuery{Tenant: root.Tenant, Limit: MaxListLimit, Cursor: cursor})
@@ -191,7 +200,16 @@ func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*key
 			return nil, err
 		}
 		for _, r := range recs {
-			children[r.CreatedBy] = append(children[r.CreatedBy], r)
+			if r.ParentLineage != "" {
+				byLineage[r.ParentLineage] = append(byLineage[r.ParentLineage], r)
+			} else {
+				byCreator[r.CreatedBy] = append(byCreator[r.CreatedBy], r)
+			}
+			l := r.LineageID()
+			chains[l] = append(chains[l], r.ID)
+			if r.RotatedFrom != "" {
+				chains[l] = append(chains[l], r.RotatedFrom)
+			}
 		}
 		if next == "" {
 			break
@@ -200,15 +218,24 @@ func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*key
 	}
 	var out []*keygate.Record
 	seen := map[string]bool{root.ID: true}
-	queue := []string{root.ID}
+	queue := []string{root.LineageID()}
+	done := map[string]bool{root.LineageID(): true}
 	for len(queue) > 0 {
-		id := queue[0]
+		l := queue[0]
 		queue = queue[1:]
-		for _, child := range children[keygate.CreatedByKey(id)] {
-			if !seen[child.ID] {
-				seen[child.ID] = true
-				out = append(out, child)
-				queue = append(queue, child.ID)
+		kids := byLineage[l]
+		for _, id := range append([]string{l}, chains[l]...) {
+			kids = append(kids, byCreator[keygate.CreatedByKey(id)]...)
+		}
+		for _, child := range kids {
+			if seen[child.ID] {
+				continue
+			}
+			seen[child.ID] = true
+			out = append(out, child)
+			if cl := child.LineageID(); !done[cl] {
+				done[cl] = true
+				queue = append(queue, cl)
 			}
 		}
 	}

@@ -92,6 +92,9 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 	next := old.Key
 	next.CreatedAt, next.RotatedFrom, next.RotatedTo = now, old.ID, ""
 	next.LastUsedAt, next.Rev, next.Enabled = nil, 0, true
+	// The successor joins the old key's rotation chain (ParentLineage,
+	// like created_by, stays the minting key's).
+	next.Lineage = old.LineageID()
 	if old.ExpiresAt != nil {
 		at := now.Add(old.ExpiresAt.Sub(old.CreatedAt))
 		next.ExpiresAt = &at

@@ -108,6 +108,12 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 	if r.RotatedTo != "" {
 		item["rotated_to"] = attrS(r.RotatedTo)
 	}
+	if r.Lineage != "" {
+		item["lineage"] = attrS(r.Lineage)
+	}
+	if r.ParentLineage != "" {
+		item["parent_lineage"] = attrS(r.ParentLineage)
+	}
 	if r.Rev > 0 {
 		item["rev"] = attrN(r.Rev)
 	}
@@ -219,6 +225,8 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*keygate.Record, err
 	r.Enabled = disabled == nil || !disabled.Value
 	r.RotatedFrom = d.str("rotated_from", false)
 	r.RotatedTo = d.str("rotated_to", false)
+	r.Lineage = d.str("lineage", false)
+	r.ParentLineage = d.str("parent_lineage", false)
 	r.Rev = d.num("rev")
 	r.Scopes = d.list("scopes")
 	// A key without apis (written before keys were bound to APIs) may call

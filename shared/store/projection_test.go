@@ -21,6 +21,7 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 			Type: keygate.User, Role: keygate.Viewer, Scopes: []string{"GET /x"}, APIs: []string{"*"},
 			CreatedAt: at, CreatedBy: "operator", ExpiresAt: &at, LastUsedAt: &at, RevokedAt: &at,
 			Enabled: false, RotatedFrom: "1wjfyYDZHtumHlgsO", RotatedTo: "2wjfyYDZHtumHlgsO", Rev: 3,
+			Lineage: "3wjfyYDZHtumHlgsO", ParentLineage: "4wjfyYDZHtumHlgsO",
 		},
 		Verifier: "hmac-sha256$x",
 		TTL:      1,
@@ -42,7 +43,7 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Enabled || back.RotatedFrom != r.RotatedFrom || back.RotatedTo != r.RotatedTo || back.Rev != 3 || !slices.Equal(back.APIs, r.APIs) {
+	if back.Enabled || back.RotatedFrom != r.RotatedFrom || back.RotatedTo != r.RotatedTo || back.Rev != 3 || back.Lineage != r.Lineage || back.ParentLineage != r.ParentLineage || !slices.Equal(back.APIs, r.APIs) {
 		t.Fatalf("round trip lost fields: %+v", back.Key)
 	}
 }

@@ -50,7 +50,7 @@ const (
 // projected lists the non-key attributes GSI1 carries: all key metadata,
 // deliberately not the verifier.
 var projected = []string{"id", "hint", "name", "tenant", "owner", "type", "role", "scopes", "apis",
-	"created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "disabled", "rotated_from", "rotated_to", "rev"}
+	"created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "disabled", "rotated_from", "rotated_to", "rev", "lineage", "parent_lineage"}
 
 // TableDefinition is the table Keygate needs, as CreateTable input. make
 // table and the tests create it from here; template.yaml declares the same.

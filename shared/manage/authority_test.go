@@ -171,3 +171,21 @@ func TestCoveringIncludesAPIsAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeyCascadesItself: a key may revoke itself and its lineage; once its
+// own revocation (the first write, held to its item as read) commits, the
+// rest of the cascade still runs. The model test found a cascade that
+// stopped after the root when every batch re-checked the revoked caller.
+func TestKeyCascadesItself(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	root := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)})
+	child := f.mint(t, callerOf(root), manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	r, err := f.svc.Revoke(ctx, callerOf(root), manage.RevokeRequest{ID: root.ID, Cascade: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != keygate.Revoked || len(r.RevokedDescendants) != 1 || f.get(t, child.ID).Status != keygate.Revoked {
+		t.Fatalf("self cascade = %+v; want the root and its child revoked", r)
+	}
+}

@@ -92,6 +92,12 @@ func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeReques
 					return nil, keygate.Errorf(keygate.Forbidden, "key %s was revoked, but its descendant %s is wider than the calling key: revoke it with a key that covers it", r.ID, d.ID)
 				}
 			}
+			if actor != nil && slices.Contains(revoked, actor.ID) {
+				// The calling key revoked itself in an earlier batch of this
+				// cascade, conditioned on its item as read: the rest of the
+				// cascade is that same decision, and only takes power away.
+				actor = nil
+			}
 			done, err := s.revokeAll(ctx, c, actor, r.ID, pending, now)
 			revoked = append(revoked, done...)
 			if err != nil {

@@ -18,9 +18,11 @@ import (
 // The tag seed keys the anti-forgery tag inside every token, so it cannot
 // change without re-issuing every token; its loss only lets a forger make
 // tokens that cost a read, never ones that authenticate. The peppers key
-// the stored verifiers: new keys are stamped under "current", keys seen by
-// the authorizer under an older version are re-stamped, and a version is
-// retired by leaving it out once no key needs it (docs/pepper-rotation.md).
+// the stored verifiers and the sealing (Hasher.Seal): new keys are stamped
+// and new values sealed under "current", keys seen by the authorizer under
+// an older version are re-stamped, and a version is retired by leaving it
+// out once no key needs it, which retires what it sealed too
+// (docs/pepper-rotation.md).
 type Peppers struct {
 	TagSeed  Secret
 	Current  int

@@ -3,6 +3,7 @@ package apikey
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -43,19 +44,23 @@ const MinPepperLen = 32
 // pepper), so that write access to the table alone cannot mint a key.
 //
 // Its secrets (see Peppers): the tag seed keys the token's anti-forgery
-// tag, the authorizer's cache comparison (Digest) and the sealing key; the
-// versioned peppers key the stored verifiers. Verifiers name the pepper
-// version they were made under, so the pepper can rotate while keys made
-// under the previous one keep working (and are re-stamped on use).
+// tag and the authorizer's cache comparison (Digest), nothing else; the
+// versioned peppers key the stored verifiers and the sealing (Seal).
+// Verifiers and sealed values name the pepper version they were made
+// under, so the pepper can rotate while what was made under the previous
+// one keeps working until that version is retired.
 type Hasher struct {
 	alg     string
 	random  io.Reader
 	tag     *macPool
 	current int
 	peppers map[int]*macPool
-	// seal encrypts tokens kept for idempotent replays and list cursors,
-	// with a key derived from the tag seed.
-	seal cipher.AEAD
+	// seals, by pepper version, encrypt tokens kept for idempotent replays
+	// and list cursors; Seal uses the current version's.
+	seals map[int]cipher.AEAD
+	// legacySeal opens values sealed before sealing had versions, under a
+	// key derived from the tag seed; nil once pepper version 1 is retired.
+	legacySeal cipher.AEAD
 }
 
 // NewHasher returns a Hasher with a single pepper (version 1, also the tag
@@ -75,44 +80,102 @@ func NewVersionedHasher(p Peppers, alg string, random io.Reader) (*Hasher, error
 	default:
 		return nil, fmt.Errorf("token hash %q must be %s or %s", alg, HMACSHA256, Argon2ID)
 	}
-	h := &Hasher{alg: alg, random: random, tag: newMACPool(p.TagSeed), current: p.Current, peppers: map[int]*macPool{}}
+	h := &Hasher{alg: alg, random: random, tag: newMACPool(p.TagSeed), current: p.Current,
+		peppers: map[int]*macPool{}, seals: map[int]cipher.AEAD{}}
 	for v, pepper := range p.Versions {
 		h.peppers[v] = newMACPool(pepper)
+		// Derived per version, so that retiring a pepper retires what it
+		// sealed: a leaked old pepper opens nothing sealed after it stopped
+		// being current. HKDF with its own info keeps the key independent
+		// of the verifiers' HMACs under the same pepper.
+		key, err := hkdf.Key(sha256.New, pepper, nil, sealInfo, 32)
+		if err != nil {
+			return nil, err
+		}
+		if h.seals[v], err = newGCM(key); err != nil {
+			return nil, err
+		}
 	}
-	mac := hmac.New(sha256.New, p.TagSeed)
-	mac.Write([]byte("keygate/idempotency-seal/v1"))
-	block, err := aes.NewCipher(mac.Sum(nil))
-	if err != nil {
-		return nil, err
-	}
-	if h.seal, err = cipher.NewGCM(block); err != nil {
-		return nil, err
+	if _, ok := p.Versions[1]; ok {
+		// Before sealing had versions, the key was derived from the tag
+		// seed. Such values (cursors, and idempotency records for 24 h
+		// after the upgrade) stay readable as long as version 1 is: the
+		// tag seed is then pepper version 1 in every documented setting.
+		mac := hmac.New(sha256.New, p.TagSeed)
+		mac.Write([]byte("keygate/idempotency-seal/v1"))
+		var err error
+		if h.legacySeal, err = newGCM(mac.Sum(nil)); err != nil {
+			return nil, err
+		}
 	}
 	return h, nil
 }
 
-// Seal encrypts plain with a key derived from the pepper (AES-GCM), for
-// values the service hands out or keeps but must be able to trust on the
-// way back: tokens kept for idempotent replays, list cursors. The result
-// is bound to context, so it cannot be moved to another record or listing.
+// sealInfo is the HKDF info of the sealing keys: it separates them from
+// any other key a future version might derive from the same pepper.
+const sealInfo = "keygate/seal"
+
+// newGCM returns AES-256-GCM under key.
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// ErrRetiredSeal is a sealed value made under a pepper version this Hasher
+// no longer has (or, unversioned, made before sealing had versions, once
+// version 1 is retired): it cannot be opened, by design, since rotating a
+// pepper must also retire what it sealed.
+var ErrRetiredSeal = errors.New("sealed under a retired pepper version")
+
+// Seal encrypts plain under the current pepper version (AES-256-GCM, key
+// derived with HKDF-SHA-256), for values the service hands out or keeps
+// but must be able to trust on the way back: tokens kept for idempotent
+// replays, list cursors. The result is "<version>.<base64url>": the
+// version says which key opens it, so a pepper rotation re-keys sealing
+// along with the verifiers. It is bound to context (and to its version),
+// so it cannot be moved to another record or listing.
 func (h *Hasher) Seal(plain []byte, context string) (string, error) {
-	nonce := make([]byte, h.seal.NonceSize())
+	aead := h.seals[h.current]
+	nonce := make([]byte, aead.NonceSize())
 	if _, err := io.ReadFull(h.random, nonce); err != nil {
 		return "", fmt.Errorf("seal: %w", err)
 	}
-	out := h.seal.Seal(nonce, nonce, plain, []byte(context))
-	return base64.RawURLEncoding.EncodeToString(out), nil
+	version := strconv.Itoa(h.current)
+	out := aead.Seal(nonce, nonce, plain, sealAD(version, context))
+	return version + "." + base64.RawURLEncoding.EncodeToString(out), nil
 }
 
-// Open reverses Seal. Anything tampered with, sealed under another pepper
-// or for another context is an error.
+// sealAD is the additional data of a versioned seal: the version is
+// authenticated too, so a value relabelled with another version fails
+// even if two versions had the same pepper.
+func sealAD(version, context string) []byte { return []byte(version + "." + context) }
+
+// Open reverses Seal, under the pepper version the value names if this
+// Hasher still lists it, and ErrRetiredSeal if not. A value without a
+// version (sealed before versions existed) opens under the tag-seed key
+// while version 1 is listed. Anything tampered with, sealed under another
+// pepper or for another context is an error.
 func (h *Hasher) Open(sealed, context string) ([]byte, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < h.seal.NonceSize() {
+	aead, body, ad := h.legacySeal, sealed, []byte(context)
+	if version, rest, ok := strings.Cut(sealed, "."); ok {
+		v, err := strconv.Atoi(version)
+		if err != nil || v < 1 || strconv.Itoa(v) != version {
+			return nil, errors.New("open: unreadable")
+		}
+		aead, body, ad = h.seals[v], rest, sealAD(version, context)
+	}
+	if aead == nil {
+		return nil, fmt.Errorf("open: %w", ErrRetiredSeal)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(body)
+	n := aead.NonceSize()
+	if err != nil || len(raw) < n {
 		return nil, errors.New("open: unreadable")
 	}
-	n := h.seal.NonceSize()
-	plain, err := h.seal.Open(nil, raw[:n], raw[n:], []byte(context))
+	plain, err := aead.Open(nil, raw[:n], raw[n:], ad)
 	if err != nil {
 		return nil, errors.New("open: authentication failed")
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -311,6 +312,12 @@ func (s *Service) replay(ctx context.Context, idem *keygate.Idempotency, r *keyg
 		return nil, keygate.Errorf(keygate.Invalid, "idempotency key was already used for a different request")
 	}
 	plain, err := s.cfg.Hasher.Open(r.Sealed, idem.PK)
+	if errors.Is(err, apikey.ErrRetiredSeal) {
+		// The pepper that sealed the token was retired
+		// (docs/pepper-rotation.md): the key stands, its token is gone.
+		return nil, &keygate.Error{Code: keygate.Conflict, Err: err, Message: fmt.Sprintf(
+			"this request already made key %s, but its token can no longer be shown: the server secret it was kept under has been retired; rotate the key for a new token", r.KeyID)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replay key %s: %w", r.KeyID, err)
 	}

@@ -150,7 +150,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 	switch name {
 	case "create":
 		var e directCreate
-		if err := decodeStrict(event, &e); err != nil {
+		if err := decodeBody(event, &e); err != nil {
 			return outcome{err: err, caller: op}
 		}
 		req := e.CreateRequest
@@ -158,7 +158,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		return h.create(ctx, op, req)
 	case "rotate":
 		var e directRotate
-		if err := decodeStrict(event, &e); err != nil {
+		if err := decodeBody(event, &e); err != nil {
 			return outcome{err: err, caller: op}
 		}
 		req := e.RotateRequest
@@ -166,7 +166,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		return h.rotate(ctx, op, req)
 	case "list":
 		var e directList
-		if res.err = decodeStrict(event, &e); res.err != nil {
+		if res.err = decodeBody(event, &e); res.err != nil {
 			return res
 		}
 		res.keyID = e.ID
@@ -177,14 +177,14 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		}
 	case "audit":
 		var e directAudit
-		if res.err = decodeStrict(event, &e); res.err != nil {
+		if res.err = decodeBody(event, &e); res.err != nil {
 			return res
 		}
 		res.keyID = e.KeyID
 		res.body, res.err = h.svc.Audit(ctx, op, manage.AuditRequest{Tenant: e.Tenant, KeyID: e.KeyID, Limit: e.Limit, Cursor: e.Cursor})
 	case "revoke":
 		var e directRevoke
-		if res.err = decodeStrict(event, &e); res.err != nil {
+		if res.err = decodeBody(event, &e); res.err != nil {
 			return res
 		}
 		res.keyID = e.ID
@@ -195,7 +195,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		}
 	case "update":
 		var e directUpdate
-		if res.err = decodeStrict(event, &e); res.err != nil {
+		if res.err = decodeBody(event, &e); res.err != nil {
 			return res
 		}
 		res.keyID = e.ID

@@ -298,7 +298,7 @@ func readBody(req *events.APIGatewayProxyRequest, v any) error {
 			return keygate.Errorf(keygate.Invalid, "request body is not valid base64")
 		}
 	}
-	return decodeStrict(body, v)
+	return decodeBody(body, v)
 }
 
 // query is a request's query parameters. Every route refuses parameters it

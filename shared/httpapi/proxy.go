@@ -52,6 +52,9 @@ func (h *Handler) handleProxy(ctx context.Context, event json.RawMessage) (json.
 		Version    string  `json:"version"`
 		HTTPMethod *string `json:"httpMethod"`
 	}
+	// The event itself is decoded tolerantly: API Gateway writes it and AWS
+	// adds fields over time. The body in it, which the client wrote, is
+	// decoded strictly (readBody).
 	switch {
 	case json.Unmarshal(event, &probe) != nil || json.Unmarshal(event, &req) != nil:
 		res = failed(keygate.Errorf(keygate.Invalid, "event is not an API Gateway proxy request"))

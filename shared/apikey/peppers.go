@@ -1,10 +1,11 @@
 package apikey
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/keygate/keygate/shared/strictjson"
 )
 
 // Peppers are the server's secrets.
@@ -41,9 +42,11 @@ func ParsePeppers(s string) (Peppers, error) {
 		Current int               `json:"current"`
 		Peppers map[string]string `json:"peppers"`
 	}
-	dec := json.NewDecoder(strings.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	// Strictly, as operators write it: with encoding/json a second
+	// "current" or a "Current" would silently win over the first.
+	// strictjson's message is not used: a name it would show could be a
+	// pepper pasted in the wrong place.
+	if err := strictjson.Decode([]byte(trimmed), &raw); err != nil {
 		return Peppers{}, fmt.Errorf("token pepper: not a plain string nor JSON {\"tag_seed\",\"current\",\"peppers\"}")
 	}
 	p := Peppers{TagSeed: Secret(raw.TagSeed), Current: raw.Current, Versions: map[int]Secret{}}

@@ -27,6 +27,10 @@ func TestParsePeppers(t *testing.T) {
 		{"version 02", `{"tag_seed":"` + p1 + `","current":2,"peppers":{"02":"` + p2 + `"}}`, false, 0, 0},
 		{"unknown field", `{"tag_seed":"` + p1 + `","current":1,"peppers":{"1":"` + p1 + `"},"Current":2}`, false, 0, 0},
 		{"not JSON", `{"tag_seed":`, false, 0, 0},
+		{"current twice", `{"tag_seed":"` + p1 + `","current":1,"peppers":{"1":"` + p1 + `","2":"` + p2 + `"},"current":2}`, false, 0, 0},
+		{"version twice", `{"tag_seed":"` + p1 + `","current":1,"peppers":{"1":"` + p1 + `","1":"` + p2 + `"}}`, false, 0, 0},
+		{"Current alone", `{"tag_seed":"` + p1 + `","Current":1,"peppers":{"1":"` + p1 + `"}}`, false, 0, 0},
+		{"pepper as a name", `{"tag_seed":"` + p1 + `","current":1,"peppers":{"1":"` + p1 + `"},"` + p2 + `":1}`, false, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

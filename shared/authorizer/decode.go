@@ -37,6 +37,11 @@ import (
 //     encoding/json filled in anyway, since it carries on after a type
 //     error.
 //
+// This tolerance is deliberate: API Gateway writes the event, and AWS adds
+// fields to its events over time. Strict decoding (shared/strictjson) is
+// for what people write: the management functions' bodies and direct
+// events.
+//
 // Header names are matched as tokenFrom always did, case-insensitively;
 // when several spellings of Authorization are present (which API Gateway
 // never sends), the last one in the event wins, where the map-based code

@@ -103,38 +103,45 @@ var directOps = map[Function][]string{
 	Revoke: {"revoke", "update"},
 }
 
-// opOf reads the event's "op" (exactly that name: the strict decode that
-// follows refuses any other spelling) and checks fn serves it.
-func opOf(fn Function, event json.RawMessage) (string, error) {
-	var probe struct {
-		Op *string `json:"op"`
+// member peeks at the event's string member called exactly name, before
+// the strict decode that follows (which refuses the event if the name is
+// repeated, or spelt otherwise): nil if there is none, or the event or
+// member is not what the strict decode will accept anyway.
+func member(event json.RawMessage, name string) *string {
+	var members map[string]json.RawMessage
+	var s *string // nil for null, which the strict decode accepts as absent
+	if json.Unmarshal(event, &members) != nil || json.Unmarshal(members[name], &s) != nil {
+		return nil
 	}
+	return s
+}
+
+// opOf reads the event's "op" and checks fn serves it.
+func opOf(fn Function, event json.RawMessage) (string, error) {
 	ops := directOps[fn]
-	if json.Unmarshal(event, &probe) != nil || probe.Op == nil {
+	name := member(event, "op")
+	if name == nil {
 		return ops[0], nil
 	}
 	for _, op := range ops {
-		if *probe.Op == op {
+		if *name == op {
 			return op, nil
 		}
 	}
 	return "", keygate.Errorf(keygate.Invalid, "op must be one of %q for the %s function", ops, fn)
 }
 
-// actorOf reads the event's optional "actor" (the strict decode that
-// follows refuses any other spelling): a name, recorded in audit records as
-// operator:<actor>.
+// actorOf reads the event's optional "actor": a name, recorded in audit
+// records as operator:<actor>.
 func actorOf(event json.RawMessage) (string, error) {
-	var probe struct {
-		Actor *string `json:"actor"`
-	}
-	if json.Unmarshal(event, &probe) != nil || probe.Actor == nil {
+	actor := member(event, "actor")
+	if actor == nil {
 		return "", nil
 	}
-	if !keygate.ValidName(*probe.Actor) {
+	if !keygate.ValidName(*actor) {
 		return "", keygate.Errorf(keygate.Invalid, "actor must be 1-128 characters of letters, digits and ._@+-, starting with a letter or digit")
 	}
-	return *probe.Actor, nil
+	return *actor, nil
 }
 
 func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcome {
@@ -150,7 +157,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 	switch name {
 	case "create":
 		var e directCreate
-		if err := decodeStrict(event, &e); err != nil {
+		if err := decodeBody(event, &e); err != nil {
 			return outcome{err: err, caller: op}
 		}
 		req := e.CreateRequest
@@ -158,7 +165,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		return h.create(ctx, op, req)
 	case "rotate":
 		var e directRotate
-		if err := decodeStrict(event, &e); err != nil {
+		if err := decodeBody(event, &e); err != nil {
 			return outcome{err: err, caller: op}
 		}
 		req := e.RotateRequest
@@ -166,7 +173,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		return h.rotate(ctx, op, req)
 	case "list":
 		var e directList
-		if res.err = decodeStrict(event, &e); res.err != nil {
+		if res.err = decodeBody(event, &e); res.err != nil {
 			return res
 		}
 		res.keyID = e.ID
@@ -177,14 +184,14 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		}
 	case "audit":
 		var e directAudit
-		if res.err = decodeStrict(event, &e); res.err != nil {
+		if res.err = decodeBody(event, &e); res.err != nil {
 			return res
 		}
 		res.keyID = e.KeyID
 		res.body, res.err = h.svc.Audit(ctx, op, manage.AuditRequest{Tenant: e.Tenant, KeyID: e.KeyID, Limit: e.Limit, Cursor: e.Cursor})
 	case "revoke":
 		var e directRevoke
-		if res.err = decodeStrict(event, &e); res.err != nil {
+		if res.err = decodeBody(event, &e); res.err != nil {
 			return res
 		}
 		res.keyID = e.ID
@@ -195,7 +202,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 		}
 	case "update":
 		var e directUpdate
-		if res.err = decodeStrict(event, &e); res.err != nil {
+		if res.err = decodeBody(event, &e); res.err != nil {
 			return res
 		}
 		res.keyID = e.ID

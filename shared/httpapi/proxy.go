@@ -52,6 +52,9 @@ func (h *Handler) handleProxy(ctx context.Context, event json.RawMessage) (json.
 		Version    string  `json:"version"`
 		HTTPMethod *string `json:"httpMethod"`
 	}
+	// The event itself is decoded tolerantly: API Gateway writes it and AWS
+	// adds fields over time. The body in it, which the client wrote, is
+	// decoded strictly (readBody).
 	switch {
 	case json.Unmarshal(event, &probe) != nil || json.Unmarshal(event, &req) != nil:
 		res = failed(keygate.Errorf(keygate.Invalid, "event is not an API Gateway proxy request"))
@@ -304,7 +307,7 @@ func readBody(req *events.APIGatewayProxyRequest, v any) error {
 			return keygate.Errorf(keygate.Invalid, "request body is not valid base64")
 		}
 	}
-	return decodeStrict(body, v)
+	return decodeBody(body, v)
 }
 
 // query is a request's query parameters. Every route refuses parameters it

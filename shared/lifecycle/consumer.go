@@ -194,6 +194,11 @@ func NewStreamHandler(decode Decoder, c *Consumer, log *slog.Logger) *StreamHand
 // after the event source mapping's retries sends the batch's description
 // to the on-failure destination. It never returns an error, so one bad
 // record never fails the others.
+//
+// aws-lambda-go decodes ev with encoding/json, tolerantly, and that is
+// deliberate: DynamoDB Streams writes these records and AWS adds fields to
+// them over time, which strict decoding (shared/strictjson, for what
+// people write) would turn into failed batches.
 func (h *StreamHandler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	changes := make([]*Change, len(ev.Records))

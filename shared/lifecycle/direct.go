@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/strictjson"
 )
 
 // SettingsHandler is the settings function's handler for operators'
@@ -18,6 +18,8 @@ import (
 //	{"tenant": "acme", "owner_email": "ops@acme.example", "reminder_days": [14, 3]}   change
 //
 // Omitted fields stay as they are; "owner_email": "" removes the address.
+// Field names are exact and appear once (strictjson): encoding/json would
+// act on {"tenant":"acme","Tenant":"victim"} as victim's.
 // Failures are function errors whose errorType is the error code
 // (invalid_request, forbidden, unavailable, internal), like the management
 // functions' direct invocations.
@@ -40,10 +42,12 @@ type settingsEvent struct {
 // Handle answers one direct invocation.
 func (h *SettingsHandler) Handle(ctx context.Context, raw json.RawMessage) (*Settings, error) {
 	var ev settingsEvent
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil || dec.More() {
-		return nil, h.fail(keygate.Errorf(keygate.Invalid, "the event must be {\"tenant\", \"owner_email\"?, \"reminder_days\"?}"))
+	if err := strictjson.Decode(raw, &ev); err != nil {
+		var bad *strictjson.Error
+		if errors.As(err, &bad) {
+			err = keygate.Errorf(keygate.Invalid, "%s; the event is {\"tenant\", \"owner_email\"?, \"reminder_days\"?}", bad)
+		}
+		return nil, h.fail(err)
 	}
 	var s Settings
 	var err error

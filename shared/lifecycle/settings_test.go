@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/keygate/keygate/infra/dynamotest"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/store"
 )
 
 func TestValidEmail(t *testing.T) {
@@ -220,5 +223,63 @@ func TestSettingsHandler(t *testing.T) {
 		if got, _ := json.Marshal(s); string(got) != tt.want {
 			t.Errorf("%s: %s, want %s", tt.event, got, tt.want)
 		}
+	}
+}
+
+// TestSettingsHandlerExactNames: an event with a member name that only
+// folds to a field's, or a name twice, is refused whole, and neither
+// tenant's settings change. encoding/json, which decoded the event before,
+// read {"tenant":"acme","Tenant":"victim",...} as victim's: it matches
+// names case-insensitively and keeps the last duplicate. Against DynamoDB
+// Local.
+func TestSettingsHandlerExactNames(t *testing.T) {
+	db, table := dynamotest.NewTable(t)
+	svc := lifecycle.NewSettingsService(store.NewLifecycle(db, table))
+	h := lifecycle.NewSettingsHandler(svc, slog.New(slog.NewJSONHandler(&testkit.Buffer{}, nil)))
+	ctx := context.Background()
+	tenants := []string{"acme", "victim"}
+	before := map[string]lifecycle.Settings{}
+	for _, tenant := range tenants {
+		email := "ops@" + tenant + ".example"
+		s, err := svc.Update(ctx, operator, tenant, lifecycle.SettingsChange{OwnerEmail: &email, ReminderDays: &[]int{7}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[tenant] = s
+	}
+	tests := []struct {
+		name, event string
+		msg         string // in the error's message
+	}{
+		{"Tenant after tenant", `{"tenant":"acme","Tenant":"victim","owner_email":"x@evil.example"}`,
+			`unknown field "Tenant" (field names are case-sensitive: did you mean "tenant"?)`},
+		{"tenant twice", `{"tenant":"acme","tenant":"victim","owner_email":"x@evil.example"}`,
+			`field "tenant" appears more than once`},
+		{"Tenant alone", `{"Tenant":"victim","owner_email":"x@evil.example"}`,
+			`unknown field "Tenant" (field names are case-sensitive: did you mean "tenant"?)`},
+		{"OWNER_EMAIL", `{"tenant":"victim","OWNER_EMAIL":"x@evil.example"}`,
+			`unknown field "OWNER_EMAIL" (field names are case-sensitive: did you mean "owner_email"?)`},
+		{"long s folds to s", `{"tenant":"victim","reminder_dayſ":[1]}`,
+			`unknown field (not shown) (field names are case-sensitive: did you mean "reminder_days"?)`},
+		{"owner_email twice", `{"tenant":"victim","owner_email":"ops@victim.example","owner_email":"x@evil.example"}`,
+			`field "owner_email" appears more than once`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := h.Handle(ctx, json.RawMessage(tt.event))
+			var fe messages.InvokeResponse_Error
+			if !errors.As(err, &fe) || fe.Type != string(keygate.Invalid) || !strings.Contains(fe.Message, tt.msg) {
+				t.Errorf("got %+v, %v; want an invalid_request function error saying %s", s, err, tt.msg)
+			}
+			for _, tenant := range tenants {
+				got, err := svc.Get(ctx, operator, tenant)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := before[tenant]; got.OwnerEmail != want.OwnerEmail || !slices.Equal(got.ReminderDays, want.ReminderDays) {
+					t.Errorf("%s's settings changed to %+v from %+v", tenant, got, want)
+				}
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package httpapi
+package strictjson
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/keygate/keygate/shared/keygate"
 )
 
 // names is the fuzz oracle's own idea of which member names a type takes,
@@ -34,18 +32,16 @@ func flat(list ...string) *names {
 }
 
 var (
-	createNames = []string{"owner", "name", "type", "role", "scopes", "apis", "expires_at", "expires_in_hours"}
+	createNames = []string{"owner", "name", "role", "scopes", "expires_at", "expires_in_hours"}
 	itemNames   = flat("id", "label")
 	fuzzTypes   = []struct {
 		new   func() any
 		names *names
 	}{
-		{func() any { return new(directCreate) }, flat(append([]string{"actor", "op", "tenant", "idempotency_key"}, createNames...)...)},
-		{func() any { return new(directRotate) }, flat("actor", "op", "tenant", "id", "idempotency_key", "grace_seconds")},
-		{func() any { return new(directList) }, flat("actor", "op", "tenant", "id", "owner", "status", "limit", "cursor")},
-		{func() any { return new(directAudit) }, flat("actor", "op", "tenant", "key_id", "limit", "cursor")},
-		{func() any { return new(directRevoke) }, flat("actor", "op", "tenant", "id", "cascade")},
-		{func() any { return new(directUpdate) }, flat("actor", "op", "tenant", "id", "name", "enabled", "scopes", "expires_at")},
+		{newCreate, flat(append([]string{"op", "tenant", "idempotency_key"}, createNames...)...)},
+		{func() any { return new(CreateRequest) }, flat(createNames...)},
+		{newList, flat("tenant", "id", "status", "limit", "cursor")},
+		{newSettings, flat("tenant", "owner_email", "reminder_days")},
 		{newBody, structNames(map[string]*names{
 			"tenant": nil, "name": nil, "scopes": nil, "limit": nil, "extra": nil, "raw": nil,
 			"at": nil, "any": nil, "Plain": nil, "note": nil,
@@ -56,23 +52,24 @@ var (
 	}
 )
 
-// FuzzDecodeStrictExactNames: whatever decodeStrict accepts names only
-// exact known fields, once each, at every level that is a struct, and
-// survives a round trip unchanged; whatever it refuses is an
-// invalid_request (or payload_too_large) whose message quotes nothing that
-// does not look like a field name; and it refuses nothing that exact names
-// and encoding/json would both accept.
-func FuzzDecodeStrictExactNames(f *testing.F) {
+// FuzzDecodeExactNames: whatever Decode accepts names only exact known
+// fields, once each, at every level that is a struct, and survives a round
+// trip unchanged; whatever it refuses is an *Error whose message quotes
+// nothing that does not look like a field name, and whose Field is a name
+// the message shows; and it refuses nothing that exact names and
+// encoding/json would both accept.
+func FuzzDecodeExactNames(f *testing.F) {
 	k := "\u212a"
 	for _, seed := range []string{
 		`{"name":"a","Name":"b"}`, `{"tenant":"acme","owner":"bob","Tenant":"victim"}`, `{"Tenant":"victim"}`,
 		`{"tenant":"acme","ſcopes":["GET /x"]}`, `{"tenant":"acme","scopes":[],"ſcopes":["*"]}`, `{"NAME":"x"}`,
 		`{"tenant":"acme","idempotency_` + k + `ey":"k2"}`, `{"tenant":"acme","idempotency_\u212aey":"k2"}`,
 		`{"tenant":"acme","Role":"admin"}`, `{"tenant":"acme","ID":"AAAAAAAAAAAAAAAAA"}`,
+		`{"tenant":"acme","Tenant":"victim","owner_email":"x@evil.example"}`, `{"tenant":"acme","reminder_days":[14,3]}`,
 		`{"item":{"id":"a","Label":"b"}}`, `{"meta":{"Id":"a"}}`, `{"items":[{"id":"a"},{"iD":"b"}]}`,
 		`{"tags":{"x":{"id":"a"},"Y":{"ID":"b"}}}`, `{"tenant":"acme","CreateRequest":{}}`, `{"Plain":"a","plain":"b"}`,
 		`{"tenant":"a","tenant":"b"}`, `{"tenant":"a","\u0074enant":"b"}`, `{"limit":1e400}`, `{"tenant":"a"} {}`,
-		`{"tenant":"acme","owner":"bob","name":"n","type":"service","role":"viewer","scopes":["GET /x"],"expires_at":null,"expires_in_hours":24,"idempotency_key":"k1"}`,
+		`{"tenant":"acme","owner":"bob","name":"n","role":"viewer","scopes":["GET /x"],"expires_at":null,"expires_in_hours":24,"idempotency_key":"k1"}`,
 		`{"tenant":"acme","id":"AAAAAAAAAAAAAAAAA","status":"revoked","limit":5,"cursor":"Zm9v"}`,
 		`{"tenant":"a","item":{"id":"a","label":"b"},"meta":null,"items":[{"id":"x"},{}],"tags":{"Any Key":{"id":"y"}}}`,
 		`{"extra":{"Tenant":"x","ſ":"y"},"raw":{"Tenant":1,"tenant":2},"any":{"Name":[{"NAME":1}]},"at":"2026-01-02T03:04:05Z","note":"n"}`,
@@ -84,7 +81,7 @@ func FuzzDecodeStrictExactNames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ uint8, data []byte) {
 		ft := fuzzTypes[int(typ)%len(fuzzTypes)]
 		v := ft.new()
-		err := decodeStrict(data, v)
+		err := Decode(data, v)
 		if err != nil {
 			checkRefusal(t, data, err)
 			if referenceAccepts(data, ft.new(), ft.names) {
@@ -105,16 +102,13 @@ func FuzzDecodeStrictExactNames(f *testing.F) {
 		}
 		ref := ft.new()
 		if err := json.Unmarshal(data, ref); err != nil {
-			t.Fatalf("encoding/json refuses what decodeStrict accepted: %q: %v", data, err)
+			t.Fatalf("encoding/json refuses what Decode accepted: %q: %v", data, err)
 		}
 		if b, _ := json.Marshal(ref); !bytes.Equal(b, once) {
-			t.Fatalf("%q: decodeStrict read %s, encoding/json %s", data, once, b)
-		}
-		if len(once) > MaxBody {
-			return // escaping can grow it past the limit
+			t.Fatalf("%q: Decode read %s, encoding/json %s", data, once, b)
 		}
 		again := ft.new()
-		if err := decodeStrict(once, again); err != nil {
+		if err := Decode(once, again); err != nil {
 			t.Fatalf("re-decoding %s (from %q): %v", once, data, err)
 		}
 		if twice, _ := json.Marshal(again); !bytes.Equal(once, twice) {
@@ -123,15 +117,18 @@ func FuzzDecodeStrictExactNames(f *testing.F) {
 	})
 }
 
-// checkRefusal: a client error, and every quoted string in the message is
-// one quoteName would show.
+// checkRefusal: an *Error, every quoted string in its message is one
+// quoteName would show, and its Field, if any, is shown in the message.
 func checkRefusal(t *testing.T, data []byte, err error) {
 	t.Helper()
-	var kerr *keygate.Error
-	if !errors.As(err, &kerr) || (kerr.Code != keygate.Invalid && kerr.Code != keygate.PayloadTooLarge) {
-		t.Fatalf("%q: %v is not a client error", data, err)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("%q: %v is not an *Error", data, err)
 	}
-	msg := kerr.Message
+	msg := e.Error()
+	if e.Field != "" && !strings.Contains(msg, strconv.Quote(e.Field)) {
+		t.Fatalf("%q: field %q is not in the message %q", data, e.Field, msg)
+	}
 	for i := strings.IndexByte(msg, '"'); i >= 0; i = strings.IndexByte(msg, '"') {
 		q, qerr := strconv.QuotedPrefix(msg[i:])
 		if qerr != nil {
@@ -145,11 +142,11 @@ func checkRefusal(t *testing.T, data []byte, err error) {
 	}
 }
 
-// referenceAccepts is what decodeStrict should accept, built from the
+// referenceAccepts is what Decode should accept, built from the
 // hand-written names and a plain encoding/json decode.
 func referenceAccepts(data []byte, v any, n *names) bool {
 	trimmed := bytes.TrimSpace(data)
-	if len(data) > MaxBody || !utf8.Valid(data) || len(trimmed) == 0 || trimmed[0] != '{' {
+	if !utf8.Valid(data) || len(trimmed) == 0 || trimmed[0] != '{' {
 		return false
 	}
 	if exactNames(trimmed, n) != nil {

@@ -545,8 +545,20 @@ func (m *model) revokeStep(t *testing.T, i int) {
 			wantDesc = append(wantDesc, r.ID)
 		}
 	}
-	if !sameSet(got.RevokedDescendants, wantDesc) {
-		t.Fatalf("cascade revoked %v, the model says %v", got.RevokedDescendants, wantDesc)
+	gotDesc := got.RevokedDescendants
+	// A cascade lists the tenant from GSI1, which may lag a write (README:
+	// run it again to reach a key minted while it ran). Never more than
+	// the model's; what it missed, an operator's repeat must reach.
+	for try := 0; try < 10 && len(gotDesc) < len(wantDesc) && !slices.ContainsFunc(gotDesc, func(id string) bool { return !slices.Contains(wantDesc, id) }); try++ {
+		time.Sleep(100 * time.Millisecond)
+		again, err := m.f.svc.Revoke(context.Background(), operator, manage.RevokeRequest{Tenant: k.Tenant, ID: k.ID, Cascade: true})
+		if err != nil {
+			t.Fatalf("repeating the cascade: %v", err)
+		}
+		gotDesc = append(gotDesc, again.RevokedDescendants...)
+	}
+	if !sameSet(gotDesc, wantDesc) {
+		t.Fatalf("cascade revoked %v, the model says %v", gotDesc, wantDesc)
 	}
 	now := m.now()
 	for _, r := range revoked {

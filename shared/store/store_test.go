@@ -109,3 +109,56 @@ func TestCursorIsChecked(t *testing.T) {
 		t.Errorf("another owner's cursor: %v, want invalid", err)
 	}
 }
+
+// TestActorHeldToItsItem: a mutation by a key commits only if the key's
+// item is still as the service read it. A change between the read and the
+// write (here a disable, which bumps the revision) makes the create fail
+// with a Conflict and write nothing; a key acting on itself is held by its
+// own update.
+func TestActorHeldToItsItem(t *testing.T) {
+	db, table := dynamotest.NewTable(t)
+	st := store.New(db, table)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	actor := record("DDDDDDDDDDDDDDDDD", "alice", now)
+	actor.Enabled = true
+	if _, err := st.CreateKey(ctx, actor, 10, now, keygate.Audit{Action: "created", KeyID: actor.ID, Tenant: "acme", At: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	read, err := st.GetKey(ctx, actor.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disabled := *read
+	disabled.Enabled, disabled.Rev = false, read.Rev+1
+	if err := st.UpdateKey(ctx, read, &disabled, keygate.Audit{Action: "updated", KeyID: read.ID, Tenant: "acme", At: now, Rev: 1}, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	child := record("EEEEEEEEEEEEEEEEE", "alice", now)
+	_, err = st.CreateKey(ctx, child, 10, now, keygate.Audit{Action: "created", KeyID: child.ID, Tenant: "acme", At: now}, nil, read)
+	if keygate.ErrorCode(err) != keygate.Conflict {
+		t.Fatalf("create by a key changed since it was read: %v, want conflict", err)
+	}
+	if _, err := st.GetKey(ctx, child.ID); keygate.ErrorCode(err) != keygate.NotFound {
+		t.Fatalf("the refused create wrote its key: %v", err)
+	}
+	// Re-enabling itself from the stale read: its own update holds it.
+	enabled := *read
+	enabled.Rev = read.Rev + 1
+	err = st.UpdateKey(ctx, read, &enabled, keygate.Audit{Action: "updated", KeyID: read.ID, Tenant: "acme", At: now, Rev: 1}, now, read)
+	if keygate.ErrorCode(err) != keygate.Conflict {
+		t.Fatalf("stale self-update: %v, want conflict", err)
+	}
+	// Revoking with a stale actor changes nothing either.
+	other := record("FFFFFFFFFFFFFFFFF", "bob", now)
+	if _, err := st.CreateKey(ctx, other, 10, now, keygate.Audit{Action: "created", KeyID: other.ID, Tenant: "acme", At: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.RevokeKeys(ctx, now, []keygate.Revocation{{Record: other, TTL: 1, Audit: keygate.Audit{Action: "revoked", KeyID: other.ID, Tenant: "acme", At: now}}}, read)
+	if keygate.ErrorCode(err) != keygate.Conflict {
+		t.Fatalf("revoke by a stale actor: %v, want conflict", err)
+	}
+	if got, _ := st.GetKey(ctx, other.ID); got.RevokedAt != nil {
+		t.Fatal("the refused revoke revoked the key")
+	}
+}

@@ -5,6 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
 FN ?=
+MODEL_STEPS ?= 3000
 EVENT ?=
 
 DDB_LIB := infra/dynamodb/lib
@@ -46,7 +47,7 @@ help:
 	@echo "make e2e                      create, use, list, revoke over HTTP on the local stack, then schemathesis"
 	@echo "make console-deps             Chromium (apt-get) and axe-core (npm) for the console's browser tests"
 	@echo "make console-test             the web console's browser tests alone (screenshots into docs/console)"
-	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s)"
+	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s), then the authority model for MODEL_STEPS (3000) from a random seed"
 	@echo "make bench                    benchmarks, cost per million, cold start, memory, throughput, scale model"
 	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
 	@echo "make run-events               make run plus the lifecycle functions: prints what would be published and mailed"
@@ -128,7 +129,10 @@ fuzz: $(DDB)
 	      echo "== $$pkg $$target"; \
 	      $(GO) test -run "^$$" -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
 	    done; \
-	  done'
+	  done; \
+	  seed=$${MODEL_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d " ")}; \
+	  echo "== authority model: $(MODEL_STEPS) steps, seed $$seed (MODEL_SEED=$$seed to repeat)"; \
+	  $(GO) test -count=1 -run "^TestAuthorityModel$$" ./shared/manage/ -model.steps=$(MODEL_STEPS) -model.seed=$$seed'
 
 ## e2e: create -> use -> list -> revoke -> 401 over real HTTP against the
 ## local stack, then schemathesis against openapi.yaml.

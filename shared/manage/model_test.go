@@ -155,18 +155,32 @@ func parseScopes(t *testing.T, ss []string) []scope.Scope {
 	return out
 }
 
-// authority is the acting key as its item says it is now, if it may act on
-// route at all: it exists in the caller's tenant, is active and not in a
-// rotation's grace, and its scopes and APIs still admit the route.
-func (m *model) authority(t *testing.T, c keygate.Caller, method, path string) (*keygate.Key, bool) {
+// The rules below answer why an action must be refused: "" means it may
+// succeed. The reasons name the rule, so a failure says which one broke.
+
+// authority is the acting key as its item says it is now, and why it may
+// not act on route at all: it must exist in the caller's tenant, be active
+// and not in a rotation's grace, and its scopes and APIs must still admit
+// the route.
+func (m *model) authority(t *testing.T, c keygate.Caller, method, path string) (*keygate.Key, string) {
 	k := m.keys[c.KeyID]
-	if k == nil || k.Tenant != c.Tenant || !m.active(k) || k.RotatedTo != "" {
-		return nil, false
+	switch {
+	case k == nil || k.Tenant != c.Tenant:
+		return nil, "actor unknown"
+	case k.RevokedAt != nil:
+		return k, "actor revoked"
+	case k.ExpiresAt != nil && !m.now().Before(*k.ExpiresAt):
+		return k, "actor expired"
+	case !k.Enabled:
+		return k, "actor disabled"
+	case k.RotatedTo != "":
+		return k, "actor in a rotation's grace"
+	case !keygate.APIAllowed(k.APIs, managementAPI, "local"):
+		return k, "actor no longer bound to the management API"
+	case k.Role != keygate.Admin && !scope.Allowed(parseScopes(t, k.Scopes), method, path):
+		return k, "actor's scopes no longer allow the route"
 	}
-	if !keygate.APIAllowed(k.APIs, managementAPI, "local") {
-		return nil, false
-	}
-	return k, k.Role == keygate.Admin || scope.Allowed(parseScopes(t, k.Scopes), method, path)
+	return k, ""
 }
 
 func visible(a, k *keygate.Key) bool {
@@ -181,17 +195,20 @@ func visible(a, k *keygate.Key) bool {
 	return k.Type == keygate.User && k.Owner == a.Owner
 }
 
-// covers: role, APIs, expiry and (for viewers) scopes, for every role.
-func covers(t *testing.T, a, k *keygate.Key) bool {
+// covers says why a does not cover k: role, APIs, expiry and (for viewers)
+// scopes, for every role.
+func covers(t *testing.T, a, k *keygate.Key) string {
 	switch {
-	case k.Role == keygate.Admin && a.Role != keygate.Admin,
-		!keygate.APIsCovered(k.APIs, a.APIs),
-		a.ExpiresAt != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*a.ExpiresAt)):
-		return false
-	case a.Role == keygate.Admin:
-		return true
+	case k.Role == keygate.Admin && a.Role != keygate.Admin:
+		return "target is an admin key, actor a viewer"
+	case !keygate.APIsCovered(k.APIs, a.APIs):
+		return "target's apis are beyond the actor's"
+	case a.ExpiresAt != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*a.ExpiresAt)):
+		return "target outlives the actor"
+	case a.Role != keygate.Admin && !scope.CoveredBy(parseScopes(t, k.Scopes), parseScopes(t, a.Scopes)):
+		return "target's scopes are beyond the actor's"
 	}
-	return scope.CoveredBy(parseScopes(t, k.Scopes), parseScopes(t, a.Scopes))
+	return ""
 }
 
 func lineage(k *keygate.Key) string {
@@ -303,14 +320,14 @@ func (m *model) createRequest(c keygate.Caller) manage.CreateRequest {
 	return req
 }
 
-// predictCreate is the model's answer to a create by c: may it succeed?
-func (m *model) predictCreate(t *testing.T, c keygate.Caller, req manage.CreateRequest) (a *keygate.Key, ok bool) {
+// predictCreate is the model's answer to a create by c: why must it be
+// refused ("" if it may succeed)?
+func (m *model) predictCreate(t *testing.T, c keygate.Caller, req manage.CreateRequest) (a *keygate.Key, why string) {
 	if c.Operator {
-		return nil, true
+		return nil, ""
 	}
-	a, ok = m.authority(t, c, "POST", "/v1/keys")
-	if !ok {
-		return a, false
+	if a, why = m.authority(t, c, "POST", "/v1/keys"); why != "" {
+		return a, why
 	}
 	admin := a.Role == keygate.Admin
 	role, typ := req.Role, req.Type
@@ -321,9 +338,10 @@ func (m *model) predictCreate(t *testing.T, c keygate.Caller, req manage.CreateR
 		typ = keygate.User
 	}
 	switch {
-	case (role == keygate.Admin || typ == keygate.Service) && !admin,
-		typ == keygate.User && req.Owner != a.Owner && !admin:
-		return a, false
+	case (role == keygate.Admin || typ == keygate.Service) && !admin:
+		return a, "a viewer creates only viewer user keys"
+	case typ == keygate.User && req.Owner != a.Owner && !admin:
+		return a, "a viewer creates keys for its own owner only"
 	}
 	if role == keygate.Viewer && !admin {
 		want := req.Scopes
@@ -331,10 +349,13 @@ func (m *model) predictCreate(t *testing.T, c keygate.Caller, req manage.CreateR
 			want = a.Scopes
 		}
 		if !scope.CoveredBy(parseScopes(t, want), parseScopes(t, a.Scopes)) {
-			return a, false
+			return a, "child's scopes beyond the actor's"
 		}
 	}
-	return a, len(req.APIs) == 0 || keygate.APIsCovered(req.APIs, a.APIs)
+	if len(req.APIs) > 0 && !keygate.APIsCovered(req.APIs, a.APIs) {
+		return a, "child's apis beyond the actor's"
+	}
+	return a, ""
 }
 
 func (m *model) request(c keygate.Caller, method, path string) keygate.Caller {
@@ -354,9 +375,9 @@ func (m *model) createStep(t *testing.T, i int) {
 // create runs a create and checks it against the model.
 func (m *model) create(t *testing.T, c keygate.Caller, req manage.CreateRequest) {
 	t.Helper()
-	a, want := m.predictCreate(t, c, req)
+	a, why := m.predictCreate(t, c, req)
 	got, err := m.f.svc.Create(context.Background(), m.request(c, "POST", "/v1/keys"), req)
-	m.outcome(t, "create", want, err)
+	m.outcome(t, "create", why, err)
 	if err != nil {
 		return
 	}
@@ -408,15 +429,20 @@ func (m *model) live() []string {
 }
 
 // predictChange is the common part of rotate, update and revoke.
-func (m *model) predictChange(t *testing.T, c keygate.Caller, method, path string, k *keygate.Key) (*keygate.Key, bool) {
+func (m *model) predictChange(t *testing.T, c keygate.Caller, method, path string, k *keygate.Key) (*keygate.Key, string) {
 	if c.Operator {
-		return nil, true
+		return nil, ""
 	}
-	a, ok := m.authority(t, c, method, path)
-	if !ok || !visible(a, k) || !covers(t, a, k) {
-		return a, false
+	a, why := m.authority(t, c, method, path)
+	switch {
+	case why != "":
+		return a, why
+	case !visible(a, k):
+		return a, "target not visible to the actor"
+	case a.RotatedTo == k.ID:
+		return a, "target is the actor's successor"
 	}
-	return a, true
+	return a, covers(t, a, k)
 }
 
 func (m *model) rotateStep(t *testing.T, i int) {
@@ -424,15 +450,17 @@ func (m *model) rotateStep(t *testing.T, i int) {
 	grace := []int64{0, 60, 3600}[m.rnd.IntN(3)]
 	m.log = append(m.log, fmt.Sprintf("\n%d: %s rotates %s grace %d", i, c.Name(), k.ID, grace))
 	path := "/v1/keys/" + k.ID + "/rotate"
-	a, want := m.predictChange(t, c, "POST", path, k)
-	want = want && k.RevokedAt == nil && m.active(k) && k.RotatedTo == ""
+	a, why := m.predictChange(t, c, "POST", path, k)
+	if why == "" && !(k.RevokedAt == nil && m.active(k) && k.RotatedTo == "") {
+		why = "target revoked, expired, disabled or rotated"
+	}
 	req := manage.RotateRequest{ID: k.ID, GraceSeconds: &grace}
 	if c.Operator {
 		req.Tenant = k.Tenant
 	}
 	now := m.now()
 	got, err := m.f.svc.Rotate(context.Background(), m.request(c, "POST", path), req)
-	m.outcome(t, "rotate", want, err)
+	m.outcome(t, "rotate", why, err)
 	if err != nil {
 		return
 	}
@@ -489,16 +517,18 @@ func (m *model) updateStep(t *testing.T, i int) {
 	}
 	m.log = append(m.log, fmt.Sprintf("\n%d: %s updates %s %+v", i, c.Name(), k.ID, req))
 	path := "/v1/keys/" + k.ID
-	_, want := m.predictChange(t, c, "PATCH", path, k)
-	want = want && k.RevokedAt == nil && (k.ExpiresAt == nil || m.now().Before(*k.ExpiresAt))
-	if req.ExpiresAt != nil && k.ExpiresAt != nil && !next.ExpiresAt.Before(*k.ExpiresAt) {
-		want = false // not earlier: refused as invalid
-	}
-	if req.ExpiresAt != nil && !next.ExpiresAt.After(m.now()) {
-		want = false
+	_, why := m.predictChange(t, c, "PATCH", path, k)
+	switch {
+	case why != "":
+	case k.RevokedAt != nil || (k.ExpiresAt != nil && !m.now().Before(*k.ExpiresAt)):
+		why = "target revoked or expired"
+	case req.ExpiresAt != nil && k.ExpiresAt != nil && !next.ExpiresAt.Before(*k.ExpiresAt):
+		why = "expiry not earlier"
+	case req.ExpiresAt != nil && !next.ExpiresAt.After(m.now()):
+		why = "expiry not in the future"
 	}
 	_, err := m.f.svc.Update(context.Background(), m.request(c, "PATCH", path), req)
-	m.outcome(t, "update", want, err)
+	m.outcome(t, "update", why, err)
 	if err != nil {
 		return
 	}
@@ -514,7 +544,7 @@ func (m *model) revokeStep(t *testing.T, i int) {
 	cascade := m.rnd.IntN(3) == 0
 	m.log = append(m.log, fmt.Sprintf("\n%d: %s revokes %s cascade=%v", i, c.Name(), k.ID, cascade))
 	path := "/v1/keys/" + k.ID
-	a, want := m.predictChange(t, c, "DELETE", path, k)
+	a, why := m.predictChange(t, c, "DELETE", path, k)
 	var revoked []*keygate.Key
 	if k.RevokedAt == nil {
 		revoked = append(revoked, k)
@@ -524,8 +554,8 @@ func (m *model) revokeStep(t *testing.T, i int) {
 			if d.RevokedAt != nil {
 				continue
 			}
-			if a != nil && !covers(t, a, d) {
-				want = false
+			if a != nil && why == "" {
+				why = covers(t, a, d) // a descendant it does not cover
 			}
 			revoked = append(revoked, d)
 		}
@@ -535,7 +565,7 @@ func (m *model) revokeStep(t *testing.T, i int) {
 		req.Tenant = k.Tenant
 	}
 	got, err := m.f.svc.Revoke(context.Background(), m.request(c, "DELETE", path), req)
-	m.outcome(t, "revoke", want, err)
+	m.outcome(t, "revoke", why, err)
 	if err != nil {
 		return
 	}
@@ -581,7 +611,7 @@ func (m *model) raceStep(t *testing.T, i int) {
 	}
 	a := m.keys[c.KeyID]
 	req := m.createRequest(c)
-	if _, ok := m.predictCreate(t, c, req); !ok || a.Tenant != "acme" {
+	if _, why := m.predictCreate(t, c, req); why != "" || a.Tenant != "acme" {
 		return
 	}
 	before := *a
@@ -642,13 +672,13 @@ func (m *model) raceStep(t *testing.T, i int) {
 // outcome checks the service's answer against the model's prediction. A
 // refusal must be a client error (never 500) and change nothing, which the
 // audit count and the comparisons after each step check.
-func (m *model) outcome(t *testing.T, op string, want bool, err error) {
+func (m *model) outcome(t *testing.T, op, why string, err error) {
 	t.Helper()
 	switch {
-	case want && err != nil:
+	case why == "" && err != nil:
 		t.Fatalf("%s refused (%v); the model says it may succeed", op, err)
-	case !want && err == nil:
-		t.Fatalf("%s succeeded; the model says it must be refused", op)
+	case why != "" && err == nil:
+		t.Fatalf("%s succeeded; the model says it must be refused: %s", op, why)
 	case err != nil && keygate.ErrorCode(err) == keygate.Internal:
 		t.Fatalf("%s: internal error %v", op, err)
 	}

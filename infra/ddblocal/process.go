@@ -109,6 +109,9 @@ func (p *Process) release() {
 	})
 }
 
+// Pid is the server's process ID, for tests that inspect its sockets.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Done is closed when the server process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 

@@ -58,6 +58,8 @@ func Start(ctx context.Context, log io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// moto accepts any credentials: it must listen on loopback only, which
+	// is its default today; -H keeps it so (TestLoopbackOnly checks).
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = log, log
 	return ddblocal.StartProcess(ctx, "moto_server", cmd, fmt.Sprintf("http://127.0.0.1:%d", port), 60*time.Second, answersMoto)

@@ -2,8 +2,10 @@
 // not about storage (infra/dynamotest is): a settable clock for expiry and
 // cache tests, a goroutine-safe buffer that captures logs written by
 // handlers running in parallel, HTTP and YAML helpers, the token format and
-// hasher the service tests mint with, and Server, the start-once handle on
-// a local stand-in. Production code never imports it.
+// hasher the service tests mint with, Server, the start-once handle on a
+// local stand-in, and (on Linux) LoopbackOnly and the listening-socket
+// readers that check a stand-in is closed to the network. Production code
+// never imports it.
 package testkit
 
 import (

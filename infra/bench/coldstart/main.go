@@ -166,6 +166,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer srv.Stop()
 		endpoint = srv.Endpoint
+		if srv.Warning != "" {
+			fmt.Fprintln(stdout, "WARNING:", srv.Warning)
+		}
 	}
 	fx, err := newFixture(ctx, endpoint)
 	if err != nil {

@@ -46,6 +46,9 @@ func localEnv(ctx context.Context, root string, log io.Writer) ([]string, func()
 		}
 		endpoint, stop = srv.Endpoint, func() { _ = srv.Stop() }
 		fmt.Fprintf(log, "invoke: DynamoDB Local on %s, data in .build/ddb-data (make ddb keeps one running)\n", endpoint)
+		if srv.Warning != "" {
+			fmt.Fprintf(log, "invoke: WARNING: %s\n", srv.Warning)
+		}
 	}
 	table := os.Getenv("TABLE_NAME")
 	if table == "" {

@@ -45,13 +45,13 @@ func run(ctx context.Context) error {
 	defer ln.Close()
 
 	defaults := map[string]string{"TABLE_NAME": "keygate", "TOKEN_PEPPER": randomPepper()}
+	var local *ddblocal.Server
 	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
-		srv, err := ddblocal.Start(ctx, io.Discard)
-		if err != nil {
+		if local, err = ddblocal.Start(ctx, io.Discard); err != nil {
 			return err
 		}
-		defer srv.Stop()
-		defaults["DYNAMODB_ENDPOINT"] = srv.Endpoint
+		defer local.Stop()
+		defaults["DYNAMODB_ENDPOINT"] = local.Endpoint
 	}
 	getenv := func(k string) string {
 		if v := os.Getenv(k); v != "" {
@@ -103,7 +103,8 @@ func run(ctx context.Context) error {
 		defer cancel()
 		_ = server.Shutdown(shutdown)
 	}()
-	printBanner(os.Stdout, "http://"+ln.Addr().String(), gateway.APIID, admin)
+	db, warning := storage(local, getenv("DYNAMODB_ENDPOINT"))
+	printBanner(os.Stdout, "http://"+ln.Addr().String(), gateway.APIID, db, warning, admin)
 	if err := server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -111,10 +112,28 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-func printBanner(w io.Writer, url, apiID string, admin *manage.Created) {
+// storage says which DynamoDB the stack uses, for the banner, and the
+// warning of a local one that the network can reach.
+func storage(local *ddblocal.Server, endpoint string) (db, warning string) {
+	switch {
+	case local == nil:
+		return "DynamoDB at " + endpoint, ""
+	case local.Isolated:
+		return "DynamoDB Local in memory, reachable only from this machine", ""
+	default:
+		return "DynamoDB Local in memory", local.Warning
+	}
+}
+
+// printBanner tells a person what serves where, with the admin key. A
+// warning, if any, follows the first line: it is the one thing to act on.
+func printBanner(w io.Writer, url, apiID, db, warning string, admin *manage.Created) {
+	if warning != "" {
+		warning = "WARNING: " + warning + "\n"
+	}
 	fmt.Fprintf(w, `
-Keygate is serving on %[1]s (DynamoDB Local in memory; Ctrl-C stops everything)
-Web console: %[1]s/console (paste the key below)
+Keygate is serving on %[1]s (%[4]s; Ctrl-C stops everything)
+%[5]sWeb console: %[1]s/console (paste the key below)
 API id of this gateway: %[3]s (keys name it in "apis" to call these routes)
 
 Admin key for tenant "demo" (shown once, never stored):
@@ -129,7 +148,7 @@ Try (needs curl and jq):
   curl -s -X DELETE "%[1]s/v1/keys/$ID?cascade=true" -H "Authorization: Bearer $KEY"
   curl -s %[1]s/openapi.yaml
 
-`, url, admin.Token, apiID)
+`, url, admin.Token, apiID, db, warning)
 }
 
 // isTerminal reports whether f is a character device (a terminal).

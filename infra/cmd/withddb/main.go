@@ -40,6 +40,10 @@ func run(args []string) int {
 	}
 	defer srv.Stop()
 	fmt.Fprintf(os.Stderr, "withddb: DynamoDB Local on %s\n", srv.Endpoint)
+	if srv.Warning != "" {
+		// Its log, where StartWith also wrote this, is shown only on failure.
+		fmt.Fprintf(os.Stderr, "withddb: WARNING: %s\n", srv.Warning)
+	}
 
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr

@@ -392,3 +392,32 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatalf("invalid idempotency key = %d %v", status, body)
 	}
 }
+
+// TestStaleContextOverHTTP: the proxy passes the route and API the
+// authorizer admitted, and the service checks them against the calling
+// key's item as it is now. A viewer whose scopes were narrowed (its
+// context still cached at the gateway) cannot create any more, and one
+// whose apis no longer name this API cannot act through it.
+func TestStaleContextOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	created := e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"carol","apis":["*"],"scopes":["POST /v1/keys","GET /x"],"expires_in_hours":0}`)
+	stale := callerOf(t, created)
+	id := created["id"].(string)
+	if status, body := e.proxy(t, httpapi.Create, stale, request{method: "POST", path: "/v1/keys", body: `{"scopes":["GET /x"]}`}); status != 201 {
+		t.Fatalf("create before the change = %d %v", status, body)
+	}
+	e.direct(t, httpapi.Revoke, `{"op":"update","tenant":"acme","id":"`+id+`","scopes":["GET /x"]}`)
+	status, body := e.proxy(t, httpapi.Create, stale, request{method: "POST", path: "/v1/keys", body: `{"scopes":["GET /x"]}`})
+	if status != 403 {
+		t.Fatalf("create with a stale context = %d %v, want 403", status, body)
+	}
+	wantError(t, body, keygate.Forbidden, gatewayRequestID)
+
+	// A key whose apis do not name the API the request came through
+	// (abc123 in the fixture) acts on nothing, whatever reached it.
+	other := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"carol","apis":["zzz999"],"scopes":["POST /v1/keys"]}`))
+	status, body = e.proxy(t, httpapi.Create, other, request{method: "POST", path: "/v1/keys", body: `{}`})
+	if status != 403 {
+		t.Fatalf("create through an API the key does not name = %d %v, want 403", status, body)
+	}
+}

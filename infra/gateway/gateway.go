@@ -106,7 +106,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, requestID, keygate.Errorf(keygate.PayloadTooLarge, "request body is too large"))
 		return
 	}
-	if route.Public {
+	if route.Access == httpapi.Public {
 		// Authorization NONE, as template.yaml gives the console's routes.
 		g.integrate(w, r.Context(), route, proxyEvent(r, route, params, body, requestID), requestID)
 		return
@@ -263,41 +263,24 @@ func encodeBody(body []byte) (string, bool) {
 	return base64.StdEncoding.EncodeToString(body), true
 }
 
-// match finds the route for a method and escaped path. Path parameters are
-// unescaped, as API Gateway does.
+// match finds the route for a method and escaped path (httpapi.Match).
+// Path parameters are unescaped, as API Gateway does.
 func match(method, escapedPath string) (httpapi.Route, map[string]string, bool) {
-	segs := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
-	for _, route := range httpapi.Routes {
-		if route.Method != method {
-			continue
-		}
-		want := strings.Split(strings.TrimPrefix(route.Resource, "/"), "/")
-		if len(want) != len(segs) {
-			continue
-		}
-		params := map[string]string{}
-		ok := true
-		for i, w := range want {
-			if strings.HasPrefix(w, "{") && strings.HasSuffix(w, "}") && segs[i] != "" {
-				v, err := url.PathUnescape(segs[i])
-				if err != nil {
-					ok = false
-					break
-				}
-				params[strings.Trim(w, "{}")] = v
-			} else if w != segs[i] {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			if len(params) == 0 {
-				params = nil
-			}
-			return route, params, true
-		}
+	route, params, ok := httpapi.Match(method, escapedPath)
+	if !ok {
+		return httpapi.Route{}, nil, false
 	}
-	return httpapi.Route{}, nil, false
+	if len(params) == 0 {
+		return route, nil, true
+	}
+	for k, v := range params {
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			return httpapi.Route{}, nil, false
+		}
+		params[k] = u
+	}
+	return route, params, true
 }
 
 // evaluate applies a policy to one methodArn the way IAM does: an explicit

@@ -11,7 +11,7 @@ import (
 // their mains do, behind a Gateway. The functions log to env.Logger.
 func Local(env *setup.Env, resultTTL time.Duration, openAPI []byte) *Gateway {
 	integrations := map[httpapi.Function]IntegrationFunc{}
-	for _, fn := range []httpapi.Function{httpapi.Create, httpapi.List, httpapi.Revoke} {
+	for _, fn := range httpapi.Functions() {
 		integrations[fn] = env.Handler(fn).Handle
 	}
 	return &Gateway{

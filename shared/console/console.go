@@ -7,7 +7,10 @@
 // every management API call it makes carries that key, so the authorizer
 // decides exactly as it does for any other client. The API is found
 // relative to the page (the parent of /console), which works on the local
-// stack and behind an API Gateway stage (/prod/console → /prod/v1/...).
+// stack and behind an API Gateway stage (/prod/console → /prod/v1/...);
+// its routes come from /console/routes.json, which the management API
+// (shared/httpapi, RoutesPath) serves from its route table, so the page
+// keeps no copy of them.
 //
 // Every response carries a strict Content-Security-Policy (no inline
 // script or style, no eval, no network but the page's own origin),

@@ -22,7 +22,7 @@ import (
 func codeRoutes(public bool) []string {
 	var out []string
 	for _, r := range httpapi.Routes {
-		if r.Public && !public {
+		if r.Access == httpapi.Public && !public {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s %s %s", r.Function, r.Method, r.Resource))
@@ -144,6 +144,45 @@ func TestRoutesAgree(t *testing.T) {
 				t.Fatalf("%s: a changed document still agrees: the check cannot fail", tt.name)
 			}
 		})
+	}
+}
+
+// readmeAccess is "METHOD path access" of the README's route table: a row
+// saying "no authorizer" is public, "admin keys only" admin, any other key.
+func readmeAccess(src string) []string {
+	var out []string
+	for _, line := range strings.Split(src, "\n") {
+		m := readmeRoute.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		access := httpapi.AnyKey
+		switch {
+		case strings.Contains(line, "no authorizer"):
+			access = httpapi.Public
+		case strings.Contains(line, "admin keys only"):
+			access = httpapi.AdminKey
+		}
+		out = append(out, fmt.Sprintf("%s %s %s", m[1], m[2], access))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestRouteAccessAgrees: the README says who may call each route as the
+// table does.
+func TestRouteAccessAgrees(t *testing.T) {
+	var want []string
+	for _, r := range httpapi.Routes {
+		want = append(want, fmt.Sprintf("%s %s %s", r.Method, r.Resource, r.Access))
+	}
+	slices.Sort(want)
+	readme := read(t, "../../README.md")
+	if got := readmeAccess(readme); !slices.Equal(got, want) {
+		t.Fatalf("README.md access:\n  %s\nthe code's (httpapi.Routes):\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if spoiled := strings.Replace(readme, "; admin keys only", "", 1); slices.Equal(readmeAccess(spoiled), want) {
+		t.Fatal("README.md without an admin-only note still agrees: the check cannot fail")
 	}
 }
 

@@ -95,14 +95,6 @@ func FunctionError(err error, requestID string) messages.InvokeResponse_Error {
 	return messages.InvokeResponse_Error{Type: string(code), Message: msg}
 }
 
-// directOps are the operations each function serves by direct event; the
-// first is the default when the event names none.
-var directOps = map[Function][]string{
-	Create: {"create", "rotate"},
-	List:   {"list", "audit"},
-	Revoke: {"revoke", "update"},
-}
-
 // member peeks at the event's string member called exactly name, before
 // the strict decode that follows (which refuses the event if the name is
 // repeated, or spelt otherwise): nil if there is none, or the event or
@@ -118,7 +110,7 @@ func member(event json.RawMessage, name string) *string {
 
 // opOf reads the event's "op" and checks fn serves it.
 func opOf(fn Function, event json.RawMessage) (string, error) {
-	ops := directOps[fn]
+	ops := DirectOps(fn)
 	name := member(event, "op")
 	if name == nil {
 		return ops[0], nil
@@ -153,62 +145,81 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 	if err != nil {
 		return outcome{err: err, caller: op}
 	}
-	res := outcome{caller: op, status: http.StatusOK}
-	switch name {
-	case "create":
-		var e directCreate
-		if err := decodeBody(event, &e); err != nil {
-			return outcome{err: err, caller: op}
-		}
-		req := e.CreateRequest
-		req.Tenant, req.IdempotencyKey = e.Tenant, e.IdempotencyKey
-		return h.create(ctx, op, req)
-	case "rotate":
-		var e directRotate
-		if err := decodeBody(event, &e); err != nil {
-			return outcome{err: err, caller: op}
-		}
-		req := e.RotateRequest
-		req.Tenant, req.ID, req.IdempotencyKey = e.Tenant, e.ID, e.IdempotencyKey
-		return h.rotate(ctx, op, req)
-	case "list":
-		var e directList
-		if res.err = decodeBody(event, &e); res.err != nil {
-			return res
-		}
-		res.keyID = e.ID
-		if e.ID != "" {
-			res.body, res.err = h.svc.Get(ctx, op, manage.GetRequest{Tenant: e.Tenant, ID: e.ID})
-		} else {
-			res.body, res.err = h.svc.List(ctx, op, manage.ListRequest{Tenant: e.Tenant, Owner: e.Owner, Status: e.Status, Limit: e.Limit, Cursor: e.Cursor})
-		}
-	case "audit":
-		var e directAudit
-		if res.err = decodeBody(event, &e); res.err != nil {
-			return res
-		}
-		res.keyID = e.KeyID
-		res.body, res.err = h.svc.Audit(ctx, op, manage.AuditRequest{Tenant: e.Tenant, KeyID: e.KeyID, Limit: e.Limit, Cursor: e.Cursor})
-	case "revoke":
-		var e directRevoke
-		if res.err = decodeBody(event, &e); res.err != nil {
-			return res
-		}
-		res.keyID = e.ID
-		if e.ID == "" {
-			res.err = keygate.Errorf(keygate.Invalid, "id is required")
-		} else {
-			res.body, res.err = h.svc.Revoke(ctx, op, manage.RevokeRequest{Tenant: e.Tenant, ID: e.ID, Cascade: e.Cascade})
-		}
-	case "update":
-		var e directUpdate
-		if res.err = decodeBody(event, &e); res.err != nil {
-			return res
-		}
-		res.keyID = e.ID
-		req := e.UpdateRequest
-		req.Tenant, req.ID = e.Tenant, e.ID
-		res.body, res.err = h.svc.Update(ctx, op, req)
+	route, _ := Operation(name)
+	return route.invoke(h, ctx, op, event)
+}
+
+func (h *Handler) invokeCreate(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
+	var e directCreate
+	if err := decodeBody(event, &e); err != nil {
+		return outcome{err: err, caller: op}
 	}
+	req := e.CreateRequest
+	req.Tenant, req.IdempotencyKey = e.Tenant, e.IdempotencyKey
+	return h.create(ctx, op, req)
+}
+
+func (h *Handler) invokeRotate(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
+	var e directRotate
+	if err := decodeBody(event, &e); err != nil {
+		return outcome{err: err, caller: op}
+	}
+	req := e.RotateRequest
+	req.Tenant, req.ID, req.IdempotencyKey = e.Tenant, e.ID, e.IdempotencyKey
+	return h.rotate(ctx, op, req)
+}
+
+// invokeList lists keys, or with an id gets one (keygatectl's get).
+func (h *Handler) invokeList(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
+	res := outcome{caller: op, status: http.StatusOK}
+	var e directList
+	if res.err = decodeBody(event, &e); res.err != nil {
+		return res
+	}
+	res.keyID = e.ID
+	if e.ID != "" {
+		res.body, res.err = h.svc.Get(ctx, op, manage.GetRequest{Tenant: e.Tenant, ID: e.ID})
+	} else {
+		res.body, res.err = h.svc.List(ctx, op, manage.ListRequest{Tenant: e.Tenant, Owner: e.Owner, Status: e.Status, Limit: e.Limit, Cursor: e.Cursor})
+	}
+	return res
+}
+
+func (h *Handler) invokeAudit(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
+	res := outcome{caller: op, status: http.StatusOK}
+	var e directAudit
+	if res.err = decodeBody(event, &e); res.err != nil {
+		return res
+	}
+	res.keyID = e.KeyID
+	res.body, res.err = h.svc.Audit(ctx, op, manage.AuditRequest{Tenant: e.Tenant, KeyID: e.KeyID, Limit: e.Limit, Cursor: e.Cursor})
+	return res
+}
+
+func (h *Handler) invokeRevoke(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
+	res := outcome{caller: op, status: http.StatusOK}
+	var e directRevoke
+	if res.err = decodeBody(event, &e); res.err != nil {
+		return res
+	}
+	res.keyID = e.ID
+	if e.ID == "" {
+		res.err = keygate.Errorf(keygate.Invalid, "id is required")
+	} else {
+		res.body, res.err = h.svc.Revoke(ctx, op, manage.RevokeRequest{Tenant: e.Tenant, ID: e.ID, Cascade: e.Cascade})
+	}
+	return res
+}
+
+func (h *Handler) invokeUpdate(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
+	res := outcome{caller: op, status: http.StatusOK}
+	var e directUpdate
+	if res.err = decodeBody(event, &e); res.err != nil {
+		return res
+	}
+	res.keyID = e.ID
+	req := e.UpdateRequest
+	req.Tenant, req.ID = e.Tenant, e.ID
+	res.body, res.err = h.svc.Update(ctx, op, req)
 	return res
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/keygate/keygate/shared/apikey"
-	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
@@ -42,44 +41,6 @@ type SettingsService interface {
 }
 
 var _ SettingsService = (*lifecycle.SettingsService)(nil)
-
-// Function names one management function; each serves its own routes and
-// its own direct-invocation event.
-type Function string
-
-const (
-	Create Function = "create"
-	List   Function = "list"
-	Revoke Function = "revoke"
-)
-
-// Route is one management route: method and API Gateway resource path.
-// A Public route has no authorizer (the console's static page and assets:
-// every API call the page makes carries the key the person pasted).
-type Route struct {
-	Function Function
-	Method   string
-	Resource string
-	Public   bool
-}
-
-// Routes are the management API's routes and the function serving each:
-// create mints keys (create, rotate), list reads (keys, whoami, audit),
-// revoke changes them (revoke, update).
-var Routes = []Route{
-	{Create, http.MethodPost, "/v1/keys", false},
-	{Create, http.MethodPost, "/v1/keys/{id}/rotate", false},
-	{List, http.MethodGet, "/v1/keys", false},
-	{List, http.MethodGet, "/v1/keys/{id}", false},
-	{List, http.MethodGet, "/v1/whoami", false},
-	{List, http.MethodGet, "/v1/audit", false},
-	{List, http.MethodGet, "/v1/settings", false},
-	{List, http.MethodGet, console.Prefix, true},
-	{List, http.MethodGet, console.Prefix + "/{asset}", true},
-	{Revoke, http.MethodDelete, "/v1/keys/{id}", false},
-	{Revoke, http.MethodPatch, "/v1/keys/{id}", false},
-	{Revoke, http.MethodPut, "/v1/settings", false},
-}
 
 // Handler serves one management function.
 type Handler struct {

@@ -66,7 +66,7 @@ func (h *Handler) handleProxy(ctx context.Context, event json.RawMessage) (json.
 		requestID = lambdaRequestID(ctx)
 	}
 	if res.err == nil {
-		if route, _ := h.route(&req); route != nil && route.Public {
+		if route, _ := h.route(&req); route != nil && route.Access == Public {
 			return h.serveConsole(ctx, requestID, start, &req)
 		}
 		res = h.serveProxy(manage.WithRequestID(ctx, requestID), &req)
@@ -84,33 +84,61 @@ func (h *Handler) handleProxy(ctx context.Context, event json.RawMessage) (json.
 }
 
 // route finds the route of this function a proxy event is for, and the
-// key ID in its path.
+// key ID in its path. Events without a resource (tests, hand-made events)
+// are matched by their path.
 func (h *Handler) route(req *events.APIGatewayProxyRequest) (*Route, string) {
-	resource := req.Resource
-	id := req.PathParameters["id"]
-	if resource == "" {
-		resource, id = resourceOf(req.Path)
+	if req.Resource == "" {
+		r, params, ok := Match(req.HTTPMethod, req.Path)
+		if !ok || r.Function != h.fn {
+			return nil, ""
+		}
+		return &r, params["id"]
 	}
 	for i, r := range Routes {
-		if r.Function == h.fn && r.Method == req.HTTPMethod && r.Resource == resource {
-			return &Routes[i], id
+		if r.Function == h.fn && r.Method == req.HTTPMethod && r.Resource == req.Resource {
+			return &Routes[i], req.PathParameters["id"]
 		}
 	}
 	return nil, ""
 }
 
-// serveConsole answers the console's public routes with its page or
-// asset as they are (not JSON), with the console's security headers.
+// serveConsole answers the console's public routes with its page, an
+// asset or the route table (RoutesPath) as they are (not the JSON
+// envelope), with the console's security headers.
 func (h *Handler) serveConsole(ctx context.Context, requestID string, start time.Time, req *events.APIGatewayProxyRequest) (json.RawMessage, error) {
 	status, headers, body, _ := console.Response(req.Path)
+	if req.Path == RoutesPath {
+		status, headers, body = http.StatusOK, console.SecurityHeaders(), routesJSON
+		headers["Content-Type"] = "application/json"
+		headers["Content-Length"] = strconv.Itoa(len(body))
+	}
 	headers["X-Request-Id"] = requestID
 	h.finish(ctx, requestID, "proxy", req.HTTPMethod+" "+req.Resource, start, outcome{status: status, body: nil})
 	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: status, Headers: headers, Body: string(body)})
 }
 
+// call is one proxy request on its route: the caller the authorizer
+// vouched for, the key ID in the path and the query parameters.
+type call struct {
+	req    *events.APIGatewayProxyRequest
+	caller keygate.Caller
+	id     string
+	query  query
+}
+
+// fail is the outcome of a request the route refuses.
+func (c *call) fail(err error) outcome {
+	return outcome{err: err, caller: c.caller, keyID: c.id}
+}
+
+// answer is the outcome of a service call: 200 with its result.
+func (c *call) answer(body any, err error) outcome {
+	return outcome{body: body, err: err, caller: c.caller, keyID: c.id, status: http.StatusOK}
+}
+
 func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyRequest) outcome {
 	route, id := h.route(req)
-	if route == nil {
+	if route == nil || route.proxy == nil {
 		return failed(keygate.Errorf(keygate.NotFound, "no such route"))
 	}
 	caller, err := callerFromAuthorizer(req.RequestContext.Authorizer)
@@ -127,89 +155,114 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 	if err != nil {
 		return outcome{err: err, caller: caller}
 	}
-	res := outcome{caller: caller, keyID: id, status: http.StatusOK}
-	switch route.Method + " " + route.Resource {
-	case "POST /v1/keys":
-		if err := q.only(); err != nil {
-			return outcome{err: err, caller: caller}
-		}
-		var body manage.CreateRequest
-		if err := readBody(req, &body); err != nil {
-			return outcome{err: err, caller: caller}
-		}
-		body.IdempotencyKey = header(req, "Idempotency-Key")
-		return h.create(ctx, caller, body)
-	case "GET /v1/keys":
-		lr, err := listRequest(q)
-		if err != nil {
-			return outcome{err: err, caller: caller}
-		}
-		res.body, res.err = h.svc.List(ctx, caller, lr)
-	case "GET /v1/whoami":
-		res.keyID = caller.KeyID
-		if res.err = q.only(); res.err == nil {
-			res.body, res.err = h.svc.Get(ctx, caller, manage.GetRequest{Tenant: "", ID: caller.KeyID})
-		}
-	case "GET /v1/keys/{id}":
-		if res.err = q.only(); res.err == nil {
-			res.body, res.err = h.svc.Get(ctx, caller, manage.GetRequest{Tenant: "", ID: id})
-		}
-	case "POST /v1/keys/{id}/rotate":
-		if err := q.only(); err != nil {
-			return outcome{err: err, caller: caller, keyID: id}
-		}
-		var body manage.RotateRequest
-		if req.Body != "" {
-			if err := readBody(req, &body); err != nil {
-				return outcome{err: err, caller: caller, keyID: id}
-			}
-		}
-		body.ID, body.IdempotencyKey = id, header(req, "Idempotency-Key")
-		return h.rotate(ctx, caller, body)
-	case "PATCH /v1/keys/{id}":
-		if err := q.only(); err != nil {
-			return outcome{err: err, caller: caller, keyID: id}
-		}
-		var body manage.UpdateRequest
-		if err := readBody(req, &body); err != nil {
-			return outcome{err: err, caller: caller, keyID: id}
-		}
-		body.ID = id
-		res.body, res.err = h.svc.Update(ctx, caller, body)
-	case "GET /v1/audit":
-		ar, err := auditRequest(q)
-		if err != nil {
-			return outcome{err: err, caller: caller}
-		}
-		res.keyID = ar.KeyID
-		res.body, res.err = h.svc.Audit(ctx, caller, ar)
-	case "GET /v1/settings", "PUT /v1/settings":
-		if h.settings == nil {
-			return failed(keygate.Errorf(keygate.NotFound, "no such route"))
-		}
-		if err := q.only(); err != nil {
-			return outcome{err: err, caller: caller}
-		}
-		if route.Method == http.MethodGet {
-			res.body, res.err = h.settings.Get(ctx, caller, caller.Tenant)
-			break
-		}
-		var ch lifecycle.SettingsChange
-		if err := readBody(req, &ch); err != nil {
-			return outcome{err: err, caller: caller}
-		}
-		res.body, res.err = h.settings.Update(ctx, caller, caller.Tenant, ch)
-	case "DELETE /v1/keys/{id}":
-		cascade, err := q.boolean("cascade")
-		if err == nil {
-			err = q.only("cascade")
-		}
-		if err != nil {
-			return outcome{err: err, caller: caller, keyID: id}
-		}
-		res.body, res.err = h.svc.Revoke(ctx, caller, manage.RevokeRequest{ID: id, Cascade: cascade})
+	return route.proxy(h, ctx, &call{req: req, caller: caller, id: id, query: q})
+}
+
+func (h *Handler) proxyCreate(ctx context.Context, c *call) outcome {
+	if err := c.query.only(); err != nil {
+		return c.fail(err)
 	}
-	return res
+	var body manage.CreateRequest
+	if err := readBody(c.req, &body); err != nil {
+		return c.fail(err)
+	}
+	body.IdempotencyKey = header(c.req, "Idempotency-Key")
+	return h.create(ctx, c.caller, body)
+}
+
+func (h *Handler) proxyRotate(ctx context.Context, c *call) outcome {
+	if err := c.query.only(); err != nil {
+		return c.fail(err)
+	}
+	var body manage.RotateRequest
+	if c.req.Body != "" {
+		if err := readBody(c.req, &body); err != nil {
+			return c.fail(err)
+		}
+	}
+	body.ID, body.IdempotencyKey = c.id, header(c.req, "Idempotency-Key")
+	return h.rotate(ctx, c.caller, body)
+}
+
+func (h *Handler) proxyList(ctx context.Context, c *call) outcome {
+	lr, err := listRequest(c.query)
+	if err != nil {
+		return c.fail(err)
+	}
+	return c.answer(h.svc.List(ctx, c.caller, lr))
+}
+
+func (h *Handler) proxyGet(ctx context.Context, c *call) outcome {
+	if err := c.query.only(); err != nil {
+		return c.fail(err)
+	}
+	return c.answer(h.svc.Get(ctx, c.caller, manage.GetRequest{Tenant: "", ID: c.id}))
+}
+
+func (h *Handler) proxyWhoami(ctx context.Context, c *call) outcome {
+	c.id = c.caller.KeyID
+	if err := c.query.only(); err != nil {
+		return c.fail(err)
+	}
+	return c.answer(h.svc.Get(ctx, c.caller, manage.GetRequest{Tenant: "", ID: c.caller.KeyID}))
+}
+
+func (h *Handler) proxyAudit(ctx context.Context, c *call) outcome {
+	ar, err := auditRequest(c.query)
+	if err != nil {
+		return c.fail(err)
+	}
+	c.id = ar.KeyID
+	return c.answer(h.svc.Audit(ctx, c.caller, ar))
+}
+
+func (h *Handler) proxyRevoke(ctx context.Context, c *call) outcome {
+	cascade, err := c.query.boolean("cascade")
+	if err == nil {
+		err = c.query.only("cascade")
+	}
+	if err != nil {
+		return c.fail(err)
+	}
+	return c.answer(h.svc.Revoke(ctx, c.caller, manage.RevokeRequest{ID: c.id, Cascade: cascade}))
+}
+
+func (h *Handler) proxyUpdate(ctx context.Context, c *call) outcome {
+	if err := c.query.only(); err != nil {
+		return c.fail(err)
+	}
+	var body manage.UpdateRequest
+	if err := readBody(c.req, &body); err != nil {
+		return c.fail(err)
+	}
+	body.ID = c.id
+	return c.answer(h.svc.Update(ctx, c.caller, body))
+}
+
+// proxySettings and proxySaveSettings serve /v1/settings when the handler
+// has a settings service; without one the routes are not found.
+func (h *Handler) proxySettings(ctx context.Context, c *call) outcome {
+	if h.settings == nil {
+		return failed(keygate.Errorf(keygate.NotFound, "no such route"))
+	}
+	if err := c.query.only(); err != nil {
+		return c.fail(err)
+	}
+	return c.answer(h.settings.Get(ctx, c.caller, c.caller.Tenant))
+}
+
+func (h *Handler) proxySaveSettings(ctx context.Context, c *call) outcome {
+	if h.settings == nil {
+		return failed(keygate.Errorf(keygate.NotFound, "no such route"))
+	}
+	if err := c.query.only(); err != nil {
+		return c.fail(err)
+	}
+	var ch lifecycle.SettingsChange
+	if err := readBody(c.req, &ch); err != nil {
+		return c.fail(err)
+	}
+	return c.answer(h.settings.Update(ctx, c.caller, c.caller.Tenant, ch))
 }
 
 // create runs a create for caller, in either event shape.
@@ -228,23 +281,6 @@ func (h *Handler) rotate(ctx context.Context, caller keygate.Caller, req manage.
 		return outcome{err: err, caller: caller, keyID: req.ID}
 	}
 	return outcome{body: created, status: http.StatusCreated, caller: caller, keyID: created.ID}
-}
-
-// resourceOf maps a concrete path to its route resource, for events that
-// carry no resource (tests, hand-made events).
-func resourceOf(path string) (resource, id string) {
-	if asset, ok := strings.CutPrefix(path, console.Prefix+"/"); ok && asset != "" {
-		return console.Prefix + "/{asset}", ""
-	}
-	if rest, ok := strings.CutPrefix(path, "/v1/keys/"); ok && rest != "" {
-		if id, ok := strings.CutSuffix(rest, "/rotate"); ok && id != "" && !strings.Contains(id, "/") {
-			return "/v1/keys/{id}/rotate", id
-		}
-		if !strings.Contains(rest, "/") {
-			return "/v1/keys/{id}", rest
-		}
-	}
-	return path, ""
 }
 
 // callerFromAuthorizer reads the context the Keygate authorizer attached.

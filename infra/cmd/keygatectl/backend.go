@@ -14,6 +14,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/keygate/keygate/shared/httpapi"
 )
 
 func newBackend(ctx context.Context, g global) (backend, error) {
@@ -36,8 +37,8 @@ func newBackend(ctx context.Context, g global) (backend, error) {
 }
 
 // stackFunctions reads the management functions' names from the stack's
-// outputs (CreateFunctionName, ListFunctionName, RevokeFunctionName).
-func stackFunctions(ctx context.Context, cf *cloudformation.Client, stack string) (map[string]string, error) {
+// outputs: CreateFunctionName for httpapi.Create, and so on.
+func stackFunctions(ctx context.Context, cf *cloudformation.Client, stack string) (map[httpapi.Function]string, error) {
 	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &stack})
 	if err != nil {
 		return nil, fmt.Errorf("read stack %s: %w", stack, err)
@@ -45,22 +46,23 @@ func stackFunctions(ctx context.Context, cf *cloudformation.Client, stack string
 	if len(out.Stacks) != 1 {
 		return nil, fmt.Errorf("stack %s not found", stack)
 	}
-	names := map[string]string{}
+	outputs := map[string]string{}
 	for _, o := range out.Stacks[0].Outputs {
-		if o.OutputKey == nil || o.OutputValue == nil {
-			continue
-		}
-		switch *o.OutputKey {
-		case "CreateFunctionName":
-			names["create"] = *o.OutputValue
-		case "ListFunctionName":
-			names["list"] = *o.OutputValue
-		case "RevokeFunctionName":
-			names["revoke"] = *o.OutputValue
+		if o.OutputKey != nil && o.OutputValue != nil {
+			outputs[*o.OutputKey] = *o.OutputValue
 		}
 	}
-	if len(names) != 3 {
-		return nil, fmt.Errorf("stack %s lacks the Create/List/RevokeFunctionName outputs: is it a Keygate stack?", stack)
+	names := map[httpapi.Function]string{}
+	var keys []string
+	for _, fn := range httpapi.Functions() {
+		key := strings.ToUpper(string(fn[:1])) + string(fn[1:]) + "FunctionName"
+		keys = append(keys, key)
+		if v, ok := outputs[key]; ok {
+			names[fn] = v
+		}
+	}
+	if len(names) != len(keys) {
+		return nil, fmt.Errorf("stack %s lacks the %s outputs: is it a Keygate stack?", stack, strings.Join(keys, ", "))
 	}
 	return names, nil
 }
@@ -68,7 +70,7 @@ func stackFunctions(ctx context.Context, cf *cloudformation.Client, stack string
 // directBackend sends operations as the functions' direct events.
 type directBackend struct {
 	tenant, actor string
-	functions     map[string]string // create, list, revoke -> function name
+	functions     map[httpapi.Function]string
 	invoker       invoker
 }
 
@@ -78,21 +80,20 @@ type invoker interface {
 	invoke(ctx context.Context, function string, payload []byte) (out []byte, errType, errMessage string, err error)
 }
 
-// directEvents maps an operation to its function and "op".
-var directEvents = map[string]struct{ fn, op string }{
-	"create": {"create", ""}, "rotate": {"create", "rotate"},
-	"list": {"list", ""}, "get": {"list", ""}, "audit": {"list", "audit"},
-	"revoke": {"revoke", ""}, "update": {"revoke", "update"},
-}
-
+// do sends o as the direct event of the function serving its route:
+// the function's default operation needs no "op", and a get is a list
+// event with an id (httpapi.Route.Direct).
 func (b *directBackend) do(ctx context.Context, o op) (json.RawMessage, error) {
-	d := directEvents[o.Name]
+	route, ok := httpapi.Operation(o.Name)
+	if !ok || route.Direct == "" {
+		return nil, fmt.Errorf("%s has no direct event", o.Name)
+	}
 	event := map[string]any{"tenant": b.tenant}
 	for k, v := range o.Body {
 		event[k] = v
 	}
-	if d.op != "" {
-		event["op"] = d.op
+	if route.Direct != httpapi.DirectOps(route.Function)[0] {
+		event["op"] = route.Direct
 	}
 	if o.ID != "" {
 		event["id"] = o.ID
@@ -104,7 +105,7 @@ func (b *directBackend) do(ctx context.Context, o op) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, errType, errMessage, err := b.invoker.invoke(ctx, b.functions[d.fn], payload)
+	out, errType, errMessage, err := b.invoker.invoke(ctx, b.functions[route.Function], payload)
 	switch {
 	case err != nil:
 		return nil, err
@@ -141,33 +142,23 @@ type httpBackend struct {
 	client    *http.Client
 }
 
+// do sends o to its route: the fields as the query of a GET or DELETE,
+// else as the JSON body.
 func (b *httpBackend) do(ctx context.Context, o op) (json.RawMessage, error) {
-	var method, path string
+	route, ok := httpapi.Operation(o.Name)
+	if !ok {
+		return nil, fmt.Errorf("%s has no route", o.Name)
+	}
+	method, path := route.Method, strings.Replace(route.Resource, "{id}", url.PathEscape(o.ID), 1)
 	query := url.Values{}
 	var body any
-	id := url.PathEscape(o.ID)
-	switch o.Name {
-	case "create":
-		method, path, body = http.MethodPost, "/v1/keys", o.Body
-	case "list", "audit":
-		method, path = http.MethodGet, "/v1/keys"
-		if o.Name == "audit" {
-			path = "/v1/audit"
-		}
+	switch method {
+	case http.MethodGet, http.MethodDelete:
 		for k, v := range o.Body {
 			query.Set(k, fmt.Sprint(v))
 		}
-	case "get":
-		method, path = http.MethodGet, "/v1/keys/"+id
-	case "revoke":
-		method, path = http.MethodDelete, "/v1/keys/"+id
-		if o.Body["cascade"] == true {
-			query.Set("cascade", "true")
-		}
-	case "rotate":
-		method, path, body = http.MethodPost, "/v1/keys/"+id+"/rotate", o.Body
-	case "update":
-		method, path, body = http.MethodPatch, "/v1/keys/"+id, o.Body
+	default:
+		body = o.Body
 	}
 	var reader io.Reader
 	if body != nil {

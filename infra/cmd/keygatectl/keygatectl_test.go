@@ -17,6 +17,7 @@ import (
 	"github.com/keygate/keygate/infra/gateway"
 	"github.com/keygate/keygate/infra/lambdarun"
 	"github.com/keygate/keygate/infra/testkit"
+	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
@@ -149,7 +150,7 @@ func TestAgainstFunctions(t *testing.T) {
 	}
 	stack := func(context.Context, global) (backend, error) {
 		return &directBackend{tenant: "acme", actor: "ops.jane", invoker: inv,
-			functions: map[string]string{"create": "keygate-create", "list": "keygate-list", "revoke": "keygate-revoke"}}, nil
+			functions: map[httpapi.Function]string{httpapi.Create: "keygate-create", httpapi.List: "keygate-list", httpapi.Revoke: "keygate-revoke"}}, nil
 	}
 	c := func(args ...string) (int, string, string) {
 		return ctl(t, stack, append([]string{"--stack", "keygate", "--tenant", "acme", "--json"}, args...)...)

@@ -33,7 +33,7 @@ export class APIError extends Error {
  * Calls the API with the session's key. path is relative to the API base
  * ("v1/keys"); query is an object of non-empty values.
  */
-export async function call(method, path, { query, body, key, headers: extra } = {}) {
+async function call(method, path, { query, body, key, headers: extra } = {}) {
   const url = new URL(path, base);
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
@@ -66,14 +66,40 @@ export async function call(method, path, { query, body, key, headers: extra } = 
   return data;
 }
 
+// The API's routes, from the deployment that serves this page (the Go
+// route table at console/routes.json): the page keeps no copy of them.
+let routes = null;
+
+function loadRoutes() {
+  routes ??= fetch(new URL('console/routes.json', base), { cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer', redirect: 'error' })
+    .then((resp) => (resp.ok ? resp.json() : Promise.reject(new Error(`routes: ${resp.status}`))))
+    .then((data) => new Map(data.routes.map((r) => [r.op, r])))
+    .catch(() => {
+      routes = null; // try again on the next call
+      throw new APIError(0, 'network', 'The API could not be reached. Check your connection and try again.', '');
+    });
+  return routes;
+}
+
+/**
+ * Calls the operation op ("list", "rotate", ...) on its route; id fills
+ * the route's {id}. A deployment without the operation answers as it
+ * would for a missing route (404).
+ */
+async function operation(op, { id, ...options } = {}) {
+  const route = (await loadRoutes()).get(op);
+  if (!route) throw new APIError(404, 'not_found', `This deployment has no ${op} route.`, '');
+  return call(route.method, route.path.slice(1).replace('{id}', encodeURIComponent(id)), options);
+}
+
 export const api = {
-  whoami: (key) => call('GET', 'v1/whoami', { key }),
-  list: (query) => call('GET', 'v1/keys', { query }),
-  create: (body, idempotencyKey) => call('POST', 'v1/keys', { body, headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {} }),
-  revoke: (id, cascade) => call('DELETE', `v1/keys/${encodeURIComponent(id)}`, { query: cascade ? { cascade: 'true' } : {} }),
-  rotate: (id, graceSeconds) => call('POST', `v1/keys/${encodeURIComponent(id)}/rotate`, { body: { grace_seconds: graceSeconds } }),
-  update: (id, patch) => call('PATCH', `v1/keys/${encodeURIComponent(id)}`, { body: patch }),
-  audit: (query) => call('GET', 'v1/audit', { query }),
-  settings: () => call('GET', 'v1/settings', {}),
-  saveSettings: (body) => call('PUT', 'v1/settings', { body }),
+  whoami: (key) => operation('whoami', { key }),
+  list: (query) => operation('list', { query }),
+  create: (body, idempotencyKey) => operation('create', { body, headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {} }),
+  revoke: (id, cascade) => operation('revoke', { id, query: cascade ? { cascade: 'true' } : {} }),
+  rotate: (id, graceSeconds) => operation('rotate', { id, body: { grace_seconds: graceSeconds } }),
+  update: (id, patch) => operation('update', { id, body: patch }),
+  audit: (query) => operation('audit', { query }),
+  settings: () => operation('settings'),
+  saveSettings: (body) => operation('save_settings', { body }),
 };

@@ -1,6 +1,6 @@
 // Keygate console. Every value from the API is rendered as text
 // (textContent, text nodes, attribute values), never parsed as HTML.
-import { api, call, session, APIError } from './api.js';
+import { api, session, APIError } from './api.js';
 import { relative, absolute, shortDate, daysUntil, lines, scopeLines } from './format.js';
 
 const PAGE_SIZE = 20;
@@ -635,8 +635,8 @@ async function probeCapabilities() {
   const me = state.me;
   try {
     const [rotate, update, audit] = await Promise.all([
-      probeRoute(() => call('POST', `v1/keys/${encodeURIComponent(me.id)}/rotate`, { body: { grace_seconds: 'probe' } })),
-      probeRoute(() => call('PATCH', `v1/keys/${encodeURIComponent(me.id)}`, { body: { enabled: 'probe' } })),
+      probeRoute(() => api.rotate(me.id, 'probe')),
+      probeRoute(() => api.update(me.id, { enabled: 'probe' })),
       isAdmin() ? probeRoute(() => api.audit({ limit: 1 })) : Promise.resolve(false),
     ]);
     if (state.me !== me) return;

@@ -120,9 +120,10 @@ type Runtime struct {
 	exitErr error         // result of cmd.Wait, readable once exited is closed
 	once    sync.Once
 
-	reports      chan report  // REPORT lines, in order; see watchStdout
-	initOK       atomic.Bool  // the last init succeeded (its INIT RTDONE)
-	initDuration atomic.Int64 // nanoseconds, of the last successful init
+	reports      chan report            // REPORT lines, in order; see watchStdout
+	lastExit     atomic.Pointer[string] // the emulator's last "Runtime exited ..." error
+	initOK       atomic.Bool            // the last init succeeded (its INIT RTDONE)
+	initDuration atomic.Int64           // nanoseconds, of the last successful init
 }
 
 type report struct {
@@ -281,6 +282,7 @@ var (
 	reportLine = regexp.MustCompile(`^REPORT RequestId: (\S+)\t.*?Duration: ([0-9.]+) ms`)
 	initDone   = regexp.MustCompile(`\(rapid\) INIT RTDONE\(status: (\w+)\)`)
 	initReport = regexp.MustCompile(`\(rapid\) INIT REPORT\(durationMs: ([0-9.]+)\)`)
+	exitError  = regexp.MustCompile(`\(rapid\) .*error=(Runtime exited.*?)(?: InvokeID=|$)`)
 )
 
 // watchStdout collects the REPORT line the emulator prints for each
@@ -302,6 +304,9 @@ func (r *Runtime) watchStdout(line string) {
 // while INIT REPORT, logged once the bootstrap has asked for its first
 // event, is Lambda's measure. A failed init leaves the last figure.
 func (r *Runtime) watchStderr(line string) {
+	if m := exitError.FindStringSubmatch(line); m != nil {
+		r.lastExit.Store(&m[1])
+	}
 	if m := initDone.FindStringSubmatch(line); m != nil {
 		r.initOK.Store(m[1] == "success")
 	} else if m := initReport.FindStringSubmatch(line); m != nil && r.initOK.Load() {
@@ -383,7 +388,9 @@ func (r *Runtime) Invoke(ctx context.Context, payload []byte) (Result, error) {
 		// The bootstrap died or reported a failed init; no REPORT line.
 		fe := parseFunctionError(body)
 		if fe == nil {
-			return res, fmt.Errorf("lambdarun: %w: %s", ErrExited, body)
+			// A crash during init: the reason is only in the emulator's log,
+			// which says it before answering, so it is on its way.
+			return res, fmt.Errorf("lambdarun: %w: %s", ErrExited, cmp.Or(string(body), r.exitReason()))
 		}
 		if fe.Type == "Runtime.ExitError" {
 			return res, fmt.Errorf("lambdarun: %w: %s", ErrExited, fe.Message)
@@ -426,6 +433,18 @@ func (r *Runtime) awaitReport(ctx context.Context, id string) (time.Duration, er
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// exitReason is the emulator's last "Runtime exited" error, waiting a
+// little for its log line to be read.
+func (r *Runtime) exitReason() string {
+	for range 100 {
+		if last := r.lastExit.Swap(nil); last != nil {
+			return *last
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return "the emulator gave no reason"
 }
 
 // failed explains a failed exchange with the emulator: it was closed, or

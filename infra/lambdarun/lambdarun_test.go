@@ -201,6 +201,14 @@ func TestRuntime(t *testing.T) {
 		}
 	})
 
+	t.Run("crash during init", func(t *testing.T) {
+		r, _ := start(t, Options{Env: []string{"ECHO_INIT_EXIT=1"}})
+		_, err := r.Invoke(t.Context(), []byte(`{}`))
+		if !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "exit status 2") {
+			t.Fatalf("err = %v, want ErrExited with the exit status", err)
+		}
+	})
+
 	t.Run("close stops the emulator and the bootstrap", func(t *testing.T) {
 		r, _ := start(t, Options{})
 		res, err := r.Invoke(t.Context(), []byte(`{}`))

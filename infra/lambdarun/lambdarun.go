@@ -82,8 +82,9 @@ type Options struct {
 	// counts whole seconds, so it is rounded up to one.
 	Timeout time.Duration
 	// Stdout receives the function's logs and the emulator's START, END and
-	// REPORT lines; Stderr the emulator's own log. Both are os.Stderr if
-	// nil, so logs never mix with payloads a caller prints on stdout.
+	// REPORT lines; Stderr the emulator's own log, but for its info lines.
+	// Both are os.Stderr if nil, so logs never mix with payloads a caller
+	// prints on stdout.
 	Stdout, Stderr io.Writer
 }
 
@@ -191,7 +192,7 @@ func Start(ctx context.Context, opts Options) (*Runtime, error) {
 	r.cmd.Dir = filepath.Dir(bin)
 	r.cmd.Env = lambdaEnv(opts, filepath.Dir(bin))
 	r.cmd.Stdout = &lineTap{w: opts.Stdout, see: r.watchStdout}
-	r.cmd.Stderr = &lineTap{w: opts.Stderr, see: r.watchStderr}
+	r.cmd.Stderr = &lineTap{w: opts.Stderr, see: r.watchStderr, quiet: true}
 	// SIGTERM, not SIGKILL: the emulator then kills the bootstrap, which
 	// it runs in a process group of its own, instead of orphaning it.
 	r.cmd.Cancel = func() error { return r.cmd.Process.Signal(syscall.SIGTERM) }
@@ -279,7 +280,7 @@ func lambdaEnv(opts Options, taskRoot string) []string {
 }
 
 var (
-	reportLine = regexp.MustCompile(`^REPORT RequestId: (\S+)\t.*?Duration: ([0-9.]+) ms`)
+	reportLine = regexp.MustCompile(`^REPORT RequestId: (\S+)\t(?:Init Duration: [0-9.]+ ms\t)?Duration: ([0-9.]+) ms`)
 	initDone   = regexp.MustCompile(`\(rapid\) INIT RTDONE\(status: (\w+)\)`)
 	initReport = regexp.MustCompile(`\(rapid\) INIT REPORT\(durationMs: ([0-9.]+)\)`)
 	exitError  = regexp.MustCompile(`\(rapid\) .*error=(Runtime exited.*?)(?: InvokeID=|$)`)
@@ -287,23 +288,24 @@ var (
 
 // watchStdout collects the REPORT line the emulator prints for each
 // invocation, before it answers, so Invoke can wait for it.
-func (r *Runtime) watchStdout(line string) {
+func (r *Runtime) watchStdout(line string) bool {
 	m := reportLine.FindStringSubmatch(line)
 	if m == nil {
-		return
+		return true
 	}
 	ms, _ := strconv.ParseFloat(m[2], 64)
 	select {
 	case r.reports <- report{m[1], time.Duration(ms * float64(time.Millisecond))}:
 	default: // nobody is waiting for these: invocations abandoned by their ctx
 	}
+	return true
 }
 
 // watchStderr keeps the init duration from the emulator's log: its REPORT
 // line's own Init Duration times only the hand-over of the init request,
 // while INIT REPORT, logged once the bootstrap has asked for its first
 // event, is Lambda's measure. A failed init leaves the last figure.
-func (r *Runtime) watchStderr(line string) {
+func (r *Runtime) watchStderr(line string) bool {
 	if m := exitError.FindStringSubmatch(line); m != nil {
 		r.lastExit.Store(&m[1])
 	}
@@ -313,6 +315,7 @@ func (r *Runtime) watchStderr(line string) {
 		ms, _ := strconv.ParseFloat(m[1], 64)
 		r.initDuration.Store(max(int64(ms*float64(time.Millisecond)), 1))
 	}
+	return !strings.Contains(line, " [INFO] (rapid) ")
 }
 
 // InitDuration is Lambda's "Init Duration" of the bootstrap's last start
@@ -506,27 +509,38 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// lineTap passes everything written through to w and hands each complete
-// line to see. exec.Cmd calls Write from one goroutine per stream.
+// lineTap hands each complete line written to see and passes the output
+// on to w: all of it, or with quiet set only the lines see keeps, so that
+// the emulator's info lines do not bury the function's logs. exec.Cmd
+// calls Write from one goroutine per stream.
 type lineTap struct {
-	w   io.Writer
-	see func(line string)
-	buf []byte
+	w     io.Writer
+	see   func(line string) (keep bool)
+	quiet bool
+	buf   []byte
 }
 
 func (t *lineTap) Write(p []byte) (int, error) {
-	n, err := t.w.Write(p)
+	if !t.quiet {
+		if _, err := t.w.Write(p); err != nil {
+			return 0, err
+		}
+	}
 	t.buf = append(t.buf, p...)
 	for {
 		i := bytes.IndexByte(t.buf, '\n')
 		if i < 0 {
 			break
 		}
-		t.see(string(t.buf[:i]))
+		if t.see(string(t.buf[:i])) && t.quiet {
+			if _, err := t.w.Write(t.buf[:i+1]); err != nil {
+				return 0, err
+			}
+		}
 		t.buf = t.buf[i+1:]
 	}
 	if len(t.buf) > 64<<10 {
 		t.buf = t.buf[:0] // a line this long is a function's, not a report
 	}
-	return n, err
+	return len(p), nil
 }

@@ -164,13 +164,14 @@ func TestRuntime(t *testing.T) {
 		if _, err := r.Invoke(t.Context(), []byte(`{"exit":true}`)); !errors.Is(err, ErrExited) || !strings.Contains(err.Error(), "exit status 3") {
 			t.Fatalf("err = %v, want ErrExited mentioning exit status 3", err)
 		}
-		if !strings.Contains(logs.String(), "echo: exiting on request") {
-			t.Errorf("stderr not captured: %q", logs.String())
-		}
 		// As on Lambda, the next event gets a fresh process.
 		res, err = r.Invoke(t.Context(), []byte(`{}`))
 		if got := echo(t, res, err); got.PID == first {
 			t.Errorf("the exited process %d answered again", first)
+		}
+		_ = r.Close() // which waits for the logs to be copied
+		if !strings.Contains(logs.String(), "echo: exiting on request") {
+			t.Errorf("stderr not captured: %q", logs.String())
 		}
 	})
 
@@ -290,6 +291,43 @@ func TestParseFunctionError(t *testing.T) {
 		got := parseFunctionError([]byte(tt.body))
 		if (got == nil) != (tt.want == nil) || got != nil && (got.Type != tt.want.Type || got.Message != tt.want.Message || string(got.StackTrace) != string(tt.want.StackTrace)) {
 			t.Errorf("parseFunctionError(%s) = %+v, want %+v", tt.body, got, tt.want)
+		}
+	}
+}
+
+// TestWatch reads the emulator's output as printed by the pinned version.
+func TestWatch(t *testing.T) {
+	r := &Runtime{reports: make(chan report, 4)}
+	for _, line := range []string{
+		"START RequestId: a Version: $LATEST",
+		"REPORT RequestId: a\tInit Duration: 0.18 ms\tDuration: 6.18 ms\tBilled Duration: 7 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB\t",
+		"REPORT RequestId: b\tDuration: 1.50 ms\tBilled Duration: 2 ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB\t",
+		"echo: REPORT RequestId: c\tDuration: 1.00 ms", // a function's log line
+	} {
+		r.watchStdout(line)
+	}
+	close(r.reports)
+	var got []report
+	for rep := range r.reports {
+		got = append(got, rep)
+	}
+	if want := []report{{"a", 6180 * time.Microsecond}, {"b", 1500 * time.Microsecond}}; !slices.Equal(got, want) {
+		t.Errorf("reports = %v, want %v", got, want)
+	}
+
+	for _, tt := range []struct {
+		lines []string
+		want  time.Duration
+	}{
+		{[]string{"04 Dec 2026 22:40:41,816 [INFO] (rapid) INIT RTDONE(status: success)", "04 Dec 2026 22:40:41,816 [INFO] (rapid) INIT REPORT(durationMs: 4.986000)"}, 4986 * time.Microsecond},
+		{[]string{"04 Dec 2026 22:41:58,209 [INFO] (rapid) INIT RTDONE(status: error)", "04 Dec 2026 22:41:58,209 [INFO] (rapid) INIT REPORT(durationMs: 3.675000)"}, 0},
+	} {
+		r := &Runtime{}
+		for _, line := range tt.lines {
+			r.watchStderr(line)
+		}
+		if r.InitDuration() != tt.want {
+			t.Errorf("%q: InitDuration = %v, want %v", tt.lines, r.InitDuration(), tt.want)
 		}
 	}
 }

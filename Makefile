@@ -49,7 +49,7 @@ help:
 	@echo "make console-test             the web console's browser tests alone (screenshots into docs/console)"
 	@echo "make fuzz                     every fuzz target for FUZZTIME (default 30s), then the authority model for MODEL_STEPS (3000) from a random seed"
 	@echo "make bench                    benchmarks, cost per million, cold start, memory, throughput, scale model"
-	@echo "make invoke FN=<name> EVENT=<file>   run one function through the Lambda runtime API, no Docker"
+	@echo "make invoke FN=<name> EVENT=<file>   run one function under AWS's Runtime Interface Emulator, no Docker"
 	@echo "make run-events               make run plus the lifecycle functions: prints what would be published and mailed"
 	@echo "make moto-deps                moto_server (EventBridge, SES, SQS stand-in) in .venv/moto for the lifecycle tests"
 	@echo "make ddb                      keep a DynamoDB Local on :8000 (data in .build/ddb-data) for make invoke"
@@ -139,7 +139,7 @@ fuzz: $(DDB)
 e2e: $(DDB) $(VENV)/.installed
 	infra/scripts/e2e.sh $(VENV)
 
-## invoke: one function through the Lambda runtime API. Without
+## invoke: one function under AWS's Runtime Interface Emulator. Without
 ## DYNAMODB_ENDPOINT it uses make ddb's DynamoDB Local (or starts one on the
 ## same on-disk data), table keygate and a development pepper, so keys
 ## persist between invocations.

@@ -8,7 +8,7 @@
 #      (infra/bench/ratios), and the cost of a million authorizations and
 #      management operations priced from them (infra/bench/cost);
 #   3. binary size, cold start and memory of the real functions through the
-#      Lambda runtime API harness (infra/bench/coldstart);
+#      Lambda Runtime Interface Emulator (infra/bench/coldstart);
 #   4. requests/s of GET /v1/whoami on the make run stack (infra/bench/throughput);
 #   5. the scale model of docs/scale.md (infra/scalesim).
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every shipped event in events/ through its function, as Lambda would
-# (infra/cmd/invoke: the Lambda runtime API, no Docker), against the
+# (infra/cmd/invoke: AWS's Runtime Interface Emulator, no Docker), against the
 # DynamoDB Local that withddb started, and checks each answer:
 #
 #   TABLE_NAME=... TOKEN_PEPPER=... go run ./infra/cmd/withddb -- infra/sam/check_events.sh

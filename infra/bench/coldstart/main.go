@@ -1,12 +1,15 @@
 // Command coldstart measures the real function binaries the way Lambda runs
-// them, through the runtime API harness of `make invoke` (infra/lambdarun):
+// them, under AWS's Runtime Interface Emulator as `make invoke` does
+// (infra/lambdarun):
 //
 //   - binary size of each function, stripped, for the host and for the
 //     linux/arm64 target the template ships;
-//   - init: process start until the first GET /next, the median over
+//   - init: the emulator's INIT REPORT (bootstrap start until its first
+//     request for an event), the median over
 //     several fresh processes per function (no network: TOKEN_PEPPER is set,
 //     so nothing is fetched at init);
-//   - the first invoke of each fresh process;
+//   - the first invoke of each fresh process (the emulator's Duration, which
+//     includes its own overhead);
 //   - the authorizer's warm invokes on cache hits (median and p99 over
 //     -invokes invocations of one process, every event shape) and its peak
 //     RSS (VmHWM) after them.
@@ -223,7 +226,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		rows = append(rows, []string{name, ms(p50), ms(slices.Min(s.inits)), ms(slices.Max(s.inits)),
 			ms(bench.MedianDuration(s.firsts)), bench.FormatBytes(s.rss), target, result})
 	}
-	fmt.Fprintln(stdout, "Cold start (init = process start to first GET /next; first invoke = Lambda's Duration, against DynamoDB Local; peak RSS after it):")
+	fmt.Fprintln(stdout, "Cold start (init = the emulator's INIT REPORT; first invoke = the emulator's Duration, against DynamoDB Local; peak RSS after it):")
 	fmt.Fprintln(stdout)
 	bench.Table(stdout, rows)
 	fmt.Fprintln(stdout)
@@ -245,7 +248,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		[]string{"first invoke (cache miss: GetItem + last-used write)", ms(warm.first), "", ""},
 		[]string{fmt.Sprintf("warm invoke p50 (%d cache hits, Duration)", o.invokes), ms(warmP50), "< 1 ms", miss(warmP50 < maxWarmP50, "warm authorizer p50")},
 		[]string{"warm invoke p99 (Duration)", ms(bench.Percentile(warm.durations, 99)), "", ""},
-		[]string{"warm invoke p50, round trip seen by the harness", ms(bench.MedianDuration(warm.roundTrips)), "", ""},
+		[]string{"warm invoke p50, round trip seen by lambdarun", ms(bench.MedianDuration(warm.roundTrips)), "", ""},
 	)
 	for _, shape := range shapes {
 		rows = append(rows, []string{"warm invoke p50, " + shape, ms(bench.MedianDuration(perShape[shape])), "", ""})
@@ -319,8 +322,9 @@ func (fx *fixture) close() {
 // functionEnv is what a deployed function sees, minus the secret ARN:
 // the template's variables (TOKEN_PEPPER standing in for the secret, so
 // init needs no network) and the credentials and locale Lambda sets.
-// lambdarun adds the AWS_LAMBDA_* variables, AWS_REGION and TZ. With
-// mode "inherit" this shell's environment comes first, as with make invoke.
+// lambdarun and the emulator add the AWS_LAMBDA_* variables, AWS_REGION
+// and TZ. With mode "inherit" this shell's environment comes first, as with
+// make invoke.
 func (fx *fixture) functionEnv(mode string) []string {
 	var env []string
 	if mode == "inherit" {

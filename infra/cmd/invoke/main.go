@@ -1,13 +1,13 @@
 // Command invoke runs a Keygate function locally, once, the way Lambda would:
-// it builds ./functions/<name> as a provided.al2023 bootstrap and serves it
-// the Lambda Runtime API through lambdarun, so no Docker (sam local invoke)
-// is needed.
+// it builds ./functions/<name> as a provided.al2023 bootstrap and runs it
+// under AWS's Runtime Interface Emulator through lambdarun, the emulator
+// sam local invoke uses, without the Docker container around it.
 //
 //	go run ./infra/cmd/invoke -fn create -event events/create/direct.json
 //	echo '{}' | go run ./infra/cmd/invoke -fn list -event -
 //
-// The response payload goes to stdout (indented if JSON); function logs, a
-// Lambda-style REPORT line and errors go to stderr. The exit status is 1 on a
+// The response payload goes to stdout (indented if JSON); function logs, the
+// emulator's log and REPORT line, and errors go to stderr. The exit status is 1 on a
 // function error or a failure to run the function, 2 on bad usage. The
 // current environment (DYNAMODB_ENDPOINT, TABLE_NAME, TOKEN_PEPPER, AWS_*, ...)
 // is passed to the function.
@@ -41,10 +41,9 @@ func main() {
 }
 
 // run is the whole command, minus process plumbing, so tests can drive it.
-// The function's logs go to stderr too: a file is handed to the function
-// as is, keeping its logs in order with ours; any other writer gets them
-// from a copying goroutine while we write, so it must be safe for
-// concurrent use (tests pass a testkit.Buffer).
+// The function's and the emulator's logs go to stderr too, from a copying
+// goroutine per stream while we write, so it must be safe for concurrent
+// use (tests pass a testkit.Buffer).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -112,7 +111,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return fail(err)
 	}
-	report(stderr, rt, res) // before Close, while the process can still be measured
+	report(stderr, rt) // before Close, while the process can still be measured
 	if res.FunctionError != nil {
 		fmt.Fprintf(stderr, "invoke: function error: %v\n", res.FunctionError)
 		writePretty(stderr, res.Payload)
@@ -137,15 +136,16 @@ func readEvent(path string, stdin io.Reader) ([]byte, error) {
 	}
 }
 
-// report prints the summary line Lambda logs after each invocation.
-func report(w io.Writer, rt *lambdarun.Runtime, res lambdarun.Result) {
-	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB",
-		res.RequestID, float64(res.Duration.Microseconds())/1000, lambdarun.MemorySizeMB)
-	if mb := maxMemoryMB(rt.PID()); mb > 0 {
-		line += fmt.Sprintf("\tMax Memory Used: %d MB", mb)
-	}
+// report adds the figures the emulator's REPORT line cannot give: it
+// prints the time its init request took and the memory size as the memory
+// used.
+func report(w io.Writer, rt *lambdarun.Runtime) {
+	line := "invoke: measured"
 	if d := rt.InitDuration(); d > 0 {
 		line += fmt.Sprintf("\tInit Duration: %.2f ms", float64(d.Microseconds())/1000)
+	}
+	if mb := maxMemoryMB(rt.PID()); mb > 0 {
+		line += fmt.Sprintf("\tMax Memory Used: %d MB", mb)
 	}
 	fmt.Fprintln(w, line)
 }

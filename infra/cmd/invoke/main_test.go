@@ -44,7 +44,7 @@ func TestRun(t *testing.T) {
 			name:       "event file",
 			args:       []string{"-fn", "echo", "-binary", bin, "-event", eventFile},
 			wantStdout: []string{"{\n  \"event\": {\n    \"hello\": \"world\"\n  },", `"echoEnv": "from-parent"`, `"functionName": "echo"`},
-			wantStderr: []string{"echo: handling event", "REPORT RequestId: ", "Init Duration: "},
+			wantStderr: []string{"echo: handling event", "REPORT RequestId: ", "Memory Size: 256 MB", "invoke: measured\tInit Duration: "},
 		},
 		{
 			name:       "event from stdin",

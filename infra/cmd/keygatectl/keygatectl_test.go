@@ -105,8 +105,8 @@ func TestAgainstGateway(t *testing.T) {
 	}
 }
 
-// runtimeInvoker invokes the real function binaries through the Lambda
-// runtime API harness, as Lambda's Invoke would.
+// runtimeInvoker invokes the real function binaries under AWS's Runtime
+// Interface Emulator (lambdarun), as Lambda's Invoke would.
 type runtimeInvoker struct{ runtimes map[string]*lambdarun.Runtime }
 
 func (r *runtimeInvoker) invoke(ctx context.Context, function string, payload []byte) ([]byte, string, string, error) {
@@ -140,7 +140,7 @@ func TestAgainstFunctions(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The template gives the functions 10 s; a loaded test machine
-		// needs more than the harness's 3 s default.
+		// needs more than lambdarun's 3 s default.
 		rt, err := lambdarun.Start(ctx, lambdarun.Options{Binary: bin, Env: env, FunctionName: "keygate-" + fn, Timeout: 30 * time.Second, Stdout: &testkit.Buffer{}, Stderr: &testkit.Buffer{}})
 		if err != nil {
 			t.Fatal(err)

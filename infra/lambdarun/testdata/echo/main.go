@@ -58,6 +58,9 @@ func handle(ctx context.Context, raw json.RawMessage) (reply.Response, error) {
 }
 
 func main() {
+	if os.Getenv("ECHO_INIT_EXIT") != "" {
+		os.Exit(2) // a crash before asking for an event
+	}
 	if os.Getenv("ECHO_INIT_ERROR") != "" {
 		// Report a failed init the way a custom runtime does, then die.
 		url := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime/init/error"

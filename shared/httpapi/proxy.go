@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/settings"
 )
 
 // gatewayFields are top-level members that only API Gateway events carry
@@ -194,7 +194,7 @@ func (h *Handler) serveProxy(ctx context.Context, req *events.APIGatewayProxyReq
 			res.body, res.err = h.settings.Get(ctx, caller, caller.Tenant)
 			break
 		}
-		var ch lifecycle.SettingsChange
+		var ch settings.Change
 		if err := readBody(req, &ch); err != nil {
 			return outcome{err: err, caller: caller}
 		}

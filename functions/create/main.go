@@ -1,13 +1,12 @@
-// Command create is the Lambda behind the management API's create routes and
-// its direct invocation (see README).
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
 func main() {
-	lambda.Start(setup.MustLoad().Handler(httpapi.Create).Handle)
+	lambda.Start(managesetup.Handler(setup.MustLoad(), httpapi.Create).Handle)
 }

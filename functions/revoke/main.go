@@ -1,13 +1,12 @@
-// Command revoke is the Lambda behind the management API's revoke routes and
-// its direct invocation (see README).
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
 func main() {
-	lambda.Start(setup.MustLoad().Handler(httpapi.Revoke).Handle)
+	lambda.Start(managesetup.Handler(setup.MustLoad(), httpapi.Revoke).Handle)
 }

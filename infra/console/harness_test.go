@@ -26,6 +26,7 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
 var (
@@ -86,7 +87,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := env.Service().Create(context.Background(), keygate.Caller{Operator: true},
+	admin, err := managesetup.Service(env).Create(context.Background(), keygate.Caller{Operator: true},
 		manage.CreateRequest{Tenant: "demo", Owner: "alice", Name: "alice admin", Role: keygate.Admin})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
 type stack struct {
@@ -36,7 +37,7 @@ func newEnv(t *testing.T, extra map[string]string) (*setup.Env, *manage.Service,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env, env.Service(), logs
+	return env, managesetup.Service(env), logs
 }
 
 // newStack serves the real handlers behind the gateway over real HTTP,

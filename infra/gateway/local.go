@@ -5,17 +5,20 @@ import (
 
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/authsetup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
-// Local wires the four functions' own handlers through setup, exactly as
-// their mains do, behind a Gateway. The functions log to env.Logger.
+// Local wires the four functions' own handlers through authsetup and
+// managesetup, exactly as their mains do, behind a Gateway. The functions
+// log to env.Logger.
 func Local(env *setup.Env, resultTTL time.Duration, openAPI []byte) *Gateway {
 	integrations := map[httpapi.Function]IntegrationFunc{}
 	for _, fn := range httpapi.Functions() {
-		integrations[fn] = env.Handler(fn).Handle
+		integrations[fn] = managesetup.Handler(env, fn).Handle
 	}
 	return &Gateway{
-		Authorizer:   env.Authorizer().Handle,
+		Authorizer:   authsetup.Authorizer(env).Handle,
 		Integrations: integrations,
 		ResultTTL:    resultTTL,
 		OpenAPI:      openAPI,
@@ -29,7 +32,7 @@ func Local(env *setup.Env, resultTTL time.Duration, openAPI []byte) *Gateway {
 func LocalHTTP(env *setup.Env, resultTTL time.Duration, routes []Route) *Gateway {
 	return &Gateway{
 		API:        HTTPAPI,
-		Authorizer: env.Authorizer().Handle,
+		Authorizer: authsetup.Authorizer(env).Handle,
 		Routes:     routes,
 		ResultTTL:  resultTTL,
 		Log:        env.Logger,

@@ -31,6 +31,8 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/authsetup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 	"github.com/keygate/keygate/shared/store"
 )
 
@@ -60,9 +62,9 @@ func newStack(t *testing.T, endpoint, table string, vars map[string]string) *sta
 	if err := store.EnsureTable(context.Background(), env.DynamoDB, table); err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{env: env, logs: logs, table: table, svc: env.Service(), auth: env.Authorizer(), fns: map[httpapi.Function]*httpapi.Handler{}}
+	s := &stack{env: env, logs: logs, table: table, svc: managesetup.Service(env), auth: authsetup.Authorizer(env), fns: map[httpapi.Function]*httpapi.Handler{}}
 	for _, fn := range []httpapi.Function{httpapi.Create, httpapi.List, httpapi.Revoke} {
-		s.fns[fn] = env.Handler(fn)
+		s.fns[fn] = managesetup.Handler(env, fn)
 	}
 	s.gw = gateway.Local(env, 0, nil)
 	srv := httptest.NewServer(s.gw)

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/keygate/keygate/shared/lifecycle"
+	"github.com/keygate/keygate/shared/keygate"
 )
 
 // Events is the environment of the lifecycle functions (stream,
@@ -44,7 +44,7 @@ func LoadEvents(getenv func(string) string) (*Events, error) {
 	if e.EventBusName == "" {
 		r.fail("EVENT_BUS_NAME is required")
 	}
-	if e.EmailSender != "" && !lifecycle.ValidEmail(e.EmailSender) {
+	if e.EmailSender != "" && !keygate.ValidEmail(e.EmailSender) {
 		r.fail("EMAIL_SENDER: %q is not an e-mail address", e.EmailSender)
 	}
 	if e.ConsoleURL != "" {
@@ -54,7 +54,7 @@ func LoadEvents(getenv func(string) string) (*Events, error) {
 		}
 	}
 	days := r.str("REMINDER_DAYS", defaultReminderDays)
-	s := lifecycle.Settings{}
+	s := keygate.Settings{}
 	for _, f := range strings.Split(days, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -63,7 +63,7 @@ func LoadEvents(getenv func(string) string) (*Events, error) {
 		s.ReminderDays = append(s.ReminderDays, n)
 	}
 	if err := s.Check(); err != nil {
-		r.fail("REMINDER_DAYS: %q must be distinct whole days from 1 to %d, comma-separated, at most %d", days, lifecycle.MaxReminderDays, lifecycle.MaxReminderWindows)
+		r.fail("REMINDER_DAYS: %q must be distinct whole days from 1 to %d, comma-separated, at most %d", days, keygate.MaxReminderDays, keygate.MaxReminderWindows)
 	}
 	e.ReminderDays = s.ReminderDays
 	if err := r.err(); err != nil {

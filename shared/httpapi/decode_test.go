@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/settings"
 )
 
 // decodeBody is strictjson's decoder (tested there, with stand-ins) plus a
@@ -33,9 +33,9 @@ func TestDecodeBody(t *testing.T) {
 			keygate.Invalid, `field "op" appears more than once`},
 		{"proxy body", new(manage.CreateRequest), `{"owner":"bob","OWNER":"eve"}`,
 			keygate.Invalid, `unknown field "OWNER" (field names are case-sensitive: did you mean "owner"?)`},
-		{"settings body", new(lifecycle.SettingsChange), `{"owner_email":"a@b.example","owner_emaiL":"x@evil.example"}`,
+		{"settings body", new(settings.Change), `{"owner_email":"a@b.example","owner_emaiL":"x@evil.example"}`,
 			keygate.Invalid, `unknown field "owner_emaiL" (field names are case-sensitive: did you mean "owner_email"?)`},
-		{"settings days", new(lifecycle.SettingsChange), `{"reminder_days":"3"}`,
+		{"settings days", new(settings.Change), `{"reminder_days":"3"}`,
 			keygate.Invalid, `field "reminder_days" must be an array of whole numbers`},
 		{"one byte too many", new(manage.CreateRequest), `{"name":"` + strings.Repeat("a", MaxBody-10) + `"}`,
 			keygate.PayloadTooLarge, "request body is larger than 16384 bytes"},
@@ -71,7 +71,7 @@ func TestDecodeBodyNames(t *testing.T) {
 		{manage.CreateRequest{}, create},
 		{manage.RotateRequest{}, []string{"grace_seconds"}},
 		{manage.UpdateRequest{}, []string{"enabled", "expires_at", "name", "scopes"}},
-		{lifecycle.SettingsChange{}, []string{"owner_email", "reminder_days"}},
+		{settings.Change{}, []string{"owner_email", "reminder_days"}},
 		{directCreate{}, slices.Concat(create, []string{"actor", "idempotency_key", "op", "tenant"})},
 		{directRotate{}, []string{"actor", "grace_seconds", "id", "idempotency_key", "op", "tenant"}},
 		{directList{}, []string{"actor", "cursor", "id", "limit", "op", "owner", "status", "tenant"}},

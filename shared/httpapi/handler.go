@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/settings"
 )
 
 // Service is what the handlers call.
@@ -34,13 +34,13 @@ type Service interface {
 var _ Service = (*manage.Service)(nil)
 
 // SettingsService reads and changes a tenant's notification settings
-// (shared/lifecycle): the /v1/settings routes.
+// (shared/settings): the /v1/settings routes.
 type SettingsService interface {
-	Get(ctx context.Context, c keygate.Caller, tenant string) (lifecycle.Settings, error)
-	Update(ctx context.Context, c keygate.Caller, tenant string, ch lifecycle.SettingsChange) (lifecycle.Settings, error)
+	Get(ctx context.Context, c keygate.Caller, tenant string) (keygate.Settings, error)
+	Update(ctx context.Context, c keygate.Caller, tenant string, ch settings.Change) (keygate.Settings, error)
 }
 
-var _ SettingsService = (*lifecycle.SettingsService)(nil)
+var _ SettingsService = (*settings.Service)(nil)
 
 // Handler serves one management function.
 type Handler struct {

@@ -23,8 +23,8 @@ import (
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/settings"
 	"github.com/keygate/keygate/shared/store"
 )
 
@@ -46,7 +46,7 @@ func newEnv(t testing.TB) *env {
 	})
 	e := &env{db: db, table: table, logs: &bytes.Buffer{}, handlers: map[httpapi.Function]*httpapi.Handler{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
-	settings := lifecycle.NewSettingsService(store.NewLifecycle(db, table))
+	settings := settings.NewService(store.NewLifecycle(db, table))
 	for _, fn := range []httpapi.Function{httpapi.Create, httpapi.List, httpapi.Revoke} {
 		e.handlers[fn] = httpapi.New(fn, svc, settings, log)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/lifecycle"
+	"github.com/keygate/keygate/shared/settings"
 	"github.com/keygate/keygate/shared/manage"
 )
 
@@ -258,7 +258,7 @@ func (h *Handler) proxySaveSettings(ctx context.Context, c *call) outcome {
 	if err := c.query.only(); err != nil {
 		return c.fail(err)
 	}
-	var ch lifecycle.SettingsChange
+	var ch settings.Change
 	if err := readBody(c.req, &ch); err != nil {
 		return c.fail(err)
 	}

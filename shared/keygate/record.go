@@ -92,3 +92,15 @@ type Revocation struct {
 type ChangedError struct{ ID string }
 
 func (e *ChangedError) Error() string { return "key " + e.ID + " was revoked meanwhile" }
+
+// Change is one record of the table's stream as storage decodes it for the
+// lifecycle events: an audit record inserted (the outbox) or a key removed
+// by DynamoDB's TTL. Anything else in the stream is no Change (nil).
+type Change struct {
+	// AuditKey identifies the audit item (its pk and sk): the event id is
+	// derived from it.
+	AuditKey string
+	Audit    *Audit
+	// Expired is a key item DynamoDB's TTL removed (the old image).
+	Expired *Record
+}

@@ -25,23 +25,8 @@ type Store interface {
 	// until ttl (Unix seconds). Release undoes a claim whose sending failed.
 	Claim(ctx context.Context, id string, ttl int64) (bool, error)
 	Release(ctx context.Context, id string) error
-	// Settings reads a tenant's settings (the zero value if it has none);
-	// PutSettings replaces them, if actor (the acting key as read, nil for
-	// an operator) is still as read and active at now.
-	Settings(ctx context.Context, tenant string) (Settings, error)
-	PutSettings(ctx context.Context, tenant string, s Settings, now time.Time, actor *keygate.Record) error
-}
-
-// Change is one stream record, decoded by storage: an audit record
-// inserted (the outbox) or a key removed by DynamoDB's TTL. Anything else
-// in the stream is no Change (nil).
-type Change struct {
-	// AuditKey identifies the audit item (its pk and sk): the event id is
-	// derived from it.
-	AuditKey string
-	Audit    *keygate.Audit
-	// Expired is a key item DynamoDB's TTL removed (the old image).
-	Expired *keygate.Record
+	// Settings reads a tenant's settings (the zero value if it has none).
+	Settings(ctx context.Context, tenant string) (keygate.Settings, error)
 }
 
 // Config configures the consumer and the reminders.
@@ -85,7 +70,7 @@ func NewConsumer(s Store, p Publisher, m Mailer, cfg Config, log *slog.Logger) *
 // when changes[i] is done (published, or nothing to do). A failed change
 // can be retried as a whole: every step is idempotent or carries a stable
 // id.
-func (c *Consumer) Process(ctx context.Context, changes []*Change) []error {
+func (c *Consumer) Process(ctx context.Context, changes []*keygate.Change) []error {
 	errs := make([]error, len(changes))
 	now := c.cfg.now()
 	var batch []Event
@@ -173,9 +158,9 @@ func sendOnce(ctx context.Context, s Store, mailer Mailer, log *slog.Logger, id 
 	return err
 }
 
-// Decoder turns a stream record into a Change; nil for a record lifecycle
+// Decoder turns a stream record into a keygate.Change; nil for a record lifecycle
 // has nothing to do with. shared/store's DecodeChange is the one.
-type Decoder func(events.DynamoDBEventRecord) (*Change, error)
+type Decoder func(events.DynamoDBEventRecord) (*keygate.Change, error)
 
 // StreamHandler is the Lambda handler of the table's stream.
 type StreamHandler struct {
@@ -201,9 +186,9 @@ func NewStreamHandler(decode Decoder, c *Consumer, log *slog.Logger) *StreamHand
 // people write) would turn into failed batches.
 func (h *StreamHandler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	changes := make([]*Change, len(ev.Records))
+	changes := make([]*keygate.Change, len(ev.Records))
 	failed := make([]error, len(ev.Records))
-	var todo []*Change
+	var todo []*keygate.Change
 	var idx []int
 	for i, rec := range ev.Records {
 		ch, err := h.decode(rec)

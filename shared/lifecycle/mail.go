@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,7 +18,10 @@ type mailData struct {
 	Link    string
 }
 
-var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html>
+// mailHTML is parsed on first use, not at package initialisation: a
+// function that sends no e-mail (no EMAIL_SENDER) never pays for it.
+var mailHTML = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("mail").Parse(`<!doctype html>
 <html><body style="font-family:sans-serif">
 <h1 style="font-size:18px">{{.Heading}}</h1>
 {{range .Lines}}<p>{{.}}</p>
@@ -32,6 +36,7 @@ var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html>
 <p style="color:#666;font-size:12px">Keygate never sends API keys by e-mail.</p>
 </body></html>
 `))
+})
 
 func render(to []string, subject string, d mailData) Mail {
 	var text strings.Builder
@@ -50,7 +55,7 @@ func render(to []string, subject string, d mailData) Mail {
 	}
 	text.WriteString("\nKeygate never sends API keys by e-mail.\n")
 	var html bytes.Buffer
-	if err := mailHTML.Execute(&html, d); err != nil {
+	if err := mailHTML().Execute(&html, d); err != nil {
 		// The template is fixed and the data plain strings: unreachable.
 		panic(err)
 	}

@@ -17,7 +17,7 @@ const day = 24 * time.Hour
 // ran out (published as key.expired through the stream) and sends
 // key.expiring once per key and reminder window, with e-mails. It reads
 // only the expiry-day partitions of GSI2 from yesterday to
-// MaxReminderDays ahead, never the whole table.
+// keygate.MaxReminderDays ahead, never the whole table.
 type Reminders struct{ deps }
 
 // NewReminders returns the daily run. Mailer may be nil.
@@ -44,8 +44,8 @@ func (r *Reminders) Run(ctx context.Context) (Report, error) {
 		rep.Failed++
 		errs = append(errs, err)
 	}
-	settings := map[string]Settings{}
-	for d := -1; d <= MaxReminderDays; d++ {
+	settings := map[string]keygate.Settings{}
+	for d := -1; d <= keygate.MaxReminderDays; d++ {
 		keys, err := r.store.ExpiringOn(ctx, now.Add(time.Duration(d)*day))
 		if err != nil {
 			fail(err)
@@ -101,7 +101,7 @@ func Window(expires, now time.Time, windows []int) int {
 // remind sends k's reminder for its current window unless it was sent:
 // the claim (REMIND item) makes it once per key, window and expiry, and is
 // released if publishing fails so that the next run tries again.
-func (r *Reminders) remind(ctx context.Context, k *keygate.Record, s Settings, now time.Time) (mails int, sent bool, err error) {
+func (r *Reminders) remind(ctx context.Context, k *keygate.Record, s keygate.Settings, now time.Time) (mails int, sent bool, err error) {
 	w := Window(*k.ExpiresAt, now, s.Windows(r.cfg.DefaultReminderDays))
 	if w == 0 {
 		return 0, false, nil
@@ -129,7 +129,7 @@ func (r *Reminders) remind(ctx context.Context, k *keygate.Record, s Settings, n
 		return 0, true, nil
 	}
 	var to []string
-	if ValidEmail(k.Owner) {
+	if keygate.ValidEmail(k.Owner) {
 		to = append(to, k.Owner)
 	}
 	if s.OwnerEmail != "" && s.OwnerEmail != k.Owner {

@@ -44,10 +44,10 @@ func TestReminders(t *testing.T) {
 	ctx := context.Background()
 	now := f.clock.Now()
 	tenantMail := "admin-" + strconv.FormatInt(now.UnixNano()%100000, 10) + "@acme.example"
-	if err := f.store.PutSettings(ctx, "acme", lifecycle.Settings{OwnerEmail: tenantMail}, f.clock.Now(), nil); err != nil {
+	if err := f.store.PutSettings(ctx, "acme", keygate.Settings{OwnerEmail: tenantMail}, f.clock.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.PutSettings(ctx, "globex", lifecycle.Settings{ReminderDays: []int{7}}, f.clock.Now(), nil); err != nil {
+	if err := f.store.PutSettings(ctx, "globex", keygate.Settings{ReminderDays: []int{7}}, f.clock.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	in := func(tenant, owner string, d time.Duration) *manage.Created {

@@ -39,7 +39,7 @@ func TestStreamPublishes(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	owner := "owner-" + strings.ToLower(t.Name()) + "@acme.example"
-	if err := f.store.PutSettings(ctx, "acme", lifecycle.Settings{OwnerEmail: owner}, f.clock.Now(), nil); err != nil {
+	if err := f.store.PutSettings(ctx, "acme", keygate.Settings{OwnerEmail: owner}, f.clock.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	svcKey := f.create(t, manage.CreateRequest{Name: "billing sync", Type: keygate.Service, Role: keygate.Viewer, Scopes: []string{"GET /x"}})

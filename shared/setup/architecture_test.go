@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -97,5 +98,66 @@ func TestPackageMap(t *testing.T) {
 	}
 	if checked < 15 {
 		t.Fatalf("checked %d packages", checked)
+	}
+}
+
+// links are the project packages each function may link (its main's
+// transitive imports), besides itself: a function links only the code it
+// runs. The authorizer links no management, lifecycle, notification or
+// console code; the management functions no lifecycle events or e-mail
+// (they serve /v1/settings through shared/settings alone); the settings
+// function neither publishes nor mails.
+var links = func() map[string][]string {
+	base := []string{"shared/apikey", "shared/config", "shared/keygate", "shared/setup", "shared/store", "shared/strictjson"}
+	with := func(pkgs ...string) []string { return append(append([]string{}, base...), pkgs...) }
+	manage := with("shared/console", "shared/httpapi", "shared/manage", "shared/scope", "shared/settings", "shared/setup/managesetup")
+	events := with("shared/lifecycle", "shared/notify", "shared/setup/eventsetup")
+	return map[string][]string{
+		"functions/authorizer": with("shared/authorizer", "shared/scope", "shared/setup/authsetup"),
+		"functions/create":     manage,
+		"functions/list":       manage,
+		"functions/revoke":     manage,
+		"functions/stream":     events,
+		"functions/reminders":  events,
+		"functions/settings":   with("shared/settings"),
+	}
+}()
+
+// TestFunctionLinks fails when a function links a project package that is
+// not on its list in links, or when a function has no list: a new import
+// that drags another function's wiring into a binary is caught here
+// rather than in a cold start (BENCHMARKS.md).
+func TestFunctionLinks(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json=ImportPath,Deps", "./functions/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Deps       []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		fn := strings.TrimPrefix(p.ImportPath, module)
+		allowed, ok := links[fn]
+		if !ok {
+			t.Errorf("%s has no list of the packages it may link", fn)
+			continue
+		}
+		seen++
+		for _, dep := range p.Deps {
+			if pkg, ok := strings.CutPrefix(dep, module); ok && !slices.Contains(allowed, pkg) {
+				t.Errorf("%s links %s, which is not on its list", fn, pkg)
+			}
+		}
+	}
+	if seen != len(links) {
+		t.Errorf("go list found %d of the %d functions listed", seen, len(links))
 	}
 }

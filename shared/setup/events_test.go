@@ -19,27 +19,23 @@ func eventsEnv() map[string]string {
 	return m
 }
 
-// TestLoadEvents: config.LoadEvents' values reach the wiring, and the
-// clients follow the environment (an SES client only with a sender).
+// TestLoadEvents: config.LoadEvents' values reach the wiring, with the
+// DynamoDB client; the EventBridge and SES clients are eventsetup's
+// (eventsetup.TestLoad).
 func TestLoadEvents(t *testing.T) {
 	m := eventsEnv()
 	m["EMAIL_SENDER"] = "keys@acme.example"
-	m["CONSOLE_URL"] = "https://keys.acme.example/console"
-	m["AWS_ENDPOINT_URL_EVENTBRIDGE"] = "http://127.0.0.1:1"
+	m["AWS_ENDPOINT_URL_DYNAMODB"] = "http://127.0.0.1:1"
 	e, err := setup.LoadEvents(getenv(m), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Env.TableName != "keygate" || e.Env.EventBusName != "keygate-events" || e.Env.EmailSender != m["EMAIL_SENDER"] || e.Mailer() == nil ||
-		!slices.Equal(e.Config.DefaultReminderDays, []int{14, 3}) || e.Config.ConsoleURL != m["CONSOLE_URL"] {
+	if e.Env.TableName != "keygate" || e.Env.EventBusName != "keygate-events" || e.Env.EmailSender != m["EMAIL_SENDER"] ||
+		!slices.Equal(e.Env.ReminderDays, []int{14, 3}) || e.AWS == nil {
 		t.Fatalf("events env %+v", e)
 	}
-	if aws.ToString(e.EventBridge.Options().BaseEndpoint) != "http://127.0.0.1:1" || e.EventBridge.Options().Region != "eu-west-1" {
-		t.Fatal("EventBridge client ignores the environment")
-	}
-	delete(m, "EMAIL_SENDER")
-	if e, err = setup.LoadEvents(getenv(m), io.Discard); err != nil || e.SES != nil || e.Mailer() != nil {
-		t.Fatalf("no sender: %v %+v", err, e)
+	if aws.ToString(e.DynamoDB.Options().BaseEndpoint) != "http://127.0.0.1:1" || e.DynamoDB.Options().Region != "eu-west-1" {
+		t.Fatal("DynamoDB client ignores the environment")
 	}
 }
 

@@ -1,7 +1,9 @@
 // Package setup builds what every function needs at start, once per
 // execution environment: configuration, the JSON logger, the AWS clients,
-// the token format and hasher, and from them (wire.go) the store, the
-// service, the handlers and the authorizer. main packages stay a few lines.
+// the token format and hasher. It wires no service: each family of
+// functions does that in its own package (authsetup, managesetup,
+// eventsetup) or main, so no binary links another's handlers (the links
+// each function may have are checked by TestFunctionLinks).
 // Why clients are built from Lambda's environment rather than the SDK's
 // shared configuration, and what is read: docs/architecture.md, "Start-up".
 package setup
@@ -23,9 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/keygate/keygate/shared/apikey"
-	"github.com/keygate/keygate/shared/authorizer"
 	"github.com/keygate/keygate/shared/config"
-	"github.com/keygate/keygate/shared/manage"
 )
 
 // Env is a function's wired dependencies.
@@ -48,17 +48,17 @@ func Load(ctx context.Context, getenv func(string) string, logs io.Writer) (*Env
 	// Every problem at once: the environment's and the AWS settings' (so
 	// DYNAMODB_ENDPOINT is read here too, even if config refuses the rest).
 	cfg, cerr := config.Load(getenv)
-	ae, aerr := awsFromEnv(getenv, getenv("DYNAMODB_ENDPOINT") != "")
+	ae, aerr := NewAWS(getenv, getenv("DYNAMODB_ENDPOINT") != "")
 	if err := errors.Join(cerr, aerr); err != nil {
 		return env, err
 	}
 	env.Config = cfg
-	env.DynamoDB = ae.dynamoDB(cfg.DynamoDBEndpoint)
+	env.DynamoDB = ae.DynamoDB(cfg.DynamoDBEndpoint)
 	pepper := cfg.TokenPepper
 	if cfg.TokenPepperSecretARN != "" {
-		sm := secretsmanager.NewFromConfig(ae.cfg, func(o *secretsmanager.Options) {
-			o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.fips, ae.dualStack
-			o.BaseEndpoint = ae.endpoint("SECRETS_MANAGER")
+		sm := secretsmanager.NewFromConfig(ae.Config, func(o *secretsmanager.Options) {
+			o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = ae.FIPS, ae.DualStack
+			o.BaseEndpoint = ae.Endpoint("SECRETS_MANAGER")
 		})
 		ctx, cancel := context.WithTimeout(ctx, SecretTimeout)
 		defer cancel()
@@ -92,29 +92,31 @@ var sharedOnly = []string{
 	"AWS_CA_BUNDLE", "AWS_DEFAULTS_MODE",
 }
 
-// awsEnv is the AWS configuration read from the environment.
-type awsEnv struct {
-	cfg       aws.Config
-	fips      aws.FIPSEndpointState
-	dualStack aws.DualStackEndpointState
+// AWS is the AWS configuration read from the environment, from which
+// every client is built: DynamoDB here, the others by the packages of the
+// functions that use them (so a function links only its own clients).
+type AWS struct {
+	Config    aws.Config
+	FIPS      aws.FIPSEndpointState
+	DualStack aws.DualStackEndpointState
 	getenv    func(string) string
 	ignoreURL bool
 }
 
-// dynamoDB is the DynamoDB client: at local (DYNAMODB_ENDPOINT) if set.
-func (a *awsEnv) dynamoDB(local string) *dynamodb.Client {
-	return dynamodb.NewFromConfig(a.cfg, func(o *dynamodb.Options) {
-		o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = a.fips, a.dualStack
-		o.BaseEndpoint = a.endpoint("DYNAMODB")
+// DynamoDB is the DynamoDB client: at local (DYNAMODB_ENDPOINT) if set.
+func (a *AWS) DynamoDB(local string) *dynamodb.Client {
+	return dynamodb.NewFromConfig(a.Config, func(o *dynamodb.Options) {
+		o.EndpointOptions.UseFIPSEndpoint, o.EndpointOptions.UseDualStackEndpoint = a.FIPS, a.DualStack
+		o.BaseEndpoint = a.Endpoint("DYNAMODB")
 		if local != "" {
 			o.BaseEndpoint = &local
 		}
 	})
 }
 
-// endpoint is AWS_ENDPOINT_URL_<service>, else AWS_ENDPOINT_URL, unless
+// Endpoint is AWS_ENDPOINT_URL_<service>, else AWS_ENDPOINT_URL, unless
 // configured endpoints are ignored; nil for the SDK's own.
-func (a *awsEnv) endpoint(service string) *string {
+func (a *AWS) Endpoint(service string) *string {
 	if a.ignoreURL {
 		return nil
 	}
@@ -126,14 +128,14 @@ func (a *awsEnv) endpoint(service string) *string {
 	return nil
 }
 
-// awsFromEnv reads the region, credentials and client settings. local is
+// NewAWS reads the region, credentials and client settings. local is
 // DynamoDB Local: it accepts any region and credentials.
-func awsFromEnv(getenv func(string) string, local bool) (*awsEnv, error) {
-	a := &awsEnv{getenv: getenv}
+func NewAWS(getenv func(string) string, local bool) (*AWS, error) {
+	a := &AWS{getenv: getenv}
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	a.cfg.Region = first(getenv, "AWS_REGION", "AWS_DEFAULT_REGION")
+	a.Config.Region = first(getenv, "AWS_REGION", "AWS_DEFAULT_REGION")
 	creds := aws.Credentials{
 		AccessKeyID:     first(getenv, "AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"),
 		SecretAccessKey: first(getenv, "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"),
@@ -144,14 +146,14 @@ func awsFromEnv(getenv func(string) string, local bool) (*awsEnv, error) {
 	hasCreds := creds.AccessKeyID != "" && creds.SecretAccessKey != ""
 	switch {
 	case local:
-		if a.cfg.Region == "" {
-			a.cfg.Region = "us-east-1"
+		if a.Config.Region == "" {
+			a.Config.Region = "us-east-1"
 		}
 		if !hasCreds {
 			creds = aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local", Source: "DynamoDBLocal"}
 		}
 	default:
-		if a.cfg.Region == "" {
+		if a.Config.Region == "" {
 			fail("AWS_REGION is required (Lambda sets it)")
 		}
 		if !hasCreds {
@@ -163,21 +165,21 @@ func awsFromEnv(getenv func(string) string, local bool) (*awsEnv, error) {
 			}
 		}
 	}
-	a.cfg.Credentials = credentials.StaticCredentialsProvider{Value: creds}
+	a.Config.Credentials = credentials.StaticCredentialsProvider{Value: creds}
 
 	if v := getenv("AWS_MAX_ATTEMPTS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			fail("AWS_MAX_ATTEMPTS: %q must be a whole number of at least 1", v)
 		}
-		a.cfg.RetryMaxAttempts = n
+		a.Config.RetryMaxAttempts = n
 	}
 	if v := getenv("AWS_RETRY_MODE"); v != "" {
 		mode, err := aws.ParseRetryMode(v)
 		if err != nil {
 			fail("AWS_RETRY_MODE: %q must be standard or adaptive", v)
 		}
-		a.cfg.RetryMode = mode
+		a.Config.RetryMode = mode
 	}
 	flag := func(name string) bool {
 		v := getenv(name)
@@ -191,10 +193,10 @@ func awsFromEnv(getenv func(string) string, local bool) (*awsEnv, error) {
 		return b
 	}
 	if flag("AWS_USE_FIPS_ENDPOINT") {
-		a.fips = aws.FIPSEndpointStateEnabled
+		a.FIPS = aws.FIPSEndpointStateEnabled
 	}
 	if flag("AWS_USE_DUALSTACK_ENDPOINT") {
-		a.dualStack = aws.DualStackEndpointStateEnabled
+		a.DualStack = aws.DualStackEndpointStateEnabled
 	}
 	a.ignoreURL = flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 	if len(problems) > 0 {
@@ -222,28 +224,4 @@ func MustLoad() *Env {
 		os.Exit(1)
 	}
 	return env
-}
-
-// ManageConfig is the management service's configuration.
-func (e *Env) ManageConfig() manage.Config {
-	return manage.Config{
-		Format:         e.Format,
-		Hasher:         e.Hasher,
-		DefaultTTL:     e.Config.DefaultKeyTTL,
-		Retention:      e.Config.KeyRetention,
-		MaxUserKeys:    e.Config.MaxUserKeys,
-		MaxServiceKeys: e.Config.MaxServiceKeys,
-	}
-}
-
-// AuthorizerConfig is the authorizer's configuration.
-func (e *Env) AuthorizerConfig() authorizer.Config {
-	return authorizer.Config{
-		Format:           e.Format,
-		Hasher:           e.Hasher,
-		CacheTTL:         e.Config.AuthCacheTTL,
-		LastUsedInterval: e.Config.LastUsedInterval,
-		AllowQueryToken:  e.Config.AllowQueryToken,
-		UsageIdentifier:  e.Config.UsageIdentifier,
-	}
 }

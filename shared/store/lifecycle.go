@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/lifecycle"
 )
 
 // LifecycleDB is the part of the DynamoDB client the lifecycle store uses.
@@ -31,8 +30,6 @@ type Lifecycle struct {
 	*Store
 	ldb LifecycleDB
 }
-
-var _ lifecycle.Store = (*Lifecycle)(nil)
 
 // NewLifecycle returns the lifecycle store on table.
 func NewLifecycle(db LifecycleDB, table string) *Lifecycle {
@@ -120,12 +117,12 @@ func settingsKey(tenant string) map[string]types.AttributeValue {
 
 // Settings reads tenant's settings; a tenant without any has the zero
 // value.
-func (l *Lifecycle) Settings(ctx context.Context, tenant string) (lifecycle.Settings, error) {
+func (l *Lifecycle) Settings(ctx context.Context, tenant string) (keygate.Settings, error) {
 	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &l.table, Key: settingsKey(tenant), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return lifecycle.Settings{}, classify(fmt.Errorf("read settings of %s: %w", tenant, err))
+		return keygate.Settings{}, classify(fmt.Errorf("read settings of %s: %w", tenant, err))
 	}
-	var s lifecycle.Settings
+	var s keygate.Settings
 	if out.Item == nil {
 		return s, nil
 	}
@@ -139,14 +136,14 @@ func (l *Lifecycle) Settings(ctx context.Context, tenant string) (lifecycle.Sett
 		s.ReminderDays = append(s.ReminderDays, n)
 	}
 	if d.err != nil {
-		return lifecycle.Settings{}, fmt.Errorf("read settings of %s: %w", tenant, d.err)
+		return keygate.Settings{}, fmt.Errorf("read settings of %s: %w", tenant, d.err)
 	}
 	return s, nil
 }
 
 // PutSettings replaces tenant's settings; with an actor (a key, not an
 // operator) only if that key is still as read and active at now.
-func (l *Lifecycle) PutSettings(ctx context.Context, tenant string, s lifecycle.Settings, now time.Time, actor *keygate.Record) error {
+func (l *Lifecycle) PutSettings(ctx context.Context, tenant string, s keygate.Settings, now time.Time, actor *keygate.Record) error {
 	item := settingsKey(tenant)
 	item["tenant"] = attrS(tenant)
 	if s.OwnerEmail != "" {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/keygate/keygate/shared/lifecycle"
+	"github.com/keygate/keygate/shared/keygate"
 )
 
 // The identity DynamoDB gives stream records of items its TTL deleted.
@@ -21,7 +21,7 @@ const (
 // DynamoDB's TTL removed. Every other record is nil: key and slots
 // updates, idempotency and notification items, deletions by anyone but
 // the TTL. A record it cannot read is an error (a batch item failure).
-func DecodeChange(rec events.DynamoDBEventRecord) (*lifecycle.Change, error) {
+func DecodeChange(rec events.DynamoDBEventRecord) (*keygate.Change, error) {
 	switch rec.EventName {
 	case string(events.DynamoDBOperationTypeInsert):
 		item, err := FromStreamImage(rec.Change.NewImage)
@@ -36,7 +36,7 @@ func DecodeChange(rec events.DynamoDBEventRecord) (*lifecycle.Change, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stream record %s: %w", rec.EventID, err)
 		}
-		return &lifecycle.Change{AuditKey: keyOf(item), Audit: &a}, nil
+		return &keygate.Change{AuditKey: keyOf(item), Audit: &a}, nil
 	case string(events.DynamoDBOperationTypeRemove):
 		id := rec.UserIdentity
 		if id == nil || id.Type != ttlIdentityType || id.PrincipalID != ttlIdentityPrincipal {
@@ -54,7 +54,7 @@ func DecodeChange(rec events.DynamoDBEventRecord) (*lifecycle.Change, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stream record %s: %w", rec.EventID, err)
 		}
-		return &lifecycle.Change{Expired: r}, nil
+		return &keygate.Change{Expired: r}, nil
 	}
 	return nil, nil
 }

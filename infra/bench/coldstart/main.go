@@ -45,6 +45,7 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 	"github.com/keygate/keygate/shared/store"
 )
 
@@ -304,7 +305,7 @@ func newFixture(ctx context.Context, endpoint string) (*fixture, error) {
 	if err := store.EnsureTable(ctx, fx.db, fx.table); err != nil {
 		return nil, err
 	}
-	fx.svc = env.Service()
+	fx.svc = managesetup.Service(env)
 	fx.admin, err = fx.svc.Create(ctx, keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "bench",
 		Owner: "admin", Name: "coldstart", Role: keygate.Admin,
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
 // localVars is the functions' environment on a fresh DynamoDB Local table.
@@ -45,7 +46,7 @@ func TestAgainstGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := env.Service().Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "acme", Owner: "root", Role: keygate.Admin})
+	admin, err := managesetup.Service(env).Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "acme", Owner: "root", Role: keygate.Admin})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/keygate/keygate/infra/cli"
 	"github.com/keygate/keygate/infra/motolocal"
 	"github.com/keygate/keygate/infra/streamtest"
-	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/eventsetup"
 	"github.com/keygate/keygate/shared/store"
 )
 
@@ -58,7 +58,7 @@ func run(ctx context.Context) error {
 		}
 		return os.Getenv(k)
 	}
-	env, err := setup.LoadEvents(getenv, os.Stderr)
+	env, err := eventsetup.Load(getenv, os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/managesetup"
 	"github.com/keygate/keygate/shared/store"
 )
 
@@ -75,7 +76,7 @@ func run(ctx context.Context) error {
 	if err := store.EnsureTable(ctx, env.DynamoDB, env.Config.TableName); err != nil {
 		return err
 	}
-	admin, err := env.Service().Create(ctx, keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "demo",
+	admin, err := managesetup.Service(env).Create(ctx, keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "demo",
 		Owner: "admin", Name: "make run", Role: keygate.Admin,
 	})
 	if err != nil {

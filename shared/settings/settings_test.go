@@ -1,4 +1,4 @@
-package lifecycle_test
+package settings_test
 
 import (
 	"context"
@@ -14,22 +14,33 @@ import (
 	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/lifecycle"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/settings"
 	"github.com/keygate/keygate/shared/store"
 )
 
-func TestValidEmail(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"ops@acme.example": true, "a.b+keys@sub.acme.example": true,
-		"": false, "ops": false, "ops@acme": false, "@acme.example": false, "a@b@acme.example": false,
-		"ops@acme.example, evil@x.example": false, "Ops <ops@acme.example>": false, "ops@acme.example\r\nBcc: x@y.z": false,
-		"ops@.example": false, "ops@acme.example.": false, strings.Repeat("a", 250) + "@b.cd": false,
-	} {
-		if got := lifecycle.ValidEmail(addr); got != want {
-			t.Errorf("ValidEmail(%q) = %v, want %v", addr, got, want)
-		}
-	}
+var operator = keygate.Caller{Operator: true}
+
+// fixture is one DynamoDB Local table, the key management service on it
+// (to make the callers' keys) and the settings store.
+type fixture struct {
+	svc   *manage.Service
+	store *store.Lifecycle
+	clock *testkit.Clock
+	logs  *testkit.Buffer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db, table := dynamotest.NewTable(t)
+	format, hasher := testkit.Tokens(t)
+	f := &fixture{logs: &testkit.Buffer{}, store: store.NewLifecycle(db, table),
+		clock: testkit.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))}
+	f.svc = manage.New(store.New(db, table), manage.Config{
+		Format: format, Hasher: hasher, DefaultTTL: 90 * 24 * time.Hour, Retention: 30 * 24 * time.Hour,
+		MaxUserKeys: 10, MaxServiceKeys: 5, Now: f.clock.Now,
+	})
+	return f
 }
 
 // TestSettingsService: operators manage any tenant's settings, admin keys
@@ -37,7 +48,7 @@ func TestValidEmail(t *testing.T) {
 // nothing is written. Against DynamoDB Local.
 func TestSettingsService(t *testing.T) {
 	f := newFixture(t)
-	svc := lifecycle.NewSettingsService(f.store)
+	svc := settings.NewService(f.store)
 	svc.Now = f.clock.Now
 	ctx := context.Background()
 	admin := f.key(t, manage.CreateRequest{Owner: "root", Role: keygate.Admin})
@@ -48,25 +59,25 @@ func TestSettingsService(t *testing.T) {
 		name   string
 		caller keygate.Caller
 		tenant string
-		change lifecycle.SettingsChange
+		change settings.Change
 		code   keygate.Code // "" for success
-		want   lifecycle.Settings
+		want   keygate.Settings
 	}{
-		{"operator sets both", operator, "acme", lifecycle.SettingsChange{OwnerEmail: str("ops@acme.example"), ReminderDays: days(3, 14)}, "",
-			lifecycle.Settings{OwnerEmail: "ops@acme.example", ReminderDays: []int{14, 3}}},
-		{"admin changes the windows only", admin, "acme", lifecycle.SettingsChange{ReminderDays: days(30, 7, 1)}, "",
-			lifecycle.Settings{OwnerEmail: "ops@acme.example", ReminderDays: []int{30, 7, 1}}},
-		{"admin clears the address", admin, "acme", lifecycle.SettingsChange{OwnerEmail: str("")}, "",
-			lifecycle.Settings{ReminderDays: []int{30, 7, 1}}},
-		{"admin of another tenant", admin, "globex", lifecycle.SettingsChange{OwnerEmail: str("x@globex.example")}, keygate.Forbidden, lifecycle.Settings{}},
-		{"viewer", viewer, "acme", lifecycle.SettingsChange{OwnerEmail: str("x@acme.example")}, keygate.Forbidden, lifecycle.Settings{}},
-		{"not an address", operator, "acme", lifecycle.SettingsChange{OwnerEmail: str("ops@acme.example, x@evil.example")}, keygate.Invalid, lifecycle.Settings{}},
-		{"window too long", operator, "acme", lifecycle.SettingsChange{ReminderDays: days(31)}, keygate.Invalid, lifecycle.Settings{}},
-		{"window twice", operator, "acme", lifecycle.SettingsChange{ReminderDays: days(3, 3)}, keygate.Invalid, lifecycle.Settings{}},
-		{"too many windows", operator, "acme", lifecycle.SettingsChange{ReminderDays: days(1, 2, 3, 4, 5, 6)}, keygate.Invalid, lifecycle.Settings{}},
-		{"bad tenant", operator, "a#b", lifecycle.SettingsChange{}, keygate.Invalid, lifecycle.Settings{}},
+		{"operator sets both", operator, "acme", settings.Change{OwnerEmail: str("ops@acme.example"), ReminderDays: days(3, 14)}, "",
+			keygate.Settings{OwnerEmail: "ops@acme.example", ReminderDays: []int{14, 3}}},
+		{"admin changes the windows only", admin, "acme", settings.Change{ReminderDays: days(30, 7, 1)}, "",
+			keygate.Settings{OwnerEmail: "ops@acme.example", ReminderDays: []int{30, 7, 1}}},
+		{"admin clears the address", admin, "acme", settings.Change{OwnerEmail: str("")}, "",
+			keygate.Settings{ReminderDays: []int{30, 7, 1}}},
+		{"admin of another tenant", admin, "globex", settings.Change{OwnerEmail: str("x@globex.example")}, keygate.Forbidden, keygate.Settings{}},
+		{"viewer", viewer, "acme", settings.Change{OwnerEmail: str("x@acme.example")}, keygate.Forbidden, keygate.Settings{}},
+		{"not an address", operator, "acme", settings.Change{OwnerEmail: str("ops@acme.example, x@evil.example")}, keygate.Invalid, keygate.Settings{}},
+		{"window too long", operator, "acme", settings.Change{ReminderDays: days(31)}, keygate.Invalid, keygate.Settings{}},
+		{"window twice", operator, "acme", settings.Change{ReminderDays: days(3, 3)}, keygate.Invalid, keygate.Settings{}},
+		{"too many windows", operator, "acme", settings.Change{ReminderDays: days(1, 2, 3, 4, 5, 6)}, keygate.Invalid, keygate.Settings{}},
+		{"bad tenant", operator, "a#b", settings.Change{}, keygate.Invalid, keygate.Settings{}},
 	}
-	last := lifecycle.Settings{}
+	last := keygate.Settings{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := svc.Update(ctx, tt.caller, tt.tenant, tt.change)
@@ -114,10 +125,10 @@ func (f *fixture) key(t *testing.T, req manage.CreateRequest) keygate.Caller {
 // the context.
 func TestSettingsAuthorityIsCurrent(t *testing.T) {
 	f := newFixture(t)
-	svc := lifecycle.NewSettingsService(f.store)
+	svc := settings.NewService(f.store)
 	svc.Now = f.clock.Now
 	ctx := context.Background()
-	mail := func(s string) lifecycle.SettingsChange { return lifecycle.SettingsChange{OwnerEmail: &s} }
+	mail := func(s string) settings.Change { return settings.Change{OwnerEmail: &s} }
 	if _, err := svc.Update(ctx, operator, "acme", mail("ops@acme.example")); err != nil {
 		t.Fatal(err)
 	}
@@ -157,47 +168,11 @@ func TestSettingsAuthorityIsCurrent(t *testing.T) {
 	}
 }
 
-// TestMail: both parts name the key by name and hint, link the console
-// when there is one, and escape what a key's name could smuggle into HTML.
-func TestMail(t *testing.T) {
-	exp := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	k := &lifecycle.KeyInfo{ID: "0wjfyYDZHtumHlgsO", Hint: "kg_live_0wjfyYDZ", Name: `<script>alert(1)</script>`, Tenant: "acme",
-		Owner: "acme", Type: keygate.Service, CreatedBy: "operator", ExpiresAt: &exp}
-	tests := []struct {
-		name    string
-		mail    lifecycle.Mail
-		subject string
-		link    bool
-	}{
-		{"service key", lifecycle.ServiceKeyMail(k, "ops@acme.example", "https://keys.example.com/console/"), "new service key", true},
-		{"expiring", lifecycle.ExpiringMail(k, []string{"ops@acme.example"}, 3, ""), "expires within 3 days", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := tt.mail
-			if !strings.Contains(m.Subject, tt.subject) || !slices.Equal(m.To, []string{"ops@acme.example"}) {
-				t.Fatalf("subject %q to %v", m.Subject, m.To)
-			}
-			for _, part := range []string{m.Text, m.HTML} {
-				if !strings.Contains(part, k.Hint) || !strings.Contains(part, k.ID) || !strings.Contains(part, "Mon, 07 Dec 2026") {
-					t.Errorf("part lacks the key's hint, id or expiry:\n%s", part)
-				}
-				if got := strings.Contains(part, "https://keys.example.com/console"); got != tt.link {
-					t.Errorf("console link present = %v, want %v", got, tt.link)
-				}
-			}
-			if !strings.Contains(m.Text, k.Name) || strings.Contains(m.HTML, "<script>") || !strings.Contains(m.HTML, "&lt;script&gt;") {
-				t.Errorf("name not as text in the text part, or not escaped in HTML:\n%s", m.HTML)
-			}
-		})
-	}
-}
-
 // TestSettingsHandler: the operators' direct invocation reads and changes
 // a tenant's settings; a bad event is a function error typed with its code.
 func TestSettingsHandler(t *testing.T) {
 	f := newFixture(t)
-	h := lifecycle.NewSettingsHandler(lifecycle.NewSettingsService(f.store), slog.New(slog.NewJSONHandler(f.logs, nil)))
+	h := settings.NewHandler(settings.NewService(f.store), slog.New(slog.NewJSONHandler(f.logs, nil)))
 	tests := []struct {
 		event, want, errType string
 	}{
@@ -234,14 +209,14 @@ func TestSettingsHandler(t *testing.T) {
 // Local.
 func TestSettingsHandlerExactNames(t *testing.T) {
 	db, table := dynamotest.NewTable(t)
-	svc := lifecycle.NewSettingsService(store.NewLifecycle(db, table))
-	h := lifecycle.NewSettingsHandler(svc, slog.New(slog.NewJSONHandler(&testkit.Buffer{}, nil)))
+	svc := settings.NewService(store.NewLifecycle(db, table))
+	h := settings.NewHandler(svc, slog.New(slog.NewJSONHandler(&testkit.Buffer{}, nil)))
 	ctx := context.Background()
 	tenants := []string{"acme", "victim"}
-	before := map[string]lifecycle.Settings{}
+	before := map[string]keygate.Settings{}
 	for _, tenant := range tenants {
 		email := "ops@" + tenant + ".example"
-		s, err := svc.Update(ctx, operator, tenant, lifecycle.SettingsChange{OwnerEmail: &email, ReminderDays: &[]int{7}})
+		s, err := svc.Update(ctx, operator, tenant, settings.Change{OwnerEmail: &email, ReminderDays: &[]int{7}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package lifecycle
+package settings
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/keygate/keygate/shared/strictjson"
 )
 
-// SettingsHandler is the settings function's handler for operators'
+// Handler is the settings function's handler for operators'
 // direct invocations (IAM decides who may invoke it):
 //
 //	{"tenant": "acme"}                                  read
@@ -23,24 +23,24 @@ import (
 // Failures are function errors whose errorType is the error code
 // (invalid_request, forbidden, unavailable, internal), like the management
 // functions' direct invocations.
-type SettingsHandler struct {
-	svc *SettingsService
+type Handler struct {
+	svc *Service
 	log *slog.Logger
 }
 
-// NewSettingsHandler returns the direct-invocation handler.
-func NewSettingsHandler(svc *SettingsService, log *slog.Logger) *SettingsHandler {
-	return &SettingsHandler{svc: svc, log: log}
+// NewHandler returns the direct-invocation handler.
+func NewHandler(svc *Service, log *slog.Logger) *Handler {
+	return &Handler{svc: svc, log: log}
 }
 
 // settingsEvent is a direct invocation's event.
 type settingsEvent struct {
 	Tenant string `json:"tenant"`
-	SettingsChange
+	Change
 }
 
 // Handle answers one direct invocation.
-func (h *SettingsHandler) Handle(ctx context.Context, raw json.RawMessage) (*Settings, error) {
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (*keygate.Settings, error) {
 	var ev settingsEvent
 	if err := strictjson.Decode(raw, &ev); err != nil {
 		var bad *strictjson.Error
@@ -49,12 +49,12 @@ func (h *SettingsHandler) Handle(ctx context.Context, raw json.RawMessage) (*Set
 		}
 		return nil, h.fail(err)
 	}
-	var s Settings
+	var s keygate.Settings
 	var err error
 	if ev.OwnerEmail == nil && ev.ReminderDays == nil {
 		s, err = h.svc.Get(ctx, keygate.Caller{Operator: true}, ev.Tenant)
 	} else {
-		s, err = h.svc.Update(ctx, keygate.Caller{Operator: true}, ev.Tenant, ev.SettingsChange)
+		s, err = h.svc.Update(ctx, keygate.Caller{Operator: true}, ev.Tenant, ev.Change)
 		if err == nil {
 			h.log.Info("settings changed", "tenant", ev.Tenant, "actor", "operator")
 		}
@@ -65,7 +65,7 @@ func (h *SettingsHandler) Handle(ctx context.Context, raw json.RawMessage) (*Set
 	return &s, nil
 }
 
-func (h *SettingsHandler) fail(err error) error {
+func (h *Handler) fail(err error) error {
 	var ke *keygate.Error
 	if !errors.As(err, &ke) || ke.Code == keygate.Internal {
 		h.log.Error("settings failed", "error", err.Error())

@@ -79,10 +79,14 @@ out=$(invoke authorizer "$(ev authorizer/http-v1)");      expect authorizer/http
 out=$(invoke authorizer "$(ev authorizer/http-v2)");      expect authorizer/http-v2 "r['isAuthorized'] is True and r['context']['key_id'] == '$id'"
 out=$(invoke create "$(ev create/rotate-direct)"); expect create/rotate-direct "r['rotated_from'] == '$id' and r['token'].startswith('kg_live_')"
 succ=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$out")
+succ_token=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$out")
 out=$(invoke list "$(ev list/audit-direct)"); expect list/audit-direct "r['events'][0]['action'] in ('rotated', 'created')"
+# The old key, now in its grace period, manages nothing: its successor ends
+# the grace by revoking it over REST.
+sed -e "s/REPLACE_WITH_CALLER_KEY_ID/$succ/g; s/REPLACE_WITH_KEY_ID/$id/g; s/kg_live_REPLACE_WITH_A_REAL_TOKEN/$succ_token/g" events/revoke/rest.json >"$work/events/revoke/rest.json"
+out=$(invoke revoke "$(ev revoke/rest)");     expect revoke/rest "r['statusCode'] == 200 and $body['status'] == 'revoked'"
 sed -e "s/REPLACE_WITH_KEY_ID/$succ/g" events/revoke/update-direct.json >"$work/events/revoke/update-direct.json"
 out=$(invoke revoke "$(ev revoke/update-direct)"); expect revoke/update-direct "r['status'] == 'disabled' and r['id'] == '$succ'"
-out=$(invoke revoke "$(ev revoke/rest)");     expect revoke/rest "r['statusCode'] == 200 and $body['status'] == 'revoked'"
 out=$(invoke revoke "$(ev revoke/direct)");   expect "revoke/direct (again: a no-op)" 'r["status"] == "revoked"'
 out=$(invoke authorizer "$(ev authorizer/http-v2)");      expect "authorizer/http-v2 (revoked)" 'r == {"isAuthorized": False}'
 

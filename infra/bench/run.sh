@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: every figure of BENCHMARKS.md, against the DynamoDB Local that
-# withddb started (go run ./infra/cmd/withddb -- infra/bench/run.sh).
+# `ddb run` started (go run ./infra/cmd/ddb run -- infra/bench/run.sh).
 #
 #   1. the Go benchmarks of ./shared/..., -benchmem, BENCH_COUNT runs each,
 #      summarised by benchstat (medians);
@@ -16,7 +16,7 @@
 # or any step failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-: "${DYNAMODB_ENDPOINT:?run under infra/cmd/withddb}"
+: "${DYNAMODB_ENDPOINT:?run under infra/cmd/ddb run}"
 GO=${GO:-go}
 TOOLS=${TOOLS:-$PWD/.build/tools}
 COUNT=${BENCH_COUNT:-6}

@@ -153,19 +153,15 @@ ddb: $(DDB)
 	@$(GO) run ./infra/cmd/ddb serve
 
 ## bench: the figures of BENCHMARKS.md. Go benchmarks (-benchmem, medians
-## of BENCH_COUNT runs through benchstat) and their ratio, time and
+## of BENCH_COUNT runs through golang.org/x/perf) and their ratio, time and
 ## allocation targets, the cost of a million authorizations priced from
 ## them (infra/bench/cost), cold start, memory and size of the real
-## binaries, requests/s of the make run stack under a Go load loop
-## (infra/bench/load.go), and the scale model of docs/scale.md
-## (infra/scalesim); against one DynamoDB Local. Prints everything, fails
+## binaries, requests/s of the make run stack under vegeta (a library),
+## and the scale model of docs/scale.md (infra/scalesim); against one DynamoDB Local. Prints everything, fails
 ## if a target is missed. Not part of make test (timing is noisy).
 BENCH_COUNT ?= 6
-BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
-$(TOOLS)/benchstat:
-	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
-bench: $(DDB) $(TOOLS)/benchstat
-	GO=$(GO) TOOLS=$(TOOLS) BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./infra/cmd/ddb run -- infra/bench/run.sh
+bench: $(DDB)
+	GO=$(GO) BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./infra/cmd/ddb run -- infra/bench/run.sh
 
 # checkov lives in its own virtualenv (its boto3 pin conflicts with sam's).
 CHECKOV_VENV := $(VENV)/checkov

@@ -91,7 +91,7 @@ lint: $(TOOLS)/staticcheck
 
 ## unit: every Go test, with the race detector, against one DynamoDB Local.
 unit: $(DDB) console-deps
-	CONSOLE_SCREENSHOTS=0 $(GO) run ./infra/cmd/withddb -- $(GO) test -race -count=1 ./...
+	CONSOLE_SCREENSHOTS=0 $(GO) run ./infra/cmd/ddb run -- $(GO) test -race -count=1 ./...
 
 ## console-deps: Chromium (apt-get) and axe-core (npm ci) for the web
 ## console's browser tests, once. console-test: those tests alone.
@@ -99,7 +99,7 @@ unit: $(DDB) console-deps
 console-deps:
 	infra/console/setup.sh
 console-test: $(DDB) console-deps
-	$(GO) run ./infra/cmd/withddb -- $(GO) test -count=1 ./infra/console/...
+	$(GO) run ./infra/cmd/ddb run -- $(GO) test -count=1 ./infra/console/...
 
 ## test: every stage (doctor, deps, lint, template, events, unit, e2e) with
 ## a heading each, tools' output in .build/test-logs and shown on failure,
@@ -112,7 +112,7 @@ doctor:
 	@infra/scripts/doctor.sh
 
 table:
-	$(GO) run ./infra/cmd/table
+	$(GO) run ./infra/cmd/ddb table
 
 ## run: DynamoDB Local, the table, the authorizer in front of the
 ## management routes, and a demo admin key, until Ctrl-C.
@@ -123,7 +123,7 @@ run: doctor $(DDB)
 ## corpora as ordinary tests). Storage-backed targets need DynamoDB Local.
 FUZZTIME ?= 30s
 fuzz: $(DDB)
-	$(GO) run ./infra/cmd/withddb -- bash -c 'set -euo pipefail; \
+	$(GO) run ./infra/cmd/ddb run -- bash -c 'set -euo pipefail; \
 	  for pkg in $$($(GO) list ./...); do \
 	    for target in $$($(GO) test -list "^Fuzz" $$pkg | grep "^Fuzz" || true); do \
 	      echo "== $$pkg $$target"; \
@@ -150,22 +150,18 @@ invoke: $(DDB)
 ## ddb: a DynamoDB Local on port 8000 with its data in .build/ddb-data,
 ## for make invoke, until Ctrl-C.
 ddb: $(DDB)
-	@$(GO) run ./infra/cmd/ddb
+	@$(GO) run ./infra/cmd/ddb serve
 
 ## bench: the figures of BENCHMARKS.md. Go benchmarks (-benchmem, medians
-## of BENCH_COUNT runs through benchstat) and their ratio, time and
+## of BENCH_COUNT runs through golang.org/x/perf) and their ratio, time and
 ## allocation targets, the cost of a million authorizations priced from
 ## them (infra/bench/cost), cold start, memory and size of the real
-## binaries, requests/s of the make run stack under a Go load loop
-## (infra/bench/load.go), and the scale model of docs/scale.md
-## (infra/scalesim); against one DynamoDB Local. Prints everything, fails
+## binaries, requests/s of the make run stack under vegeta (a library),
+## and the scale model of docs/scale.md (infra/scalesim); against one DynamoDB Local. Prints everything, fails
 ## if a target is missed. Not part of make test (timing is noisy).
 BENCH_COUNT ?= 6
-BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
-$(TOOLS)/benchstat:
-	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
-bench: $(DDB) $(TOOLS)/benchstat
-	GO=$(GO) TOOLS=$(TOOLS) BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./infra/cmd/withddb -- infra/bench/run.sh
+bench: $(DDB)
+	GO=$(GO) BENCH_COUNT=$(BENCH_COUNT) $(GO) run ./infra/cmd/ddb run -- infra/bench/run.sh
 
 # checkov lives in its own virtualenv (its boto3 pin conflicts with sam's).
 CHECKOV_VENV := $(VENV)/checkov
@@ -207,7 +203,7 @@ template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	  [ "$$(od -An -tx1 -N4 $$f | tr -d ' ')" = 7f454c46 ] && [ "$$(od -An -tx1 -j18 -N2 $$f | tr -d ' ')" = b700 ] || \
 	    { echo "$$f is not a linux/arm64 ELF executable"; exit 1; }; \
 	done; echo "sam build: $(SAM_FUNCTIONS) are linux/arm64 bootstraps"
-	$(GO) run ./infra/cmd/table -print | $(VENV)/bin/python infra/sam/check_table.py template.yaml
+	$(GO) run ./infra/cmd/ddb table -print | $(VENV)/bin/python infra/sam/check_table.py template.yaml
 	$(VENV)/bin/python infra/sam/check_docs.py docs/attach.md $(SNIPPETS) template.yaml
 
 ## events: every shipped event through its function (make invoke's
@@ -215,7 +211,7 @@ template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 events: $(DDB)
 	TABLE_NAME=keygate-events TOKEN_PREFIX=kg_live_ TOKEN_PEPPER_SECRET_ARN= \
 	  TOKEN_PEPPER=events-check-pepper-not-a-secret-0123456789 \
-	  $(GO) run ./infra/cmd/withddb -- infra/sam/check_events.sh
+	  $(GO) run ./infra/cmd/ddb run -- infra/sam/check_events.sh
 
 # sam build runs these (BuildMethod makefile, --build-in-source) with
 # ARTIFACTS_DIR set: one static provided.al2023 arm64 bootstrap each.
@@ -239,7 +235,7 @@ build-SettingsFunction:
 ## and SES: prints every event published and e-mail sent.
 run-events: $(DDB)
 	@mkdir -p .build; $(GO) build -o .build/lifecycle ./infra/cmd/lifecycle
-	$(GO) run ./infra/cmd/withddb -- bash -c '.build/lifecycle & w=$$!; trap "kill $$w 2>/dev/null" EXIT; $(GO) run ./infra/cmd/run'
+	$(GO) run ./infra/cmd/ddb run -- bash -c '.build/lifecycle & w=$$!; trap "kill $$w 2>/dev/null" EXIT; $(GO) run ./infra/cmd/run'
 
 ## moto-deps: moto_server (pinned in infra/moto/requirements.txt) in
 ## .venv/moto, once, for the lifecycle tests' local EventBridge, SQS and

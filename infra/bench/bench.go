@@ -14,62 +14,52 @@ import (
 	"io"
 	"math"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
 )
 
-// Sample is one result line of `go test -bench -benchmem`.
-type Sample struct {
-	NsPerOp     float64
-	BytesPerOp  float64 // NaN without -benchmem
-	AllocsPerOp float64 // NaN without -benchmem
-}
+// Confidence is the level of the intervals Summary gives, benchstat's.
+const Confidence = 0.95
 
-// Series is every sample of one benchmark (-count runs it several times).
+// Series is every result of one benchmark (-count runs it several times).
 type Series struct {
-	Pkg     string // import path, from the "pkg:" line before it
-	Name    string // e.g. BenchmarkParse/bad-checksum, without the -GOMAXPROCS suffix
-	Samples []Sample
+	Pkg  string // import path, from the "pkg:" line before it
+	Name string // e.g. BenchmarkParse/bad-checksum, without the -GOMAXPROCS suffix
+	// Values holds the measurements by unit as go test prints them
+	// ("ns/op", "B/op", "allocs/op", custom metrics), one per run.
+	Values map[string][]float64
 }
 
 // ID is pkg.Name, the key checks use, e.g.
 // github.com/keygate/keygate/shared/apikey.BenchmarkCRC32Token.
 func (s *Series) ID() string { return s.Pkg + "." + s.Name }
 
-// Median of one metric over the samples: "ns/op", "B/op" or "allocs/op".
-func (s *Series) Median(metric string) float64 {
-	var v []float64
-	for _, x := range s.Samples {
-		switch metric {
-		case "ns/op":
-			v = append(v, x.NsPerOp)
-		case "B/op":
-			v = append(v, x.BytesPerOp)
-		case "allocs/op":
-			v = append(v, x.AllocsPerOp)
-		}
-	}
-	return Median(v)
+// Runs is the number of results read for the benchmark.
+func (s *Series) Runs() int { return len(s.Values["ns/op"]) }
+
+// Summary is the median of one unit's values with its confidence
+// interval, computed as benchstat does (benchmath.AssumeNothing); the
+// center is NaN without values.
+func (s *Series) Summary(unit string) benchmath.Summary {
+	return summary(s.Values[unit])
 }
 
-// Median returns the median of v, NaN if v is empty or holds a NaN.
-func Median(v []float64) float64 {
+// Median of one unit's values: "ns/op", "B/op" or "allocs/op"; NaN if
+// the benchmark did not report it (allocations without -benchmem).
+func (s *Series) Median(unit string) float64 { return s.Summary(unit).Center }
+
+func summary(v []float64) benchmath.Summary {
 	if len(v) == 0 {
-		return math.NaN()
+		nan := math.NaN()
+		return benchmath.Summary{Center: nan, Lo: nan, Hi: nan}
 	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if math.IsNaN(s[0]) { // slices.Sort puts NaNs first
-		return math.NaN()
-	}
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	// NewSample sorts in place.
+	return benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(v), &benchmath.DefaultThresholds), Confidence)
 }
 
 // Percentile returns the p-th percentile (0-100) of d by the nearest-rank
@@ -84,68 +74,65 @@ func Percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(max(rank, 1), len(s))-1]
 }
 
-// MedianDuration is the median of d (the lower middle for an even count).
-func MedianDuration(d []time.Duration) time.Duration { return Percentile(d, 50) }
+// MedianDuration is the median of d (benchmath's: the mean of the middle
+// two for an even count); zero if d is empty.
+func MedianDuration(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	v := make([]float64, len(d))
+	for i, x := range d {
+		v[i] = float64(x)
+	}
+	return time.Duration(math.Round(summary(v).Center))
+}
 
-// benchLine matches "BenchmarkX/sub-2   1234   56.7 ns/op   8 B/op   1 allocs/op".
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
-
-// Parse reads `go test -bench` output (several packages, any -count) into
-// one Series per benchmark, in order of first appearance. Lines that are
-// not results (logs, PASS, ok) are skipped.
+// Parse reads `go test -bench` output (several packages, any -count) with
+// benchfmt into one Series per benchmark, in order of first appearance.
+// Lines that are not results (logs, PASS, ok) are skipped, as are
+// malformed result lines, which benchfmt reports and benchstat skips too.
 func Parse(r io.Reader) ([]*Series, error) {
 	var (
 		out  []*Series
 		byID = map[string]*Series{}
-		pkg  string
 	)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
-			pkg = strings.TrimSpace(p)
-			continue
-		}
-		m := benchLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		smp, ok := parseMetrics(m[2])
+	br := benchfmt.NewReader(r, "")
+	for br.Scan() {
+		res, ok := br.Result().(*benchfmt.Result)
 		if !ok {
-			continue
+			continue // unit metadata or a syntax error
 		}
-		s := byID[pkg+"."+m[1]]
-		if s == nil {
-			s = &Series{Pkg: pkg, Name: m[1]}
+		s := &Series{Pkg: res.GetConfig("pkg"), Name: "Benchmark" + trimProcs(res.Name)}
+		if prev := byID[s.ID()]; prev != nil {
+			s = prev
+		} else {
+			s.Values = map[string][]float64{}
 			byID[s.ID()] = s
 			out = append(out, s)
 		}
-		s.Samples = append(s.Samples, smp)
+		for _, v := range res.Values {
+			// benchfmt tidies ns/op into sec/op; keep go test's units.
+			unit, value := v.Unit, v.Value
+			if v.OrigUnit != "" {
+				unit, value = v.OrigUnit, v.OrigValue
+			}
+			s.Values[unit] = append(s.Values[unit], value)
+		}
 	}
-	return out, sc.Err()
+	return out, br.Err()
 }
 
-// parseMetrics reads "56.7 ns/op  8 B/op  1 allocs/op" (and ignores other
-// units); ok is false without ns/op.
-func parseMetrics(s string) (Sample, bool) {
-	smp := Sample{NsPerOp: math.NaN(), BytesPerOp: math.NaN(), AllocsPerOp: math.NaN()}
-	f := strings.Fields(s)
-	for i := 0; i+1 < len(f); i += 2 {
-		v, err := strconv.ParseFloat(f[i], 64)
-		if err != nil {
-			return smp, false
-		}
-		switch f[i+1] {
-		case "ns/op":
-			smp.NsPerOp = v
-		case "B/op":
-			smp.BytesPerOp = v
-		case "allocs/op":
-			smp.AllocsPerOp = v
+// trimProcs drops the -GOMAXPROCS suffix of a benchmark name.
+func trimProcs(n benchfmt.Name) string {
+	base, parts := n.Parts()
+	var b strings.Builder
+	b.Write(base)
+	for _, p := range parts {
+		if !strings.HasPrefix(string(p), "-") {
+			b.Write(p)
 		}
 	}
-	return smp, !math.IsNaN(smp.NsPerOp)
+	return b.String()
 }
 
 // Find returns the series with the given ID, or nil.

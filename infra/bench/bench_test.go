@@ -44,7 +44,7 @@ func TestParse(t *testing.T) {
 		t.Fatalf("%d series", len(series))
 	}
 	floor := Find(series, Floor)
-	if floor == nil || len(floor.Samples) != 3 || floor.Median("ns/op") != 800 || floor.Median("allocs/op") != 6 || floor.Median("B/op") != 512 {
+	if floor == nil || floor.Runs() != 3 || floor.Median("ns/op") != 800 || floor.Median("allocs/op") != 6 || floor.Median("B/op") != 512 {
 		t.Fatalf("floor = %+v", floor)
 	}
 	if hit := Find(series, DecisionHit); hit.Median("ns/op") != 650 {
@@ -111,14 +111,43 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func TestMedianPercentile(t *testing.T) {
-	if Median([]float64{3, 1, 2}) != 2 || Median([]float64{4, 1, 3, 2}) != 2.5 || !math.IsNaN(Median(nil)) ||
-		!math.IsNaN(Median([]float64{1, math.NaN(), 2})) {
-		t.Fatal("Median")
+func TestSummary(t *testing.T) {
+	six := &Series{Values: map[string][]float64{"ns/op": {9000, 600, 650, 700, 610, 640}}}
+	tests := []struct {
+		name         string
+		s            *Series
+		unit         string
+		center       float64
+		finiteBounds bool
+	}{
+		{"even count: mean of the middle two", six, "ns/op", 645, true},
+		{"odd count", &Series{Values: map[string][]float64{"ns/op": {3, 1, 2}}}, "ns/op", 2, false}, // 3 runs: no 95 % interval
+		{"unit not reported", six, "allocs/op", math.NaN(), false},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sum := tt.s.Summary(tt.unit)
+			if sum.Center != tt.center && !(math.IsNaN(tt.center) && math.IsNaN(sum.Center)) {
+				t.Fatalf("center %v, want %v", sum.Center, tt.center)
+			}
+			finite := !math.IsInf(sum.Lo, 0) && !math.IsInf(sum.Hi, 0) && !math.IsNaN(sum.Lo)
+			if finite != tt.finiteBounds || (finite && (sum.Lo > sum.Center || sum.Hi < sum.Center)) {
+				t.Fatalf("interval [%v, %v] around %v", sum.Lo, sum.Hi, sum.Center)
+			}
+		})
+	}
+	if six.Values["ns/op"][0] != 9000 {
+		t.Fatal("Summary sorted the series' values")
+	}
+}
+
+func TestMedianPercentile(t *testing.T) {
 	var d []time.Duration
 	for i := 100; i >= 1; i-- {
 		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	if MedianDuration(d) != 50500*time.Microsecond || MedianDuration(d[:99]) != 51*time.Millisecond || MedianDuration(nil) != 0 {
+		t.Fatalf("MedianDuration: %v %v", MedianDuration(d), MedianDuration(d[:99]))
 	}
 	if Percentile(d, 50) != 50*time.Millisecond || Percentile(d, 99) != 99*time.Millisecond ||
 		Percentile(d, 100) != 100*time.Millisecond || Percentile(d, 0) != time.Millisecond || Percentile(nil, 50) != 0 {

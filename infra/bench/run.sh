@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # make bench: every figure of BENCHMARKS.md, against the DynamoDB Local that
-# withddb started (go run ./infra/cmd/withddb -- infra/bench/run.sh).
+# `ddb run` started (go run ./infra/cmd/ddb run -- infra/bench/run.sh).
 #
-#   1. the Go benchmarks of ./shared/..., -benchmem, BENCH_COUNT runs each,
-#      summarised by benchstat (medians);
-#   2. the ratio, time and allocation targets, on those medians
-#      (infra/bench/ratios), and the cost of a million authorizations and
-#      management operations priced from them (infra/bench/cost);
+#   1. the Go benchmarks of ./shared/..., -benchmem, BENCH_COUNT runs each;
+#   2. their medians and 95 % confidence intervals (golang.org/x/perf's
+#      benchfmt and benchmath, as benchstat), the ratio, time and allocation
+#      targets on those medians (infra/bench/ratios), and the cost of a
+#      million authorizations and management operations priced from them
+#      (infra/bench/cost);
 #   3. binary size, cold start and memory of the real functions through the
 #      Lambda Runtime Interface Emulator (infra/bench/coldstart);
-#   4. requests/s of GET /v1/whoami on the make run stack (infra/bench/throughput);
+#   4. requests/s of GET /v1/whoami on the make run stack under vegeta
+#      (infra/bench/throughput);
 #   5. the scale model of docs/scale.md (infra/scalesim).
 #
 # Every step runs and prints; the exit status is 1 if any target was missed
 # or any step failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-: "${DYNAMODB_ENDPOINT:?run under infra/cmd/withddb}"
+: "${DYNAMODB_ENDPOINT:?run under infra/cmd/ddb run}"
 GO=${GO:-go}
-TOOLS=${TOOLS:-$PWD/.build/tools}
 COUNT=${BENCH_COUNT:-6}
 PKGS=${BENCH_PKGS:-./shared/...}
 OUT=.build/bench
@@ -39,13 +40,10 @@ if ! $GO test -run '^$' -bench . -benchmem -count "$COUNT" -p 1 $PKGS | tee "$OU
   failed+=("go benchmarks")
 fi
 
-step "benchstat $OUT/go-bench.txt (median ± 95% confidence interval)"
-"$TOOLS/benchstat" "$OUT/go-bench.txt" || failed+=("benchstat")
-
-step "targets on the medians (go run ./infra/bench/ratios)"
+step "medians ± 95% confidence interval, targets on the medians (go run ./infra/bench/ratios $OUT/go-bench.txt)"
 $GO run ./infra/bench/ratios "$OUT/go-bench.txt" || failed+=("ratio targets")
 
-step "cost per million (go run ./infra/bench/cost, prices in BENCHMARKS.md)"
+step "cost per million (go run ./infra/bench/cost $OUT/go-bench.txt, prices in BENCHMARKS.md)"
 $GO run ./infra/bench/cost "$OUT/go-bench.txt" || failed+=("cost")
 
 step "binary size, cold start and memory (go run ./infra/bench/coldstart)"

@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # Runs every shipped event in events/ through its function, as Lambda would
 # (infra/cmd/invoke: AWS's Runtime Interface Emulator, no Docker), against the
-# DynamoDB Local that withddb started, and checks each answer:
+# DynamoDB Local that `ddb run` started, and checks each answer:
 #
-#   TABLE_NAME=... TOKEN_PEPPER=... go run ./infra/cmd/withddb -- infra/sam/check_events.sh
+#   TABLE_NAME=... TOKEN_PEPPER=... go run ./infra/cmd/ddb run -- infra/sam/check_events.sh
 #
 # The placeholders (REPLACE_WITH_KEY_ID, kg_live_REPLACE_WITH_A_REAL_TOKEN)
 # are swapped for a key minted with events/create/direct.json; the events
 # are also run as shipped, where only a refusal is correct.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-: "${DYNAMODB_ENDPOINT:?run under infra/cmd/withddb}" "${TABLE_NAME:?}" "${TOKEN_PEPPER:?}"
+: "${DYNAMODB_ENDPOINT:?run under infra/cmd/ddb run}" "${TABLE_NAME:?}" "${TOKEN_PEPPER:?}"
 PY=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 go build -o "$work/invoke" ./infra/cmd/invoke
-go run ./infra/cmd/table >/dev/null
+go run ./infra/cmd/ddb table >/dev/null
 
 fail=0
 # invoke FN EVENT: the function's response on stdout; logs kept in $work/log.

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Check that template.yaml declares the table store.TableDefinition defines.
 
-    go run ./infra/cmd/table -print | .venv/bin/python infra/sam/check_table.py template.yaml
+    go run ./infra/cmd/ddb table -print | .venv/bin/python infra/sam/check_table.py template.yaml
 
 Reads the Go definition (JSON with CloudFormation property names, from
-`infra/cmd/table -print`) on stdin, or from a file given with --go, and the
+`infra/cmd/ddb table -print`) on stdin, or from a file given with --go, and the
 `Table` resource of the template (parsed with cfn-lint's loader, so !Ref and
 friends are fine). Compares key schema, attribute definitions, global and
 local secondary indexes (names, key schema, projection type, non-key
@@ -85,7 +85,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("template", help="the SAM/CloudFormation template, e.g. template.yaml")
     ap.add_argument("--resource", default="Table", help="logical ID of the table (default Table)")
-    ap.add_argument("--go", default="-", help="the output of `infra/cmd/table -print` (default stdin)")
+    ap.add_argument("--go", default="-", help="the output of `infra/cmd/ddb table -print` (default stdin)")
     args = ap.parse_args()
 
     try:

@@ -6,17 +6,22 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
+
+	"github.com/keygate/keygate/shared/authorizer"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // Scenarios are docs/scale.md's, in its order: each changes one thing
-// from the one before it, or from the baseline.
+// from the one before it, or from the baseline. Environments run the
+// authorizer's cache policy as shipped unless a scenario says "what-if".
 func Scenarios(seed uint64) []Config {
+	shipped := authorizer.Config{CacheTTL: 5 * time.Second, LastUsedInterval: time.Minute}.CachePolicy()
 	base := Config{
 		Seconds: 60, Seed: seed,
 		TotalRPS: 20000, Keys: 100000, ZipfS: 1.1, HotRPS: 10000,
-		GatewayNodes: 50, GatewayTTL: 5, Envs: 200, FunctionTTL: 5, LastUsed: 60,
+		GatewayNodes: 50, GatewayTTL: 5, Envs: 200, Policy: shipped,
 		RevokeAt: 30,
 	}
 	with := func(name string, f func(*Config)) Config {
@@ -25,29 +30,27 @@ func Scenarios(seed uint64) []Config {
 		f(&c)
 		return c
 	}
+	// inPhase is 4,000 environments starting together, no gateway cache.
+	inPhase := func(c *Config) { c.HotRPS, c.Envs, c.GatewayTTL, c.ColdStart = 100000, 4000, 0, true }
 	return []Config{
 		with("baseline: hot key 10k/s, gateway cache 5 s, 200 envs", func(*Config) {}),
 		with("hot key 100k/s", func(c *Config) { c.HotRPS = 100000; c.Envs = 500 }),
 		with("hot key 100k/s, no gateway cache", func(c *Config) { c.HotRPS = 100000; c.Envs = 1000; c.GatewayTTL = 0 }),
-		with("... and 4,000 envs refreshing in phase", func(c *Config) {
-			c.HotRPS, c.Envs, c.GatewayTTL, c.ColdStart = 100000, 4000, 0, true
+		with("... and 4,000 envs starting in phase, no jitter, stored last_used_at ignored (what-if)", func(c *Config) {
+			inPhase(c)
+			c.Policy.Jitter, c.Policy.TrustStored = 0, false
 		}),
-		with("... with TTL jitter 50 %", func(c *Config) {
-			c.HotRPS, c.Envs, c.GatewayTTL, c.ColdStart, c.Jitter = 100000, 4000, 0, true, 0.5
-		}),
-		with("... and eventually consistent reads", func(c *Config) {
-			c.HotRPS, c.Envs, c.GatewayTTL, c.ColdStart, c.Jitter, c.EventualReads = 100000, 4000, 0, true, 0.5, true
-		}),
-		with("... and last-used skipped when fresh, first attempt jittered", func(c *Config) {
-			c.HotRPS, c.Envs, c.GatewayTTL, c.ColdStart, c.Jitter, c.EventualReads, c.SkipFresh = 100000, 4000, 0, true, 0.5, true, true
-		}),
-		with("... or last-used sharded over 4 items", func(c *Config) {
-			c.HotRPS, c.Envs, c.GatewayTTL, c.ColdStart, c.Jitter, c.EventualReads, c.LastUsedShards = 100000, 4000, 0, true, 0.5, true, 4
+		with("... the same with the shipped policy (jitter a fifth, stored last_used_at trusted)", inPhase),
+		with("... shipped, hot key not revoked: the write storm one interval later", func(c *Config) { inPhase(c); c.RevokeAt = 0 }),
+		with("... shipped, with TTL jitter 50 % (what-if)", func(c *Config) { inPhase(c); c.Policy.Jitter = 0.5 }),
+		with("... shipped, and eventually consistent reads (what-if)", func(c *Config) { inPhase(c); c.EventualReads = true }),
+		with("... shipped, not revoked, last-used sharded over 4 items (what-if)", func(c *Config) {
+			inPhase(c)
+			c.RevokeAt, c.LastUsedShards = 0, 4
 		}),
 		with("long tail: 2M keys, 50k/s", func(c *Config) { c.Keys, c.TotalRPS = 2000000, 50000 }),
-		with("long tail, LAST_USED_INTERVAL 1h", func(c *Config) { c.Keys, c.TotalRPS, c.LastUsed = 2000000, 50000, 3600 }),
-		with("long tail, 1h, last-used skipped when fresh", func(c *Config) {
-			c.Keys, c.TotalRPS, c.LastUsed, c.SkipFresh = 2000000, 50000, 3600, true
+		with("long tail, LAST_USED_INTERVAL 1h", func(c *Config) {
+			c.Keys, c.TotalRPS, c.Policy.LastUsedInterval = 2000000, 50000, time.Hour
 		}),
 	}
 }
@@ -66,11 +69,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		c.Seconds = *seconds
 		r := Run(c)
 		rows = append(rows, []string{c.Name, num(r.Invocations), num(r.HotReadsPeak), num(r.HotWritesPeak),
-			num(r.TableReads), num(r.TableWrites), num(r.StreamRecords), num(r.ThrottledReads), num(r.ThrottledWrites), fmt.Sprintf("%.1f s", r.RevocationLag)})
+			num(r.TableReads), num(r.TableWrites), num(r.StreamRecords), num(r.ThrottledReads), num(r.ThrottledWrites), lag(c, r)})
 	}
 	fmt.Fprintf(stdout, "Per-item limits: %d read units/s, %d write units/s. Seed %d.\n\n", ItemReadLimit, ItemWriteLimit, *seed)
 	table(stdout, rows)
 	return 0
+}
+
+// lag is the revocation lag, "-" for a scenario without a revocation.
+func lag(c Config, r Result) string {
+	if c.RevokeAt == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f s", r.RevocationLag)
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }

@@ -4,8 +4,10 @@
 // API Gateway, whose authorizer cache is modelled as independent nodes
 // each caching a key's decision for the result TTL; what the gateway does
 // not answer goes to one of N Lambda execution environments, each with its
-// own in-function cache (AUTH_CACHE_TTL) and last-used throttle
-// (LAST_USED_INTERVAL). Every miss is one strongly consistent GetItem (one
+// own in-function cache and last-used throttle, run by the authorizer's
+// own policy (authorizer.CachePolicy: AUTH_CACHE_TTL with its jitter,
+// LAST_USED_INTERVAL, the stored last_used_at trusted on first sight), so
+// the model cannot drift from the code. Every miss is one strongly consistent GetItem (one
 // read unit) on the key's item, every due last-used attempt one
 // conditional UpdateItem (one write unit, spent even when the condition
 // fails). DynamoDB's limits apply per item, since one item lives on one
@@ -25,6 +27,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"time"
+
+	"github.com/keygate/keygate/shared/authorizer"
 )
 
 // ticksPerSecond is the model's time step: 100 ms, fine enough for
@@ -51,13 +56,10 @@ type Config struct {
 	GatewayNodes int     // independent authorizer caches at the gateway
 	GatewayTTL   float64 // seconds; 0 = no gateway cache
 	Envs         int     // Lambda execution environments
-	FunctionTTL  float64 // AUTH_CACHE_TTL, seconds
-	LastUsed     float64 // LAST_USED_INTERVAL, seconds
+	// Policy is each environment's cache and last-used policy:
+	// authorizer.Config.CachePolicy() as shipped, or a what-if.
+	Policy authorizer.CachePolicy
 
-	// Jitter spreads each environment's cache TTL uniformly over
-	// [TTL×(1−Jitter), TTL], so environments that started together stop
-	// refreshing a key in the same second.
-	Jitter float64
 	// ColdStart: every environment starts empty at t=0 and in the same
 	// second (a scale-out or a deployment), instead of warmed at random
 	// times.
@@ -67,12 +69,6 @@ type Config struct {
 	// LastUsedShards writes last-used to this many separate items per
 	// key instead of the key's own (0 or 1 = the key's item).
 	LastUsedShards int
-	// SkipFresh: a miss reads the key's item, last_used_at included; an
-	// environment whose last read showed a last_used_at within the
-	// interval does not attempt the write. And a new environment's first
-	// attempt is delayed by a random part of the interval, so a scale-out
-	// does not write in one second from every environment.
-	SkipFresh bool
 
 	RevokeAt int // second at which the hot key is revoked; 0 = never
 }
@@ -92,7 +88,7 @@ type Result struct {
 	HotGatewayShare float64 // share of hot-key requests the gateway answered
 }
 
-// cache is one cache's state for the explicitly simulated keys:
+// cache is one gateway node's state for the explicitly simulated keys:
 // expiry[k] is when its entry for key k expires, version[k] whether that
 // entry was read before the revocation (1) or after (2).
 type cache struct {
@@ -106,6 +102,62 @@ func newCache(keys int) cache {
 		c.expiry[i] = -1
 	}
 	return c
+}
+
+// epoch is the model's t = 0 as a time, for the authorizer's policy.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func at(t float64) time.Time { return epoch.Add(seconds(t)) }
+
+func seconds(t float64) time.Duration { return time.Duration(math.Round(t * float64(time.Second))) }
+
+// envCache is one execution environment's cache and last-used memory for
+// the simulated keys, decided by the authorizer's CachePolicy.
+type envCache struct {
+	policy  authorizer.CachePolicy
+	rng     *rand.Rand
+	fetched []time.Time
+	ttl     []time.Duration // 0: no entry
+	version []uint8         // as for cache
+	stored  []float64       // last_used_at read with the entry; -Inf: never used
+	last    []time.Time     // last last-used attempt
+	seen    []bool          // whether last is set
+}
+
+func newEnvCache(p authorizer.CachePolicy, rng *rand.Rand, keys int) *envCache {
+	return &envCache{
+		policy: p, rng: rng,
+		fetched: make([]time.Time, keys), ttl: make([]time.Duration, keys), version: make([]uint8, keys),
+		stored: make([]float64, keys), last: make([]time.Time, keys), seen: make([]bool, keys),
+	}
+}
+
+// invoke is one invocation for key k at t: it reads the item on a miss
+// (lastWrite is the item's last_used_at, revoked whether the key is now
+// revoked) and, if the entry allows, attempts last-used when the policy
+// says it is due. It returns whether it read and whether it attempted, and
+// the version of the entry that decided.
+func (ec *envCache) invoke(k int, t, lastWrite float64, revoked bool) (read, attempt bool, version uint8) {
+	now := at(t)
+	if !ec.policy.Fresh(ec.fetched[k], ec.ttl[k], now) {
+		read = true
+		ec.fetched[k], ec.ttl[k], ec.stored[k] = now, ec.policy.EntryTTL(ec.rng.Int64N), lastWrite
+		ec.version[k] = 1
+		if revoked {
+			ec.version[k] = 2
+		}
+	}
+	if ec.version[k] != 1 {
+		return read, false, ec.version[k]
+	}
+	var stored *time.Time
+	if !math.IsInf(ec.stored[k], -1) {
+		s := at(ec.stored[k])
+		stored = &s
+	}
+	attempt, ec.last[k] = ec.policy.TouchDue(ec.last[k], ec.seen[k], stored, now)
+	ec.seen[k] = true
+	return read, attempt, 1
 }
 
 // Run simulates c. The hot key is key 0; keys 1..Keys are the Zipf tail,
@@ -139,27 +191,23 @@ func Run(c Config) Result {
 			}
 		}
 	}
-	env := make([]cache, c.Envs)
-	lastTouch := make([][]float64, c.Envs)
-	sawFresh := make([][]bool, c.Envs) // SkipFresh: the last read showed a recent last_used_at
-	ttl := make([]float64, c.Envs)
+	fnTTL := c.Policy.TTL.Seconds()
+	interval := c.Policy.LastUsedInterval.Seconds()
+	env := make([]*envCache, c.Envs)
 	for i := range env {
-		env[i] = newCache(n)
-		lastTouch[i] = make([]float64, n)
-		sawFresh[i] = make([]bool, n)
-		ttl[i] = c.FunctionTTL * (1 - c.Jitter*rng.Float64())
+		env[i] = newEnvCache(c.Policy, rng, n)
+		if c.ColdStart {
+			continue
+		}
 		for k := range n {
-			lastTouch[i][k] = -math.Inf(1)
-			if c.SkipFresh {
-				lastTouch[i][k] = -c.LastUsed * rng.Float64()
+			// Warm: each environment read each key at some time in the
+			// last TTL, and attempted last-used in the last interval,
+			// independently.
+			if fnTTL > 0 {
+				ttl := c.Policy.EntryTTL(rng.Int64N)
+				env[i].fetched[k], env[i].ttl[k], env[i].version[k] = at(-ttl.Seconds()*rng.Float64()), ttl, 1
 			}
-			if !c.ColdStart && c.FunctionTTL > 0 {
-				// Warm: each environment read each key at some time in
-				// the last TTL, independently.
-				env[i].expiry[k] = ttl[i] * rng.Float64()
-				env[i].version[k] = 1
-				lastTouch[i][k] = -c.LastUsed * rng.Float64()
-			}
+			env[i].last[k], env[i].seen[k] = at(-interval*rng.Float64()), true
 		}
 	}
 	readUnit := 1.0
@@ -167,9 +215,11 @@ func Run(c Config) Result {
 		readUnit = 0.5
 	}
 	shards := max(1, c.LastUsedShards)
-	lastWrite := make([]float64, n) // last successful last-used write per key (any shard)
+	// The last successful last-used write per key (any shard): every
+	// simulated key was in use before the run, so within the interval.
+	lastWrite := make([]float64, n)
 	for k := range lastWrite {
-		lastWrite[k] = -math.Inf(1)
+		lastWrite[k] = -interval * rng.Float64()
 	}
 
 	var res Result
@@ -211,39 +261,34 @@ func Run(c Config) Result {
 				invocations += inv
 				var decided uint8 // what the deciding environment knew
 				spread(rng, inv, c.Envs, func(e int, m float64) {
-					ec := &env[e]
-					if c.FunctionTTL <= 0 || ec.expiry[k] <= t {
-						read := readUnit * m
-						if c.FunctionTTL > 0 {
-							read = readUnit
+					// m invocations in this tick: the first decides for
+					// all of them, as the cache and the interval are
+					// seconds long; without a cache each one reads.
+					read, attempt, version := env[e].invoke(k, t, lastWrite[k], revoked)
+					decided = version
+					if read {
+						units := readUnit
+						if fnTTL <= 0 {
+							units *= m
 						}
 						if k == 0 {
-							hotReads += read
+							hotReads += units
 						}
-						res.TableReads += read
-						ec.expiry[k] = t + ttl[e]
-						sawFresh[e][k] = t-lastWrite[k] < c.LastUsed
-						ec.version[k] = 1
-						if revoked {
-							ec.version[k] = 2
-						}
+						res.TableReads += units
 					}
-					decided = ec.version[k]
-					if ec.version[k] == 1 {
+					if version == 1 {
 						allowed = true
-						// Last-used: at most one attempt per interval per
-						// environment; the conditional write succeeds once
-						// per interval across environments.
-						if t-lastTouch[e][k] >= c.LastUsed && !(c.SkipFresh && sawFresh[e][k]) {
-							lastTouch[e][k] = t
-							if k == 0 {
-								hotWrites += 1.0 / float64(shards)
-							}
-							res.TableWrites++
-							if t-lastWrite[k] >= c.LastUsed {
-								lastWrite[k] = t
-								res.StreamRecords++
-							}
+					}
+					if attempt {
+						// The conditional write succeeds once per
+						// interval across environments.
+						if k == 0 {
+							hotWrites += 1.0 / float64(shards)
+						}
+						res.TableWrites++
+						if t-lastWrite[k] >= interval {
+							lastWrite[k] = t
+							res.StreamRecords++
 						}
 					}
 				})
@@ -326,9 +371,12 @@ var (
 // tailLoad is the expected load of the keys too many and too light to
 // simulate one by one, per second: for a key of rate r, each of the
 // gateway's nodes asks at most once per result TTL, each environment
-// reads at most once per cache TTL and attempts last-used at most once
-// per interval, and one write per interval succeeds; never more than the
-// requests themselves.
+// reads at most once per entry lifetime (the TTL less half its jitter, on
+// average) and attempts last-used at most once per interval, and one
+// write per interval succeeds; never more than the requests themselves.
+// Trusting the stored last_used_at changes nothing here: it applies to an
+// environment's first sight of a key, and in the steady state this
+// expresses, every environment has seen it.
 type tailLoad struct{ invocations, reads, attempts, writes float64 }
 
 func (t *tailLoad) add(c Config, r float64) {
@@ -337,20 +385,14 @@ func (t *tailLoad) add(c Config, r float64) {
 		inv = math.Min(r, float64(c.GatewayNodes)/c.GatewayTTL)
 	}
 	reads := inv
-	if c.FunctionTTL > 0 {
-		reads = math.Min(inv, float64(c.Envs)/c.FunctionTTL)
+	if ttl := c.Policy.TTL.Seconds() * (1 - c.Policy.Jitter/2); ttl > 0 {
+		reads = math.Min(inv, float64(c.Envs)/ttl)
 	}
+	interval := c.Policy.LastUsedInterval.Seconds()
 	t.invocations += inv
 	t.reads += reads
-	writes := math.Min(inv, 1/c.LastUsed)
-	t.writes += writes
-	if c.SkipFresh {
-		// Every attempt follows a read that showed a stale last_used_at:
-		// about one per interval per key, like the successful writes.
-		t.attempts += writes
-		return
-	}
-	t.attempts += math.Min(inv, float64(c.Envs)/c.LastUsed)
+	t.writes += math.Min(inv, 1/interval)
+	t.attempts += math.Min(inv, float64(c.Envs)/interval)
 }
 
 // spread hands n requests to `into` caches uniformly at random, calling

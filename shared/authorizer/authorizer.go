@@ -57,9 +57,10 @@ type Config struct {
 
 // Authorizer decides. It is safe for concurrent use.
 type Authorizer struct {
-	store Store
-	cfg   Config
-	log   *slog.Logger
+	store       Store
+	cfg         Config
+	cachePolicy CachePolicy
+	log         *slog.Logger
 
 	mu       sync.Mutex
 	cache    map[string]*entry
@@ -81,16 +82,14 @@ func New(st Store, cfg Config, log *slog.Logger) *Authorizer {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Authorizer{store: st, cfg: cfg, log: log, cache: map[string]*entry{}, lastUsed: map[string]time.Time{}}
+	return &Authorizer{store: st, cfg: cfg, cachePolicy: cfg.CachePolicy(), log: log, cache: map[string]*entry{}, lastUsed: map[string]time.Time{}}
 }
 
 // entry is a cached key: what a decision needs, precomputed once.
 type entry struct {
 	fetched time.Time
-	// ttl is this entry's cache lifetime: AUTH_CACHE_TTL less up to a
-	// fifth, at random, so environments that read a hot key together do
-	// not all read it again together (docs/scale.md). Never longer than
-	// AUTH_CACHE_TTL, so the revocation bound holds.
+	// ttl is this entry's cache lifetime (CachePolicy.EntryTTL): never
+	// longer than AUTH_CACHE_TTL, so the revocation bound holds.
 	ttl    time.Duration
 	found  bool
 	digest [sha256.Size]byte // HMAC digest of the valid token
@@ -197,7 +196,7 @@ func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.cache[id]
-	if !ok || now.Sub(e.fetched) >= e.ttl {
+	if !ok || !a.cachePolicy.Fresh(e.fetched, e.ttl, now) {
 		return nil, false
 	}
 	return e, true
@@ -207,7 +206,7 @@ func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
 // cache entry. The stored verifier is checked once here; later hits only
 // compare HMAC digests, in constant time.
 func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256.Size]byte, now time.Time) (*entry, error) {
-	e := &entry{fetched: now, ttl: a.cfg.CacheTTL - time.Duration(mrand.Int64N(int64(a.cfg.CacheTTL)/5+1))}
+	e := &entry{fetched: now, ttl: a.cachePolicy.EntryTTL(mrand.Int64N)}
 	rec, err := a.store.GetKey(ctx, tok.ID())
 	switch {
 	case keygate.ErrorCode(err) == keygate.NotFound:
@@ -260,7 +259,7 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 // the hot keys and turn every request into a read. a.mu must be held.
 func (a *Authorizer) evict(now time.Time) {
 	for id, e := range a.cache {
-		if now.Sub(e.fetched) >= e.ttl {
+		if !a.cachePolicy.Fresh(e.fetched, e.ttl, now) {
 			delete(a.cache, id)
 		}
 	}
@@ -348,23 +347,14 @@ func (a *Authorizer) restamp(ctx context.Context, tok apikey.Token, old string) 
 func (a *Authorizer) touch(ctx context.Context, id string, stored *time.Time, now time.Time) {
 	a.mu.Lock()
 	last, ok := a.lastUsed[id]
-	if !ok && stored != nil {
-		// First sight in this environment: the item as read already says
-		// when the key was last used. If that is within the interval,
-		// another environment wrote it; writing again would only be
-		// refused (docs/scale.md: environments starting together would
-		// otherwise each spend a write on a hot key).
-		last, ok = *stored, true
-	}
-	due := !ok || now.Sub(last) >= a.cfg.LastUsedInterval
+	// On first sight in this environment the item as read already says
+	// when the key was last used: if that is within the interval, another
+	// environment wrote it, and writing again would only be refused.
+	due, keep := a.cachePolicy.TouchDue(last, ok, stored, now)
 	if len(a.lastUsed) >= maxCacheEntries {
 		clear(a.lastUsed)
 	}
-	if due {
-		a.lastUsed[id] = now
-	} else {
-		a.lastUsed[id] = last
-	}
+	a.lastUsed[id] = keep
 	a.mu.Unlock()
 	if !due {
 		return

@@ -19,7 +19,7 @@
 // < 12 MB.
 //
 //	go run ./infra/bench/coldstart            # starts DynamoDB Local itself
-//	go run ./infra/cmd/withddb -- go run ./infra/bench/coldstart
+//	go run ./infra/cmd/ddb run -- go run ./infra/bench/coldstart
 package main
 
 import (

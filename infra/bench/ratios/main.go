@@ -1,7 +1,8 @@
 // Command ratios reads `go test -bench -benchmem -count N` output, prints
-// the median of every benchmark and checks the targets of BENCHMARKS.md
-// (bench.Targets) against those medians. It exits 1 if a target is missed
-// or a benchmark it needs is missing.
+// the median of every benchmark with its 95 % confidence interval (both
+// from golang.org/x/perf/benchmath, as benchstat computes them) and checks
+// the targets of BENCHMARKS.md (bench.Targets) against those medians. It
+// exits 1 if a target is missed or a benchmark it needs is missing.
 //
 //	go test -run '^$' -bench . -benchmem -count 5 ./shared/... > bench.txt
 //	go run ./infra/bench/ratios bench.txt
@@ -52,12 +53,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	fmt.Fprintln(stdout, "Medians:")
+	fmt.Fprintf(stdout, "Medians (± the %g %% confidence interval, ∞ below 6 runs):\n", 100*bench.Confidence)
 	fmt.Fprintln(stdout)
-	rows := [][]string{{"benchmark", "runs", "time/op", "B/op", "allocs/op"}}
+	rows := [][]string{{"benchmark", "runs", "time/op", "±", "B/op", "allocs/op"}}
 	for _, s := range series {
+		t := s.Summary("ns/op")
 		rows = append(rows, []string{
-			shortName(s), strconv.Itoa(len(s.Samples)), bench.FormatNs(s.Median("ns/op")),
+			shortName(s), strconv.Itoa(s.Runs()), bench.FormatNs(t.Center), t.PctRangeString(),
 			bytesPerOp(s.Median("B/op")), number(s.Median("allocs/op")),
 		})
 	}

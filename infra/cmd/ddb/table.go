@@ -1,14 +1,3 @@
-// Command table creates Keygate's table on $DYNAMODB_ENDPOINT (or AWS) as
-// $TABLE_NAME, from the same definition the store uses. It is idempotent:
-//
-//	DYNAMODB_ENDPOINT=http://127.0.0.1:8000 TABLE_NAME=keygate go run ./infra/cmd/table
-//
-// With -print it touches nothing and prints that definition, TTL included,
-// as JSON with CloudFormation's AWS::DynamoDB::Table property names (the
-// table is named $TABLE_NAME, default keygate); infra/sam/check_table.py
-// compares it with template.yaml:
-//
-//	go run ./infra/cmd/table -print | .venv/bin/python infra/sam/check_table.py template.yaml
 package main
 
 import (
@@ -16,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,13 +17,23 @@ import (
 	"github.com/keygate/keygate/shared/store"
 )
 
-func main() { cli.Main("table", run) }
-
-func run(ctx context.Context) error {
-	printDef := flag.Bool("print", false, "print the table definition as CloudFormation-style JSON and exit")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: table [-print]")
+// table creates Keygate's table on $DYNAMODB_ENDPOINT (or AWS) as
+// $TABLE_NAME, from the same definition the store uses; it is idempotent.
+// With -print it touches nothing and prints that definition, TTL included,
+// as JSON with CloudFormation's AWS::DynamoDB::Table property names (the
+// table is named $TABLE_NAME, default keygate); infra/sam/check_table.py
+// compares it with template.yaml:
+//
+//	go run ./infra/cmd/ddb table -print | .venv/bin/python infra/sam/check_table.py template.yaml
+func table(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ddb table", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	printDef := fs.Bool("print", false, "print the table definition as CloudFormation-style JSON and exit")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: ddb table [-print]")
 		return cli.Exit(2)
 	}
 	table, endpoint := os.Getenv("TABLE_NAME"), os.Getenv("DYNAMODB_ENDPOINT")
@@ -41,12 +41,12 @@ func run(ctx context.Context) error {
 		if table == "" {
 			table = "keygate"
 		}
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(cloudFormation(store.TableDefinition(table)))
 	}
 	if table == "" {
-		fmt.Fprintln(os.Stderr, "table: TABLE_NAME is required")
+		fmt.Fprintln(stderr, "ddb table: TABLE_NAME is required")
 		return cli.Exit(2)
 	}
 	var db *dynamodb.Client
@@ -66,7 +66,7 @@ func run(ctx context.Context) error {
 	if where == "" {
 		where = "AWS"
 	}
-	fmt.Printf("table %s is ready on %s\n", table, where)
+	fmt.Fprintf(stdout, "table %s is ready on %s\n", table, where)
 	return nil
 }
 

@@ -50,7 +50,7 @@ func TestAgainstGateway(t *testing.T) {
 	}
 	srv := httptest.NewServer(gateway.Local(env, 0, nil))
 	t.Cleanup(srv.Close)
-	base := []string{"--endpoint", srv.URL, "--key", admin.Token}
+	base := []string{"--endpoint", srv.URL, "--key", admin.Token.Reveal()}
 	c := func(args ...string) (int, string, string) { return ctl(t, newBackend, append(base, args...)...) }
 
 	// create --out: the token goes to a new 0600 file, not to the screen.
@@ -99,7 +99,7 @@ func TestAgainstGateway(t *testing.T) {
 	if code, stdout, stderr := ctl(t, newBackend, "-h"); code != 0 || !strings.Contains(stdout, "usage: keygatectl") || stderr != "" {
 		t.Fatalf("-h: %d %q %q", code, stdout, stderr)
 	}
-	if code, _, _ := ctl(t, newBackend, "--endpoint", "http://127.0.0.1:1", "--key", admin.Token, "list"); code != exitFailure {
+	if code, _, _ := ctl(t, newBackend, "--endpoint", "http://127.0.0.1:1", "--key", admin.Token.Reveal(), "list"); code != exitFailure {
 		t.Fatalf("unreachable endpoint: %d", code)
 	}
 }

@@ -237,9 +237,19 @@ func TestPolicy(t *testing.T) {
 	if odd := p.PolicyDocument.Statement[1]; odd.Effect != "Deny" || strings.Join(odd.Resource, " ") != strings.Join(scope.DenyResources(prefix), " ") {
 		t.Fatalf("deny statement = %+v, want scope.DenyResources", odd)
 	}
-	for _, path := range []string{"/buckets/photos/..;/admin", "/buckets/photos/%2e%2e/admin", "/buckets/photos/a%2Fb", "/buckets/photos/x/../../admin"} {
+	for _, path := range []string{"/buckets/photos/..;/admin", "/buckets/photos/%2e%2e/admin", "/buckets/photos/a%2Fb", "/buckets/photos/x/../../admin",
+		// Trailing dots and spaces (Windows), a decoded "#" or "?", and
+		// NFKC or IDNA full stops all make "..".
+		"/buckets/photos/.../admin", "/buckets/photos/..%20/admin", "/buckets/photos/.%20./admin", "/buckets/photos/..%23/admin",
+		"/buckets/photos/..%3f/admin", "/buckets/photos/%EF%BC%8E%EF%BC%8E/admin", "/buckets/photos/..%E3%80%82/admin",
+		"/buckets/photos/%20", "/buckets/photos/a%EF%BC%8F..%EF%BC%8Fadmin"} {
 		if got := evaluate(p.PolicyDocument, prefix+"/GET"+path); got != "deny" {
 			t.Errorf("cached policy applied to GET %s: %s", path, got)
+		}
+	}
+	for _, path := range []string{"/buckets/photos/a.jpg", "/buckets/photos/don%E2%80%99t%20panic.jpg", "/buckets/photos/caf%C3%A9/a..b"} {
+		if got := evaluate(p.PolicyDocument, prefix+"/GET"+path); got != "allow" {
+			t.Errorf("cached policy applied to GET %s: %s, want allow", path, got)
 		}
 	}
 	wantContext := map[string]any{"key_id": viewer.ID, "tenant": "acme", "owner": "alice", "type": "user", "role": "viewer", "scopes": `["GET /buckets/photos/*","* /health"]`}

@@ -94,7 +94,7 @@ func newStack(t *testing.T) *stack {
 	}
 	srv := httptest.NewServer(gateway.Local(env, 0, nil))
 	t.Cleanup(srv.Close)
-	return &stack{url: srv.URL, admin: admin.Token}
+	return &stack{url: srv.URL, admin: admin.Token.Reveal()}
 }
 
 // call makes an API request from Go and returns the status and JSON body.

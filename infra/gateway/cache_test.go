@@ -65,7 +65,7 @@ func newHTTPStack(t *testing.T, sources []string, routeKeys ...string) *httpStac
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.token = created.Token
+	s.token = created.Token.Reveal()
 	return s
 }
 

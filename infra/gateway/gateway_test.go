@@ -70,7 +70,7 @@ func newStackWith(t *testing.T, resultTTL time.Duration, extra map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.admin = admin.Token
+	s.admin = admin.Token.Reveal()
 	return s
 }
 

@@ -22,7 +22,7 @@ func TestNoLeaks(t *testing.T) {
 	db, table := dynamotest.NewTable(t)
 	s := newStack(t, dynamotest.Endpoint(t), table, map[string]string{"AUTH_CACHE_TTL": "0"})
 	admin := s.admin(t, "acme")
-	tokens := []string{admin.Token}
+	tokens := []string{admin.Token.Reveal()}
 	var bodies []string
 
 	call := func(method, path, token, body string) (int, string) {
@@ -31,7 +31,7 @@ func TestNoLeaks(t *testing.T) {
 	}
 	var ids []string
 	for _, body := range []string{`{"owner":"bob","apis":["*"],"scopes":["GET /v1/whoami"]}`, `{"type":"service","role":"admin"}`, `{"owner":"carol","apis":["*"],"scopes":["GET /v1/*"],"expires_in_hours":1}`} {
-		status, out := call("POST", "/v1/keys", admin.Token, body)
+		status, out := call("POST", "/v1/keys", admin.Token.Reveal(), body)
 		var c map[string]any
 		if err := json.Unmarshal([]byte(out), &c); status != 201 || err != nil {
 			t.Fatalf("create = %d %s", status, out)
@@ -43,22 +43,22 @@ func TestNoLeaks(t *testing.T) {
 	forged := bob[:len(bob)-10] + "AAAAAAAAAA" // right ID, wrong secret and checksum
 	record := func(_ int, out string) { bodies = append(bodies, out) }
 	record(call("GET", "/v1/whoami", bob, ""))
-	record(call("GET", "/v1/keys", admin.Token, ""))
-	record(call("GET", "/v1/keys?status=active&limit=1", admin.Token, ""))
-	record(call("GET", "/v1/keys/"+ids[0], admin.Token, ""))
+	record(call("GET", "/v1/keys", admin.Token.Reveal(), ""))
+	record(call("GET", "/v1/keys?status=active&limit=1", admin.Token.Reveal(), ""))
+	record(call("GET", "/v1/keys/"+ids[0], admin.Token.Reveal(), ""))
 	record(call("POST", "/v1/keys", bob, `{"role":"admin"}`))
-	record(call("POST", "/v1/keys", admin.Token, `{"owner":"`+bob+`"}`))
-	record(call("POST", "/v1/keys", admin.Token, `{"name":"`+bob+`","owner":"x","apis":["*"],"scopes":["GET /x"],"bogus":"`+bob+`"}`))
+	record(call("POST", "/v1/keys", admin.Token.Reveal(), `{"owner":"`+bob+`"}`))
+	record(call("POST", "/v1/keys", admin.Token.Reveal(), `{"name":"`+bob+`","owner":"x","apis":["*"],"scopes":["GET /x"],"bogus":"`+bob+`"}`))
 	record(call("GET", "/v1/whoami", forged, ""))
 	record(call("GET", "/v1/whoami", "kg_live_"+strings.Repeat("z", 66), ""))
-	record(call("DELETE", "/v1/keys/"+ids[0], admin.Token, ""))
+	record(call("DELETE", "/v1/keys/"+ids[0], admin.Token.Reveal(), ""))
 	record(call("GET", "/v1/whoami", bob, ""))
-	record(call("GET", "/v1/keys/"+bob, admin.Token, ""))
-	record(call("GET", "/v1/keys/"+bob+"/x", admin.Token, ""))
-	record(call("POST", "/v1/keys", admin.Token, `{"owner":"x","apis":["*"],"scopes":["`+bob+`","GET `+bob+`"]}`))
-	record(call("GET", "/v1/keys?"+bob+"=1", admin.Token, ""))
-	record(call("POST", "/v1/keys", admin.Token, `{"`+bob+`":1}`))
-	record(call("POST", "/v1/keys", admin.Token, `{"owner":"a","owner":"b","`+bob+`":1,"`+bob+`":2}`))
+	record(call("GET", "/v1/keys/"+bob, admin.Token.Reveal(), ""))
+	record(call("GET", "/v1/keys/"+bob+"/x", admin.Token.Reveal(), ""))
+	record(call("POST", "/v1/keys", admin.Token.Reveal(), `{"owner":"x","apis":["*"],"scopes":["`+bob+`","GET `+bob+`"]}`))
+	record(call("GET", "/v1/keys?"+bob+"=1", admin.Token.Reveal(), ""))
+	record(call("POST", "/v1/keys", admin.Token.Reveal(), `{"`+bob+`":1}`))
+	record(call("POST", "/v1/keys", admin.Token.Reveal(), `{"owner":"a","owner":"b","`+bob+`":1,"`+bob+`":2}`))
 	for _, ev := range []string{`{"tenant":"acme"}`, `{"tenant":"acme","id":"` + ids[1] + `"}`, `{"tenant":"acme","cursor":"` + bob + `"}`} {
 		out, _ := json.Marshal(s.direct(t, httpapi.List, ev))
 		bodies = append(bodies, string(out))

@@ -207,7 +207,7 @@ func TestRestartMidRun(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		req := authorizer.Request{Token: viewer.Token, Method: "GET", Path: "/v1/whoami"}
+		req := authorizer.Request{Token: viewer.Token.Reveal(), Method: "GET", Path: "/v1/whoami"}
 		for !stop.Load() {
 			wasDown := down.Load()
 			d, _, err := s.auth.Authorize(context.Background(), req)
@@ -232,7 +232,7 @@ func TestRestartMidRun(t *testing.T) {
 	if status, m := s.proxy(t, httpapi.List, admin, "GET", "/v1/keys", ""); status != 503 || errorCode(m) != "unavailable" {
 		t.Errorf("list while down = %d %v", status, m)
 	}
-	if status, m := s.http(t, "GET", "/v1/whoami", viewer.Token, ""); status != 500 || errorCode(m) != "internal" {
+	if status, m := s.http(t, "GET", "/v1/whoami", viewer.Token.Reveal(), ""); status != 500 || errorCode(m) != "internal" {
 		t.Errorf("gateway while the authorizer's store is down = %d %v, want 500", status, m)
 	}
 	time.Sleep(time.Second)
@@ -255,10 +255,10 @@ func TestRestartMidRun(t *testing.T) {
 		created.Load(), unavailable.Load(), authErrors.Load(), authCalls.Load())
 
 	// Recovered, without new handler instances.
-	if status, m := s.http(t, "GET", "/v1/whoami", viewer.Token, ""); status != 200 {
+	if status, m := s.http(t, "GET", "/v1/whoami", viewer.Token.Reveal(), ""); status != 200 {
 		t.Fatalf("after restart whoami = %d %v", status, m)
 	}
-	if status, m := s.http(t, "POST", "/v1/keys", admin.Token, `{"owner":"after","apis":["*"],"scopes":["GET /x"]}`); status != 201 {
+	if status, m := s.http(t, "POST", "/v1/keys", admin.Token.Reveal(), `{"owner":"after","apis":["*"],"scopes":["GET /x"]}`); status != 201 {
 		t.Fatalf("after restart create = %d %v", status, m)
 	}
 	checkConsistent(t, dynamotest.Client(srv.Endpoint), "keygate")
@@ -382,7 +382,7 @@ func TestThrottling(t *testing.T) {
 	if n := th.seen.Load(); n != 3 {
 		t.Fatalf("%d attempts before giving up, want the SDK's 3", n)
 	}
-	if _, _, err := s.auth.Authorize(context.Background(), authorizer.Request{Token: admin.Token, Method: "GET", Path: "/x"}); err == nil {
+	if _, _, err := s.auth.Authorize(context.Background(), authorizer.Request{Token: admin.Token.Reveal(), Method: "GET", Path: "/x"}); err == nil {
 		t.Fatal("the authorizer decided while its store was throttled")
 	}
 	t.Logf("throttling: retried with backoff, 503 after 3 attempts")
@@ -410,7 +410,7 @@ func TestRevokeUnderLoad(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				started := time.Now()
-				d, _, err := s.auth.Authorize(context.Background(), authorizer.Request{Token: key.Token, Method: "GET", Path: "/x"})
+				d, _, err := s.auth.Authorize(context.Background(), authorizer.Request{Token: key.Token.Reveal(), Method: "GET", Path: "/x"})
 				all.Add(1)
 				if err != nil || d.Outcome != authorizer.Allow {
 					continue

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func TestGenerateParse(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Parse(generated) = %v", err)
 				}
-				if got != tok {
+				if got.Reveal() != s || got.ID() != tok.ID() {
 					t.Fatalf("Parse round trip: got %+v want %+v", got, tok)
 				}
 				if h := f.Hint(tok.ID()); h != prefix+s[len(prefix):len(prefix)+HintLen] {
@@ -405,5 +406,62 @@ func TestSecretsRedactThemselves(t *testing.T) {
 	// The one way to the secret still works.
 	if tok.Reveal() == "" || !strings.HasPrefix(tok.Reveal(), DefaultPrefix+tok.ID()) {
 		t.Fatal("Reveal lost the token")
+	}
+}
+
+// TestTokenInUnexportedFields: fmt cannot call a method on a value it
+// reached through an unexported struct field and prints it by reflection,
+// so Token's own Format does not help there. The token must still not
+// show, however it is nested, under every verb and every encoder.
+func TestTokenInUnexportedFields(t *testing.T) {
+	f, _ := NewFormat(DefaultPrefix)
+	tok, _ := f.Generate(rand.Reader, th)
+	type inner struct{ tok Token }
+	type outer struct {
+		in    inner
+		ptr   *inner
+		list  []Token
+		byKey map[string]Token
+		deep  []map[string][]inner
+		Pub   inner // exported, but its Token is not
+	}
+	in := inner{tok}
+	o := outer{in: in, ptr: &in, list: []Token{tok, {}}, byKey: map[string]Token{"k": tok},
+		deep: []map[string][]inner{{"k": {in}}}, Pub: in}
+	values := map[string]any{
+		"field": in, "*field": &in, "nested": o, "*nested": &o,
+		"slice": []inner{in}, "map": map[string]inner{"k": in}, "map of nested": map[string]outer{"k": o},
+		"array": [1]outer{o}, "interface field": struct{ v any }{o},
+	}
+	secret := tok.Reveal()[len(DefaultPrefix)+IDLen : len(DefaultPrefix)+IDLen+SecretLen]
+	// %x and %X of a string print its bytes in hex.
+	forms := []string{secret, hex.EncodeToString([]byte(secret)), strings.ToUpper(hex.EncodeToString([]byte(secret)))}
+	for name, v := range values {
+		t.Run(name, func(t *testing.T) {
+			var out []string
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %v"} {
+				out = append(out, verb+": "+fmt.Sprintf(verb, v))
+			}
+			out = append(out, "Sprint: "+fmt.Sprint(v), "Sprintln: "+fmt.Sprintln(v))
+			if b, err := json.Marshal(v); err != nil {
+				t.Fatalf("json.Marshal: %v", err)
+			} else {
+				out = append(out, "json: "+string(b))
+			}
+			var buf bytes.Buffer
+			for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
+				log := slog.New(h)
+				log.Info("msg", "v", v)
+				log.Info("msg", slog.Group("g", slog.Any("v", v)))
+			}
+			out = append(out, "slog: "+buf.String())
+			for _, o := range out {
+				for _, form := range forms {
+					if strings.Contains(o, form) {
+						t.Errorf("prints the token under %s", o)
+					}
+				}
+			}
+		})
 	}
 }

@@ -10,7 +10,9 @@ import (
 // over String and GoString for all of them), every slog handler (LogValue
 // is resolved before a handler sees the value) and encoding/json and
 // encoding/text. A secret passed by mistake to a log line or an error
-// message prints as a placeholder, never as itself.
+// message prints as a placeholder, never as itself. Where fmt cannot call
+// these methods (a value in an unexported struct field, which it prints
+// by reflection), a Token prints as an address: see its text field.
 
 const (
 	redactedToken  = "[token]"

@@ -110,25 +110,47 @@ func (f Format) Pattern() string {
 // Token is a parsed or freshly generated token. It prints and marshals as
 // "[token]" everywhere (see redact.go); [Token.Reveal] is the one way to
 // the secret, for the create response that shows it once.
+//
+// Tokens are not comparable with ==: compare what Reveal returns.
 type Token struct {
-	raw    string
+	// text points to the token's first byte; its length is prefix +
+	// BodyLen. fmt cannot call Format on a Token held in an unexported
+	// struct field and prints such a field by reflection instead, and a
+	// pointer it prints as an address: a string field would put the
+	// token in the %v, %+v and %#v of every struct holding a Token,
+	// however deeply. Pointing into the parsed string rather than at a
+	// copy keeps Parse free of allocation on the authorizer's hot path.
+	text   *byte
 	prefix int
+	// == would compare where two tokens are stored, not what they say.
+	_ [0]func()
+}
+
+// Reveal returns the whole token, secret included; "" for the zero Token.
+func (t Token) Reveal() string {
+	if t.text == nil {
+		return ""
+	}
+	return unsafe.String(t.text, t.prefix+BodyLen)
 }
 
 // ID returns the public key ID.
-func (t Token) ID() string { return t.raw[t.prefix : t.prefix+IDLen] }
+func (t Token) ID() string { return t.Reveal()[t.prefix : t.prefix+IDLen] }
 
-// Reveal returns the whole token, secret included.
-func (t Token) Reveal() string { return t.raw }
+// newToken returns the Token whose text is s, which has been checked to be
+// prefixLen bytes of prefix and BodyLen of body.
+func newToken(s string, prefixLen int) Token {
+	return Token{text: unsafe.StringData(s), prefix: prefixLen}
+}
 
 // material is what the digest is computed over: the ID and the secret.
 // The prefix is configuration, not key material, so it is left out.
-func (t Token) material() string { return t.raw[t.prefix : t.prefix+IDLen+SecretLen] }
+func (t Token) material() string { return t.Reveal()[t.prefix : t.prefix+IDLen+SecretLen] }
 
 // tag returns the token's tag as the number its digits spell; ok is false
 // if they spell more than 64 bits, which no minted tag does.
 func (t Token) tag() (uint64, bool) {
-	s := t.raw[t.prefix+IDLen+SecretLen : t.prefix+IDLen+SecretLen+TagLen]
+	s := t.Reveal()[t.prefix+IDLen+SecretLen : t.prefix+IDLen+SecretLen+TagLen]
 	var n uint64
 	for i := 0; i < len(s); i++ {
 		hi, lo := bits.Mul64(n, 62)
@@ -180,7 +202,7 @@ func (f Format) Generate(random io.Reader, h *Hasher) (Token, error) {
 	buf = appendBase62(buf, d[:tagBytes], TagLen)
 	sum := checksumDigits(crc32.ChecksumIEEE(buf))
 	buf = append(buf, sum[:]...)
-	return Token{raw: string(buf), prefix: len(f.prefix)}, nil
+	return newToken(string(buf), len(f.prefix)), nil
 }
 
 // Parse checks a token's prefix, length, alphabet and checksum: what anyone
@@ -206,7 +228,7 @@ func (f Format) Parse(s string) (Token, error) {
 			return Token{}, errAlphabet
 		}
 	}
-	return Token{raw: s, prefix: len(f.prefix)}, nil
+	return newToken(s, len(f.prefix)), nil
 }
 
 // decodeChecksum reads ChecksumLen base62 digits as a number; ok is false

@@ -105,7 +105,7 @@ func (f *fixture) create(t testing.TB, req manage.CreateRequest) *manage.Created
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if strings.Contains(f.logs.String(), c.Token[len(apikey.DefaultPrefix):]) {
+		if strings.Contains(f.logs.String(), c.Token.Reveal()[len(apikey.DefaultPrefix):]) {
 			t.Errorf("logs contain a token")
 		}
 	})
@@ -174,6 +174,16 @@ func evaluate(p events.APIGatewayCustomAuthorizerPolicy, arn string) string {
 
 var shapes = []string{"rest-token", "rest-request", "http-v1", "http-v2"}
 
+// badChecksum changes token's last checksum digit to another base62 digit.
+// Always writing "x" left one token in 62 unchanged, and valid.
+func badChecksum(token string) string {
+	last := "x"
+	if strings.HasSuffix(token, last) {
+		last = "y"
+	}
+	return token[:len(token)-1] + last
+}
+
 func TestShapes(t *testing.T) {
 	f := newFixture(t, nil)
 	viewer := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*", "PUT /buckets/*/meta"}})
@@ -185,16 +195,16 @@ func TestShapes(t *testing.T) {
 		name, token, method, path string
 		rest, httpV2              string
 	}{
-		{"viewer in scope", viewer.Token, "GET", "/buckets/photos/a.jpg", "allow", "allow"},
-		{"viewer middle star", viewer.Token, "PUT", "/buckets/x/meta", "allow", "allow"},
-		{"viewer out of scope", viewer.Token, "DELETE", "/buckets/photos/a.jpg", "deny", "not authorized"},
-		{"viewer parent path", viewer.Token, "GET", "/buckets/photos", "deny", "not authorized"},
-		{"admin anywhere", admin.Token, "DELETE", "/anything/at/all", "allow", "allow"},
+		{"viewer in scope", viewer.Token.Reveal(), "GET", "/buckets/photos/a.jpg", "allow", "allow"},
+		{"viewer middle star", viewer.Token.Reveal(), "PUT", "/buckets/x/meta", "allow", "allow"},
+		{"viewer out of scope", viewer.Token.Reveal(), "DELETE", "/buckets/photos/a.jpg", "deny", "not authorized"},
+		{"viewer parent path", viewer.Token.Reveal(), "GET", "/buckets/photos", "deny", "not authorized"},
+		{"admin anywhere", admin.Token.Reveal(), "DELETE", "/anything/at/all", "allow", "allow"},
 		{"missing token", "", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
 		{"malformed token", "kg_live_nope", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
-		{"bad checksum", viewer.Token[:len(viewer.Token)-1] + "x", "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
+		{"bad checksum", badChecksum(viewer.Token.Reveal()), "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
 		{"unknown key", unknown.Reveal(), "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
-		{"forged for a real id", forge(t, viewer.Token), "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
+		{"forged for a real id", forge(t, viewer.Token.Reveal()), "GET", "/buckets/photos/a.jpg", "unauthorized", "not authorized"},
 	}
 	for _, shape := range shapes {
 		for _, tt := range tests {
@@ -218,7 +228,7 @@ func TestPolicy(t *testing.T) {
 	admin := f.create(t, manage.CreateRequest{Role: keygate.Admin})
 	const prefix = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
 
-	_, resp := f.outcome(t, event(t, "rest-request", viewer.Token, "GET", "/buckets/photos/a.jpg"))
+	_, resp := f.outcome(t, event(t, "rest-request", viewer.Token.Reveal(), "GET", "/buckets/photos/a.jpg"))
 	p := resp.(events.APIGatewayCustomAuthorizerResponse)
 	if p.PrincipalID != viewer.ID || p.UsageIdentifierKey != authorizer.UsageIdentifier("tenant", &keygate.Key{Tenant: "acme"}) || p.PolicyDocument.Version != "2012-10-17" {
 		t.Fatalf("policy = %+v", p)
@@ -237,9 +247,19 @@ func TestPolicy(t *testing.T) {
 	if odd := p.PolicyDocument.Statement[1]; odd.Effect != "Deny" || strings.Join(odd.Resource, " ") != strings.Join(scope.DenyResources(prefix), " ") {
 		t.Fatalf("deny statement = %+v, want scope.DenyResources", odd)
 	}
-	for _, path := range []string{"/buckets/photos/..;/admin", "/buckets/photos/%2e%2e/admin", "/buckets/photos/a%2Fb", "/buckets/photos/x/../../admin"} {
+	for _, path := range []string{"/buckets/photos/..;/admin", "/buckets/photos/%2e%2e/admin", "/buckets/photos/a%2Fb", "/buckets/photos/x/../../admin",
+		// Trailing dots and spaces (Windows), a decoded "#" or "?", and
+		// NFKC or IDNA full stops all make "..".
+		"/buckets/photos/.../admin", "/buckets/photos/..%20/admin", "/buckets/photos/.%20./admin", "/buckets/photos/..%23/admin",
+		"/buckets/photos/..%3f/admin", "/buckets/photos/%EF%BC%8E%EF%BC%8E/admin", "/buckets/photos/..%E3%80%82/admin",
+		"/buckets/photos/%20", "/buckets/photos/a%EF%BC%8F..%EF%BC%8Fadmin"} {
 		if got := evaluate(p.PolicyDocument, prefix+"/GET"+path); got != "deny" {
 			t.Errorf("cached policy applied to GET %s: %s", path, got)
+		}
+	}
+	for _, path := range []string{"/buckets/photos/a.jpg", "/buckets/photos/don%E2%80%99t%20panic.jpg", "/buckets/photos/caf%C3%A9/a..b"} {
+		if got := evaluate(p.PolicyDocument, prefix+"/GET"+path); got != "allow" {
+			t.Errorf("cached policy applied to GET %s: %s, want allow", path, got)
 		}
 	}
 	wantContext := map[string]any{"key_id": viewer.ID, "tenant": "acme", "owner": "alice", "type": "user", "role": "viewer", "scopes": `["GET /buckets/photos/*","* /health"]`}
@@ -253,7 +273,7 @@ func TestPolicy(t *testing.T) {
 	// key's routes). A route no Allow admits needs nothing more: the
 	// implicit deny refuses it, and no Deny is cached that could refuse
 	// anything else.
-	_, resp = f.outcome(t, event(t, "rest-request", viewer.Token, "POST", "/buckets/photos/a.jpg"))
+	_, resp = f.outcome(t, event(t, "rest-request", viewer.Token.Reveal(), "POST", "/buckets/photos/a.jpg"))
 	p = resp.(events.APIGatewayCustomAuthorizerResponse)
 	if deny := p.PolicyDocument.Statement[1]; len(p.PolicyDocument.Statement) != 2 || deny.Effect != "Deny" ||
 		len(deny.Resource) != len(scope.DenyResources(prefix)) || evaluate(p.PolicyDocument, prefix+"/POST/buckets/photos/a.jpg") != "deny" {
@@ -261,7 +281,7 @@ func TestPolicy(t *testing.T) {
 	}
 	// A route an Allow admits in IAM but the scopes refuse (a * refuses
 	// non-ASCII) is named in the explicit Deny.
-	_, resp = f.outcome(t, event(t, "rest-request", viewer.Token, "GET", "/buckets/photos/\u00e9"))
+	_, resp = f.outcome(t, event(t, "rest-request", viewer.Token.Reveal(), "GET", "/buckets/photos/\u00e9"))
 	p = resp.(events.APIGatewayCustomAuthorizerResponse)
 	if deny := p.PolicyDocument.Statement[1]; deny.Resource[len(deny.Resource)-1] != prefix+"/GET/buckets/photos/\u00e9" {
 		t.Fatalf("deny policy = %+v, want this methodArn denied", p.PolicyDocument.Statement)
@@ -270,19 +290,19 @@ func TestPolicy(t *testing.T) {
 	// an error (a 500 at the gateway), which caches nothing, rather than a
 	// wildcard Deny that would refuse the key's other requests.
 	for _, path := range []string{"/buckets/photos/a*b", "/buckets/photos/a?b"} {
-		if got, err := f.outcome(t, event(t, "rest-request", viewer.Token, "GET", path)); got != "error" {
+		if got, err := f.outcome(t, event(t, "rest-request", viewer.Token.Reveal(), "GET", path)); got != "error" {
 			t.Fatalf("GET %s = %s (%v), want error", path, got, err)
 		}
 	}
 
 	// A mid-path "*" would cross "/" in IAM: it is granted per concrete path.
 	mid := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/*/meta", "GET /docs/*"}})
-	_, resp = f.outcome(t, event(t, "rest-request", mid.Token, "GET", "/buckets/b1/meta"))
+	_, resp = f.outcome(t, event(t, "rest-request", mid.Token.Reveal(), "GET", "/buckets/b1/meta"))
 	p = resp.(events.APIGatewayCustomAuthorizerResponse)
 	if r := p.PolicyDocument.Statement[0].Resource; strings.Join(r, " ") != prefix+"/GET/buckets/b1/meta "+prefix+"/GET/docs/*" {
 		t.Fatalf("mid-wildcard resources = %v", r)
 	}
-	_, resp = f.outcome(t, event(t, "rest-request", mid.Token, "GET", "/buckets/a/b/meta"))
+	_, resp = f.outcome(t, event(t, "rest-request", mid.Token.Reveal(), "GET", "/buckets/a/b/meta"))
 	p = resp.(events.APIGatewayCustomAuthorizerResponse)
 	for _, s := range p.PolicyDocument.Statement {
 		if s.Effect == "Allow" && strings.Contains(strings.Join(s.Resource, " "), "buckets") {
@@ -290,12 +310,12 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 
-	_, resp = f.outcome(t, event(t, "rest-token", admin.Token, "GET", "/v1/whoami"))
+	_, resp = f.outcome(t, event(t, "rest-token", admin.Token.Reveal(), "GET", "/v1/whoami"))
 	p = resp.(events.APIGatewayCustomAuthorizerResponse)
 	if r := p.PolicyDocument.Statement[0].Resource; len(r) != 1 || r[0] != prefix+"/*/*" {
 		t.Fatalf("admin resources = %v, want the whole API", r)
 	}
-	_, resp = f.outcome(t, event(t, "http-v2", viewer.Token, "GET", "/buckets/photos/a.jpg"))
+	_, resp = f.outcome(t, event(t, "http-v2", viewer.Token.Reveal(), "GET", "/buckets/photos/a.jpg"))
 	if ctx := resp.(events.APIGatewayV2CustomAuthorizerSimpleResponse).Context; ctx["key_id"] != viewer.ID || ctx["role"] != "viewer" {
 		t.Fatalf("v2 context = %v", ctx)
 	}
@@ -312,19 +332,19 @@ func TestTokenSources(t *testing.T) {
 		auth    *fixture
 		want    string
 	}{
-		{"bearer", map[string]string{"Authorization": "Bearer " + key.Token}, nil, f, "allow"},
-		{"lower-case scheme and header", map[string]string{"authorization": "bearer " + key.Token}, nil, f, "allow"},
-		{"upper-case scheme, spaces", map[string]string{"AUTHORIZATION": "  BEARER   " + key.Token + "  "}, nil, f, "allow"},
-		{"x-api-key", map[string]string{"X-API-Key": key.Token}, nil, f, "allow"},
-		{"x-api-key lower-case", map[string]string{"x-api-key": " " + key.Token}, nil, f, "allow"},
-		{"basic scheme", map[string]string{"Authorization": "Basic " + key.Token}, nil, f, "unauthorized"},
+		{"bearer", map[string]string{"Authorization": "Bearer " + key.Token.Reveal()}, nil, f, "allow"},
+		{"lower-case scheme and header", map[string]string{"authorization": "bearer " + key.Token.Reveal()}, nil, f, "allow"},
+		{"upper-case scheme, spaces", map[string]string{"AUTHORIZATION": "  BEARER   " + key.Token.Reveal() + "  "}, nil, f, "allow"},
+		{"x-api-key", map[string]string{"X-API-Key": key.Token.Reveal()}, nil, f, "allow"},
+		{"x-api-key lower-case", map[string]string{"x-api-key": " " + key.Token.Reveal()}, nil, f, "allow"},
+		{"basic scheme", map[string]string{"Authorization": "Basic " + key.Token.Reveal()}, nil, f, "unauthorized"},
 		// A present Authorization header is the only source: the gateway
 		// caches on it, so an empty one must not borrow X-API-Key.
-		{"empty bearer and x-api-key", map[string]string{"Authorization": "Bearer", "X-API-Key": key.Token}, nil, f, "unauthorized"},
-		{"basic and x-api-key", map[string]string{"Authorization": "Basic x", "X-API-Key": key.Token}, nil, f, "unauthorized"},
-		{"no scheme", map[string]string{"Authorization": key.Token}, nil, f, "unauthorized"},
-		{"query when off", nil, map[string]string{"token": key.Token}, f, "unauthorized"},
-		{"query when on", nil, map[string]string{"token": key.Token}, withQuery, "allow"},
+		{"empty bearer and x-api-key", map[string]string{"Authorization": "Bearer", "X-API-Key": key.Token.Reveal()}, nil, f, "unauthorized"},
+		{"basic and x-api-key", map[string]string{"Authorization": "Basic x", "X-API-Key": key.Token.Reveal()}, nil, f, "unauthorized"},
+		{"no scheme", map[string]string{"Authorization": key.Token.Reveal()}, nil, f, "unauthorized"},
+		{"query when off", nil, map[string]string{"token": key.Token.Reveal()}, f, "unauthorized"},
+		{"query when on", nil, map[string]string{"token": key.Token.Reveal()}, withQuery, "allow"},
 		{"nothing", nil, nil, f, "unauthorized"},
 	}
 	for _, tt := range tests {
@@ -339,7 +359,7 @@ func TestTokenSources(t *testing.T) {
 		})
 	}
 	// TOKEN events carry the header value itself: Bearer or bare.
-	for _, v := range []string{"Bearer " + key.Token, key.Token, " bearer " + key.Token} {
+	for _, v := range []string{"Bearer " + key.Token.Reveal(), key.Token.Reveal(), " bearer " + key.Token.Reveal()} {
 		raw, _ := json.Marshal(events.APIGatewayCustomAuthorizerRequest{Type: "TOKEN", AuthorizationToken: v,
 			MethodArn: "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/x"})
 		if got, _ := f.outcome(t, raw); got != "allow" {
@@ -351,12 +371,12 @@ func TestTokenSources(t *testing.T) {
 func TestMalformedNeverReadsStore(t *testing.T) {
 	f := newFixture(t, nil)
 	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
-	body := key.Token[len(apikey.DefaultPrefix):]
+	body := key.Token.Reveal()[len(apikey.DefaultPrefix):]
 	bad := []string{
-		"", "kg_live_", key.Token[:len(key.Token)-1], key.Token + "0",
+		"", "kg_live_", key.Token.Reveal()[:len(key.Token.Reveal())-1], key.Token.Reveal() + "0",
 		"sk_live_" + body, "KG_LIVE_" + body,
-		key.Token[:20] + "_" + key.Token[21:],
-		key.Token[:len(key.Token)-1] + string(rune(key.Token[len(key.Token)-1]+1)),
+		key.Token.Reveal()[:20] + "_" + key.Token.Reveal()[21:],
+		key.Token.Reveal()[:len(key.Token.Reveal())-1] + string(rune(key.Token.Reveal()[len(key.Token.Reveal())-1]+1)),
 		strings.Repeat("A", 10000),
 	}
 	for _, tok := range bad {
@@ -381,15 +401,15 @@ func TestRevokedExpiredWrongSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A token with a valid ID and checksum but another secret.
-	forged := forge(t, good.Token)
+	forged := forge(t, good.Token.Reveal())
 	for _, shape := range shapes {
-		if got, _ := f.outcome(t, event(t, shape, expiring.Token, "GET", "/x")); got != "allow" {
+		if got, _ := f.outcome(t, event(t, shape, expiring.Token.Reveal(), "GET", "/x")); got != "allow" {
 			t.Fatalf("%s: key before expiry: %s", shape, got)
 		}
 	}
 	f.clock.Add(time.Hour) // DynamoDB has not deleted the item: the authorizer must check.
 	for _, shape := range shapes {
-		for name, tok := range map[string]string{"revoked": revoked.Token, "expired": expiring.Token, "forged": forged} {
+		for name, tok := range map[string]string{"revoked": revoked.Token.Reveal(), "expired": expiring.Token.Reveal(), "forged": forged} {
 			if got, _ := f.outcome(t, event(t, shape, tok, "GET", "/x")); got != "unauthorized" && got != "not authorized" {
 				t.Fatalf("%s: %s key: %s", shape, name, got)
 			}
@@ -431,7 +451,7 @@ func TestForgedTokensCostNoRead(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
-	if d, _, err := f.auth.Authorize(ctx, authorizer.Request{Token: key.Token, Method: "GET", Path: "/x"}); err != nil || d.Outcome != authorizer.Allow {
+	if d, _, err := f.auth.Authorize(ctx, authorizer.Request{Token: key.Token.Reveal(), Method: "GET", Path: "/x"}); err != nil || d.Outcome != authorizer.Allow {
 		t.Fatalf("valid key: %v %v", d.Outcome, err)
 	}
 	reads := f.store.gets.Load()
@@ -440,7 +460,7 @@ func TestForgedTokensCostNoRead(t *testing.T) {
 	for i := 0; i < 20000; i++ {
 		var tok string
 		if i%2 == 0 {
-			tok = forge(t, key.Token)
+			tok = forge(t, key.Token.Reveal())
 		} else {
 			other, _ := format.Generate(rand.Reader, otherPepper)
 			tok = other.Reveal()
@@ -453,10 +473,10 @@ func TestForgedTokensCostNoRead(t *testing.T) {
 	if n := f.store.gets.Load() - reads; n != 0 {
 		t.Fatalf("forged tokens caused %d store reads, want 0", n)
 	}
-	if d, hit, _ := f.auth.Authorize(ctx, authorizer.Request{Token: key.Token, Method: "GET", Path: "/x"}); !hit || d.Outcome != authorizer.Allow {
+	if d, hit, _ := f.auth.Authorize(ctx, authorizer.Request{Token: key.Token.Reveal(), Method: "GET", Path: "/x"}); !hit || d.Outcome != authorizer.Allow {
 		t.Fatalf("after the flood the valid key is a cache miss (hit=%v, %v): the cache was flushed", hit, d.Outcome)
 	}
-	forged := authorizer.Request{Token: forge(t, key.Token), Method: "GET", Path: "/x"}
+	forged := authorizer.Request{Token: forge(t, key.Token.Reveal()), Method: "GET", Path: "/x"}
 	if n := testing.AllocsPerRun(100, func() { _, _, _ = f.auth.Authorize(ctx, forged) }); n != 0 {
 		t.Fatalf("refusing a forged token allocates %v times", n)
 	}
@@ -470,7 +490,7 @@ func TestCacheBoundsRevocation(t *testing.T) {
 			f := newFixture(t, func(c *authorizer.Config) { c.CacheTTL = ttl })
 			key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 			for i := 0; i < 100; i++ {
-				if got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x")); got != "allow" {
+				if got, _ := f.outcome(t, event(t, "rest-request", key.Token.Reveal(), "GET", "/x")); got != "allow" {
 					t.Fatalf("before revoke: %s", got)
 				}
 			}
@@ -484,7 +504,7 @@ func TestCacheBoundsRevocation(t *testing.T) {
 			if _, err := f.svc.Revoke(context.Background(), keygate.Caller{Operator: true}, manage.RevokeRequest{Tenant: "acme", ID: key.ID}); err != nil {
 				t.Fatal(err)
 			}
-			got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x"))
+			got, _ := f.outcome(t, event(t, "rest-request", key.Token.Reveal(), "GET", "/x"))
 			if ttl == 0 && got != "unauthorized" {
 				t.Fatalf("TTL 0: revoked key still %s", got)
 			}
@@ -492,7 +512,7 @@ func TestCacheBoundsRevocation(t *testing.T) {
 				t.Fatalf("within the cache TTL the cached decision stands, got %s", got)
 			}
 			f.clock.Add(ttl)
-			if got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x")); got != "unauthorized" {
+			if got, _ := f.outcome(t, event(t, "rest-request", key.Token.Reveal(), "GET", "/x")); got != "unauthorized" {
 				t.Fatalf("after the cache TTL a revoked key is %s", got)
 			}
 		})
@@ -502,7 +522,7 @@ func TestCacheBoundsRevocation(t *testing.T) {
 func TestLastUsed(t *testing.T) {
 	f := newFixture(t, nil)
 	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
-	ev := event(t, "http-v2", key.Token, "GET", "/x")
+	ev := event(t, "http-v2", key.Token.Reveal(), "GET", "/x")
 	// 10,000 decisions over 100 s of clock: at most one write per 60 s.
 	for i := 0; i < 10000; i++ {
 		if got, _ := f.outcome(t, ev); got != "allow" {
@@ -551,8 +571,8 @@ func TestLastUsed(t *testing.T) {
 func TestDecisionLogs(t *testing.T) {
 	f := newFixture(t, nil)
 	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
-	f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x"))
-	f.outcome(t, event(t, "rest-request", key.Token, "GET", "/y"))
+	f.outcome(t, event(t, "rest-request", key.Token.Reveal(), "GET", "/x"))
+	f.outcome(t, event(t, "rest-request", key.Token.Reveal(), "GET", "/y"))
 	f.outcome(t, event(t, "rest-request", "kg_live_short", "GET", "/x"))
 	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
 	if len(lines) != 3 {
@@ -576,7 +596,7 @@ func TestDecisionLogs(t *testing.T) {
 func TestBadEvents(t *testing.T) {
 	f := newFixture(t, nil)
 	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
-	for _, ev := range []string{`{}`, `[]`, `"x"`, `{"type":"TOKEN","authorizationToken":"Bearer ` + key.Token + `","methodArn":"not-an-arn"}`,
+	for _, ev := range []string{`{}`, `[]`, `"x"`, `{"type":"TOKEN","authorizationToken":"Bearer ` + key.Token.Reveal() + `","methodArn":"not-an-arn"}`,
 		`{"type":"REQUEST","methodArn":"arn:aws:execute-api:us-east-1:1:abc"}`, `{"version":"2.0","routeArn":5}`} {
 		if got, _ := f.outcome(t, json.RawMessage(ev)); got != "error" {
 			t.Errorf("event %s: %s, want an error (never an allow)", ev, got)
@@ -598,14 +618,14 @@ func TestFailsClosed(t *testing.T) {
 	}
 	f := newFixtureOn(t, store.New(db, "keygate"), func(c *authorizer.Config) { c.CacheTTL = 0 })
 	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
-	if got, _ := f.outcome(t, event(t, "rest-request", key.Token, "GET", "/x")); got != "allow" {
+	if got, _ := f.outcome(t, event(t, "rest-request", key.Token.Reveal(), "GET", "/x")); got != "allow" {
 		t.Fatalf("while running: %s", got)
 	}
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	for _, shape := range shapes {
-		got, err := f.outcome(t, event(t, shape, key.Token, "GET", "/x"))
+		got, err := f.outcome(t, event(t, shape, key.Token.Reveal(), "GET", "/x"))
 		if got != "error" {
 			t.Fatalf("%s with storage down: %s, want an error", shape, got)
 		}
@@ -631,24 +651,24 @@ func TestHostileTokens(t *testing.T) {
 			t.Fatalf("token of %d bytes: %v %v", len(tok), d.Outcome, err)
 		}
 	}
-	for n := 0; n <= len(key.Token)+20; n++ {
-		if n == len(key.Token) {
+	for n := 0; n <= len(key.Token.Reveal())+20; n++ {
+		if n == len(key.Token.Reveal()) {
 			continue
 		}
 		check(strings.Repeat("A", n))
-		if n < len(key.Token) {
-			check(key.Token[:n])
+		if n < len(key.Token.Reveal()) {
+			check(key.Token.Reveal()[:n])
 		} else {
-			check(key.Token + strings.Repeat("0", n-len(key.Token)))
+			check(key.Token.Reveal() + strings.Repeat("0", n-len(key.Token.Reveal())))
 		}
 	}
 	// Every non-base62 byte in the ID, the secret and the checksum.
-	for _, pos := range []int{len(apikey.DefaultPrefix), len(apikey.DefaultPrefix) + apikey.IDLen + 3, len(key.Token) - 1} {
+	for _, pos := range []int{len(apikey.DefaultPrefix), len(apikey.DefaultPrefix) + apikey.IDLen + 3, len(key.Token.Reveal()) - 1} {
 		for c := 0; c < 256; c++ {
 			if ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
 				continue
 			}
-			check(key.Token[:pos] + string([]byte{byte(c)}) + key.Token[pos+1:])
+			check(key.Token.Reveal()[:pos] + string([]byte{byte(c)}) + key.Token.Reveal()[pos+1:])
 		}
 	}
 	if n := f.store.gets.Load(); n != 0 {
@@ -690,7 +710,7 @@ func TestKeysBoundToAPIs(t *testing.T) {
 			// without API binding it could call the management API too.
 			key := f.create(t, manage.CreateRequest{Owner: "o-" + shape, APIs: apis, Scopes: []string{"* /*"}})
 			t.Run(strings.Join(tt.apis, ",")+"/"+shape, func(t *testing.T) {
-				got, resp := f.outcome(t, event(t, shape, key.Token, "GET", "/v1/keys"))
+				got, resp := f.outcome(t, event(t, shape, key.Token.Reveal(), "GET", "/v1/keys"))
 				want := tt.want
 				if shape == "http-v2" && want == "deny" {
 					want = "not authorized"
@@ -754,7 +774,7 @@ func TestDisabledKeys(t *testing.T) {
 	ctx := context.Background()
 	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	for _, shape := range shapes {
-		if got, _ := f.outcome(t, event(t, shape, key.Token, "GET", "/x")); got != "allow" {
+		if got, _ := f.outcome(t, event(t, shape, key.Token.Reveal(), "GET", "/x")); got != "allow" {
 			t.Fatalf("%s before disable: %s", shape, got)
 		}
 	}
@@ -763,7 +783,7 @@ func TestDisabledKeys(t *testing.T) {
 	}
 	f.clock.Add(f.cfg.CacheTTL) // the in-function cache bounds the lag
 	for _, shape := range shapes {
-		if got, _ := f.outcome(t, event(t, shape, key.Token, "GET", "/x")); got != "unauthorized" && got != "not authorized" {
+		if got, _ := f.outcome(t, event(t, shape, key.Token.Reveal(), "GET", "/x")); got != "unauthorized" && got != "not authorized" {
 			t.Fatalf("%s while disabled: %s", shape, got)
 		}
 	}
@@ -775,7 +795,7 @@ func TestDisabledKeys(t *testing.T) {
 	}
 	f.clock.Add(f.cfg.CacheTTL)
 	for _, shape := range shapes {
-		if got, _ := f.outcome(t, event(t, shape, key.Token, "GET", "/x")); got != "allow" {
+		if got, _ := f.outcome(t, event(t, shape, key.Token.Reveal(), "GET", "/x")); got != "allow" {
 			t.Fatalf("%s enabled again: %s", shape, got)
 		}
 	}
@@ -820,7 +840,7 @@ func TestPepperRotation(t *testing.T) {
 	rotated := apikey.Peppers{TagSeed: seed, Current: 2, Versions: map[int]apikey.Secret{1: seed, 2: p2}}
 	for i := range 2 {
 		env := newFixtureOn(t, st, withPeppers(rotated))
-		if got, _ := env.outcome(t, event(t, "rest-request", used.Token, "GET", "/x")); got != "allow" {
+		if got, _ := env.outcome(t, event(t, "rest-request", used.Token.Reveal(), "GET", "/x")); got != "allow" {
 			t.Fatalf("environment %d, during rotation: %s", i, got)
 		}
 	}
@@ -840,7 +860,7 @@ func TestPepperRotation(t *testing.T) {
 	retired := newFixtureOn(t, st, withPeppers(apikey.Peppers{TagSeed: seed, Current: 2, Versions: map[int]apikey.Secret{2: p2}}))
 	for name, tc := range map[string]struct {
 		token, want string
-	}{"re-stamped": {used.Token, "allow"}, "new": {fresh.Token, "allow"}, "never used since": {idle.Token, "unauthorized"}} {
+	}{"re-stamped": {used.Token.Reveal(), "allow"}, "new": {fresh.Token.Reveal(), "allow"}, "never used since": {idle.Token.Reveal(), "unauthorized"}} {
 		if got, _ := retired.outcome(t, event(t, "rest-request", tc.token, "GET", "/x")); got != tc.want {
 			t.Errorf("%s key after retiring pepper 1: %s, want %s", name, got, tc.want)
 		}
@@ -867,7 +887,7 @@ func TestCacheJitter(t *testing.T) {
 	ctx := context.Background()
 	var keys []string
 	for i := range 40 {
-		keys = append(keys, f.create(t, manage.CreateRequest{Owner: fmt.Sprint("o", i%4), APIs: []string{"*"}, Scopes: []string{"GET /x"}}).Token)
+		keys = append(keys, f.create(t, manage.CreateRequest{Owner: fmt.Sprint("o", i%4), APIs: []string{"*"}, Scopes: []string{"GET /x"}}).Token.Reveal())
 	}
 	start := f.clock.Now()
 	hits := func() int {

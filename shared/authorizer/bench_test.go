@@ -33,7 +33,7 @@ func BenchmarkFloor(b *testing.B) {
 func BenchmarkDecisionCacheHit(b *testing.B) {
 	f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
 	key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /a/*", "GET /b/*", "GET /buckets/photos/*"}})
-	req := authorizer.Request{Token: key.Token, Method: "GET", Path: "/buckets/photos/a.jpg"}
+	req := authorizer.Request{Token: key.Token.Reveal(), Method: "GET", Path: "/buckets/photos/a.jpg"}
 	ctx := context.Background()
 	if d, _, err := f.auth.Authorize(ctx, req); err != nil || d.Outcome != authorizer.Allow {
 		b.Fatalf("warm-up: %v %v", d, err)
@@ -71,7 +71,7 @@ func BenchmarkDecisionForged(b *testing.B) {
 func benchRefusal(b *testing.B, spoil func(token string) string) {
 	f := newFixture(b, nil)
 	key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
-	req := authorizer.Request{Token: spoil(key.Token), Method: "GET", Path: "/x"}
+	req := authorizer.Request{Token: spoil(key.Token.Reveal()), Method: "GET", Path: "/x"}
 	ctx := context.Background()
 	if d, _, err := f.auth.Authorize(ctx, req); err != nil || d.Outcome != authorizer.Unauthorized {
 		b.Fatalf("refusal: %v %v", d, err)
@@ -102,7 +102,7 @@ func BenchmarkHandle(b *testing.B) {
 				}
 				f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = ttl; c.LastUsedInterval = time.Hour })
 				key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
-				token := key.Token
+				token := key.Token.Reveal()
 				switch kind {
 				case "forged":
 					token = forge(b, token)
@@ -141,7 +141,7 @@ func BenchmarkHandleResponse(b *testing.B) {
 		b.Run(shape, func(b *testing.B) {
 			f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
 			key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
-			resp, err := f.auth.Handle(context.Background(), event(b, shape, key.Token, "GET", "/buckets/photos/a.jpg"))
+			resp, err := f.auth.Handle(context.Background(), event(b, shape, key.Token.Reveal(), "GET", "/buckets/photos/a.jpg"))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -167,7 +167,7 @@ func BenchmarkInvoke(b *testing.B) {
 		b.Run(shape+"/hit", func(b *testing.B) {
 			f := newFixture(b, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
 			key := f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
-			ev := event(b, shape, key.Token, "GET", "/buckets/photos/a.jpg")
+			ev := event(b, shape, key.Token.Reveal(), "GET", "/buckets/photos/a.jpg")
 			ctx := context.Background()
 			if _, err := f.auth.Invoke(ctx, ev); err != nil {
 				b.Fatal(err)

@@ -25,16 +25,16 @@ func TestHandleAllocs(t *testing.T) {
 	const maxHitAllocs = 10
 	f := newFixture(t, func(c *authorizer.Config) { c.CacheTTL = time.Hour; c.LastUsedInterval = time.Hour })
 	key := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
-	malformed := key.Token[:len(key.Token)-1] + "0"
-	if strings.HasSuffix(key.Token, "0") {
-		malformed = key.Token[:len(key.Token)-1] + "1"
+	malformed := key.Token.Reveal()[:len(key.Token.Reveal())-1] + "0"
+	if strings.HasSuffix(key.Token.Reveal(), "0") {
+		malformed = key.Token.Reveal()[:len(key.Token.Reveal())-1] + "1"
 	}
 	tokens := []struct {
 		kind, token string
 		allowed     bool
 	}{
-		{"hit", key.Token, true},
-		{"forged", forge(t, key.Token), false},
+		{"hit", key.Token.Reveal(), true},
+		{"forged", forge(t, key.Token.Reveal()), false},
 		{"malformed", malformed, false},
 	}
 	ctx := context.Background()
@@ -93,13 +93,13 @@ func TestInvoke(t *testing.T) {
 	tests := []struct {
 		name, token, method, path string
 	}{
-		{"allow", plain.Token, "GET", "/buckets/photos/a.jpg"},
-		{"allow again (memoized)", plain.Token, "GET", "/buckets/photos/b.jpg"},
-		{"allow, key with a mid-path * scope", key.Token, "GET", "/buckets/photos/a.jpg"},
-		{"mid-path * scope", key.Token, "GET", "/buckets/b1/meta"},
-		{"route not in scopes", key.Token, "POST", "/buckets/photos/a.jpg"},
-		{"api not in key's apis", other.Token, "GET", "/x"},
-		{"forged", forge(t, key.Token), "GET", "/x"},
+		{"allow", plain.Token.Reveal(), "GET", "/buckets/photos/a.jpg"},
+		{"allow again (memoized)", plain.Token.Reveal(), "GET", "/buckets/photos/b.jpg"},
+		{"allow, key with a mid-path * scope", key.Token.Reveal(), "GET", "/buckets/photos/a.jpg"},
+		{"mid-path * scope", key.Token.Reveal(), "GET", "/buckets/b1/meta"},
+		{"route not in scopes", key.Token.Reveal(), "POST", "/buckets/photos/a.jpg"},
+		{"api not in key's apis", other.Token.Reveal(), "GET", "/x"},
+		{"forged", forge(t, key.Token.Reveal()), "GET", "/x"},
 		{"missing", "", "GET", "/x"},
 	}
 	ctx := context.Background()

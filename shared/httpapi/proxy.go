@@ -271,7 +271,7 @@ func (h *Handler) create(ctx context.Context, caller keygate.Caller, req manage.
 	if err != nil {
 		return outcome{err: err, caller: caller}
 	}
-	return outcome{body: created, status: http.StatusCreated, caller: caller, keyID: created.ID}
+	return revealed(created, caller)
 }
 
 // rotate runs a rotation for caller, in either event shape.
@@ -280,7 +280,18 @@ func (h *Handler) rotate(ctx context.Context, caller keygate.Caller, req manage.
 	if err != nil {
 		return outcome{err: err, caller: caller, keyID: req.ID}
 	}
-	return outcome{body: created, status: http.StatusCreated, caller: caller, keyID: created.ID}
+	return revealed(created, caller)
+}
+
+// revealed is the answer to a create or rotate: the new key with its
+// token, the one response that shows it. A Created on its own marshals
+// the token as "[token]".
+func revealed(created *manage.Created, caller keygate.Caller) outcome {
+	b, err := created.Response()
+	if err != nil {
+		return outcome{err: err, caller: caller, keyID: created.ID}
+	}
+	return outcome{body: json.RawMessage(b), status: http.StatusCreated, caller: caller, keyID: created.ID}
 }
 
 // callerFromAuthorizer reads the context the Keygate authorizer attached.

@@ -99,7 +99,7 @@ func (f *fixture) create(t *testing.T, req manage.CreateRequest) *manage.Created
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.tokens = append(f.tokens, k.Token)
+	f.tokens = append(f.tokens, k.Token.Reveal())
 	return k
 }
 

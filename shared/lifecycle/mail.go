@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ type mailData struct {
 	Heading string
 	Lines   []string
 	Key     *KeyInfo
+	Name    string // the key's name as quotedName shows it
 	Expires string
 	Link    string
 }
@@ -26,7 +28,7 @@ var mailHTML = sync.OnceValue(func() *template.Template {
 <h1 style="font-size:18px">{{.Heading}}</h1>
 {{range .Lines}}<p>{{.}}</p>
 {{end}}<table cellpadding="4">
-<tr><th align="left">Name</th><td>{{if .Key.Name}}{{.Key.Name}}{{else}}(unnamed){{end}}</td></tr>
+<tr><th align="left">Name</th><td>{{.Name}}</td></tr>
 <tr><th align="left">Key</th><td><code>{{.Key.Hint}}…</code> (id {{.Key.ID}})</td></tr>
 <tr><th align="left">Tenant</th><td>{{.Key.Tenant}}</td></tr>
 <tr><th align="left">Owner</th><td>{{.Key.Owner}}</td></tr>
@@ -38,18 +40,22 @@ var mailHTML = sync.OnceValue(func() *template.Template {
 `))
 })
 
+// Mail goes out from the operator's SES identity, so text a tenant chose
+// must not be able to word it. A key's name is the only such text (tenant,
+// owner and actor names are restricted to letters, digits and ._@+-): it
+// never reaches a subject, which names the key by its hint and ID, and in
+// the body it is quoted, with anything unprintable escaped, so that line
+// and paragraph separators or direction overrides cannot fake further
+// lines or turn text around. html/template escapes the HTML part on top.
 func render(to []string, subject string, d mailData) Mail {
+	d.Name = quotedName(d.Key.Name)
 	var text strings.Builder
 	text.WriteString(d.Heading + "\n\n")
 	for _, l := range d.Lines {
 		text.WriteString(l + "\n\n")
 	}
-	name := d.Key.Name
-	if name == "" {
-		name = "(unnamed)"
-	}
 	fmt.Fprintf(&text, "Name:    %s\nKey:     %s… (id %s)\nTenant:  %s\nOwner:   %s\nExpires: %s\n",
-		name, d.Key.Hint, d.Key.ID, d.Key.Tenant, d.Key.Owner, d.Expires)
+		d.Name, d.Key.Hint, d.Key.ID, d.Key.Tenant, d.Key.Owner, d.Expires)
 	if d.Link != "" {
 		fmt.Fprintf(&text, "\nConsole: %s\n", d.Link)
 	}
@@ -61,6 +67,19 @@ func render(to []string, subject string, d mailData) Mail {
 	}
 	return Mail{To: to, Subject: subject, Text: text.String(), HTML: html.String()}
 }
+
+// quotedName is a key's name as a Go string literal: quoted, with every
+// character strconv.IsPrint refuses (controls, U+2028, U+2029, bidi
+// overrides, invalid UTF-8) escaped.
+func quotedName(name string) string {
+	if name == "" {
+		return "(unnamed)"
+	}
+	return strconv.Quote(name)
+}
+
+// keyLabel names k in a subject by what Keygate chose: its hint and ID.
+func keyLabel(k *KeyInfo) string { return k.Hint + "… (id " + k.ID + ")" }
 
 func expiry(k *KeyInfo) string {
 	if k.ExpiresAt == nil {
@@ -79,7 +98,7 @@ func consoleLink(base string) string {
 // ServiceKeyMail tells a tenant's owner address that a service key was
 // created.
 func ServiceKeyMail(k *KeyInfo, to, console string) Mail {
-	return render([]string{to}, fmt.Sprintf("Keygate: new service key %q for %s", k.Name, k.Tenant), mailData{
+	return render([]string{to}, "Keygate: new service key "+keyLabel(k), mailData{
 		Heading: "A service key was created",
 		Lines: []string{fmt.Sprintf("A new service key of tenant %s was created by %s. "+
 			"If you did not expect it, revoke it in the console.", k.Tenant, k.CreatedBy)},
@@ -89,7 +108,7 @@ func ServiceKeyMail(k *KeyInfo, to, console string) Mail {
 
 // ExpiringMail reminds to of k's expiry in days.
 func ExpiringMail(k *KeyInfo, to []string, days int, console string) Mail {
-	return render(to, fmt.Sprintf("Keygate: key %q expires within %d days", k.Name, days), mailData{
+	return render(to, fmt.Sprintf("Keygate: key %s expires within %d days", keyLabel(k), days), mailData{
 		Heading: fmt.Sprintf("An API key expires within %d days", days),
 		Lines: []string{"Rotate it before then (POST /v1/keys/{id}/rotate, or the console's Rotate) " +
 			"so the systems using it keep working."},

@@ -10,38 +10,66 @@ import (
 	"github.com/keygate/keygate/shared/lifecycle"
 )
 
-// TestMail: both parts name the key by name and hint, link the console
-// when there is one, and escape what a key's name could smuggle into HTML.
+// TestMail: both parts name the key by hint and ID and link the console
+// when there is one. A key's name is the tenant's own text and the mail
+// comes from the operator's SES identity: the name never reaches the
+// subject, and in the body it is quoted, escaped in HTML, and cannot add
+// lines or reorder text.
 func TestMail(t *testing.T) {
 	exp := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	k := &lifecycle.KeyInfo{ID: "0wjfyYDZHtumHlgsO", Hint: "kg_live_0wjfyYDZ", Name: `<script>alert(1)</script>`, Tenant: "acme",
-		Owner: "acme", Type: keygate.Service, CreatedBy: "operator", ExpiresAt: &exp}
-	tests := []struct {
-		name    string
-		mail    lifecycle.Mail
-		subject string
-		link    bool
+	names := []struct {
+		name string
+		text string // how the text part shows it
 	}{
-		{"service key", lifecycle.ServiceKeyMail(k, "ops@acme.example", "https://keys.example.com/console/"), "new service key", true},
-		{"expiring", lifecycle.ExpiringMail(k, []string{"ops@acme.example"}, 3, ""), "expires within 3 days", false},
+		{"", "(unnamed)"},
+		{"billing sync", `"billing sync"`},
+		{`<script>alert(1)</script>`, `"<script>alert(1)</script>"`},
+		{"Action required: reply with your API key", `"Action required: reply with your API key"`},
+		{"ok\u2028Keygate: your key was revoked, sign in at evil.example", `"ok\u2028Keygate: your key was revoked, sign in at evil.example"`},
+		{"ok\u2029para", `"ok\u2029para"`},
+		{"x\u202etxt.exe", `"x\u202etxt.exe"`},
+		{`quote " and \ slash`, `"quote \" and \\ slash"`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := tt.mail
-			if !strings.Contains(m.Subject, tt.subject) || !slices.Equal(m.To, []string{"ops@acme.example"}) {
-				t.Fatalf("subject %q to %v", m.Subject, m.To)
-			}
-			for _, part := range []string{m.Text, m.HTML} {
-				if !strings.Contains(part, k.Hint) || !strings.Contains(part, k.ID) || !strings.Contains(part, "Mon, 07 Dec 2026") {
-					t.Errorf("part lacks the key's hint, id or expiry:\n%s", part)
+	for _, n := range names {
+		k := &lifecycle.KeyInfo{ID: "0wjfyYDZHtumHlgsO", Hint: "kg_live_0wjfyYDZ", Name: n.name, Tenant: "acme",
+			Owner: "acme", Type: keygate.Service, CreatedBy: "operator", ExpiresAt: &exp}
+		tests := []struct {
+			kind    string
+			mail    lifecycle.Mail
+			subject string
+			link    bool
+		}{
+			{"service key", lifecycle.ServiceKeyMail(k, "ops@acme.example", "https://keys.example.com/console/"),
+				"Keygate: new service key kg_live_0wjfyYDZ… (id 0wjfyYDZHtumHlgsO)", true},
+			{"expiring", lifecycle.ExpiringMail(k, []string{"ops@acme.example"}, 3, ""),
+				"Keygate: key kg_live_0wjfyYDZ… (id 0wjfyYDZHtumHlgsO) expires within 3 days", false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.kind+"/"+n.text, func(t *testing.T) {
+				m := tt.mail
+				if m.Subject != tt.subject || !slices.Equal(m.To, []string{"ops@acme.example"}) {
+					t.Errorf("subject %q to %v, want %q", m.Subject, m.To, tt.subject)
 				}
-				if got := strings.Contains(part, "https://keys.example.com/console"); got != tt.link {
-					t.Errorf("console link present = %v, want %v", got, tt.link)
+				for _, part := range []string{m.Text, m.HTML} {
+					if !strings.Contains(part, k.Hint) || !strings.Contains(part, k.ID) || !strings.Contains(part, "Mon, 07 Dec 2026") {
+						t.Errorf("part lacks the key's hint, id or expiry:\n%s", part)
+					}
+					if got := strings.Contains(part, "https://keys.example.com/console"); got != tt.link {
+						t.Errorf("console link present = %v, want %v", got, tt.link)
+					}
+					if strings.ContainsAny(part, "\u2028\u2029\u202e") {
+						t.Errorf("part holds a raw separator or direction override:\n%q", part)
+					}
 				}
-			}
-			if !strings.Contains(m.Text, k.Name) || strings.Contains(m.HTML, "<script>") || !strings.Contains(m.HTML, "&lt;script&gt;") {
-				t.Errorf("name not as text in the text part, or not escaped in HTML:\n%s", m.HTML)
-			}
-		})
+				if !strings.Contains(m.Text, "Name:    "+n.text+"\n") {
+					t.Errorf("text part does not show the name as %s:\n%s", n.text, m.Text)
+				}
+				if strings.Contains(m.HTML, "<script>") || (n.name == `<script>alert(1)</script>` && !strings.Contains(m.HTML, "&lt;script&gt;")) {
+					t.Errorf("name not escaped in HTML:\n%s", m.HTML)
+				}
+			})
+		}
 	}
 }
+
+// TestSettingsHandler: the operators' direct invocation reads and changes

@@ -51,7 +51,7 @@ func TestStreamPublishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.tokens = append(f.tokens, next.Token)
+	f.tokens = append(f.tokens, next.Token.Reveal())
 	if _, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: next.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +92,9 @@ func TestStreamPublishes(t *testing.T) {
 		t.Fatalf("event ids are not unique: %v", ids)
 	}
 	mails := f.mailTo(t, owner)
-	if len(mails) != 1 || !strings.Contains(mails[0].Subject, "billing sync") || mails[0].Source != sender ||
+	if len(mails) != 1 || !strings.Contains(mails[0].Subject, svcKey.ID) || strings.Contains(mails[0].Subject, "billing sync") || mails[0].Source != sender ||
 		!strings.Contains(mails[0].Body, svcKey.Hint) || !strings.Contains(mails[0].Body, "https://keys.example.com/console") ||
-		strings.Contains(mails[0].Body, strings.TrimPrefix(svcKey.Token, svcKey.Hint)) {
+		strings.Contains(mails[0].Body, strings.TrimPrefix(svcKey.Token.Reveal(), svcKey.Hint)) {
 		t.Fatalf("service key e-mails to %s: %+v", owner, mails)
 	}
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -35,28 +34,6 @@ type CreateRequest struct {
 	APIs           []string     `json:"apis,omitempty"`
 	ExpiresAt      *string      `json:"expires_at,omitempty"`
 	ExpiresInHours *int64       `json:"expires_in_hours,omitempty"`
-}
-
-// Created is a new key with its token: the only time the token is shown.
-// Its JSON is the create response and carries the token; every other way
-// of printing it (fmt verbs, slog) leaves the token out.
-type Created struct {
-	keygate.Key
-	Token string `json:"token"`
-	// ExpiryCapped says expires_at was lowered to the creating key's own:
-	// a key never outlives the key that minted it.
-	ExpiryCapped bool `json:"expiry_capped,omitempty"`
-}
-
-// Format prints the key's ID and a placeholder for the token, whatever
-// the verb.
-func (c Created) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "{id:%s token:[token]}", c.ID)
-}
-
-// LogValue keeps the token out of structured logs.
-func (c Created) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("id", c.ID), slog.String("token", "[token]"))
 }
 
 // IdempotencyWindow is how long a create can be replayed with the same
@@ -133,7 +110,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 		return s.replay(ctx, idem, replay, capped)
 	}
 	k.Status = k.StatusAt(now)
-	return &Created{Key: k, Token: tok.Reveal(), ExpiryCapped: capped}, nil
+	return &Created{Key: k, Token: tok, ExpiryCapped: capped}, nil
 }
 
 // mint gives k a fresh token (its ID and hint) and returns the record that
@@ -329,7 +306,7 @@ func (s *Service) replay(ctx context.Context, idem *keygate.Idempotency, r *keyg
 	if err != nil {
 		return nil, fmt.Errorf("replay key %s: %w", r.KeyID, err)
 	}
-	return &Created{Key: s.view(rec, s.cfg.Now()), Token: tok.Reveal(), ExpiryCapped: capped}, nil
+	return &Created{Key: s.view(rec, s.cfg.Now()), Token: tok, ExpiryCapped: capped}, nil
 }
 
 func checkName(name string) error {

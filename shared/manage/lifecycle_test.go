@@ -34,7 +34,7 @@ func TestRotate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rotate at the limit: %v (a key in its grace period must not block its successor)", err)
 	}
-	if next.ID == old.ID || next.Token == "" || next.RotatedFrom != old.ID || next.Owner != "alice" || next.Name != "ci" ||
+	if next.ID == old.ID || next.Token.Reveal() == "" || next.RotatedFrom != old.ID || next.Owner != "alice" || next.Name != "ci" ||
 		next.Type != old.Type || next.Role != old.Role || !slices.Equal(next.Scopes, old.Scopes) || !slices.Equal(next.APIs, old.APIs) {
 		t.Fatalf("successor = %+v", next.Key)
 	}
@@ -157,7 +157,7 @@ func TestRotateIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := f.svc.Rotate(ctx, operator, req)
-	if err != nil || again.ID != first.ID || again.Token != first.Token {
+	if err != nil || again.ID != first.ID || again.Token.Reveal() != first.Token.Reveal() {
 		t.Fatalf("retry = %v, %v; want the same successor and token", again, err)
 	}
 	req.GraceSeconds = ptr[int64](120)
@@ -299,7 +299,7 @@ func TestAuditRead(t *testing.T) {
 		t.Fatalf("update event = %+v", upd)
 	}
 	b, _ := json.Marshal(page)
-	if strings.Contains(string(b), admin.Token[len("kg_live_")+17:]) || strings.Contains(string(b), key.Token[len("kg_live_")+17:]) || strings.Contains(string(b), "hmac-sha256") {
+	if strings.Contains(string(b), admin.Token.Reveal()[len("kg_live_")+17:]) || strings.Contains(string(b), key.Token.Reveal()[len("kg_live_")+17:]) || strings.Contains(string(b), "hmac-sha256") {
 		t.Fatalf("audit shows a secret: %s", b)
 	}
 	// Paging through the whole tenant, newest first.

@@ -139,7 +139,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(created.Token, "kg_live_"+created.ID) || created.Status != keygate.Active {
+	if !strings.HasPrefix(created.Token.Reveal(), "kg_live_"+created.ID) || created.Status != keygate.Active {
 		t.Fatalf("created = %+v", created)
 	}
 	if created.Hint != "kg_live_"+created.ID[:8] || created.Owner != "alice" || created.Tenant != "acme" || created.CreatedBy != "operator" {
@@ -207,7 +207,7 @@ func TestTokenShownOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tokens = append(tokens, c.Token)
+		tokens = append(tokens, c.Token.Reveal())
 	}
 	list, _ := f.svc.List(ctx, operator, manage.ListRequest{Tenant: "acme"})
 	got, _ := f.svc.Get(ctx, operator, manage.GetRequest{Tenant: "acme", ID: list.Keys[0].ID})
@@ -623,7 +623,7 @@ func TestIdempotentCreate(t *testing.T) {
 		if first == nil {
 			first = c
 		}
-		if c.ID != first.ID || c.Token != first.Token {
+		if c.ID != first.ID || c.Token.Reveal() != first.Token.Reveal() {
 			t.Fatalf("retries returned different keys: %s and %s", first.ID, c.ID)
 		}
 	}
@@ -653,7 +653,7 @@ func TestIdempotentCreate(t *testing.T) {
 	// The sealed token in the idempotency record is not the token.
 	for _, item := range f.scan(t) {
 		for _, v := range item {
-			if sv, ok := v.(*types.AttributeValueMemberS); ok && strings.Contains(sv.Value, first.Token[len("kg_live_")+apikey.IDLen:]) {
+			if sv, ok := v.(*types.AttributeValueMemberS); ok && strings.Contains(sv.Value, first.Token.Reveal()[len("kg_live_")+apikey.IDLen:]) {
 				t.Fatal("the table holds a token secret")
 			}
 		}

@@ -135,7 +135,7 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 		return s.replay(ctx, idem, replay, capped)
 	}
 	next.Status = next.StatusAt(now)
-	return &Created{Key: next, Token: tok.Reveal(), ExpiryCapped: capped}, nil
+	return &Created{Key: next, Token: tok, ExpiryCapped: capped}, nil
 }
 
 // coverable reads a key the caller can see and whose role, scopes, APIs

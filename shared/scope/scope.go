@@ -72,40 +72,74 @@
 // 6 section 3.5; Tomcat, Jetty, Spring) first cut each segment at its first
 // ";" (path parameters, so "..;x=1" is ".."), then percent-decode, then
 // remove dot segments. Other backends decode before cutting at ";", decode
-// twice, treat "\" as "/", cut a string at NUL, or decode overlong UTF-8
-// ("%C0%AE" is "."). A scope guards a path prefix, so any segment that one of
-// these could turn into ".", "..", nothing, or more than one segment is
-// refused.
+// twice, treat "\" as "/", cut a string at NUL or at a decoded "#" or "?",
+// decode overlong UTF-8 ("%C0%AE" is "."), trim trailing dots and spaces
+// from a name (Windows, so "..." and ".. " are ".."), trim whitespace, or
+// apply Unicode compatibility normalisation (NFKC, so "%EF%BC%8E" U+FF0E
+// FULLWIDTH FULL STOP is ".") or IDNA's mapping of the ideographic full
+// stops U+3002 and U+FF61 to ".". A scope guards a path prefix, so any
+// segment that one of these could turn into ".", "..", nothing, or more
+// than one segment is refused.
+//
+// Put as a principle: percent-decode the segment as often as any decoder
+// would and map every character to its NFKC form (and U+3002, U+FF61 to
+// "."). If that holds a "/" or "\", a "#" or "?" (which end the path, and
+// so drop the segments after it) or a control character, or if, cut at its
+// first ";" and trimmed of whitespace and trailing dots, it is nothing,
+// "." or "..", the segment is unsafe. The rule below is a purely textual
+// superset of that, which refuses some odd segments the principle would
+// let through.
 //
 // A request segment is unsafe if
 //
 //   - it is empty ("//", or a trailing "/" other than the root path "/");
-//   - the part before its first ";" is empty, "." or "..";
-//   - it holds "\";
+//   - the part before its first ";" is empty or ".";
+//   - it starts with "..";
+//   - it starts with a space (raw or "%20"), or with "." and a space;
+//   - it holds "\" or "#";
 //   - it holds a "%" followed by one of these, hex digits in either case:
 //     "2E" (an encoded dot anywhere, not only in a dot segment: RFC 3986
 //     section 2.3 says producers should not encode unreserved characters,
-//     so clients do not), "2F" or "5C" (encoded separators), "3B" (an
-//     encoded ";", for backends that decode before cutting parameters),
-//     "25" (double encoding), "0" or "1" then any character and "7F"
-//     (control characters, NUL included), "C0", "C1", "F8" to "FF", "E0%8",
-//     "E0%9" or "F0%8" (overlong UTF-8 lead bytes: the forms that a lenient
-//     decoder turns into ASCII such as "." or "/"), or "U" (IIS "%u002e");
+//     so clients do not), "2F" or "5C" (encoded separators), "3B", "23" or
+//     "3F" (an encoded ";", "#" or "?", for backends that decode before
+//     they cut there), "25" (double encoding), "0" or "1" then any
+//     character and "7F" (control characters, NUL included), "C0", "C1",
+//     "F8" to "FF", "E0%8", "E0%9" or "F0%8" (overlong UTF-8 lead bytes:
+//     the forms that a lenient decoder turns into ASCII such as "." or "/",
+//     or into the characters below), "C2%8" or "C2%9" (the C1 control
+//     characters U+0080 to U+009F), or "U" (IIS "%u002e");
+//   - it holds the UTF-8 escapes of a character that NFKC or IDNA turns
+//     into ".", "/", "\", ";", "#", "?" or "%", or that is whitespace
+//     (Unicode White_Space) other than a space: those in U+0370 to U+037F
+//     ("%CD%B", for U+037E GREEK QUESTION MARK, ";"), U+2000 to U+200F
+//     and U+2020 to U+202F (spaces, the leaders and ellipsis "․", "‥", "…",
+//     separators), U+2040 to U+205F ("⁇", "⁈", "⁉", a space), U+2100 to
+//     U+210F ("℀", "℁", "℅", "℆", which hold a "/"), U+FC00 to U+FFFF
+//     ("%EF%B": the vertical, small, fullwidth and halfwidth forms such
+//     as "．", "／", "＼", "；", "＃", "？", "％", "｡"), and U+00A0, U+1680,
+//     U+3000 and U+3002 themselves. A range is refused whole where
+//     its escapes share a prefix, which keeps the IAM patterns few;
 //   - it holds a "%" that is followed by another "%" within two characters
 //     ("%%32%65", "%2%65": decoded once they leave a "%2e") or by fewer than
 //     two characters before the segment ends.
 //
+// Since "%25" and the compatibility forms of "%" are refused, a segment
+// that passes holds no escape that decoding could create, so decoding it
+// once is as good as decoding it any number of times.
+//
 // The rule is purely textual, so that [DenyResources] can state it in IAM
 // patterns exactly: a printable ASCII methodArn has an unsafe segment if and
 // only if one of those patterns matches it. It is broad on purpose and fails
-// closed: it also refuses odd but legitimate segments such as "a%2Eb" or
-// "50%25". Encoded non-ASCII text such as "%E2%82%AC" or "%F0%9F%98%80"
-// still passes, and so do two kinds of odd escape that no decoder turns into
-// a dot or a separator: a "%" followed by two characters that are neither
-// hex digits nor "%" ("%zz"), which decoders keep as it is or reject, and
-// invalid UTF-8 other than the overlong lead bytes above (a lone "%80", a
-// truncated "%E2%82"), which decodes to U+FFFD or an error. Refusing those
-// as well would need more IAM patterns than a policy can hold.
+// closed: it also refuses odd but legitimate segments such as "a%2Eb",
+// "50%25", "..foo", "%20x", "%E2%80%A2" (a bullet) or the fullwidth letters
+// and emoji variation selectors of U+FC00 to U+FFFF. Encoded non-ASCII text
+// such as "%C3%A9", "%E2%82%AC", "%E2%80%99" or "%F0%9F%98%80" still passes,
+// and so do two kinds of odd escape that no decoder turns into a dot or a
+// separator: a "%" followed by two characters that are neither hex digits
+// nor "%" ("%zz"), which decoders keep as it is or reject, and invalid UTF-8
+// other than the overlong lead bytes above (a lone "%80", a truncated
+// "%E2%82"), which decodes to U+FFFD or an error. Refusing those as well
+// would need more IAM patterns than a policy can hold.
 //
 // # Coverage
 //
@@ -508,18 +542,35 @@ func wildSeg(seg string) bool {
 // unsafeSegment reports whether a backend could resolve the request segment
 // seg to something other than one ordinary segment; see Unsafe segments in
 // the package documentation, which DenyResources mirrors pattern for
-// pattern.
+// pattern. A segment of letters, digits and punctuation other than "\",
+// "#" and "%" costs one pass of a byte switch.
 func unsafeSegment(seg string) bool {
-	head := seg
-	if i := strings.IndexByte(seg, ';'); i >= 0 {
-		head = seg[:i]
-	}
-	if head == "" || head == "." || head == ".." {
+	if seg == "" {
 		return true
+	}
+	switch seg[0] {
+	case ';', ' ':
+		return true
+	case '.':
+		if len(seg) == 1 {
+			return true
+		}
+		switch seg[1] {
+		case '.', ';', ' ':
+			return true
+		case '%':
+			if spaceEscape(seg[2:]) {
+				return true
+			}
+		}
+	case '%':
+		if spaceEscape(seg[1:]) {
+			return true
+		}
 	}
 	for i := 0; i < len(seg); i++ {
 		switch seg[i] {
-		case '\\':
+		case '\\', '#':
 			return true
 		case '%':
 			if unsafeEscape(seg[i+1:]) {
@@ -530,35 +581,106 @@ func unsafeSegment(seg string) bool {
 	return false
 }
 
+// spaceEscape reports whether the text after a "%" starts with "20".
+func spaceEscape(s string) bool { return len(s) >= 2 && s[0] == '2' && s[1] == '0' }
+
+// unsafeEscapes are the escapes that make a segment unsafe wherever they
+// appear, as they follow the "%" and in lower case; an entry matches
+// whatever follows it, so "0" stands for "%00" to "%0F" and "ef%b" for
+// every character from U+FC00 to U+FFFF. See Unsafe segments.
+var unsafeEscapes = []string{
+	// A dot, the separators, ";", "#", "?" and "%".
+	"2e", "2f", "5c", "3b", "23", "3f", "25",
+	// C0 control characters, DEL, C1 control characters (U+0080-009F,
+	// U+0085 NEXT LINE among them) and IIS's %u.
+	"0", "1", "7f", "c2%8", "c2%9", "u",
+	// Overlong UTF-8 lead bytes, and lead bytes of 5- and 6-byte forms.
+	"c0", "c1", "e0%8", "e0%9", "f0%8", "f8", "f9", "fa", "fb", "fc", "fd", "fe", "ff",
+	// Characters NFKC or IDNA turns into ".", "/", "\", ";", "#", "?" or
+	// "%", and whitespace other than the space.
+	"c2%a0",    // U+00A0 NO-BREAK SPACE
+	"cd%b",     // U+0370-037F: U+037E GREEK QUESTION MARK is ";"
+	"e1%9a%80", // U+1680 OGHAM SPACE MARK
+	"e2%80%8",  // U+2000-200F: spaces
+	"e2%80%a",  // U+2020-202F: "․", "‥", "…", separators, a space
+	"e2%81%8",  // U+2040-204F: "⁇", "⁈", "⁉"
+	"e2%81%9",  // U+2050-205F: a space
+	"e2%84%8",  // U+2100-210F: "℀", "℁", "℅", "℆"
+	"e3%80%80", // U+3000 IDEOGRAPHIC SPACE
+	"e3%80%82", // U+3002 IDEOGRAPHIC FULL STOP
+	"ef%b",     // U+FC00-FFFF: vertical, small, fullwidth, halfwidth forms
+}
+
+// escapeIndex holds the unsafeEscapes of two or more characters by the
+// two hex digits they start with, and wholeDigit marks the first digits
+// that are entries on their own ("0", "1"), so that an escape is compared
+// with a few entries at most. "u", the one entry that does not start with
+// a hex digit, unsafeEscape checks itself.
+var escapeIndex, wholeDigit = func() (m [16][16][]string, whole [16]bool) {
+	for _, e := range unsafeEscapes {
+		hi, ok := hexDigit(e[0])
+		switch {
+		case !ok:
+		case len(e) == 1:
+			whole[hi] = true
+		default:
+			lo, _ := hexDigit(e[1])
+			m[hi][lo] = append(m[hi][lo], e[2:])
+		}
+	}
+	return m, whole
+}()
+
 // unsafeEscape reports whether the text after a "%" in a segment starts an
-// escape some decoder could turn into a dot, a separator, a control
-// character or another escape.
+// escape some decoder could turn into something unsafe: see unsafeEscapes.
 func unsafeEscape(s string) bool {
 	if len(s) < 2 || s[0] == '%' || s[1] == '%' {
 		return true
 	}
-	a, b := lower(s[0]), lower(s[1])
-	switch {
-	case a == 'u', a == '0', a == '1':
+	hi, ok := hexDigit(s[0])
+	if !ok {
+		return s[0] == 'u' || s[0] == 'U'
+	}
+	if wholeDigit[hi] {
 		return true
-	case a == '2':
-		return b == 'e' || b == 'f' || b == '5'
-	case a == '3':
-		return b == 'b'
-	case a == '5':
-		return b == 'c'
-	case a == '7':
-		return b == 'f'
-	case a == 'c':
-		return b == '0' || b == '1'
-	case a == 'e' && b == '0':
-		return len(s) >= 4 && s[2] == '%' && (s[3] == '8' || s[3] == '9')
-	case a == 'f' && b == '0':
-		return len(s) >= 4 && s[2] == '%' && s[3] == '8'
-	case a == 'f':
-		return b == '8' || b == '9' || ('a' <= b && b <= 'f')
+	}
+	lo, ok := hexDigit(s[1])
+	if !ok {
+		return false
+	}
+	for _, tail := range escapeIndex[hi][lo] {
+		if hasPrefixFold(s[2:], tail) {
+			return true
+		}
 	}
 	return false
+}
+
+// hexDigit returns the value of the hex digit c, either case.
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// hasPrefixFold reports whether s starts with prefix, which is in lower
+// case, ignoring the case of ASCII letters in s.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if lower(s[i]) != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // lower folds an ASCII letter to lower case; escapes are case-insensitive.
@@ -597,49 +719,41 @@ func isDot(seg string) bool {
 // (exactly one character); they are case-sensitive, so each escape is
 // listed in every letter case. The root path ".../GET/" is not matched.
 // Segments that a * refuses for other reasons (a raw "*" or "?", a byte
-// that is not printable ASCII) are not covered: no backend resolves them
-// out of the granted prefix, and an HTTP request-target cannot hold the
-// latter. Add them to the policy of every key other
-// than an [All] key: they never refuse a request any other scope matches,
-// which the tests check.
+// that is not printable ASCII) are not covered: an HTTP request-target
+// cannot hold the latter, and IAM cannot name the former. Add them to the
+// policy of every key other than an [All] key: they never refuse a request
+// any other scope matches, which the tests check.
 func DenyResources(prefix string) []string {
 	p := prefix + "/*"
 	out := []string{
-		// The part before the first ";" is ".", ".." or empty; an empty
-		// segment ("//", or a trailing "/" after a segment).
-		p + "/.", p + "/./*", p + "/.;*",
-		p + "/..", p + "/../*", p + "/..;*",
-		p + "/;*", p + "//*", p + "/?*/",
-		p + "\\*",
+		// An empty segment ("//", or a trailing "/" after a segment); a
+		// segment whose part before the first ";" is empty or "."; one
+		// that starts with "..", or with a space after nothing or a ".".
+		p + "//*", p + "/?*/", p + "/;*", p + "/.", p + "/./*", p + "/.;*", p + "/..*",
+		p + "/ *", p + "/%20*", p + "/. *", p + "/.%20*",
+		p + "\\*", p + "#*",
 		// A "%" with fewer than two characters left in its segment, or
 		// with another "%" among them.
 		p + "%", p + "%?", p + "%/*", p + "%?/*", p + "%%*", p + "%?%*",
-		p + "%u*", p + "%U*", p + "%0?*", p + "%1?*",
 	}
-	for _, h := range []string{"2e", "2f", "25", "3b", "5c", "7f", "c0", "c1",
-		"f8", "f9", "fa", "fb", "fc", "fd", "fe", "ff"} {
-		for _, v := range hexCases(h) {
+	for _, e := range unsafeEscapes {
+		for _, v := range letterCases("%" + e) {
 			out = append(out, p+v+"*")
-		}
-	}
-	for _, h := range []string{"e0%8", "e0%9", "f0%8"} {
-		for _, v := range hexCases(h) {
-			out = append(out, p+v+"?*")
 		}
 	}
 	return out
 }
 
-// hexCases returns "%" + h in every mix of letter cases, h first.
-func hexCases(h string) []string {
-	out := []string{"%"}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
+// letterCases returns s in every mix of letter cases, s first.
+func letterCases(s string) []string {
+	out := []string{""}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		next := make([]string, 0, 2*len(out))
 		for _, o := range out {
 			next = append(next, o+string(c))
 		}
-		if 'a' <= c && c <= 'f' {
+		if 'a' <= c && c <= 'z' {
 			for _, o := range out {
 				next = append(next, o+string(c-'a'+'A'))
 			}

@@ -18,7 +18,7 @@ func TestParseValid(t *testing.T) {
 		{"PUT /*/*", "PUT", "/*/*"},
 		{"PATCH /a.b/c~d/e_f/g-h", "PATCH", "/a.b/c~d/e_f/g-h"},
 		{"DELETE /x/!$&'()+,;=:@%20", "DELETE", "/x/!$&'()+,;=:@%20"},
-		{"OPTIONS /...", "OPTIONS", "/..."},
+		{"OPTIONS /a...", "OPTIONS", "/a..."},
 		{"* /a/.b/c.", "*", "/a/.b/c."},
 		{"GET /" + strings.Repeat("a", MaxLen-5), "GET", "/" + strings.Repeat("a", MaxLen-5)},
 	}
@@ -162,7 +162,10 @@ func TestMatch(t *testing.T) {
 		{"GET /*", "GET", "/..", false},
 		{"GET /*", "GET", "/a/../b", false},
 		{"* /a/*", "GET", "/a/b/..", false},
-		{"GET /buckets/*", "GET", "/buckets/...", true},
+		{"GET /buckets/*", "GET", "/buckets/...", false},
+		{"GET /buckets/*", "GET", "/buckets/a...", true},
+		{"GET /buckets/*", "GET", "/buckets/..%20/admin", false},
+		{"GET /buckets/*", "GET", "/buckets/%EF%BC%8E%EF%BC%8E/admin", false},
 		{"GET /buckets/*", "GET", "/buckets/a%2Fb", false},
 		{"GET /buckets/*", "GET", "/buckets/a%2fb", false},
 		{"GET /buckets/*", "GET", "/buckets/a%5Cb", false},
@@ -469,6 +472,18 @@ func BenchmarkAllowed(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if !Allowed(scopes, "GET", "/buckets/b9/objects/2024/photos/a.jpg") {
+			b.Fatal("denied")
+		}
+	}
+}
+
+// BenchmarkAllowedEscaped is BenchmarkAllowed on a path with encoded
+// non-ASCII text and spaces, which takes the escape checks.
+func BenchmarkAllowedEscaped(b *testing.B) {
+	scopes := benchScopes()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !Allowed(scopes, "GET", "/buckets/b9/objects/caf%C3%A9/%E2%82%AC%20and%20%E3%81%82.jpg") {
 			b.Fatal("denied")
 		}
 	}

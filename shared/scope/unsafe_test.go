@@ -1,10 +1,12 @@
 package scope
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 const testPrefix = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod"
@@ -12,7 +14,8 @@ const testPrefix = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod"
 // TestUnsafeSegmentRegression has one group per class of segment that a
 // backend resolves differently from the gateway. "GET /a/*" matched every
 // case here before the rule was widened, except the encoded separators
-// with a parameter, which were already refused and stay as a guard.
+// with a parameter and the overlong forms of compatibility characters,
+// which were already refused and stay as a guard.
 func TestUnsafeSegmentRegression(t *testing.T) {
 	tests := []struct {
 		class string
@@ -29,6 +32,15 @@ func TestUnsafeSegmentRegression(t *testing.T) {
 		{"double percent-encoding", []string{"%252e%252e", "%255c", "%%32%65", "%2%65", "%%2e"}},
 		{"IIS %u escape", []string{"%u002e%u002e", "%U2216"}},
 		{"truncated escape", []string{"a%", "a%2", "%e"}},
+		{"dots and spaces a name may not end in", []string{"...", "....", "..%20", "..%20%20", ".%20.", ". .", ".. ", "..%20;x", "...;x"}},
+		{"whitespace first", []string{"%20", " ", "%20%20", "%20;x", "%20..", " ..", ".%20", ". "}},
+		{"decoded fragment or query", []string{"..%23", "..%3f", "..%3F", ".%23x", "a%23b", "%3f", "..#", "#", "a#b", "#..", "%23"}},
+		{"compatibility full stops", []string{"%EF%BC%8E%EF%BC%8E", "%ef%bc%8e.", ".%Ef%bC%8e", "..%E3%80%82", "%E3%80%82%E3%80%82",
+			"%EF%BD%A1%EF%BD%A1", "%EF%B9%92.", "%E2%80%A4%E2%80%A4", "%E2%80%A5", "%e2%80%a6", "%EF%B8%99", "%EF%B8%B0"}},
+		{"compatibility separators and delimiters", []string{"a%EF%BC%8Fb", "a%EF%BC%BCb", "..%EF%BC%9B", "..%EF%BC%83", "..%EF%BC%9F",
+			"%EF%BC%85%EF%BC%92%EF%BD%85", "..%CD%BE", "..%E2%81%88", "x%E2%84%80y", "a%ef%b9%a8b", "..%EF%B9%94"}},
+		{"Unicode whitespace", []string{"..%C2%A0", "%E3%80%80..", "..%E2%80%8A", "..%E2%80%AF", "..%E2%81%9F", "..%C2%85", "..%E1%9A%80", "..%e2%80%a8"}},
+		{"overlong compatibility characters", []string{"%F0%8F%BC%8E", "%E0%82%A0", "..%F0%80%82%A0"}},
 	}
 	wild := []Scope{MustParse("GET /a/*"), MustParse("GET /a/*/x"), MustParse("* /*/*")}
 	for _, tt := range tests {
@@ -56,14 +68,103 @@ func TestUnsafeSegmentRegression(t *testing.T) {
 	}
 }
 
+// TestCompatibilityCharacters checks the rule against the characters it
+// names by what they are rather than by their escapes: every character
+// NFKC or IDNA turns into a run of dots or into something holding
+// / \ ; # ? or %, and all Unicode whitespace (unicode.IsSpace) beyond
+// ASCII. Each is refused wherever it stands in a segment, percent-encoded
+// in every letter case, and named in DenyResources; raw, a * refuses it
+// as it refuses any byte that is not printable ASCII.
+func TestCompatibilityCharacters(t *testing.T) {
+	var chars []rune
+	for r, image := range compatible {
+		if strings.Trim(image, ".") == "" || strings.ContainsAny(image, `/\;#?%`) {
+			chars = append(chars, r)
+		}
+	}
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if unicode.IsSpace(r) {
+			chars = append(chars, r)
+		}
+	}
+	if len(chars) < 49 {
+		t.Fatalf("only %d characters: the table or unicode.IsSpace lost some", len(chars))
+	}
+	s := MustParse("GET /a/*")
+	for _, r := range chars {
+		t.Run(fmt.Sprintf("U+%04X", r), func(t *testing.T) {
+			var upper strings.Builder
+			for _, b := range []byte(string(r)) {
+				fmt.Fprintf(&upper, "%%%02X", b)
+			}
+			for _, enc := range letterCases(strings.ToLower(upper.String())) {
+				for _, seg := range []string{enc, "a" + enc + "b", ".." + enc, enc + enc} {
+					if !unsafeSegment(seg) || s.Match("GET", "/a/"+seg) {
+						t.Fatalf("%q is not unsafe", seg)
+					}
+					if arn := testPrefix + "/GET/a/" + seg + "/x"; !denied(testPrefix, arn) {
+						t.Fatalf("no DenyResources pattern matches %q", arn)
+					}
+				}
+			}
+			if raw := "a" + string(r); s.Match("GET", "/a/"+raw) {
+				t.Fatalf("%v matched the raw %q", s, raw)
+			}
+		})
+	}
+}
+
+// TestRuleCoversPrinciple: every generated segment the principle of Unsafe
+// segments refuses, the rule refuses too (it is a superset, textual so
+// that IAM can state it), and so do Match and DenyResources. A segment
+// holding a raw "*" or "?", or bytes that are not printable ASCII, is
+// refused by a * whatever the rule says, and IAM cannot name it.
+func TestRuleCoversPrinciple(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	s := MustParse("GET /a/*")
+	unsafe := 0
+	for range 50000 {
+		seg := randomSegment(r)
+		if !principleUnsafe(seg) {
+			continue
+		}
+		unsafe++
+		if msg := coversPrinciple(s, seg); msg != "" {
+			t.Fatal(msg)
+		}
+	}
+	if unsafe < 5000 {
+		t.Fatalf("only %d unsafe segments: the generator no longer exercises the principle", unsafe)
+	}
+}
+
+// coversPrinciple returns why the rule, Match or DenyResources lets through
+// seg, which the principle refuses, or "".
+func coversPrinciple(s Scope, seg string) string {
+	if s.Match("GET", "/a/"+seg) {
+		return fmt.Sprintf("%v matches %q, which the principle refuses", s, seg)
+	}
+	if !printableASCII(seg) || strings.ContainsAny(seg, "*?") {
+		return ""
+	}
+	if !unsafeSegment(seg) {
+		return fmt.Sprintf("the principle refuses %q but unsafeSegment does not", seg)
+	}
+	if arn := testPrefix + "/GET/a/" + seg + "/x"; !denied(testPrefix, arn) {
+		return fmt.Sprintf("the principle refuses %q but no DenyResources pattern matches %q", seg, arn)
+	}
+	return ""
+}
+
 // TestSafeSegments lists odd but legitimate segments the rule still lets a
 // * match, so that it does not grow to refuse everything.
 func TestSafeSegments(t *testing.T) {
 	s := MustParse("GET /a/*")
 	for _, seg := range []string{
-		"b", "a.jpg", "...", ".a", "a.", "a..b", "a;b", "a;b=1", ".a;b", "%20",
-		"%41", "caf%C3%A9", "%E2%82%AC", "%F0%9F%98%80", "%zz", "~u", "-_!$&'()+,=:@",
-		"%e0%a4%85", "%c3%80",
+		"b", "a.jpg", ".a", "a.", "a..", "a..b", "a;b", "a;b=1", ".a;b", "a%20b", "a%20", "a.%20",
+		".well-known", "%41", "caf%C3%A9", "%E2%82%AC", "%F0%9F%98%80", "%zz", "~u", "-_!$&'()+,=:@",
+		"%e0%a4%85", "%c3%80", "don%E2%80%99t", "a%E2%80%94b", "%E3%81%82", "%E3%80%8C%E3%80%8D",
+		"%EF%AC%81", "%E2%92%88", "%C2%A9", "%CE%B1",
 	} {
 		t.Run(seg, func(t *testing.T) {
 			if !s.Match("GET", "/a/"+seg) || !s.Match("GET", "/a/"+seg+"/"+seg) {
@@ -111,6 +212,28 @@ func TestDenyResources(t *testing.T) {
 		{"/a/b%4/c", true},
 		{"/a/b%41", false},
 		{"/a/b%41/c", false},
+		{"/a/.../b", true},
+		{"/a/..%20/b", true},
+		{"/a/..foo", true},
+		{"/a/.%20", true},
+		{"/a/. x", true},
+		{"/a/%20", true},
+		{"/a/%20/b", true},
+		{"/a/ b", true},
+		{"/a/b%20", false},
+		{"/a/b%20c/d", false},
+		{"/a/.well-known/x", false},
+		{"/a/..%23/b", true},
+		{"/a/x%3Fy", true},
+		{"/a/x%3fy", true},
+		{"/a/x#", true},
+		{"/a/%EF%BC%8E%EF%BC%8E/admin", true},
+		{"/a/%ef%Bc%8e", true},
+		{"/a/..%E3%80%82", true},
+		{"/a/x%E2%80%A5", true},
+		{"/a/x%c2%a0", true},
+		{"/a/don%E2%80%99t", false},
+		{"/a/%E3%81%82", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -219,11 +342,22 @@ func FuzzMatch(f *testing.F) {
 		f.Add("GET /a/*", "GET", p)
 		f.Add("* /*/b", "GET", p)
 	}
+	for _, p := range []string{
+		"/a/...", "/a/..%20/x", "/a/.%20./x", "/a/..%23", "/a/..%3f/x", "/a/%EF%BC%8E%EF%BC%8E/x",
+		"/a/..%E3%80%82", "/a/%20", "/a/x%E2%84%80y", "/a/%E2%80%99s", "/a/．．/x",
+	} {
+		f.Add("GET /a/*", "GET", p)
+	}
 	f.Add("GET /a;b/*/c", "GET", "/a;b/x/c")
 	f.Fuzz(func(t *testing.T, in, method, path string) {
 		for seg := range strings.SplitSeq(path, "/") {
 			if got, want := unsafeSegment(seg), refUnsafe(seg); got != want {
 				t.Fatalf("unsafeSegment(%q) = %v, the rule says %v", seg, got, want)
+			}
+			if principleUnsafe(seg) {
+				if msg := coversPrinciple(MustParse("GET /a/*"), seg); msg != "" {
+					t.Fatal(msg)
+				}
 			}
 		}
 		if strings.HasPrefix(path, "/") && !strings.ContainsAny(path, "*?") {
@@ -252,7 +386,9 @@ func FuzzMatch(f *testing.F) {
 // of unsafeSegment. It is applied to one segment whose bytes of 0x80 and
 // above are replaced by "x", so that "." counts bytes, as unsafeSegment
 // does.
-var unsafeRE = regexp.MustCompile(`(?s)^\.{0,2}(;|$)|\\|%(?i:2e|2f|5c|3b|25|[01].|7f|c[01]|f[89a-f]|e0%[89]|f0%8|u)|%.?(%|$)`)
+var unsafeRE = regexp.MustCompile(`(?s)^(\.?(;|$)|\.\.|\.?( |%20))|[\\#]|` +
+	`%(?i:2[ef5]|5c|3[bf]|23|[01]|7f|u|c[01]|e0%[89]|f0%8|f[89a-f]|c2%([89]|a0)|cd%b|e1%9a%80|e2%8(0%[8a]|1%[89]|4%8)|e3%80%8[02]|ef%b)|` +
+	`%.?(%|$)`)
 
 func refUnsafe(seg string) bool {
 	b := []byte(seg)
@@ -310,6 +446,10 @@ var pieces = []string{
 	"%C1", "%ae", "%AE", "%e0", "%E0", "%80", "%9f", "%a4", "%f0", "%8f", "%9F",
 	"%fA", "%f8", "%F7", "%u", "%U", `\`, "%20", "%41", "%e2%82%ac", "%zz", "2",
 	"e", "f", "0", "8", "u", "~", "é", "*", "?", "\x00", "%3", "%%", "%c3", "%a9",
+	" ", "%20", "..", "...", "#", "%23", "%3f", "%3F", "%EF%BC%8E", "%ef%bc%8f", "%EF%BC%BC", "%E3%80%82",
+	"%e2%80%a4", "%E2%80%A5", "%C2%A0", "%CD%BE", "%EF%BD%A1", "%E2%84%80", "%E2%80%99", "%E2%92%88",
+	"%EF", "%BC", "%8E", "%bd", "%b9", "%e2", "%e3", "%82", "%84", "%cd", "%be", "%c2", "%a0",
+	"．", "‥", "。", "／",
 }
 
 func randomSegment(r *rand.Rand) string {
@@ -391,6 +531,97 @@ var normalisers = []normaliser{
 		segs := resplit(mapSegs(split(p), lenientDecode), `/\`)
 		return removeDots(mapSegs(segs, cutParamsAndNUL))
 	}},
+	{"decode, NFKC and IDNA, end at # or ?, cut at ; and NUL, trim (Windows)", func(p string) []string {
+		segs := resplit(mapSegs(split(p), func(s string) string { return compat(lenientDecode(s)) }), `/\`)
+		segs = mapSegs(endAt(segs, "#?"), func(s string) string { return trimName(cutAt(s, ";\x00")) })
+		return removeDots(dropEmpty(segs))
+	}},
+	{"decode, end at # or ?, trim trailing spaces", func(p string) []string {
+		segs := endAt(resplit(mapSegs(split(p), lenientDecode), `/\`), "#?")
+		return removeDots(mapSegs(segs, func(s string) string { return strings.TrimRight(s, " ") }))
+	}},
+}
+
+// compatible maps the characters whose NFKC form (Unicode 15) holds one
+// of . / \ ; % # ?, and the full stops IDNA maps to ".", to that form.
+// Characters NFKC maps to a space are whitespace, which trimName handles.
+var compatible = map[rune]string{
+	0x037E: ";", 0x2024: ".", 0x2025: "..", 0x2026: "...", 0x2047: "??", 0x2048: "?!",
+	0x2049: "!?", 0x2100: "a/c", 0x2101: "a/s", 0x2105: "c/o", 0x2106: "c/u", 0x2488: "1.",
+	0x2489: "2.", 0x248A: "3.", 0x248B: "4.", 0x248C: "5.", 0x248D: "6.", 0x248E: "7.",
+	0x248F: "8.", 0x2490: "9.", 0x2491: "10.", 0x2492: "11.", 0x2493: "12.", 0x2494: "13.",
+	0x2495: "14.", 0x2496: "15.", 0x2497: "16.", 0x2498: "17.", 0x2499: "18.", 0x249A: "19.",
+	0x249B: "20.", 0x3002: ".", 0x33C2: "a.m.", 0x33C7: "Co.", 0x33D8: "p.m.", 0xFE14: ";",
+	0xFE16: "?", 0xFE19: "...", 0xFE30: "..", 0xFE52: ".", 0xFE54: ";", 0xFE56: "?",
+	0xFE5F: "#", 0xFE68: "\\", 0xFE6A: "%", 0xFF03: "#", 0xFF05: "%", 0xFF0E: ".",
+	0xFF0F: "/", 0xFF1B: ";", 0xFF1F: "?", 0xFF3C: "\\", 0xFF61: ".", 0x1F100: "0.",
+}
+
+// compat applies compatible to the UTF-8 in s, leaving other bytes as
+// they are.
+func compat(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if c, ok := compatible[r]; ok {
+			b.WriteString(c)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// endAt ends a decoded path at the first byte of any of chars, as a
+// backend that parses a decoded "#" or "?" as the end of the path does.
+func endAt(segs []string, chars string) []string {
+	for i, s := range segs {
+		if j := strings.IndexAny(s, chars); j >= 0 {
+			return append(segs[:i:i], s[:j])
+		}
+	}
+	return segs
+}
+
+// cutAt cuts s at the first byte of any of chars.
+func cutAt(s, chars string) string {
+	if i := strings.IndexAny(s, chars); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// trimName trims whitespace at both ends and trailing dots, as Windows
+// and string-trimming backends do to a name. A name of nothing but dots
+// and whitespace resolves as the worst dot segment, "..".
+func trimName(s string) string {
+	t := strings.TrimRight(strings.TrimSpace(s), ". ")
+	if t == "" && s != "" {
+		return ".."
+	}
+	return t
+}
+
+// principleUnsafe is the principle of Unsafe segments, applied literally:
+// decode and map compatibility characters until nothing changes, then
+// unsafe if that holds a separator, a "#" or "?" (which end the path) or a
+// control character, or if, cut at ";" and trimmed, it is nothing, "." or
+// "..".
+func principleUnsafe(seg string) bool {
+	s := seg
+	for range 4 {
+		next := compat(lenientDecode(s))
+		if next == s {
+			break
+		}
+		s = next
+	}
+	for _, r := range s {
+		if strings.ContainsRune(`/\#?`, r) || unicode.IsControl(r) {
+			return true
+		}
+	}
+	t := strings.TrimSpace(cutAt(s, ";"))
+	return trimName(t) == ".." || t == "" || t == "." || t == ".."
 }
 
 // leavesScope returns why some normalisation of path is not matched by the

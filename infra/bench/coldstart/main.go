@@ -187,7 +187,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		events[shape] = bytes.ReplaceAll(raw, []byte(placeholder), []byte(fx.admin.Token))
+		events[shape] = bytes.ReplaceAll(raw, []byte(placeholder), []byte(fx.admin.Token.Reveal()))
 	}
 
 	// Init and first invoke: fresh processes, the subjects interleaved so

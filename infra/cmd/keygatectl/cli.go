@@ -19,7 +19,10 @@ const (
 	exitRefused  = 1
 	exitUsage    = 2
 	exitFailure  = 3
-	usageSummary = `usage: keygatectl (--stack NAME --tenant T | --endpoint URL --key KEY) [--json] COMMAND [flags]
+	usageSummary = `usage: keygatectl (--stack NAME --tenant T | --endpoint URL) [--json] COMMAND [flags]
+
+With --endpoint, the API key is read from $KEYGATE_KEY. --key KEY works too,
+but a command line is visible to other users (ps) and kept in shell history.
 
 commands:
   create  [--owner O] [--name N] [--type user|service] [--role viewer|admin]
@@ -82,7 +85,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newBacken
 	fs.StringVar(&g.actor, "actor", "", "your name, recorded in the audit trail as operator:<actor> (with --stack)")
 	fs.StringVar(&g.region, "region", "", "AWS Region (default: from the profile or AWS_REGION)")
 	fs.StringVar(&g.endpoint, "endpoint", "", "management API base URL, e.g. http://127.0.0.1:3000")
-	fs.StringVar(&g.key, "key", os.Getenv("KEYGATE_KEY"), "API key for --endpoint (default $KEYGATE_KEY)")
+	// The key is read from the environment first: an argument is
+	// readable by every user of the machine (ps, /proc/PID/cmdline) and
+	// lands in shell history. --key stays for scripts that have no other
+	// way, and usageSummary says why not to use it.
+	fs.StringVar(&g.key, "key", os.Getenv("KEYGATE_KEY"), "API key for --endpoint; prefer $KEYGATE_KEY, as a command line is visible to other users")
 	fs.BoolVar(&g.json, "json", false, "print the API's JSON instead of a table")
 	usage := func(err error) int {
 		if errors.Is(err, flag.ErrHelp) { // asked for: not a mistake
@@ -106,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newBacken
 	case g.stack != "" && g.tenant == "":
 		return usage(errors.New("--stack needs --tenant"))
 	case g.endpoint != "" && g.key == "":
-		return usage(errors.New("--endpoint needs --key (or $KEYGATE_KEY)"))
+		return usage(errors.New("--endpoint needs an API key in $KEYGATE_KEY"))
 	}
 	o, out, err := parseCommand(fs.Arg(0), fs.Args()[1:])
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -52,7 +53,8 @@ func TestAgainstGateway(t *testing.T) {
 	}
 	srv := httptest.NewServer(gateway.Local(env, 0, nil))
 	t.Cleanup(srv.Close)
-	base := []string{"--endpoint", srv.URL, "--key", admin.Token}
+	t.Setenv("KEYGATE_KEY", admin.Token.Reveal())
+	base := []string{"--endpoint", srv.URL}
 	c := func(args ...string) (int, string, string) { return ctl(t, newBackend, append(base, args...)...) }
 
 	// create --out: the token goes to a new 0600 file, not to the screen.
@@ -101,8 +103,56 @@ func TestAgainstGateway(t *testing.T) {
 	if code, stdout, stderr := ctl(t, newBackend, "-h"); code != 0 || !strings.Contains(stdout, "usage: keygatectl") || stderr != "" {
 		t.Fatalf("-h: %d %q %q", code, stdout, stderr)
 	}
-	if code, _, _ := ctl(t, newBackend, "--endpoint", "http://127.0.0.1:1", "--key", admin.Token, "list"); code != exitFailure {
+	// --key still works, for scripts with no other way.
+	t.Setenv("KEYGATE_KEY", "")
+	if code, _, _ := ctl(t, newBackend, "--endpoint", "http://127.0.0.1:1", "--key", admin.Token.Reveal(), "list"); code != exitFailure {
 		t.Fatalf("unreachable endpoint: %d", code)
+	}
+}
+
+// TestKeyStaysOffTheCommandLine: a command line is readable by every user
+// of the machine (ps, /proc/PID/cmdline) and kept in shell history, so no
+// keygatectl invocation that the usage, the package documentation or the
+// operators' guide shows passes a key as an argument; $KEYGATE_KEY does.
+func TestKeyStaysOffTheCommandLine(t *testing.T) {
+	t.Setenv("KEYGATE_KEY", "")
+	root, err := ddblocal.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(path string) string {
+		b, err := os.ReadFile(filepath.Join(root, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	_, help, _ := ctl(t, nil, "-h")
+	code, _, missing := ctl(t, nil, "--endpoint", "http://127.0.0.1:1", "list")
+	if code != exitUsage {
+		t.Fatalf("--endpoint without a key: exit %d", code)
+	}
+	invocation := regexp.MustCompile(`keygatectl\s+[-(]`)
+	keyArg := regexp.MustCompile(`--key(\s|=|$)`) // not --key-id
+	tests := []struct {
+		name, text, want string
+	}{
+		{"usage", help, "visible to other users"},
+		{"missing key error", strings.SplitN(missing, "\n", 2)[0], "$KEYGATE_KEY"},
+		{"package documentation", read("infra/cmd/keygatectl/main.go"), "KEYGATE_KEY"},
+		{"docs/operators.md", read("docs/operators.md"), "KEYGATE_KEY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(tt.text, tt.want) {
+				t.Errorf("does not mention %q:\n%s", tt.want, tt.text)
+			}
+			for _, line := range strings.Split(tt.text, "\n") {
+				if (invocation.MatchString(line) || tt.name == "missing key error") && keyArg.MatchString(line) {
+					t.Errorf("puts the key on the command line: %s", line)
+				}
+			}
+		})
 	}
 }
 

@@ -5,7 +5,11 @@
 // any gateway with a key (the local stack of make run, or a deployed API).
 //
 //	keygatectl --stack keygate --tenant acme create --owner alice --role admin --name bootstrap
-//	keygatectl --endpoint http://127.0.0.1:3000 --key "$KEY" list
+//	KEYGATE_KEY="$(cat alice.key)" keygatectl --endpoint http://127.0.0.1:3000 list
+//
+// With --endpoint the key is read from $KEYGATE_KEY. The --key flag also
+// takes it, but an argument is visible to every user of the machine (ps)
+// and kept in shell history.
 //
 // Output is a table for people, or the API's JSON with --json. A new token
 // is printed once, or with --out written to a new file of mode 0600 and not

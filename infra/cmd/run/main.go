@@ -83,7 +83,7 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("mint the admin key: %w", err)
 	}
 	if *keyFile != "" {
-		if err := os.WriteFile(*keyFile, []byte(admin.Token+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(*keyFile, []byte(admin.Token.Reveal()+"\n"), 0o600); err != nil {
 			return err
 		}
 	}
@@ -149,7 +149,7 @@ Try (needs curl and jq):
   curl -s -X DELETE "%[1]s/v1/keys/$ID?cascade=true" -H "Authorization: Bearer $KEY"
   curl -s %[1]s/openapi.yaml
 
-`, url, admin.Token, apiID, db, warning)
+`, url, admin.Token.Reveal(), apiID, db, warning)
 }
 
 // isTerminal reports whether f is a character device (a terminal).

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"crypto/rand"
 	"strings"
 	"testing"
 
 	"github.com/keygate/keygate/infra/ddblocal"
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/manage"
 )
 
@@ -12,6 +14,11 @@ import (
 // reach make run's DynamoDB Local, and how to close it when it can.
 func TestBannerStorage(t *testing.T) {
 	const rule = "iptables -A INPUT -p tcp --dport 41234 ! -i lo -j DROP"
+	format, hasher := testkit.Tokens(t)
+	tok, err := format.Generate(rand.Reader, hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		local    *ddblocal.Server
@@ -44,7 +51,7 @@ func TestBannerStorage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db, warning := storage(tt.local, tt.endpoint)
 			var b strings.Builder
-			printBanner(&b, "http://127.0.0.1:3000", "local", db, warning, &manage.Created{Token: "kg_test_token"})
+			printBanner(&b, "http://127.0.0.1:3000", "local", db, warning, &manage.Created{Token: tok})
 			out := b.String()
 			for _, s := range tt.want {
 				if !strings.Contains(out, s) {
@@ -56,7 +63,7 @@ func TestBannerStorage(t *testing.T) {
 					t.Errorf("banner has %q:\n%s", s, out)
 				}
 			}
-			if !strings.Contains(out, "export KEY=kg_test_token") {
+			if !strings.Contains(out, "export KEY="+tok.Reveal()) {
 				t.Errorf("banner lacks the admin key:\n%s", out)
 			}
 		})

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/settings"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/settings"
 )
 
 // gatewayFields are top-level members that only API Gateway events carry

@@ -158,6 +158,7 @@ func freePort(t *testing.T) int {
 // management answers 503 with the envelope; afterwards the same handler
 // instances work again and nothing is half-written.
 func TestRestartMidRun(t *testing.T) {
+	testkit.SkipShort(t, "DynamoDB Local")
 	opts := ddblocal.Options{Log: io.Discard, Port: freePort(t), DBPath: t.TempDir()}
 	srv, err := ddblocal.StartWith(context.Background(), opts)
 	if err != nil {

@@ -31,7 +31,7 @@ define lambda_build
 	GO=$(GO) $(GO) run ./infra/cmd/lambdabuild -fn $(1) -o "$$ARTIFACTS_DIR/bootstrap"
 endef
 
-.PHONY: test doctor ddb deps lint unit table invoke clean help venv template events run e2e fuzz bench \
+.PHONY: test doctor ddb deps lint short unit table invoke clean help venv template events run e2e fuzz bench \
 	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction \
 	build-StreamFunction build-ReminderFunction build-SettingsFunction moto-deps run-events
 
@@ -40,8 +40,9 @@ help:
 	@echo "make test                     every check below, against DynamoDB Local (installs what it needs)"
 	@echo "make doctor                   check the prerequisites (Go, Java, Maven, Python, jq, curl) and say how to install them"
 	@echo "make deps                     fetch everything make test needs: DynamoDB Local, venvs, staticcheck, Go modules"
-	@echo "make lint                     gofmt, go vet and staticcheck"
-	@echo "make unit                     every Go test with the race detector, against DynamoDB Local"
+	@echo "make lint                     gofmt, go vet, staticcheck and go mod tidy -diff"
+	@echo "make short                    the fast tier: go test -short ./..., Go alone (no Java, Python, browser or network)"
+	@echo "make unit                     every Go test with the race detector, against DynamoDB Local (needs make console-deps once)"
 	@echo "make template                 cfn-lint, sam validate --lint, checkov, sam build (no Docker), table check"
 	@echo "make events                   run every events/ file through its function against DynamoDB Local"
 	@echo "make e2e                      create, use, list, revoke over HTTP on the local stack, then schemathesis"
@@ -82,15 +83,26 @@ $(GOMOD): go.mod go.sum
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## lint: formatting, vet and staticcheck.
+## lint: formatting, vet, staticcheck, and go.mod/go.sum exactly what
+## the code needs (go mod tidy -diff prints what tidy would change).
 lint: $(TOOLS)/staticcheck
 	@unformatted=$$(gofmt -l $(GO_SOURCES)); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
 
+## short: the fast tier, Go alone. Tests that need DynamoDB Local,
+## moto_server or Chromium skip under -short, and only then
+## (testkit.SkipShort); unit runs them.
+short:
+	$(GO) test -short ./...
+
 ## unit: every Go test, with the race detector, against one DynamoDB Local.
-unit: $(DDB) console-deps
+## It installs no system packages: the console's browser tests fail,
+## naming make console-deps, when Chromium is missing (make test's deps
+## stage installs it first).
+unit: $(DDB)
 	CONSOLE_SCREENSHOTS=0 $(GO) run ./infra/cmd/ddb run -- $(GO) test -race -count=1 ./...
 
 ## console-deps: Chromium (apt-get) and axe-core (npm ci) for the web

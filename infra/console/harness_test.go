@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -40,8 +41,13 @@ var (
 )
 
 // TestMain finds Chromium and axe-core, failing loudly (never skipping)
-// when either is missing: make console-deps installs both.
+// when either is missing: make console-deps installs both. Under -short,
+// the fast tier, it looks for neither and every test skips (newBrowser).
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	if err := findTools(); err != nil {
 		fmt.Fprintf(os.Stderr, "\nFAIL: the console's browser tests need %v\n"+
 			"      Run `make console-deps` (infra/console/setup.sh) to install Chromium and axe-core.\n\n", err)
@@ -81,6 +87,8 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	// Every test starts here, before its browser: the fast tier skips.
+	testkit.SkipShort(t, "Chromium, axe-core and DynamoDB Local")
 	// Revocation takes effect on the next request: no caches.
 	vars := dynamotest.Vars(t, map[string]string{"AUTH_CACHE_TTL": "0"})
 	env, err := setup.Load(context.Background(), func(k string) string { return vars[k] }, io.Discard)

@@ -18,6 +18,7 @@ import (
 // TestIsolation checks what StartWith reports: isolated, or exposed with a
 // warning that says how to close the port, when there is no namespace.
 func TestIsolation(t *testing.T) {
+	testkit.SkipShort(t, "DynamoDB Local")
 	tests := []struct {
 		name         string
 		shareNetwork bool
@@ -78,6 +79,7 @@ func TestIsolation(t *testing.T) {
 // once, and a server started again on the same port and data serves the
 // tables written before.
 func TestRestart(t *testing.T) {
+	testkit.SkipShort(t, "DynamoDB Local")
 	o := Options{Log: io.Discard, DBPath: t.TempDir()}
 	var err error
 	if o.Port, err = FreePort(); err != nil {

@@ -49,6 +49,7 @@ func call(t *testing.T, endpoint, op, body string) (int, string) {
 // ddb or make bench: nothing listens on its port but on loopback, and it
 // answers there.
 func TestClosedToTheNetwork(t *testing.T) {
+	testkit.SkipShort(t, "DynamoDB Local")
 	srv, err := Start(context.Background(), io.Discard)
 	if err != nil {
 		t.Fatalf("DynamoDB Local is required: %v", err)

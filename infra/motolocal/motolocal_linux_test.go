@@ -15,6 +15,7 @@ import (
 // a loopback address, and its port does not answer on this machine's other
 // addresses.
 func TestLoopbackOnly(t *testing.T) {
+	testkit.SkipShort(t, "moto_server (Python)")
 	log, err := os.CreateTemp(t.TempDir(), "moto-server-*.log")
 	if err != nil {
 		t.Fatal(err)

@@ -607,6 +607,7 @@ func TestBadEvents(t *testing.T) {
 // TestFailsClosed points the authorizer at a DynamoDB Local that has been
 // stopped: every decision must be an error, never an allow.
 func TestFailsClosed(t *testing.T) {
+	testkit.SkipShort(t, "DynamoDB Local")
 	srv, err := ddblocal.Start(context.Background(), io.Discard)
 	if err != nil {
 		t.Fatalf("DynamoDB Local is required: %v", err)

@@ -14,9 +14,15 @@
 //     -invokes invocations of one process, every event shape) and its peak
 //     RSS (VmHWM) after them.
 //
+// Two references run beside the functions: the minimal Go Lambda
+// (infra/bench/minimal) and a stub that builds only the AWS clients the
+// authorizer needs (infra/bench/stub), so what Keygate's own code adds to
+// the authorizer is the ratio to the stub.
+//
 // It prints tables and exits 1 if a target of BENCHMARKS.md is missed:
 // init < 20 ms, warm authorizer p50 < 1 ms, peak RSS < 40 MB, each binary
-// < 12 MB.
+// < 12 MB, and the authorizer at most 1.1× the stub's arm64 size and 1.2×
+// its init (medians of the same run).
 //
 //	go run ./infra/bench/coldstart            # starts DynamoDB Local itself
 //	go run ./infra/cmd/ddb run -- go run ./infra/bench/coldstart
@@ -51,7 +57,9 @@ import (
 
 // Targets.
 const (
-	maxInit       = 20 * time.Millisecond
+	maxSizeOverStub = 1.1
+	maxInitOverStub = 1.2
+	maxInit         = 20 * time.Millisecond
 	maxWarmP50    = time.Millisecond
 	maxPeakRSS    = 40_000_000 // bytes
 	maxBinarySize = 12_000_000 // bytes
@@ -155,6 +163,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	rows = append(rows, []string{"minimal Go Lambda (reference)", bench.FormatBytes(s.hostSize), bench.FormatBytes(s.armSize), "", ""})
+	stub, err := build("reference", root, "./infra/bench/stub", "stub")
+	if err != nil {
+		return err
+	}
+	rows = append(rows, []string{"stub: the authorizer's AWS clients only (reference)", bench.FormatBytes(stub.hostSize), bench.FormatBytes(stub.armSize), "", ""})
+	auth := subjects[slices.IndexFunc(subjects, func(s *subject) bool { return s.label == "current" && s.fn == "authorizer" })]
+	sizeRatio := float64(auth.armSize) / float64(stub.armSize)
+	rows = append(rows, []string{"authorizer / stub (arm64)", "", fmt.Sprintf("%.2f×", sizeRatio), fmt.Sprintf("≤ %.1f×", maxSizeOverStub),
+		miss(sizeRatio <= maxSizeOverStub, "authorizer size over the stub's")},
+		[]string{"authorizer / minimal (arm64)", "", fmt.Sprintf("%.2f×", float64(auth.armSize)/float64(s.armSize)), "", ""})
 	fmt.Fprintln(stdout, "Binary size (stripped):")
 	fmt.Fprintln(stdout)
 	bench.Table(stdout, rows)
@@ -222,11 +240,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		case "before":
 			name += " (before)"
 		case "reference":
-			name += " Go Lambda (reference)"
+			name += " (reference)"
 		}
 		rows = append(rows, []string{name, ms(p50), ms(slices.Min(s.inits)), ms(slices.Max(s.inits)),
 			ms(bench.MedianDuration(s.firsts)), bench.FormatBytes(s.rss), target, result})
 	}
+	initOf := func(fn string) time.Duration {
+		return bench.MedianDuration(subjects[slices.IndexFunc(subjects, func(s *subject) bool {
+			return s.fn == fn && (s.label == "current" || s.label == "reference")
+		})].inits)
+	}
+	initRatio := float64(initOf("authorizer")) / float64(initOf("stub"))
+	rows = append(rows,
+		[]string{"authorizer / stub (init p50)", fmt.Sprintf("%.2f×", initRatio), "", "", "", "", fmt.Sprintf("≤ %.1f×", maxInitOverStub),
+			miss(initRatio <= maxInitOverStub, "authorizer init over the stub's")},
+		[]string{"authorizer / minimal (init p50)", fmt.Sprintf("%.2f×", float64(initOf("authorizer"))/float64(initOf("minimal"))), "", "", "", "", "", ""})
 	fmt.Fprintln(stdout, "Cold start (init = the emulator's INIT REPORT; first invoke = the emulator's Duration, against DynamoDB Local; peak RSS after it):")
 	fmt.Fprintln(stdout)
 	bench.Table(stdout, rows)
@@ -372,7 +400,7 @@ func (fx *fixture) coldEvent(ctx context.Context, fn string, i int, events map[s
 		}
 	}
 	switch fn {
-	case "minimal":
+	case "minimal", "stub":
 		return []byte(`{"ping":true}`), want(`"ping":true`), nil
 	case "authorizer":
 		return events["rest-request"], want(`"Effect":"Allow"`), nil

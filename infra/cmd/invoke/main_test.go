@@ -15,6 +15,7 @@ import (
 )
 
 func TestRun(t *testing.T) {
+	testkit.SkipShort(t, "DynamoDB Local")
 	root, err := ddblocal.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)

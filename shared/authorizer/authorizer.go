@@ -69,7 +69,9 @@ type Authorizer struct {
 }
 
 // maxCacheEntries bounds memory if many distinct keys pass through one
-// execution environment; the cache is simply emptied when full.
+// execution environment. A full cache makes room entry by entry (evict),
+// never all at once; the last-used times are emptied when full, which
+// costs at most one refused conditional write per key afterwards.
 const maxCacheEntries = 10000
 
 // lastUsedTimeout bounds the last-used write so it never holds up a

@@ -7,8 +7,13 @@ import (
 	"github.com/keygate/keygate/shared/setup"
 )
 
-// Local wires the four functions' own handlers through setup, exactly as
-// their mains do, behind a Gateway. The functions log to env.Logger.
+// Local wires the four functions' handlers, built through setup as their
+// mains build them, behind a Gateway. The management mains hand
+// Handler(fn).Handle to lambda.Start, as here; the authorizer's main hands
+// lambda.Start the Authorizer itself (its Invoke answers prebuilt JSON),
+// while the gateway calls Handle for the typed response. Invoke's bytes are
+// those of Handle's value as the runtime would encode them (authorizer
+// TestInvoke), so both answer alike. The functions log to env.Logger.
 func Local(env *setup.Env, resultTTL time.Duration, openAPI []byte) *Gateway {
 	integrations := map[httpapi.Function]IntegrationFunc{}
 	for _, fn := range []httpapi.Function{httpapi.Create, httpapi.List, httpapi.Revoke} {

@@ -35,7 +35,9 @@ import (
 // Store is the storage the authorizer needs: one strongly consistent read
 // per cache miss, and the throttled last-used write.
 type Store interface {
-	GetKey(ctx context.Context, id string) (*keygate.Record, error)
+	// GetKeyWithVerifier reads a key and its verifier with a strongly
+	// consistent read; NotFound if there is none.
+	GetKeyWithVerifier(ctx context.Context, id string) (*keygate.Record, error)
 	TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error)
 	// RestampVerifier replaces a key's verifier old with next, if it is
 	// still old; it reports whether it wrote.
@@ -210,7 +212,7 @@ func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
 // compare HMAC digests, in constant time.
 func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256.Size]byte, now time.Time) (*entry, error) {
 	e := &entry{fetched: now, ttl: a.cfg.CacheTTL - time.Duration(mrand.Int64N(int64(a.cfg.CacheTTL)/5+1))}
-	rec, err := a.store.GetKey(ctx, tok.ID())
+	rec, err := a.store.GetKeyWithVerifier(ctx, tok.ID())
 	switch {
 	case keygate.ErrorCode(err) == keygate.NotFound:
 	case err != nil:

@@ -40,9 +40,9 @@ type countingStore struct {
 	touchErr               error
 }
 
-func (c *countingStore) GetKey(ctx context.Context, id string) (*keygate.Record, error) {
+func (c *countingStore) GetKeyWithVerifier(ctx context.Context, id string) (*keygate.Record, error) {
 	c.gets.Add(1)
-	return c.Store.GetKey(ctx, id)
+	return c.Store.GetKeyWithVerifier(ctx, id)
 }
 
 func (c *countingStore) TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error) {
@@ -797,7 +797,7 @@ func TestPepperRotation(t *testing.T) {
 	idle := f.create(t, manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	verifier := func(id string) string {
 		t.Helper()
-		r, err := st.GetKey(ctx, id)
+		r, err := st.GetKeyWithVerifier(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}

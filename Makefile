@@ -156,7 +156,7 @@ e2e: $(DDB) $(VENV)/.installed
 ## same on-disk data), table keygate and a development pepper, so keys
 ## persist between invocations.
 invoke: $(DDB)
-	@[ -n "$(FN)" ] || { echo "usage: make invoke FN=<create|list|revoke|authorizer> EVENT=<file>"; exit 2; }
+	@[ -n "$(FN)" ] || { echo "usage: make invoke FN=<create|list|revoke|authorizer|stream|reminders|settings> EVENT=<file>"; exit 2; }
 	@$(GO) run ./infra/cmd/invoke -fn $(FN) $(if $(EVENT),-event $(EVENT))
 
 ## ddb: a DynamoDB Local on port 8000 with its data in .build/ddb-data,

@@ -9,9 +9,14 @@ import (
 	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
-// Local wires the four functions' own handlers through authsetup and
-// managesetup, exactly as their mains do, behind a Gateway. The functions
-// log to env.Logger.
+// Local wires the functions' handlers behind a Gateway, built as their
+// mains build them: the management functions through managesetup, whose
+// Handler(fn).Handle their mains hand to lambda.Start, as here; the
+// authorizer through authsetup, whose main hands lambda.Start the
+// Authorizer itself (its Invoke answers prebuilt JSON), while the gateway
+// calls Handle for the typed response. Invoke's bytes are those of
+// Handle's value as the runtime would encode them (authorizer TestInvoke),
+// so both answer alike. The functions log to env.Logger.
 func Local(env *setup.Env, resultTTL time.Duration, openAPI []byte) *Gateway {
 	integrations := map[httpapi.Function]IntegrationFunc{}
 	for _, fn := range httpapi.Functions() {

@@ -7,7 +7,9 @@
 #
 # The placeholders (REPLACE_WITH_KEY_ID, kg_live_REPLACE_WITH_A_REAL_TOKEN)
 # are swapped for a key minted with events/create/direct.json; the events
-# are also run as shipped, where only a refusal is correct.
+# are also run as shipped, where only a refusal is correct. The lifecycle
+# functions (stream, reminders, settings) publish to a moto_server
+# EventBridge this script starts (infra/moto/setup.sh installs it once).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${DYNAMODB_ENDPOINT:?run under infra/cmd/ddb run}" "${TABLE_NAME:?}" "${TOKEN_PEPPER:?}"
@@ -17,6 +19,21 @@ trap 'rm -rf "$work"' EXIT
 
 go build -o "$work/invoke" ./infra/cmd/invoke
 go run ./infra/cmd/ddb table >/dev/null
+
+# moto_server as EventBridge for the lifecycle functions, on loopback only.
+infra/moto/setup.sh
+moto_port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/moto/bin/moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do
+  "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$moto_port" 2>/dev/null && break
+  sleep 0.2
+done
+# The lifecycle functions' environment: no e-mail sender, so no SES.
+lifecycle() {
+  EVENT_BUS_NAME=default AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$moto_port" "$work/invoke" -fn "$1" -event "$2" 2>"$work/log"
+}
 
 fail=0
 # invoke FN EVENT: the function's response on stdout; logs kept in $work/log.
@@ -34,7 +51,7 @@ body='json.loads(r["body"])'
 # Every event file must be covered below.
 covered="create/direct create/rest create/rotate-direct list/direct list/get-direct list/rest list/get-rest list/whoami-rest
 list/audit-direct revoke/direct revoke/rest revoke/update-direct authorizer/rest-token authorizer/rest-request authorizer/http-v2
-authorizer/http-v1"
+authorizer/http-v1 stream/created reminders/scheduled settings/get-direct settings/update-direct"
 for f in $(cd events && find . -name '*.json' ! -name env.json | sed 's|^\./||; s|\.json$||' | sort); do
   grep -qw "$f" <<<"$covered" || { echo "FAIL events/$f.json is not checked by $0"; fail=1; }
 done
@@ -53,6 +70,12 @@ elif grep -q '"errorType": "not_found"' "$work/log"; then
 else
   echo "FAIL revoke/direct (placeholder): no not_found function error"; sed 's/^/     | /' "$work/log" | tail -5; fail=1
 fi
+
+# A stream record of a key that does not exist is still published (with
+# no key metadata); the record that is not an audit insert is passed over.
+out=$(lifecycle stream events/stream/created.json); expect "stream/created (placeholder)" 'r == {"batchItemFailures": []}'
+# A tenant with no settings reads as empty ones.
+out=$(lifecycle settings events/settings/get-direct.json); expect "settings/get-direct (no settings yet)" 'r == {"owner_email": "", "reminder_days": []} or r == {"owner_email": "", "reminder_days": None}'
 
 # Mint a key, then run every event with it.
 out=$(invoke create events/create/direct.json); expect create/direct 'r["role"] == "admin" and r["token"].startswith("kg_live_")'
@@ -81,13 +104,20 @@ out=$(invoke create "$(ev create/rotate-direct)"); expect create/rotate-direct "
 succ=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$out")
 succ_token=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$out")
 out=$(invoke list "$(ev list/audit-direct)"); expect list/audit-direct "r['events'][0]['action'] in ('rotated', 'created')"
-# The old key, now in its grace period, manages nothing: its successor ends
-# the grace by revoking it over REST.
-sed -e "s/REPLACE_WITH_CALLER_KEY_ID/$succ/g; s/REPLACE_WITH_KEY_ID/$id/g; s/kg_live_REPLACE_WITH_A_REAL_TOKEN/$succ_token/g" events/revoke/rest.json >"$work/events/revoke/rest.json"
-out=$(invoke revoke "$(ev revoke/rest)");     expect revoke/rest "r['statusCode'] == 200 and $body['status'] == 'revoked'"
+# The minted key was rotated: in its grace period it manages nothing (its
+# item is read now, whatever its context says), so its successor revokes
+# it, before the successor is disabled below.
+sed -e "s/REPLACE_WITH_CALLER_KEY_ID/$succ/g; s/REPLACE_WITH_KEY_ID/$id/g" events/revoke/rest.json >"$work/events/revoke/rest.json"
+out=$(invoke revoke "$(ev revoke/rest)");     expect revoke/rest "r['statusCode'] == 200 and $body['status'] == 'revoked' and $body['id'] == '$id'"
 sed -e "s/REPLACE_WITH_KEY_ID/$succ/g" events/revoke/update-direct.json >"$work/events/revoke/update-direct.json"
 out=$(invoke revoke "$(ev revoke/update-direct)"); expect revoke/update-direct "r['status'] == 'disabled' and r['id'] == '$succ'"
 out=$(invoke revoke "$(ev revoke/direct)");   expect "revoke/direct (again: a no-op)" 'r["status"] == "revoked"'
 out=$(invoke authorizer "$(ev authorizer/http-v2)");      expect "authorizer/http-v2 (revoked)" 'r == {"isAuthorized": False}'
+
+# The lifecycle functions, with the key minted above.
+out=$(lifecycle stream "$(ev stream/created)");             expect stream/created 'r == {"batchItemFailures": []}'
+out=$(lifecycle settings "$(ev settings/update-direct)");   expect settings/update-direct 'r == {"owner_email": "ops@acme.example", "reminder_days": [14, 3]}'
+out=$(lifecycle settings "$(ev settings/get-direct)");      expect settings/get-direct 'r["owner_email"] == "ops@acme.example"'
+out=$(lifecycle reminders "$(ev reminders/scheduled)");     expect reminders/scheduled 'set(r) == {"expired", "expiring", "mails", "failed"} and r["failed"] == 0'
 
 exit $fail

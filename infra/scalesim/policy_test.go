@@ -22,7 +22,7 @@ type itemStore struct {
 	reads, attempts int
 }
 
-func (s *itemStore) GetKey(context.Context, string) (*keygate.Record, error) {
+func (s *itemStore) GetKeyWithVerifier(context.Context, string) (*keygate.Record, error) {
 	s.reads++
 	r := s.rec
 	return &r, nil

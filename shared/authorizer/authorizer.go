@@ -35,7 +35,9 @@ import (
 // Store is the storage the authorizer needs: one strongly consistent read
 // per cache miss, and the throttled last-used write.
 type Store interface {
-	GetKey(ctx context.Context, id string) (*keygate.Record, error)
+	// GetKeyWithVerifier reads a key and its verifier with a strongly
+	// consistent read; NotFound if there is none.
+	GetKeyWithVerifier(ctx context.Context, id string) (*keygate.Record, error)
 	TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error)
 	// RestampVerifier replaces a key's verifier old with next, if it is
 	// still old; it reports whether it wrote.
@@ -70,7 +72,9 @@ type Authorizer struct {
 }
 
 // maxCacheEntries bounds memory if many distinct keys pass through one
-// execution environment; the cache is simply emptied when full.
+// execution environment. A full cache makes room entry by entry (evict),
+// never all at once; the last-used times are emptied when full, which
+// costs at most one refused conditional write per key afterwards.
 const maxCacheEntries = 10000
 
 // lastUsedTimeout bounds the last-used write so it never holds up a
@@ -207,7 +211,7 @@ func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
 // compare HMAC digests, in constant time.
 func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256.Size]byte, now time.Time) (*entry, error) {
 	e := &entry{fetched: now, ttl: a.cachePolicy.EntryTTL(mrand.Int64N)}
-	rec, err := a.store.GetKey(ctx, tok.ID())
+	rec, err := a.store.GetKeyWithVerifier(ctx, tok.ID())
 	switch {
 	case keygate.ErrorCode(err) == keygate.NotFound:
 	case err != nil:

@@ -12,7 +12,6 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -40,9 +39,9 @@ type countingStore struct {
 	touchErr               error
 }
 
-func (c *countingStore) GetKey(ctx context.Context, id string) (*keygate.Record, error) {
+func (c *countingStore) GetKeyWithVerifier(ctx context.Context, id string) (*keygate.Record, error) {
 	c.gets.Add(1)
-	return c.Store.GetKey(ctx, id)
+	return c.Store.GetKeyWithVerifier(ctx, id)
 }
 
 func (c *countingStore) TouchLastUsed(ctx context.Context, id string, at time.Time, interval time.Duration) (bool, error) {
@@ -112,15 +111,10 @@ func (f *fixture) create(t testing.TB, req manage.CreateRequest) *manage.Created
 	return c
 }
 
-// event fills a testdata fixture.
+// event is a shape's shipped event with a token and route (ShippedEvent).
 func event(t testing.TB, shape, token, method, path string) json.RawMessage {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/" + shape + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := strings.NewReplacer("{{TOKEN}}", token, "{{METHOD}}", method, "{{PATH}}", path).Replace(string(raw))
-	return json.RawMessage(s)
+	return authorizer.ShippedEvent(t, shape, token, method, path)
 }
 
 // outcome runs the handler and reads its answer in the shape's own terms.
@@ -226,7 +220,7 @@ func TestPolicy(t *testing.T) {
 	f := newFixture(t, func(c *authorizer.Config) { c.UsageIdentifier = "tenant" })
 	viewer := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*", "* /health"}})
 	admin := f.create(t, manage.CreateRequest{Role: keygate.Admin})
-	const prefix = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
+	const prefix = "arn:aws:execute-api:us-east-1:123456789012:kglocal001/prod"
 
 	_, resp := f.outcome(t, event(t, "rest-request", viewer.Token.Reveal(), "GET", "/buckets/photos/a.jpg"))
 	p := resp.(events.APIGatewayCustomAuthorizerResponse)
@@ -361,7 +355,7 @@ func TestTokenSources(t *testing.T) {
 	// TOKEN events carry the header value itself: Bearer or bare.
 	for _, v := range []string{"Bearer " + key.Token.Reveal(), key.Token.Reveal(), " bearer " + key.Token.Reveal()} {
 		raw, _ := json.Marshal(events.APIGatewayCustomAuthorizerRequest{Type: "TOKEN", AuthorizationToken: v,
-			MethodArn: "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/x"})
+			MethodArn: "arn:aws:execute-api:us-east-1:123456789012:kglocal001/prod/GET/x"})
 		if got, _ := f.outcome(t, raw); got != "allow" {
 			t.Fatalf("TOKEN %q...: %s", v[:10], got)
 		}
@@ -683,21 +677,21 @@ func TestHostileTokens(t *testing.T) {
 // whole API/stage, which stays true for the key's next request there.
 func TestKeysBoundToAPIs(t *testing.T) {
 	f := newFixture(t, nil)
-	// The fixtures' events come through API abc123, stage prod.
+	// The REST events come through API kglocal001, stage prod.
 	tests := []struct {
 		apis []string
 		want string
 	}{
 		{[]string{"*"}, "allow"},
-		{[]string{"abc123"}, "allow"},
-		{[]string{"abc123/prod"}, "allow"},
-		{[]string{"abc123/dev"}, "deny"},
+		{[]string{"kglocal001"}, "allow"},
+		{[]string{"kglocal001/prod"}, "allow"},
+		{[]string{"kglocal001/dev"}, "deny"},
 		{[]string{"other1"}, "deny"},
-		{[]string{"other1", "abc123/prod"}, "allow"},
-		{[]string{"abc12"}, "deny"},
+		{[]string{"other1", "kglocal001/prod"}, "allow"},
+		{[]string{"kglocal00"}, "deny"},
 	}
-	// HTTP API fixtures come through API def456, stage $default.
-	httpAPIs := strings.NewReplacer("abc123", "def456", "/prod", "/$default")
+	// The HTTP API events come through the same API, stage $default.
+	httpAPIs := strings.NewReplacer("/prod", "/$default")
 	for _, tt := range tests {
 		for _, shape := range shapes {
 			apis := tt.apis
@@ -720,9 +714,9 @@ func TestKeysBoundToAPIs(t *testing.T) {
 					t.Fatalf("outcome = %s (%+v), want %s", got, resp, want)
 				}
 				if p, ok := resp.(events.APIGatewayCustomAuthorizerResponse); ok && want == "deny" {
-					stage := "arn:aws:execute-api:us-east-1:123456789012:" + httpAPIs.Replace("abc123/prod")
+					stage := "arn:aws:execute-api:us-east-1:123456789012:" + httpAPIs.Replace("kglocal001/prod")
 					if !strings.HasPrefix(shape, "http") {
-						stage = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod"
+						stage = "arn:aws:execute-api:us-east-1:123456789012:kglocal001/prod"
 					}
 					for _, other := range []string{"/GET/", "/POST/anything", "/DELETE/v1/keys/x"} {
 						if evaluate(p.PolicyDocument, stage+other) != "deny" {
@@ -818,7 +812,7 @@ func TestPepperRotation(t *testing.T) {
 	idle := f.create(t, manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	verifier := func(id string) string {
 		t.Helper()
-		r, err := st.GetKey(ctx, id)
+		r, err := st.GetKeyWithVerifier(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package authorizer
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -244,7 +243,7 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	}
 }
 
-// shapeEvent is a shape's testdata event, with a token and route filled
+// shapeEvent is a shape's shipped event, with a token and route filled
 // in: no escapes, so decodeEvent keeps slices of it.
 type shapeEvent struct {
 	shape string
@@ -255,12 +254,7 @@ func shapeEvents(tb testing.TB) []shapeEvent {
 	tb.Helper()
 	var evs []shapeEvent
 	for _, shape := range []string{"rest-token", "rest-request", "http-v1", "http-v2"} {
-		raw, err := os.ReadFile("testdata/" + shape + ".json")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ev := strings.NewReplacer("{{TOKEN}}", "kg_live_abc", "{{METHOD}}", "GET", "{{PATH}}", "/x").Replace(string(raw))
-		evs = append(evs, shapeEvent{shape, []byte(ev)})
+		evs = append(evs, shapeEvent{shape, ShippedEvent(tb, shape, "kg_live_abc", "GET", "/x")})
 	}
 	return evs
 }

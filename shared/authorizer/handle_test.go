@@ -87,7 +87,7 @@ func TestHandleAllocs(t *testing.T) {
 // naming the request's ARN, a mid-path * scope, HTTP API refusals).
 func TestInvoke(t *testing.T) {
 	f := newFixture(t, func(c *authorizer.Config) { c.CacheTTL = time.Hour })
-	key := f.create(t, manage.CreateRequest{APIs: []string{"abc123", "def456"}, Scopes: []string{"GET /buckets/photos/*", "GET /buckets/*/meta"}})
+	key := f.create(t, manage.CreateRequest{APIs: []string{"kglocal001"}, Scopes: []string{"GET /buckets/photos/*", "GET /buckets/*/meta"}})
 	plain := f.create(t, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /buckets/photos/*"}})
 	other := f.create(t, manage.CreateRequest{APIs: []string{"zzz999"}, Scopes: []string{"GET /x"}})
 	tests := []struct {

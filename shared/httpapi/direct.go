@@ -66,9 +66,10 @@ type (
 
 // handleDirect answers an operator's direct invocation: on success the
 // same JSON as the HTTP body; on failure a function error whose errorType
-// is the error code and errorMessage the caller-safe message (SPEC §9), so
-// the AWS console shows "Failed" and `aws lambda invoke` reports
-// FunctionError. Internal details are only logged.
+// is the error code and errorMessage the caller-safe message (README,
+// "Direct invocation (operators)"), so the AWS console shows "Failed" and
+// `aws lambda invoke` reports FunctionError. Internal details are only
+// logged.
 func (h *Handler) handleDirect(ctx context.Context, event json.RawMessage) (json.RawMessage, error) {
 	start := time.Now()
 	requestID := lambdaRequestID(ctx)

@@ -362,13 +362,41 @@ func TestInternalErrorsAreNotShown(t *testing.T) {
 	if string(body) != `{"error":{"code":"internal","message":"internal error","request_id":"r1"}}` {
 		t.Fatalf("internal error body = %s", body)
 	}
-	for code, status := range map[keygate.Code]int{
+}
+
+// TestStatus: every error code openapi.yaml documents has the HTTP status
+// written here, and no other code is documented; an unknown code is 500.
+func TestStatus(t *testing.T) {
+	want := map[keygate.Code]int{
 		keygate.Invalid: 400, keygate.Unauthorized: 401, keygate.Forbidden: 403, keygate.NotFound: 404,
-		keygate.LimitExceeded: 409, keygate.PayloadTooLarge: 413, keygate.Internal: 500, keygate.Unavailable: 503,
-	} {
+		keygate.LimitExceeded: 409, keygate.Conflict: 409, keygate.PayloadTooLarge: 413,
+		keygate.Internal: 500, keygate.Unavailable: 503,
+	}
+	node := parseYAML(t, read(t, "../../openapi.yaml"))
+	for _, key := range []string{"components", "schemas", "Error", "properties", "error", "properties", "code", "enum"} {
+		node = testkit.YAMLChild(node, key)
+	}
+	if node == nil {
+		t.Fatal("openapi.yaml has no Error code enum")
+	}
+	documented := map[keygate.Code]bool{}
+	for _, n := range node.Content {
+		code := keygate.Code(n.Value)
+		documented[code] = true
+		if _, ok := want[code]; !ok {
+			t.Errorf("openapi.yaml documents %s, which has no status here", code)
+		}
+	}
+	for code, status := range want {
+		if !documented[code] {
+			t.Errorf("%s is not in openapi.yaml's Error code enum", code)
+		}
 		if got := httpapi.Status(code); got != status {
 			t.Errorf("Status(%s) = %d, want %d", code, got, status)
 		}
+	}
+	if got := httpapi.Status("no_such_code"); got != 500 {
+		t.Errorf("Status of an unknown code = %d, want 500", got)
 	}
 }
 

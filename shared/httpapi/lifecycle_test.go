@@ -7,7 +7,8 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 )
 
-// TestRotateUpdateAuditOverHTTP runs the SPEC §9 routes through the proxy
+// TestRotateUpdateAuditOverHTTP runs the rotate, update and audit routes
+// (README, "Management API") through the proxy
 // shape and the direct events, and their bad inputs.
 func TestRotateUpdateAuditOverHTTP(t *testing.T) {
 	e := newEnv(t)

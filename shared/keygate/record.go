@@ -15,7 +15,8 @@ type Record struct {
 	TTL int64
 }
 
-// Audit actions (SPEC §9).
+// Audit actions: the past-tense names README ("Management API", Rules:
+// Audit) documents and docs/events publishes as key.<action>.
 const (
 	ActionCreated = "created"
 	ActionRevoked = "revoked"

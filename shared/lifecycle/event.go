@@ -1,5 +1,5 @@
 // Package lifecycle turns committed key changes into lifecycle events
-// (SPEC §9): the table's audit records are an outbox, read from the
+// (the contract is docs/events/README.md): the table's audit records are an outbox, read from the
 // DynamoDB stream and published to EventBridge with a stable id; keys that
 // expire (found by the daily run, or removed by DynamoDB's TTL) get an
 // "expired" audit record, published the same way; keys about to expire get
@@ -22,7 +22,7 @@ import (
 // Source is every event's EventBridge source.
 const Source = "keygate"
 
-// Detail types (SPEC §9); docs/events has a JSON Schema for each.
+// Detail types; docs/events has a JSON Schema for each.
 const (
 	KeyCreated  = "key.created"
 	KeyRevoked  = "key.revoked"
@@ -107,8 +107,6 @@ func EventID(parts ...string) string {
 var detailTypes = map[string]string{
 	keygate.ActionCreated: KeyCreated, keygate.ActionRevoked: KeyRevoked, keygate.ActionRotated: KeyRotated,
 	keygate.ActionUpdated: KeyUpdated, keygate.ActionExpired: KeyExpired,
-	// Audit records written before SPEC §9 named actions.
-	"create": KeyCreated, "revoke": KeyRevoked,
 }
 
 // FromAudit is the event of an audit record whose item key is auditKey;

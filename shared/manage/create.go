@@ -201,7 +201,7 @@ func (s *Service) scopesOf(c keygate.Caller, role keygate.Role, requested []stri
 	return nil, keygate.Errorf(keygate.Invalid, "role must be admin or viewer")
 }
 
-// apisOf applies the API rules (SPEC §9): a key calls only the APIs it
+// apisOf applies the API rules (README, "Management API", Rules): a key calls only the APIs it
 // names, within its creator's. Viewer keys must name them (a viewer
 // creator passes on its own); admin keys default to their creator's, which
 // for an operator is every API.

@@ -28,7 +28,8 @@ type Store interface {
 	// operator): every mutation below commits only if that item is still
 	// at the same revision and active, unrotated and unexpired at now.
 	CreateKey(ctx context.Context, r *keygate.Record, max int, now time.Time, audit keygate.Audit, idem *keygate.Idempotency, actor *keygate.Record) (*keygate.Replay, error)
-	// GetKey reads a key with a strongly consistent read; NotFound if none.
+	// GetKey reads a key's metadata with a strongly consistent read, never
+	// its verifier (management has no use for it); NotFound if none.
 	GetKey(ctx context.Context, id string) (*keygate.Record, error)
 	// ListKeys returns a page of keys and the cursor of the next ("" at
 	// the end). Records from it carry no verifier.

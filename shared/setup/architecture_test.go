@@ -14,7 +14,9 @@ const module = "github.com/keygate/keygate/"
 
 // TestPackageMap keeps docs/architecture.md's package map true: every
 // project package is in it, and imports only the project packages its row
-// allows, so dependencies keep pointing inward.
+// allows, so dependencies keep pointing inward; and, by the same
+// document's "Third-party imports", only the outside modules its layer
+// may use.
 func TestPackageMap(t *testing.T) {
 	raw, err := os.ReadFile("../../docs/architecture.md")
 	if err != nil {
@@ -56,6 +58,7 @@ func TestPackageMap(t *testing.T) {
 		}
 		return nil
 	}
+	thirdParty := thirdPartyRules(t, string(raw))
 	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "./...")
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
@@ -82,6 +85,7 @@ func TestPackageMap(t *testing.T) {
 			continue
 		}
 		checked++
+		checkThirdParty(t, thirdParty, pkg, p.Imports)
 		for _, imp := range p.Imports {
 			if !strings.HasPrefix(imp, module) || r.any {
 				continue
@@ -159,5 +163,95 @@ func TestFunctionLinks(t *testing.T) {
 	}
 	if seen != len(links) {
 		t.Errorf("go list found %d of the %d functions listed", seen, len(links))
+	}
+}
+
+// A thirdPartyRule is a row of docs/architecture.md's "Third-party
+// imports": the packages it covers and the import paths they may use
+// from outside the standard library and this module.
+type thirdPartyRule struct {
+	patterns []string // package paths, or paths ending in /*
+	allowed  []string // import paths, each allowing the paths below it
+	any      bool
+}
+
+func thirdPartyRules(t *testing.T, doc string) []thirdPartyRule {
+	t.Helper()
+	_, section, ok := strings.Cut(doc, "\n## Third-party imports\n")
+	if !ok {
+		t.Fatal("docs/architecture.md has no \"Third-party imports\" section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| (`[^|]+) \\| ([^|]+) \\|$")
+	var rules []thirdPartyRule
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		var r thirdPartyRule
+		for _, p := range strings.Split(m[1], ",") {
+			r.patterns = append(r.patterns, strings.Trim(strings.TrimSpace(p), "`"))
+		}
+		switch cell := strings.TrimSpace(m[2]); cell {
+		case "any":
+			r.any = true
+		case "standard library only":
+		default:
+			for _, a := range strings.Split(cell, ",") {
+				r.allowed = append(r.allowed, strings.Trim(strings.TrimSpace(a), "`"))
+			}
+		}
+		rules = append(rules, r)
+	}
+	if len(rules) < 5 {
+		t.Fatalf("found %d rows in the third-party imports table: its format changed", len(rules))
+	}
+	return rules
+}
+
+// checkThirdParty reports pkg's imports from outside the standard library
+// and this module that its row does not allow, and a package no row
+// covers.
+func checkThirdParty(t *testing.T, rules []thirdPartyRule, pkg string, imports []string) {
+	t.Helper()
+	var r *thirdPartyRule
+	for i := range rules {
+		for _, p := range rules[i].patterns {
+			if p == pkg || (strings.HasSuffix(p, "/*") && strings.HasPrefix(pkg, strings.TrimSuffix(p, "*"))) {
+				r = &rules[i]
+			}
+		}
+	}
+	if r == nil {
+		t.Errorf("%s is not in docs/architecture.md's third-party imports table", pkg)
+		return
+	}
+	for _, imp := range imports {
+		first, _, _ := strings.Cut(imp, "/")
+		if r.any || strings.HasPrefix(imp, module) || !strings.Contains(first, ".") {
+			continue // allowed, this module's, or the standard library
+		}
+		ok := false
+		for _, a := range r.allowed {
+			ok = ok || imp == a || strings.HasPrefix(imp, a+"/")
+		}
+		if !ok {
+			t.Errorf("%s imports %s, which its row in the third-party imports table does not allow", pkg, imp)
+		}
+	}
+}
+
+// TestArchitectureFiles: every Go file docs/architecture.md names exists,
+// so "Requests, file by file" follows the code when files move.
+func TestArchitectureFiles(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile("`((?:shared|functions|infra)/[^`*]+\\.go)`").FindAllStringSubmatch(string(raw), -1)
+	if len(named) < 20 {
+		t.Fatalf("docs/architecture.md names %d Go files: the format changed", len(named))
+	}
+	for _, m := range named {
+		if _, err := os.Stat("../../" + m[1]); err != nil {
+			t.Errorf("docs/architecture.md names %s: %v", m[1], err)
+		}
 	}
 }

@@ -275,7 +275,10 @@ func auditSK(a keygate.Audit) string {
 	return sk
 }
 
-// legacyActions are the names audit records had before SPEC §9's.
+// legacyActions are the action names of audit records written before the
+// past-tense names (keygate.ActionCreated, …). They are renamed here, on
+// every read of an audit item (the audit route and the stream alike), so
+// nothing above storage knows the old names.
 var legacyActions = map[string]string{"create": keygate.ActionCreated, "revoke": keygate.ActionRevoked}
 
 func unmarshalAudit(item map[string]types.AttributeValue) (keygate.Audit, error) {

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"os"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestGSI1ProjectsEveryKeyAttribute: listings read keys from GSI1, so every
@@ -46,4 +49,66 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 	if back.Enabled || back.RotatedFrom != r.RotatedFrom || back.RotatedTo != r.RotatedTo || back.Rev != 3 || back.Lineage != r.Lineage || back.ParentLineage != r.ParentLineage || !slices.Equal(back.APIs, r.APIs) {
 		t.Fatalf("round trip lost fields: %+v", back.Key)
 	}
+}
+
+// TestKeyReadsMatchTheTemplate: the functions whose role may read only a
+// key's metadata (template.yaml, statement ReadKeyMetadataOnly) are allowed
+// exactly the attributes their store read projects, plus the item's key.
+// An attribute added to the projection but not to the policy would be
+// refused in AWS only; one added to the policy alone would widen the role.
+func TestKeyReadsMatchTheTemplate(t *testing.T) {
+	src, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	resources := testkit.YAMLChild(doc.Content[0], "Resources")
+	for fn, read := range map[string][]string{
+		"ListFunction":   keyMetadata.attrs, // Store.GetKey
+		"StreamFunction": projected,         // Lifecycle.GetKey
+	} {
+		allowed := readKeyMetadataOnly(t, testkit.YAMLChild(resources, fn))
+		want := append([]string{AttrPK, AttrSK}, read...)
+		slices.Sort(allowed)
+		slices.Sort(want)
+		if !slices.Equal(allowed, want) {
+			t.Errorf("%s ReadKeyMetadataOnly allows %v; its read projects %v", fn, allowed, want)
+		}
+		if slices.Contains(allowed, "verifier") {
+			t.Errorf("%s may read the verifier", fn)
+		}
+	}
+}
+
+// readKeyMetadataOnly returns the dynamodb:Attributes of a function's
+// ReadKeyMetadataOnly statement, failing if it has none or if the
+// statement does not require SPECIFIC_ATTRIBUTES (without which DynamoDB
+// returns the whole item whatever the attributes say).
+func readKeyMetadataOnly(t *testing.T, fn *yaml.Node) []string {
+	t.Helper()
+	for _, policy := range testkit.YAMLChild(testkit.YAMLChild(fn, "Properties"), "Policies").Content {
+		for _, st := range testkit.YAMLChild(policy, "Statement").Content {
+			if sid := testkit.YAMLChild(st, "Sid"); sid == nil || sid.Value != "ReadKeyMetadataOnly" {
+				continue
+			}
+			cond := testkit.YAMLChild(st, "Condition")
+			if sel := testkit.YAMLChild(testkit.YAMLChild(cond, "StringEquals"), "dynamodb:Select"); sel == nil || sel.Value != "SPECIFIC_ATTRIBUTES" {
+				t.Fatalf("ReadKeyMetadataOnly does not require dynamodb:Select SPECIFIC_ATTRIBUTES")
+			}
+			attrs := testkit.YAMLChild(testkit.YAMLChild(cond, "ForAllValues:StringEquals"), "dynamodb:Attributes")
+			if attrs == nil {
+				t.Fatalf("ReadKeyMetadataOnly has no dynamodb:Attributes")
+			}
+			var out []string
+			for _, a := range attrs.Content {
+				out = append(out, a.Value)
+			}
+			return out
+		}
+	}
+	t.Fatalf("no ReadKeyMetadataOnly statement")
+	return nil
 }

@@ -271,14 +271,31 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// GetKey reads a key with a strongly consistent read, so a revocation is
-// seen by the next read. A missing key is a NotFound error.
+// GetKey reads a key's metadata with a strongly consistent read, so a
+// revocation is seen by the next read; never its verifier (the record's
+// Verifier is empty). A missing key is a NotFound error. Management reads
+// keys this way only.
 func (s *Store) GetKey(ctx context.Context, id string) (*keygate.Record, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+	return s.getKey(ctx, id, &keyMetadata)
+}
+
+// GetKeyWithVerifier reads a key with its verifier, with a strongly
+// consistent read: the authorizer's read, the one path that checks
+// tokens. A missing key is a NotFound error.
+func (s *Store) GetKeyWithVerifier(ctx context.Context, id string) (*keygate.Record, error) {
+	return s.getKey(ctx, id, nil)
+}
+
+func (s *Store) getKey(ctx context.Context, id string, p *projection) (*keygate.Record, error) {
+	in := &dynamodb.GetItemInput{
 		TableName:      &s.table,
 		Key:            keyItemKey(id),
 		ConsistentRead: aws.Bool(true),
-	})
+	}
+	if p != nil {
+		in.ProjectionExpression, in.ExpressionAttributeNames = &p.expr, p.names
+	}
+	out, err := s.db.GetItem(ctx, in)
 	if err != nil {
 		return nil, classify(fmt.Errorf("get key %s: %w", id, err))
 	}
@@ -286,6 +303,34 @@ func (s *Store) GetKey(ctx context.Context, id string) (*keygate.Record, error) 
 		return nil, keygate.Errorf(keygate.NotFound, "key not found")
 	}
 	return unmarshalRecord(out.Item)
+}
+
+// keyMetadata is what GetKey reads of a key item: the attributes GSI1
+// projects and the TTL (revoke keeps the earlier of its TTL and the new
+// one), never the verifier. The list function's role may read exactly
+// these (template.yaml, ListFunction, ReadKeyMetadataOnly;
+// TestKeyReadsMatchTheTemplate), so the list path cannot read a verifier
+// even by mistake.
+var keyMetadata = newProjection(append(slices.Clip(projected), AttrTTL))
+
+// projection is a ProjectionExpression and its attribute names: each
+// attribute through a placeholder, since name, type, role, owner and ttl
+// are reserved words or may become so.
+type projection struct {
+	attrs []string
+	expr  string
+	names map[string]string
+}
+
+func newProjection(attrs []string) projection {
+	p := projection{attrs: attrs, names: map[string]string{}}
+	parts := make([]string, len(attrs))
+	for i, a := range attrs {
+		n := "#a" + strconv.Itoa(i)
+		p.names[n], parts[i] = a, n
+	}
+	p.expr = strings.Join(parts, ", ")
+	return p
 }
 
 // maxPages bounds the reads of one listing when a status filter passes over

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/base64"
+	"reflect"
 	"testing"
 	"time"
 
@@ -37,12 +38,24 @@ func TestRecordRoundTrip(t *testing.T) {
 	if _, err := st.CreateKey(ctx, r, 10, now, keygate.Audit{Action: "create", KeyID: r.ID, Tenant: "acme", At: now}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.GetKey(ctx, r.ID)
+	got, err := st.GetKeyWithVerifier(ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Name != "ci" || !got.CreatedAt.Equal(now) || !got.ExpiresAt.Equal(exp) || got.Verifier != r.Verifier || got.TTL != exp.Unix() {
 		t.Fatalf("round trip = %+v", got)
+	}
+	// Management's read is the same record without the verifier.
+	meta, err := st.GetKey(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Verifier != "" {
+		t.Fatalf("GetKey read the verifier %q", meta.Verifier)
+	}
+	meta.Verifier = got.Verifier
+	if !reflect.DeepEqual(meta, got) {
+		t.Fatalf("GetKey = %+v\nwith the verifier = %+v", meta, got)
 	}
 	if _, err := st.GetKey(ctx, "BBBBBBBBBBBBBBBBB"); keygate.ErrorCode(err) != keygate.NotFound {
 		t.Fatalf("missing key: %v", err)

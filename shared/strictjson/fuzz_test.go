@@ -57,7 +57,10 @@ var (
 // trip unchanged; whatever it refuses is an *Error whose message quotes
 // nothing that does not look like a field name, and whose Field is a name
 // the message shows; and it refuses nothing that exact names and
-// encoding/json would both accept.
+// encoding/json would both accept, but for two deliberate differences:
+// escaped lone surrogates, and values that decode themselves held to their
+// format to the letter. encoding/json is the oracle: Decode is
+// go-json-experiment/json, a different implementation.
 func FuzzDecodeExactNames(f *testing.F) {
 	k := "\u212a"
 	for _, seed := range []string{
@@ -72,6 +75,7 @@ func FuzzDecodeExactNames(f *testing.F) {
 		`{"tenant":"acme","owner":"bob","name":"n","role":"viewer","scopes":["GET /x"],"expires_at":null,"expires_in_hours":24,"idempotency_key":"k1"}`,
 		`{"tenant":"acme","id":"AAAAAAAAAAAAAAAAA","status":"revoked","limit":5,"cursor":"Zm9v"}`,
 		`{"tenant":"a","item":{"id":"a","label":"b"},"meta":null,"items":[{"id":"x"},{}],"tags":{"Any Key":{"id":"y"}}}`,
+		`{"name":"\ud800"}`, `{"name":"\ud83d\ude00"}`, `{"tenant":"\udc00x"}`,
 		`{"extra":{"Tenant":"x","ſ":"y"},"raw":{"Tenant":1,"tenant":2},"any":{"Name":[{"NAME":1}]},"at":"2026-01-02T03:04:05Z","note":"n"}`,
 	} {
 		for typ := range fuzzTypes {
@@ -84,6 +88,14 @@ func FuzzDecodeExactNames(f *testing.F) {
 		err := Decode(data, v)
 		if err != nil {
 			checkRefusal(t, data, err)
+			// A value that decodes itself may be held to more than
+			// encoding/json holds it to (a time must be RFC 3339 to the
+			// letter: "T0:00:00Z" has a one-digit hour); that refusal
+			// says so, and is not about names.
+			var e *Error
+			if errors.As(err, &e) && strings.HasSuffix(e.Error(), " has an invalid value") {
+				return
+			}
 			if referenceAccepts(data, ft.new(), ft.names) {
 				t.Fatalf("refused what exact names and encoding/json accept: %q: %v", data, err)
 			}
@@ -143,10 +155,12 @@ func checkRefusal(t *testing.T, data []byte, err error) {
 }
 
 // referenceAccepts is what Decode should accept, built from the
-// hand-written names and a plain encoding/json decode.
+// hand-written names and a plain encoding/json decode of input that is
+// valid Unicode throughout: encoding/json turns an escaped lone surrogate
+// (\ud800) into U+FFFD, Decode refuses it.
 func referenceAccepts(data []byte, v any, n *names) bool {
 	trimmed := bytes.TrimSpace(data)
-	if !utf8.Valid(data) || len(trimmed) == 0 || trimmed[0] != '{' {
+	if !utf8.Valid(data) || len(trimmed) == 0 || trimmed[0] != '{' || loneSurrogate(trimmed) {
 		return false
 	}
 	if exactNames(trimmed, n) != nil {
@@ -223,4 +237,31 @@ func walkNames(dec *json.Decoder, n *names) error {
 	}
 	_, err = dec.Token() // the closing delimiter
 	return err
+}
+
+// loneSurrogate reports whether data has a \uD800-\uDFFF escape that is
+// not half of a valid pair.
+func loneSurrogate(data []byte) bool {
+	for i := 0; i+6 <= len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		if data[i+1] != 'u' {
+			i++ // skip the escaped character
+			continue
+		}
+		hi, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		if err != nil || hi < 0xd800 || hi > 0xdfff {
+			i += 5
+			continue
+		}
+		if hi < 0xdc00 && i+12 <= len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
+			if lo, err := strconv.ParseUint(string(data[i+8:i+12]), 16, 16); err == nil && lo >= 0xdc00 && lo <= 0xdfff {
+				i += 11
+				continue
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -3,10 +3,10 @@ package strictjson
 import (
 	"encoding/json"
 	"errors"
-	"maps"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -156,6 +156,9 @@ func TestDecodeExactNames(t *testing.T) {
 		{"syntax", newBody, `{"tenant":}`, `input is not valid JSON`, ""},
 		{"cut short", newBody, `{"tenant":"a"`, `input is not valid JSON`, ""},
 		{"bad UTF-8", newBody, "{\"tenant\":\"\xff\"}", `input is not valid UTF-8`, ""},
+		{"lone surrogate", newBody, `{"name":"\ud800"}`, `input is not valid JSON`, ""},
+		{"raw duplicate", newBody, `{"raw":{"a":1,"a":2}}`, `field "a" appears more than once`, "a"},
+		{"element wrong type", newBody, `{"items":[{"id":"a"},{"id":5}]}`, `field "items.1.id" must be a string`, "items.1.id"},
 		{"wrong type", newBody, `{"limit":"5"}`, `field "limit" must be a whole number`, "limit"},
 		{"huge number", newBody, `{"limit":1e400}`, `field "limit" must be a whole number`, "limit"},
 		{"nested wrong type", newBody, `{"item":{"id":5}}`, `field "item.id" must be a string`, "item.id"},
@@ -164,7 +167,7 @@ func TestDecodeExactNames(t *testing.T) {
 		{"string for days", newSettings, `{"tenant":"a","reminder_days":"3"}`, `field "reminder_days" must be an array of whole numbers`, "reminder_days"},
 		{"string for a struct", newBody, `{"item":"a"}`, `field "item" must be an object`, "item"},
 		{"number for a named string", newList, `{"status":1}`, `field "status" must be a string`, "status"},
-		{"bad time", newBody, `{"at":"yesterday"}`, `input is not valid JSON`, ""},
+		{"bad time", newBody, `{"at":"yesterday"}`, `field "at" has an invalid value`, "at"},
 
 		// Accepted.
 		{"exact", newCreate, `{"tenant":"acme","owner":"bob","name":"n","role":"viewer","scopes":["GET /x"],"expires_at":null,"expires_in_hours":24,"idempotency_key":"k1"}`, "", ""},
@@ -231,8 +234,10 @@ func TestDecodeBadDestination(t *testing.T) {
 	}
 }
 
-// The names each type accepts, written out rather than derived, so a
-// change to structFields shows up here.
+// The names each type accepts, written out rather than derived: each is
+// taken, a case variant of each is refused with a hint naming it, and the
+// hint's candidates (candidateNames, kept if the decoder takes them) are
+// exactly these.
 func TestDecodeKnownNames(t *testing.T) {
 	for _, tt := range []struct {
 		v    any
@@ -246,25 +251,39 @@ func TestDecodeKnownNames(t *testing.T) {
 	} {
 		typ := reflect.TypeOf(tt.v)
 		t.Run(typ.Name(), func(t *testing.T) {
-			got := slices.Sorted(maps.Keys(shapeOf(typ).fields))
+			var got []string
+			for _, name := range candidateNames(typ, 0) {
+				if takes(typ, name) {
+					got = append(got, name)
+				}
+			}
+			slices.Sort(got)
 			want := slices.Sorted(slices.Values(tt.want))
 			if !slices.Equal(got, want) {
 				t.Errorf("names %q, want %q", got, want)
 			}
-			// Every name accepted must be one encoding/json maps to a field.
-			for _, name := range got {
-				body := `{` + strconv.Quote(name) + `:null}`
-				if err := Decode([]byte(body), reflect.New(typ).Interface()); err != nil {
-					t.Errorf("%s: %v", body, err)
+			for _, name := range want {
+				if err := Decode([]byte(`{`+strconv.Quote(name)+`:null}`), reflect.New(typ).Interface()); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+				variant := strings.ToUpper(name)
+				if variant == name {
+					variant = strings.ToLower(name)
+				}
+				var e *Error
+				err := Decode([]byte(`{`+strconv.Quote(variant)+`:null}`), reflect.New(typ).Interface())
+				if !errors.As(err, &e) || !strings.Contains(e.Error(), "did you mean "+strconv.Quote(name)) {
+					t.Errorf("%s: %v, want a refusal naming %q", variant, err, name)
 				}
 			}
 		})
 	}
 }
 
-// Promoted names follow encoding/json: the shallowest wins, a tag breaks a
-// tie, and an unbroken tie drops the name (so it is unknown). The types are
-// built with reflect because vet rightly refuses repeated tags in source.
+// Promoted names follow Go's embedding: the shallowest wins, a tag breaks
+// a tie, and an unbroken tie drops the name (so it is unknown). The types
+// are built with reflect because vet rightly refuses repeated tags in
+// source.
 func TestDecodeEmbeddedConflicts(t *testing.T) {
 	str := reflect.TypeFor[string]()
 	field := func(name, tag string) reflect.StructField {
@@ -277,11 +296,6 @@ func TestDecodeEmbeddedConflicts(t *testing.T) {
 	b := reflect.StructOf([]reflect.StructField{field("X", `json:"x"`), field("Y", ""), field("Z", "")})
 	c := reflect.StructOf([]reflect.StructField{embed("A", a), embed("B", b), field("Y", `json:"w"`)})
 	d := reflect.StructOf([]reflect.StructField{embed("C", c), field("X", `json:"x"`)}) // shallower than C's x
-	got := slices.Sorted(maps.Keys(shapeOf(d).fields))
-	want := []string{"Y", "w", "x", "y"} // Z is an unbroken tie; B's Y is not A's y
-	if !slices.Equal(got, want) {
-		t.Fatalf("names %q, want %q", got, want)
-	}
 	v := reflect.New(d)
 	if err := Decode([]byte(`{"x":"1","y":"2","w":"3","Y":"4"}`), v.Interface()); err != nil {
 		t.Fatal(err)

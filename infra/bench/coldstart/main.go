@@ -60,9 +60,9 @@ const (
 	maxSizeOverStub = 1.1
 	maxInitOverStub = 1.2
 	maxInit         = 20 * time.Millisecond
-	maxWarmP50    = time.Millisecond
-	maxPeakRSS    = 40_000_000 // bytes
-	maxBinarySize = 12_000_000 // bytes
+	maxWarmP50      = time.Millisecond
+	maxPeakRSS      = 40_000_000 // bytes
+	maxBinarySize   = 12_000_000 // bytes
 )
 
 // shapes are the authorizer events of events/authorizer, in the order the

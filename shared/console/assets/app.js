@@ -616,8 +616,9 @@ async function setEnabled(k, enabled) {
 
 // ---------- activity ----------
 
-// Rotate, update and audit arrived in the API's second round. Probe them
-// without side effects: an ill-typed body is rejected before anything is
+// The API the console is pointed at may not serve the rotate, update and
+// audit routes (a deployment of an earlier Keygate). Probe them without
+// side effects: an ill-typed body is rejected before anything is
 // read or written (400), while a deployment without the route answers
 // 404 or 405. Anything else leaves the control on; a 404/405 on use still
 // turns it off.

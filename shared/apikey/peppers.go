@@ -1,11 +1,14 @@
 package apikey
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/keygate/keygate/shared/strictjson"
 )
 
 // Peppers are the server's secrets.
@@ -42,12 +45,18 @@ func ParsePeppers(s string) (Peppers, error) {
 		Current int               `json:"current"`
 		Peppers map[string]string `json:"peppers"`
 	}
-	// Strictly, as operators write it: with encoding/json a second
-	// "current" or a "Current" would silently win over the first.
-	// strictjson's message is not used: a name it would show could be a
-	// pepper pasted in the wrong place.
-	if err := strictjson.Decode([]byte(trimmed), &raw); err != nil {
-		return Peppers{}, fmt.Errorf("token pepper: not a plain string nor JSON {\"tag_seed\",\"current\",\"peppers\"}")
+	// Strictly, as operators write it: with encoding/json alone a second
+	// "current" or a "Current" would silently win over the first. No
+	// message quotes the document: a name could be a pepper pasted in the
+	// wrong place.
+	bad := errors.New(`token pepper: not a plain string nor JSON {"tag_seed","current","peppers"}, each once`)
+	if err := exactMembers([]byte(trimmed), "tag_seed", "current", "peppers"); err != nil {
+		return Peppers{}, bad
+	}
+	dec := json.NewDecoder(strings.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return Peppers{}, bad
 	}
 	p := Peppers{TagSeed: Secret(raw.TagSeed), Current: raw.Current, Versions: map[int]Secret{}}
 	for v, pepper := range raw.Peppers {
@@ -71,6 +80,65 @@ func (p Peppers) check() error {
 		if len(pepper) < MinPepperLen {
 			return fmt.Errorf("token pepper: version %d must be at least %d bytes", v, MinPepperLen)
 		}
+	}
+	return nil
+}
+
+// exactMembers walks a JSON document with encoding/json's tokenizer and
+// refuses what encoding/json's decoding would let pass: a member name twice
+// in one object, or a top-level name that is not exactly one of names
+// (encoding/json matches names case-insensitively), or trailing data.
+//
+// The pepper is the one strictly read input the authorizer has, and the
+// authorizer's size budget (BENCHMARKS.md, "Binary size") has no room for
+// the strict decoder the management functions link (shared/strictjson,
+// half a megabyte): for a three-member document read once at start-up this
+// walk does the same job.
+func exactMembers(data []byte, names ...string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func(depth int) error
+	walk = func(depth int) error {
+		if depth > 8 {
+			return errors.New("nested too deeply")
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				tok, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				name, _ := tok.(string)
+				if seen[name] || (depth == 0 && !slices.Contains(names, name)) {
+					return errors.New("a member is repeated or unknown")
+				}
+				seen[name] = true
+				if err := walk(depth + 1); err != nil {
+					return err
+				}
+			}
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(depth + 1); err != nil {
+					return err
+				}
+			}
+		default:
+			return nil
+		}
+		_, err = dec.Token() // the closing delimiter
+		return err
+	}
+	if err := walk(0); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the document")
 	}
 	return nil
 }

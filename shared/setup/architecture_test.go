@@ -108,13 +108,13 @@ func TestPackageMap(t *testing.T) {
 // links are the project packages each function may link (its main's
 // transitive imports), besides itself: a function links only the code it
 // runs. The authorizer links no management, lifecycle, notification or
-// console code; the management functions no lifecycle events or e-mail
+// console code, nor the strict decoder (its size budget, BENCHMARKS.md); the management functions no lifecycle events or e-mail
 // (they serve /v1/settings through shared/settings alone); the settings
 // function neither publishes nor mails.
 var links = func() map[string][]string {
-	base := []string{"shared/apikey", "shared/config", "shared/keygate", "shared/setup", "shared/store", "shared/strictjson"}
+	base := []string{"shared/apikey", "shared/config", "shared/keygate", "shared/setup", "shared/store"}
 	with := func(pkgs ...string) []string { return append(append([]string{}, base...), pkgs...) }
-	manage := with("shared/console", "shared/httpapi", "shared/manage", "shared/scope", "shared/settings", "shared/setup/managesetup")
+	manage := with("shared/console", "shared/httpapi", "shared/manage", "shared/scope", "shared/settings", "shared/setup/managesetup", "shared/strictjson")
 	events := with("shared/lifecycle", "shared/notify", "shared/setup/eventsetup")
 	return map[string][]string{
 		"functions/authorizer": with("shared/authorizer", "shared/scope", "shared/setup/authsetup"),
@@ -123,7 +123,7 @@ var links = func() map[string][]string {
 		"functions/revoke":     manage,
 		"functions/stream":     events,
 		"functions/reminders":  events,
-		"functions/settings":   with("shared/settings"),
+		"functions/settings":   with("shared/settings", "shared/strictjson"),
 	}
 }()
 

@@ -26,7 +26,7 @@ func (r *Record) ActingAs(c Caller, now time.Time) (Caller, error) {
 		// least of all its successor.
 		return Caller{}, Errorf(Forbidden, "the calling key was rotated (to %s): in its grace period it still calls APIs but manages nothing; use its successor", r.RotatedTo)
 	}
-	if c.Request.API != "" && !APIAllowed(r.APIs, c.Request.API, c.Request.Stage) {
+	if c.Request.Method != "" && (c.Request.API == "" || !APIAllowed(r.APIs, c.Request.API, c.Request.Stage)) {
 		return Caller{}, Errorf(Forbidden, "the calling key may no longer call this API")
 	}
 	return Caller{

@@ -107,7 +107,7 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 		return nil, err
 	}
 	if replay != nil {
-		return s.replay(ctx, idem, replay, capped)
+		return s.replay(ctx, c, idem, replay, capped)
 	}
 	k.Status = k.StatusAt(now)
 	return &Created{Key: k, Token: tok, ExpiryCapped: capped}, nil
@@ -284,7 +284,9 @@ func (s *Service) idempotency(c keygate.Caller, tenant, op string, req any, key 
 	return &keygate.Idempotency{PK: pk, RequestHash: hex.EncodeToString(hash[:]), Expires: now.Add(IdempotencyWindow)}, nil
 }
 
-func (s *Service) replay(ctx context.Context, idem *keygate.Idempotency, r *keygate.Replay, capped bool) (*Created, error) {
+// c is the caller as it is now: a key that has been narrowed since the
+// first request never sees again the token of a key it no longer covers.
+func (s *Service) replay(ctx context.Context, c keygate.Caller, idem *keygate.Idempotency, r *keygate.Replay, capped bool) (*Created, error) {
 	if r.RequestHash != idem.RequestHash {
 		return nil, keygate.Errorf(keygate.Invalid, "idempotency key was already used for a different request")
 	}
@@ -305,6 +307,9 @@ func (s *Service) replay(ctx context.Context, idem *keygate.Idempotency, r *keyg
 	rec, err := s.store.GetKey(ctx, r.KeyID)
 	if err != nil {
 		return nil, fmt.Errorf("replay key %s: %w", r.KeyID, err)
+	}
+	if ok, err := covers(c, &rec.Key); err != nil || !ok {
+		return nil, keygate.Errorf(keygate.Forbidden, "this request already made key %s, which the calling key no longer covers: its token is not shown again", r.KeyID)
 	}
 	return &Created{Key: s.view(rec, s.cfg.Now()), Token: tok, ExpiryCapped: capped}, nil
 }

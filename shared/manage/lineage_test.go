@@ -491,3 +491,38 @@ func TestLineageOutlivesRotation(t *testing.T) {
 		}
 	})
 }
+
+// TestRotateAChildOfARotatedKey: a successor is capped by the key its
+// creator became, not by the creator's rotated item (whose expiry is its
+// grace's end): rotating a child of a rotated key gave a successor born
+// expired. If the creator's chain has expired, the rotation is refused.
+func TestRotateAChildOfARotatedKey(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	p := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin, ExpiresInHours: ptr[int64](48)})
+	k := f.mint(t, callerOf(p), manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](24)})
+	p2, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Minute)
+	next, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: k.ID, GraceSeconds: ptr[int64](3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Status != keygate.Active || next.ExpiresAt == nil || next.ExpiresAt.After(*p2.ExpiresAt) || !next.ExpiresAt.After(f.clock.Now()) {
+		t.Fatalf("successor %s expires %v (status %s); want active, capped at the creator's successor (%v)", next.ID, next.ExpiresAt, next.Status, p2.ExpiresAt)
+	}
+	// The creator's chain is shortened and ends: its child stays valid, but
+	// a successor would be born expired, so the rotation is refused.
+	soon := f.clock.Now().Add(time.Hour).Format(time.RFC3339)
+	if _, err := f.svc.Update(ctx, operator, manage.UpdateRequest{Tenant: "acme", ID: p2.ID, ExpiresAt: &soon}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(2 * time.Hour)
+	_, err = f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: next.ID})
+	wantCode(t, err, keygate.Conflict)
+	if got := f.get(t, next.ID); got.Status != keygate.Active || got.RotatedTo != "" {
+		t.Fatalf("the refused rotation changed the key: %+v", got)
+	}
+}

@@ -71,10 +71,10 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 			return nil, err
 		}
 		if replay != nil {
-			return s.replay(ctx, idem, replay, false)
+			return s.replay(ctx, c, idem, replay, false)
 		}
 	}
-	old, err := s.changeable(ctx, c, actor, req.Tenant, req.ID, "rotate")
+	old, err := s.changeable(ctx, c, actor, req.Tenant, req.ID, "rotate", now)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +101,13 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 	}
 	capped := capExpiry(c, &next)
 	if parent, ok := strings.CutPrefix(old.CreatedBy, "key:"); ok {
-		p, err := s.store.GetKey(ctx, parent)
+		p, err := s.currentKey(ctx, parent)
 		switch {
-		case keygate.ErrorCode(err) == keygate.NotFound:
 		case err != nil:
 			return nil, fmt.Errorf("rotate key %s: read its creator: %w", old.ID, err)
+		case p == nil:
+		case p.ExpiresAt != nil && !now.Before(*p.ExpiresAt):
+			return nil, keygate.Errorf(keygate.Conflict, "the key that minted this one (%s) has expired, and a successor may not outlive it: create a new key instead", p.ID)
 		case p.ExpiresAt != nil && (next.ExpiresAt == nil || next.ExpiresAt.After(*p.ExpiresAt)):
 			at := *p.ExpiresAt
 			next.ExpiresAt, capped = &at, true
@@ -132,10 +134,36 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 		return nil, err
 	}
 	if replay != nil {
-		return s.replay(ctx, idem, replay, capped)
+		return s.replay(ctx, c, idem, replay, capped)
 	}
 	next.Status = next.StatusAt(now)
 	return &Created{Key: next, Token: tok, ExpiryCapped: capped}, nil
+}
+
+// maxChain bounds how far currentKey follows a rotation chain: each link is
+// one read, and a chain is as long as its key was rotated.
+const maxChain = 16
+
+// currentKey reads key id and follows its rotated_to links to the chain's
+// current key: the minting key a successor is capped by is the one its
+// creator became, not the creator's rotated item, which expires with its
+// grace. nil if the chain's items are gone (DynamoDB's TTL).
+func (s *Service) currentKey(ctx context.Context, id string) (*keygate.Record, error) {
+	var last *keygate.Record
+	for range maxChain {
+		r, err := s.store.GetKey(ctx, id)
+		if keygate.ErrorCode(err) == keygate.NotFound {
+			return last, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if last = r; r.RotatedTo == "" {
+			return r, nil
+		}
+		id = r.RotatedTo
+	}
+	return last, nil
 }
 
 // coverable reads a key the caller can see and whose role, scopes, APIs
@@ -163,12 +191,12 @@ func (s *Service) coverable(ctx context.Context, c keygate.Caller, actor *keygat
 // changeable reads a key the caller may change: one it can see, whose role,
 // scopes, APIs and expiry it covers, and that is neither revoked nor
 // expired. verb names the change for the messages.
-func (s *Service) changeable(ctx context.Context, c keygate.Caller, actor *keygate.Record, tenant, id, verb string) (*keygate.Record, error) {
+func (s *Service) changeable(ctx context.Context, c keygate.Caller, actor *keygate.Record, tenant, id, verb string, now time.Time) (*keygate.Record, error) {
 	r, err := s.coverable(ctx, c, actor, tenant, id, verb)
 	if err != nil {
 		return nil, err
 	}
-	switch r.StatusAt(s.cfg.Now()) {
+	switch r.StatusAt(now) {
 	case keygate.Revoked:
 		return nil, keygate.Errorf(keygate.Conflict, "the key is revoked; a revoked key cannot be changed or rotated")
 	case keygate.Expired:

@@ -38,7 +38,7 @@ func (s *Service) Update(ctx context.Context, c keygate.Caller, req UpdateReques
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.changeable(ctx, c, actor, req.Tenant, req.ID, "update")
+	r, err := s.changeable(ctx, c, actor, req.Tenant, req.ID, "update", now)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -164,8 +165,13 @@ func (l *Lifecycle) PutSettings(ctx context.Context, tenant string, s keygate.Se
 		{Put: &types.Put{TableName: &l.table, Item: item}},
 		actorCheck(l.table, actor, now),
 	}})
-	if reasons := cancellationReasons(err, 2); reasons != nil && reasons[1] == "ConditionalCheckFailed" {
+	switch reasons := cancellationReasons(err, 2); {
+	case reasons != nil && reasons[1] == "ConditionalCheckFailed":
 		return errActorChanged
+	case slices.Contains(reasons, "TransactionConflict"):
+		// The calling key's item is being written (its last-used time,
+		// say): retryable, not a server fault.
+		return keygate.Errorf(keygate.Unavailable, "the calling key is being changed, try again")
 	}
 	if err != nil {
 		return classify(fmt.Errorf("write settings of %s: %w", tenant, err))

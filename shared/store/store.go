@@ -138,7 +138,13 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 		oldAt := -1
 		if op.old != nil {
 			oldAt = len(items)
-			items = append(items, types.TransactWriteItem{Update: rotatedUpdate(s.table, op.old, r.ID, op.oldExpires, op.oldTTL)})
+			u := rotatedUpdate(s.table, op.old, r.ID, op.oldExpires, op.oldTTL)
+			if op.actor != nil && op.actor.ID == op.old.ID {
+				// A key rotating itself: its own update carries the
+				// actor's whole condition, expiry included.
+				*u.ConditionExpression += " AND " + actorCondition(op.actor, now, u.ExpressionAttributeValues)
+			}
+			items = append(items, types.TransactWriteItem{Update: u})
 		}
 		auditsAt := len(items)
 		for _, a := range op.audits {

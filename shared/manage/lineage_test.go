@@ -526,3 +526,45 @@ func TestRotateAChildOfARotatedKey(t *testing.T) {
 		t.Fatalf("the refused rotation changed the key: %+v", got)
 	}
 }
+
+// TestLegacyChainsCascade: keys written before lineages were recorded
+// carry only rotated_from/rotated_to and created_by. A cascade from the
+// end of such a chain still reaches what its first key minted, also when
+// DynamoDB's TTL removed the key in between.
+func TestLegacyChainsCascade(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	a := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)})
+	x := f.mint(t, callerOf(a), manage.CreateRequest{Owner: "bob", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
+	b, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: b.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make them as an older Keygate wrote them, and let TTL take b.
+	for _, id := range []string{a.ID, x.ID, b.ID, c.ID} {
+		if _, err := f.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.table), Key: keyOf(id),
+			UpdateExpression: aws.String("REMOVE lineage, parent_lineage")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(f.table), Key: keyOf(b.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.svc.Revoke(ctx, operator, manage.RevokeRequest{Tenant: "acme", ID: c.ID, Cascade: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.RevokedDescendants, x.ID) {
+		t.Fatalf("cascade from the chain's end revoked %v; want %s, minted by its first key", r.RevokedDescendants, x.ID)
+	}
+}
+
+func keyOf(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "KEY#" + id}, "sk": &types.AttributeValueMemberS{Value: "KEY"},
+	}
+}

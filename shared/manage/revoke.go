@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/shared/keygate"
@@ -187,63 +188,98 @@ func (s *Service) revocations(ctx context.Context, c keygate.Caller, rootID stri
 
 // descendants returns every key minted from root or from any key of its
 // rotation chain, transitively, in breadth-first order. Keys are minted
-// within their creator's tenant, so one pass over the tenant's keys finds
-// them all.
+// within their creator's tenant, so one pass over the tenant's keys (GSI1,
+// then their lineages from the items, which no index carries) finds them.
 //
-// Links go by lineage (the ID a rotation chain shares), so a successor's
-// cascade reaches what its predecessors minted, and a cascade from above
-// reaches through a rotated key whose item DynamoDB's TTL removed. Keys
-// written before lineages were recorded link by created_by: for those, a
-// chain's keys are the listed ones and the keys they were rotated from.
+// A rotation chain is one class of key IDs: joined by each key's lineage
+// (the ID its chain shares) and, for keys written before lineages were
+// recorded, by rotated_from and rotated_to links, which still name an item
+// DynamoDB's TTL removed. A key belongs to the class its parent lineage
+// names, or else the class of the key its created_by names. So a
+// successor's cascade reaches what its predecessors minted, and a cascade
+// from above reaches through rotated items that are gone.
 func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*keygate.Record, error) {
-	byLineage := map[string][]*keygate.Record{} // parent lineage -> keys
-	byCreator := map[string][]*keygate.Record{} // created_by -> keys without a parent lineage
-	chains := map[string][]string{}             // lineage -> key IDs known to be in it
+	var all []*keygate.Record
 	cursor := ""
 	for {
 		recs, next, err := s.store.ListKeys(ctx, keygate.KeyQuery{Tenant: root.Tenant, Limit: MaxListLimit, Cursor: cursor})
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range recs {
-			if r.ParentLineage != "" {
-				byLineage[r.ParentLineage] = append(byLineage[r.ParentLineage], r)
-			} else {
-				byCreator[r.CreatedBy] = append(byCreator[r.CreatedBy], r)
-			}
-			l := r.LineageID()
-			chains[l] = append(chains[l], r.ID)
-			if r.RotatedFrom != "" {
-				chains[l] = append(chains[l], r.RotatedFrom)
-			}
-		}
+		all = append(all, recs...)
 		if next == "" {
 			break
 		}
 		cursor = next
 	}
+	if err := s.store.FillLineage(ctx, all); err != nil {
+		return nil, err
+	}
+	chains := newChains()
+	for _, r := range append(all, root) {
+		chains.join(r.ID, r.LineageID())
+		if r.Lineage == "" {
+			chains.join(r.ID, r.RotatedFrom)
+			chains.join(r.ID, r.RotatedTo)
+		}
+	}
+	children := map[string][]*keygate.Record{} // chain -> keys minted by it
+	for _, r := range all {
+		parent := r.ParentLineage
+		if parent == "" {
+			parent, _ = strings.CutPrefix(r.CreatedBy, "key:")
+		}
+		if parent != "" {
+			c := chains.find(parent)
+			children[c] = append(children[c], r)
+		}
+	}
 	var out []*keygate.Record
 	seen := map[string]bool{root.ID: true}
-	queue := []string{root.LineageID()}
-	done := map[string]bool{root.LineageID(): true}
+	done := map[string]bool{chains.find(root.ID): true}
+	queue := []string{chains.find(root.ID)}
 	for len(queue) > 0 {
-		l := queue[0]
+		c := queue[0]
 		queue = queue[1:]
-		kids := byLineage[l]
-		for _, id := range append([]string{l}, chains[l]...) {
-			kids = append(kids, byCreator[keygate.CreatedByKey(id)]...)
-		}
-		for _, child := range kids {
+		for _, child := range children[c] {
 			if seen[child.ID] {
 				continue
 			}
 			seen[child.ID] = true
 			out = append(out, child)
-			if cl := child.LineageID(); !done[cl] {
-				done[cl] = true
-				queue = append(queue, cl)
+			if cc := chains.find(child.ID); !done[cc] {
+				done[cc] = true
+				queue = append(queue, cc)
 			}
 		}
 	}
 	return out, nil
+}
+
+// chains is a union-find over key IDs: the rotation chains of a tenant.
+type chains map[string]string
+
+func newChains() chains { return chains{} }
+
+func (c chains) find(id string) string {
+	for {
+		p, ok := c[id]
+		if !ok || p == id {
+			return id
+		}
+		if gp, ok := c[p]; ok {
+			c[id] = gp // path halving
+		}
+		id = p
+	}
+}
+
+func (c chains) join(a, b string) {
+	if a == "" || b == "" {
+		return
+	}
+	ra, rb := c.find(a), c.find(b)
+	if ra != rb {
+		c[ra] = rb
+	}
 }

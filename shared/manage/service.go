@@ -32,8 +32,11 @@ type Store interface {
 	// its verifier (management has no use for it); NotFound if none.
 	GetKey(ctx context.Context, id string) (*keygate.Record, error)
 	// ListKeys returns a page of keys and the cursor of the next ("" at
-	// the end). Records from it carry no verifier.
+	// the end). Records from it carry no verifier and no lineage.
 	ListKeys(ctx context.Context, q keygate.KeyQuery) ([]*keygate.Record, string, error)
+	// FillLineage sets the lineage fields of listed records from their
+	// items (strongly consistent).
+	FillLineage(ctx context.Context, recs []*keygate.Record) error
 	// RevokeKeys revokes keys in atomic batches with their audit records,
 	// returning the IDs revoked before an error; a *keygate.ChangedError
 	// if one was revoked meanwhile.

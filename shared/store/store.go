@@ -24,6 +24,7 @@ type DB interface {
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 var _ DB = (*dynamodb.Client)(nil)
@@ -312,12 +313,69 @@ func (s *Store) getKey(ctx context.Context, id string, p *projection) (*keygate.
 }
 
 // keyMetadata is what GetKey reads of a key item: the attributes GSI1
-// projects and the TTL (revoke keeps the earlier of its TTL and the new
-// one), never the verifier. The list function's role may read exactly
+// projects, the lineage and the TTL (revoke keeps the earlier of its TTL
+// and the new one), never the verifier. The list function's role may read exactly
 // these (template.yaml, ListFunction, ReadKeyMetadataOnly;
 // TestKeyReadsMatchTheTemplate), so the list path cannot read a verifier
 // even by mistake.
-var keyMetadata = newProjection(append(slices.Clip(projected), AttrTTL))
+var keyMetadata = newProjection(append(append(slices.Clip(projected), lineageAttrs...), AttrTTL))
+
+// lineageRead is what FillLineage reads of each key item.
+var lineageRead = newProjection(append([]string{"id"}, lineageAttrs...))
+
+// maxBatchGet is BatchGetItem's limit of keys per call.
+const maxBatchGet = 100
+
+// FillLineage sets the lineage fields of recs (records from a listing,
+// which no index projects them into) from their key items, with strongly
+// consistent reads, up to 100 keys a call. A key whose item is gone keeps
+// empty fields.
+func (s *Store) FillLineage(ctx context.Context, recs []*keygate.Record) error {
+	byID := make(map[string]*keygate.Record, len(recs))
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	for start := 0; start < len(recs); start += maxBatchGet {
+		var keys []map[string]types.AttributeValue
+		for _, r := range recs[start:min(start+maxBatchGet, len(recs))] {
+			keys = append(keys, keyItemKey(r.ID))
+		}
+		req := map[string]types.KeysAndAttributes{s.table: {
+			Keys: keys, ConsistentRead: aws.Bool(true), ProjectionExpression: &lineageRead.expr, ExpressionAttributeNames: lineageRead.names,
+		}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt == maxAttempts {
+				return keygate.Errorf(keygate.Unavailable, "reading key lineages: too much contention, try again")
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return classify(fmt.Errorf("read lineages of %d keys: %w", len(keys), err))
+			}
+			for _, item := range out.Responses[s.table] {
+				id, _ := item["id"].(*types.AttributeValueMemberS)
+				if id == nil || byID[id.Value] == nil {
+					continue
+				}
+				r := byID[id.Value]
+				if v, ok := item["lineage"].(*types.AttributeValueMemberS); ok {
+					r.Lineage = v.Value
+				}
+				if v, ok := item["parent_lineage"].(*types.AttributeValueMemberS); ok {
+					r.ParentLineage = v.Value
+				}
+			}
+			// Unprocessed keys (throttling) are asked for again after a
+			// short pause.
+			req = out.UnprocessedKeys
+			if len(req) > 0 {
+				if err := sleep(ctx, time.Duration(10*(attempt+1))*time.Millisecond); err != nil {
+					return keygate.Errorf(keygate.Unavailable, "request cancelled")
+				}
+			}
+		}
+	}
+	return nil
+}
 
 // projection is a ProjectionExpression and its attribute names: each
 // attribute through a placeholder, since name, type, role, owner and ttl

@@ -50,7 +50,14 @@ const (
 // projected lists the non-key attributes GSI1 carries: all key metadata,
 // deliberately not the verifier.
 var projected = []string{"id", "hint", "name", "tenant", "owner", "type", "role", "scopes", "apis",
-	"created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "disabled", "rotated_from", "rotated_to", "rev", "lineage", "parent_lineage"}
+	"created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "disabled", "rotated_from", "rotated_to", "rev"}
+
+// lineageAttrs are key attributes no index carries: cascades read them
+// from the key items (Store.FillLineage). A deployed index's projection
+// cannot be changed (CloudFormation: "Updates are not supported"), so
+// adding them to the indexes would fail every upgrade of an existing
+// stack; TestIndexProjectionsAreFrozen holds the indexes as deployed.
+var lineageAttrs = []string{"lineage", "parent_lineage"}
 
 // TableDefinition is the table Keygate needs, as CreateTable input. make
 // table and the tests create it from here; template.yaml declares the same.

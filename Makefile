@@ -39,7 +39,7 @@ help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
 	@echo "make test                     every check below, against DynamoDB Local (installs what it needs)"
 	@echo "make doctor                   check the prerequisites (Go, Java, Maven, Python, jq, curl) and say how to install them"
-	@echo "make deps                     fetch everything make test needs: DynamoDB Local, venvs, staticcheck, Go modules"
+	@echo "make deps                     fetch everything make test needs: DynamoDB Local, venvs, staticcheck, Go modules, Chromium (apt-get) and axe-core (console-deps), moto_server (moto-deps)"
 	@echo "make lint                     gofmt, go vet, staticcheck and go mod tidy -diff"
 	@echo "make short                    the fast tier: go test -short ./..., Go alone (no Java, Python, browser or network)"
 	@echo "make unit                     every Go test with the race detector, against DynamoDB Local (needs make console-deps once)"
@@ -61,7 +61,8 @@ help:
 	@echo "make help                     this list"
 
 ## deps: everything make test fetches, once each: DynamoDB Local, the SAM
-## and checkov virtualenvs, staticcheck and the Go modules, so that a
+## and checkov virtualenvs, staticcheck, the Go modules, Chromium (apt-get)
+## and axe-core (console-deps) and moto_server (moto-deps), so that a
 ## machine can be prepared ahead of running offline.
 deps: $(DDB) venv $(TOOLS)/staticcheck $(GOMOD) console-deps moto-deps
 
@@ -218,8 +219,9 @@ template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(GO) run ./infra/cmd/ddb table -print | $(VENV)/bin/python infra/sam/check_table.py template.yaml
 	$(VENV)/bin/python infra/sam/check_docs.py docs/attach.md $(SNIPPETS) template.yaml
 
-## events: every shipped event through its function (make invoke's
-## runtime API harness, no Docker), against DynamoDB Local.
+## events: every shipped event through its function under AWS's Runtime
+## Interface Emulator (infra/lambdarun, as make invoke; no Docker), against
+## DynamoDB Local.
 events: $(DDB)
 	TABLE_NAME=keygate-events TOKEN_PREFIX=kg_live_ TOKEN_PEPPER_SECRET_ARN= \
 	  TOKEN_PEPPER=events-check-pepper-not-a-secret-0123456789 \

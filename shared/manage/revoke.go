@@ -34,10 +34,15 @@ const maxRevokeRetries = 5
 // revoked key changes nothing and is not an error (a cascade still reaches
 // descendants that are not yet revoked).
 //
-// A cascade reads the tenant's keys once (GSI1), follows created_by links
-// from the key down, and revokes the unrevoked ones in batches of
-// atomic batches (the store's transactions), with an audit record per key
-// (detail cascade_from). The root goes in the first batch.
+// A cascade first checks, on one listing, that the caller covers every
+// unrevoked descendant (else 403, nothing written), revokes the root on
+// its own, then lists the descendants again (lineages, see descendants)
+// and revokes the unrevoked ones in atomic batches (the store's
+// transactions), with an audit record per key (detail cascade_from),
+// pass after pass until one finds none left. A descendant that appears
+// only in a later pass (GSI1 lags) and that the caller does not cover
+// stops the cascade with 403 after the root and earlier batches were
+// revoked.
 func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeRequest) (*Revoked, error) {
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
 	c, actor, err := s.authority(ctx, c, now)

@@ -39,7 +39,7 @@ type Store interface {
 	FillLineage(ctx context.Context, recs []*keygate.Record) error
 	// RevokeKeys revokes keys in atomic batches with their audit records,
 	// returning the IDs revoked before an error; a *keygate.ChangedError
-	// if one was revoked meanwhile.
+	// if one was revoked meanwhile, a Conflict if actor changed.
 	RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Revocation, actor *keygate.Record) ([]string, error)
 	// RotateKey stores next, old's successor, shortens old's expiry and
 	// passes old's slot to next, with audit records, in one transaction; a

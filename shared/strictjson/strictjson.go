@@ -1,6 +1,7 @@
 // Package strictjson decodes JSON that people write (API clients' request
-// bodies, operators' direct-invocation events, the pepper setting) so that
-// it can mean only one thing.
+// bodies, operators' direct-invocation events) so that it can mean only
+// one thing. (The pepper setting is read by apikey with encoding/json's
+// tokenizer, to keep this package out of the authorizer.)
 //
 // encoding/json matches member names to fields case-insensitively and with
 // Unicode folding ("ſ" for "s", the Kelvin sign for "k"), keeps the last of

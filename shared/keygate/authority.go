@@ -1,6 +1,32 @@
 package keygate
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Authority reads the calling key's item now (get: a strongly consistent
+// read; NotFound if it is gone) and returns the caller as that item says it
+// is (ActingAs) with the item for the write to be conditioned on. An
+// operator, whom IAM vouches for, is returned as is, with no item.
+func Authority(ctx context.Context, c Caller, now time.Time, get func(context.Context, string) (*Record, error)) (Caller, *Record, error) {
+	if c.Operator {
+		return c, nil, nil
+	}
+	r, err := get(ctx, c.KeyID)
+	if ErrorCode(err) == NotFound {
+		return Caller{}, nil, Errorf(Unauthorized, "the calling key no longer exists")
+	}
+	if err != nil {
+		return Caller{}, nil, fmt.Errorf("read the calling key %s: %w", c.KeyID, err)
+	}
+	cur, err := r.ActingAs(c, now)
+	if err != nil {
+		return Caller{}, nil, err
+	}
+	return cur, r, nil
+}
 
 // ActingAs is the caller a mutation decides with: c as its key's item r,
 // read now, says it is. The authorizer's context (c) may be up to its

@@ -174,20 +174,10 @@ func ownKey(c keygate.Caller, r *keygate.Record) bool {
 // be up to its cache TTL stale: a key narrowed, shortened, disabled,
 // revoked or rotated since then acts with what it holds now, or not at all.
 func (s *Service) authority(ctx context.Context, c keygate.Caller, now time.Time) (keygate.Caller, *keygate.Record, error) {
-	if c.Operator {
-		return c, nil, nil
-	}
-	if !apikey.ValidID(c.KeyID) {
+	if !c.Operator && !apikey.ValidID(c.KeyID) {
 		return keygate.Caller{}, nil, keygate.Errorf(keygate.Unauthorized, "the calling key no longer exists")
 	}
-	r, err := s.store.GetKey(ctx, c.KeyID)
-	if keygate.ErrorCode(err) == keygate.NotFound {
-		return keygate.Caller{}, nil, keygate.Errorf(keygate.Unauthorized, "the calling key no longer exists")
-	}
-	if err != nil {
-		return keygate.Caller{}, nil, fmt.Errorf("read the calling key %s: %w", c.KeyID, err)
-	}
-	cur, err := r.ActingAs(c, now)
+	cur, r, err := keygate.Authority(ctx, c, now, s.store.GetKey)
 	if err != nil {
 		return keygate.Caller{}, nil, err
 	}

@@ -68,19 +68,9 @@ func (s *Service) Get(ctx context.Context, c keygate.Caller, tenant string) (key
 // conditioned on that item (the authorizer's context may be stale).
 func (s *Service) Update(ctx context.Context, c keygate.Caller, tenant string, ch Change) (keygate.Settings, error) {
 	now := s.Now()
-	var actor *keygate.Record
-	if !c.Operator {
-		r, err := s.store.GetKey(ctx, c.KeyID)
-		if keygate.ErrorCode(err) == keygate.NotFound {
-			return keygate.Settings{}, keygate.Errorf(keygate.Unauthorized, "the calling key no longer exists")
-		}
-		if err != nil {
-			return keygate.Settings{}, err
-		}
-		if c, err = r.ActingAs(c, now); err != nil {
-			return keygate.Settings{}, err
-		}
-		actor = r
+	c, actor, err := keygate.Authority(ctx, c, now, s.store.GetKey)
+	if err != nil {
+		return keygate.Settings{}, err
 	}
 	if err := allowed(c, tenant); err != nil {
 		return keygate.Settings{}, err

@@ -161,8 +161,6 @@ func FormatNs(ns float64) string {
 	}
 }
 
-// FormatDuration is FormatNs for a time.Duration.
-func FormatDuration(d time.Duration) string { return FormatNs(float64(d.Nanoseconds())) }
 
 // FormatBytes prints a size in MB (10^6 bytes) or kB.
 func FormatBytes(n int64) string {

@@ -39,8 +39,10 @@ func TestIsolation(t *testing.T) {
 			if status, _ := call(t, srv.Endpoint, "ListTables", "{}"); status != http.StatusOK {
 				t.Errorf("ListTables = %d", status)
 			}
-			if srv.Isolated == tt.shareNetwork {
-				t.Errorf("Isolated = %v, want %v", srv.Isolated, !tt.shareNetwork)
+			// Without CAP_SYS_ADMIN (not root) no namespace can be made:
+			// the server must then be the warned fallback, not isolated.
+			if want := !tt.shareNetwork && CanIsolate(); srv.Isolated != want {
+				t.Errorf("Isolated = %v, want %v (namespaces possible: %v)", srv.Isolated, want, CanIsolate())
 			}
 			warnings := 0
 			sc := bufio.NewScanner(strings.NewReader(log.String()))
@@ -50,7 +52,7 @@ func TestIsolation(t *testing.T) {
 				}
 			}
 			exposures := testkit.Exposures(t, p)
-			if tt.shareNetwork {
+			if !srv.Isolated {
 				rule := fmt.Sprintf("iptables -A INPUT -p tcp --dport %d ! -i lo -j DROP", p)
 				if !strings.Contains(srv.Warning, rule) {
 					t.Errorf("Warning = %q, want the rule %q", srv.Warning, rule)

@@ -1,6 +1,7 @@
 package ddblocal
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -35,7 +36,7 @@ func startIsolated(name string, cmd *exec.Cmd, port, innerPort int) (*Process, e
 	p, err := start(name, cmd, "http://"+ln.Addr().String())
 	if err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("%w: %w", errNoNamespace, err)
+		return nil, denied(err)
 	}
 	ns, err := openNetns(p.cmd.Process.Pid)
 	if err == nil {
@@ -48,7 +49,7 @@ func startIsolated(name string, cmd *exec.Cmd, port, innerPort int) (*Process, e
 	if err != nil {
 		_ = p.Stop()
 		ln.Close()
-		return nil, fmt.Errorf("%w: %w", errNoNamespace, err)
+		return nil, denied(err)
 	}
 	inner := net.JoinHostPort("127.0.0.1", strconv.Itoa(innerPort))
 	fwd := newForwarder(ln, func() (net.Conn, error) {
@@ -65,6 +66,34 @@ func startIsolated(name string, cmd *exec.Cmd, port, innerPort int) (*Process, e
 	// one would: clients are refused rather than accepted and hung up on.
 	go func() { <-p.done; p.release() }()
 	return p, nil
+}
+
+// denied wraps err in errNoNamespace if it says this process may not make
+// or enter a network namespace; any other failure (a JVM that died at
+// once, a namespace limit) is returned as it is rather than answered with
+// an exposed server.
+func denied(err error) error {
+	for _, errno := range []syscall.Errno{syscall.EPERM, syscall.EACCES, syscall.EINVAL, syscall.ENOSYS, syscall.EUSERS} {
+		if errors.Is(err, errno) {
+			return fmt.Errorf("%w: %w", errNoNamespace, err)
+		}
+	}
+	return err
+}
+
+// CanIsolate reports whether this process may create and enter a network
+// namespace (CAP_SYS_ADMIN: root, in practice), that is whether StartWith
+// isolates DynamoDB Local or falls back to an exposed server with a
+// warning.
+func CanIsolate() bool {
+	res := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread leaves the new namespace by exiting
+		// with this goroutine.
+		runtime.LockOSThread()
+		res <- unix.Unshare(unix.CLONE_NEWNET)
+	}()
+	return <-res == nil
 }
 
 // netns is a network namespace, held open by a file descriptor so that it

@@ -12,3 +12,6 @@ import (
 func startIsolated(name string, cmd *exec.Cmd, port, innerPort int) (*Process, error) {
 	return nil, fmt.Errorf("%w: %w", errNoNamespace, errors.ErrUnsupported)
 }
+
+// CanIsolate reports false: network namespaces are Linux's.
+func CanIsolate() bool { return false }

@@ -190,6 +190,7 @@ func Start(ctx context.Context, opts Options) (*Runtime, error) {
 	r.cmd = exec.CommandContext(ctx, rie, "--log-level", "info",
 		"--runtime-interface-emulator-address", invokeAddr, "--runtime-api-address", apiAddr, bin)
 	r.cmd.Dir = filepath.Dir(bin)
+	r.cmd.SysProcAttr = procAttr()
 	r.cmd.Env = lambdaEnv(opts, filepath.Dir(bin))
 	r.cmd.Stdout = &lineTap{w: opts.Stdout, see: r.watchStdout}
 	r.cmd.Stderr = &lineTap{w: opts.Stderr, see: r.watchStderr, quiet: true}

@@ -1,3 +1,7 @@
+//go:build linux
+
+// The emulator, and so these tests, run on Linux only.
+
 package lambdarun
 
 import (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/shared/authorizer"
+	"github.com/keygate/keygate/shared/config"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -17,7 +18,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // from the one before it, or from the baseline. Environments run the
 // authorizer's cache policy as shipped unless a scenario says "what-if".
 func Scenarios(seed uint64) []Config {
-	shipped := authorizer.Config{CacheTTL: 5 * time.Second, LastUsedInterval: time.Minute}.CachePolicy()
+	shipped := authorizer.Config{CacheTTL: config.DefaultAuthCacheTTL, LastUsedInterval: config.DefaultLastUsedInterval}.CachePolicy()
 	base := Config{
 		Seconds: 60, Seed: seed,
 		TotalRPS: 20000, Keys: 100000, ZipfS: 1.1, HotRPS: 10000,

@@ -1,11 +1,13 @@
 package testkit
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -68,6 +70,9 @@ func TestExposures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.address, func(t *testing.T) {
 			ln, err := net.Listen("tcp", tt.address)
+			if err != nil && tt.address == "[::1]:0" && (errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT)) {
+				return // a host without IPv6: there is no such socket to read
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,8 +3,9 @@
 // cache tests, a goroutine-safe buffer that captures logs written by
 // handlers running in parallel, HTTP and YAML helpers, the token format and
 // hasher the service tests mint with, Server, the start-once handle on a
-// local stand-in, and (on Linux) LoopbackOnly and the listening-socket
-// readers that check a stand-in is closed to the network. Production code
+// local stand-in, and (on Linux) Exposures and the listening-socket
+// readers (Listeners, SocketInodes) that check a stand-in is closed to the
+// network. Production code
 // never imports it.
 package testkit
 

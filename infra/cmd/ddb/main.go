@@ -42,8 +42,6 @@ func main() {
 	case "table":
 		cli.Main("ddb table", func(ctx context.Context) error { return table(ctx, args, os.Stdout, os.Stderr) })
 	case "run":
-		// Ctrl-C reaches the child through the terminal; we only wait for it.
-		signal.Ignore(syscall.SIGINT)
 		os.Exit(runWith(args, startLocal, os.Stdin, os.Stdout, os.Stderr))
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
@@ -136,8 +134,17 @@ func runWith(args []string, start starter, stdin io.Reader, stdout, stderr io.Wr
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.Env = append(os.Environ(), "DYNAMODB_ENDPOINT="+endpoint)
+	// Ctrl-C reaches the child through the terminal; we only wait for it
+	// and then stop DynamoDB Local. Caught, not ignored: an ignored signal
+	// stays ignored across exec, and the child would never see it.
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, syscall.SIGINT)
+	defer signal.Stop(interrupts)
 	if err := cmd.Run(); err != nil {
 		if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return 128 + int(ws.Signal()) // as a shell reports it
+			}
 			return exit.ExitCode()
 		}
 		fmt.Fprintln(stderr, "ddb run:", err)

@@ -41,6 +41,11 @@ func TestRunWith(t *testing.T) {
 		{"no command", []string{"--"}, nil, 2, "", "usage: ddb run", 0},
 		{"command not found", []string{"--", "/nonexistent/command"}, nil, 1, "", "ddb run:", 1},
 		{"server fails", []string{"--", "true"}, errors.New("no java"), 1, "", "ddb run: no java", 0},
+		// Ctrl-C must reach the command: were SIGINT ignored in it (an
+		// ignored signal stays ignored across exec), the kill would do
+		// nothing and it would exit 0. Its death by a signal is reported as
+		// a shell does (128+2).
+		{"interrupt reaches the command", []string{"--", "sh", "-c", `kill -INT $$; exit 0`}, nil, 130, "", "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

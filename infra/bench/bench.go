@@ -161,7 +161,6 @@ func FormatNs(ns float64) string {
 	}
 }
 
-
 // FormatBytes prints a size in MB (10^6 bytes) or kB.
 func FormatBytes(n int64) string {
 	if n >= 1e6 {

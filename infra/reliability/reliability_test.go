@@ -125,7 +125,8 @@ func (s *stack) direct(t *testing.T, fn httpapi.Function, event string) map[stri
 func (s *stack) proxy(t *testing.T, fn httpapi.Function, admin *manage.Created, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	ev := events.APIGatewayProxyRequest{HTTPMethod: method, Path: path, Body: body, Headers: map[string]string{"Content-Type": "application/json"},
-		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r-1", Authorizer: map[string]any{
+		// As API Gateway sends it: the API and stage it came through.
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r-1", APIID: "kglocal001", Stage: "local", Authorizer: map[string]any{
 			"key_id": admin.ID, "tenant": admin.Tenant, "owner": admin.Owner, "type": "user", "role": "admin", "scopes": `["* /*"]`, "apis": `["*"]`}}}
 	raw, _ := json.Marshal(ev)
 	out, err := s.fns[fn].Handle(context.Background(), raw)

@@ -131,3 +131,39 @@ func TestIndexProjectionsAreFrozen(t *testing.T) {
 		}
 	}
 }
+
+// TestMutatingFunctionsMayConditionCheck: every mutation by a key carries a
+// condition check on the calling key's item (actorCheck) in its
+// transaction, which IAM allows only with dynamodb:ConditionCheckItem.
+// DynamoDB Local enforces no IAM, so without this check a role missing it
+// would pass every other test and fail every key-made change in AWS.
+func TestMutatingFunctionsMayConditionCheck(t *testing.T) {
+	src, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	resources := testkit.YAMLChild(doc.Content[0], "Resources")
+	// CreateFunction: create and rotate; RevokeFunction: revoke, update and
+	// PUT /v1/settings.
+	for _, fn := range []string{"CreateFunction", "RevokeFunction"} {
+		allowed := false
+		for _, policy := range testkit.YAMLChild(testkit.YAMLChild(testkit.YAMLChild(resources, fn), "Properties"), "Policies").Content {
+			for _, st := range testkit.YAMLChild(policy, "Statement").Content {
+				action := testkit.YAMLChild(st, "Action")
+				if action == nil {
+					continue
+				}
+				for _, a := range append([]*yaml.Node{action}, action.Content...) {
+					allowed = allowed || a.Value == "dynamodb:ConditionCheckItem"
+				}
+			}
+		}
+		if !allowed {
+			t.Errorf("%s may not dynamodb:ConditionCheckItem: its key-made changes would be denied in AWS", fn)
+		}
+	}
+}

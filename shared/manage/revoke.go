@@ -220,12 +220,12 @@ func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*key
 	if err := s.store.FillLineage(ctx, all); err != nil {
 		return nil, err
 	}
-	chains := newChains()
+	rc := chains{}
 	for _, r := range append(all, root) {
-		chains.join(r.ID, r.LineageID())
+		rc.join(r.ID, r.LineageID())
 		if r.Lineage == "" {
-			chains.join(r.ID, r.RotatedFrom)
-			chains.join(r.ID, r.RotatedTo)
+			rc.join(r.ID, r.RotatedFrom)
+			rc.join(r.ID, r.RotatedTo)
 		}
 	}
 	children := map[string][]*keygate.Record{} // chain -> keys minted by it
@@ -235,14 +235,14 @@ func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*key
 			parent, _ = strings.CutPrefix(r.CreatedBy, "key:")
 		}
 		if parent != "" {
-			c := chains.find(parent)
+			c := rc.find(parent)
 			children[c] = append(children[c], r)
 		}
 	}
 	var out []*keygate.Record
 	seen := map[string]bool{root.ID: true}
-	done := map[string]bool{chains.find(root.ID): true}
-	queue := []string{chains.find(root.ID)}
+	done := map[string]bool{rc.find(root.ID): true}
+	queue := []string{rc.find(root.ID)}
 	for len(queue) > 0 {
 		c := queue[0]
 		queue = queue[1:]
@@ -252,7 +252,7 @@ func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*key
 			}
 			seen[child.ID] = true
 			out = append(out, child)
-			if cc := chains.find(child.ID); !done[cc] {
+			if cc := rc.find(child.ID); !done[cc] {
 				done[cc] = true
 				queue = append(queue, cc)
 			}
@@ -263,8 +263,6 @@ func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*key
 
 // chains is a union-find over key IDs: the rotation chains of a tenant.
 type chains map[string]string
-
-func newChains() chains { return chains{} }
 
 func (c chains) find(id string) string {
 	for {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -189,35 +188,14 @@ func keyOf(item map[string]types.AttributeValue) string {
 	return pk.Value + "\x00" + sk.Value
 }
 
-// metadata is what GetKey reads of a key: every attribute but the
-// verifier (and the index keys), so the lifecycle functions' role can be
-// limited to exactly these (template.yaml, dynamodb:Attributes).
-var metadata = func() (expr string, names map[string]string) {
-	names = map[string]string{}
-	parts := make([]string, len(projected))
-	for i, a := range projected {
-		n := "#a" + strconv.Itoa(i)
-		names[n], parts[i] = a, n
-	}
-	return strings.Join(parts, ", "), names
-}
+// eventMetadata is what the lifecycle functions read of a key: the
+// attributes GSI1 projects, never the verifier, so their role can be
+// limited to exactly these (template.yaml, dynamodb:Attributes;
+// TestKeyReadsMatchTheTemplate).
+var eventMetadata = newProjection(projected)
 
 // GetKey reads a key's metadata with a strongly consistent read, never
 // its verifier. A missing key is a NotFound error.
 func (l *Lifecycle) GetKey(ctx context.Context, id string) (*keygate.Record, error) {
-	expr, names := metadata()
-	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                &l.table,
-		Key:                      keyItemKey(id),
-		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     &expr,
-		ExpressionAttributeNames: names,
-	})
-	if err != nil {
-		return nil, classify(fmt.Errorf("get key %s: %w", id, err))
-	}
-	if out.Item == nil {
-		return nil, keygate.Errorf(keygate.NotFound, "key not found")
-	}
-	return unmarshalRecord(out.Item)
+	return l.getKey(ctx, id, &eventMetadata)
 }

@@ -70,8 +70,8 @@ func TestKeyReadsMatchTheTemplate(t *testing.T) {
 	}
 	resources := testkit.YAMLChild(doc.Content[0], "Resources")
 	for fn, read := range map[string][]string{
-		"ListFunction":   keyMetadata.attrs, // Store.GetKey
-		"StreamFunction": projected,         // Lifecycle.GetKey
+		"ListFunction":   keyMetadata.attrs,   // Store.GetKey
+		"StreamFunction": eventMetadata.attrs, // Lifecycle.GetKey
 	} {
 		allowed := readKeyMetadataOnly(t, testkit.YAMLChild(resources, fn))
 		want := append([]string{AttrPK, AttrSK}, read...)

@@ -65,7 +65,8 @@ func rotatedUpdate(table string, old *keygate.Record, next string, expires time.
 	values := map[string]types.AttributeValue{
 		":exp": attrS(formatTime(expires)), ":ttl": attrN(ttl), ":next": attrS(next), ":rev1": attrN(old.Rev + 1),
 	}
-	// Not disabled either: a key rotating itself is its own minter.
+	// Not disabled either: a disabled key is enabled before it is rotated.
+	// (A key rotating itself adds the whole actor condition: mint.)
 	cond := "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rotated_to) AND attribute_not_exists(disabled) AND " + revCondition(old.Rev, values)
 	return &types.Update{
 		TableName:                 &table,

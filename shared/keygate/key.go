@@ -58,6 +58,9 @@ type Key struct {
 	Enabled bool `json:"enabled"`
 	// RotatedFrom is the key this one replaced by rotation.
 	RotatedFrom string `json:"rotated_from,omitempty"`
+	// Leaked is the first report that the key's token was found in
+	// public (nil if none): set once, whatever the tenant's leak action.
+	Leaked *Leak `json:"leaked,omitempty"`
 	// RotatedTo is the key that replaced this one; set once, so a key is
 	// rotated at most once.
 	RotatedTo string `json:"rotated_to,omitempty"`
@@ -164,4 +167,15 @@ func ValidName(s string) bool {
 		}
 	}
 	return true
+}
+
+// Leak is a report that a key's token was found in public: by GitHub's
+// secret scanning, at URL (which may be empty), in Source ("content",
+// "commit", "issue_comment", …), matched as the pattern named Type.
+// At is when Keygate received it (alerts carry no time of their own).
+type Leak struct {
+	At     time.Time `json:"at"`
+	URL    string    `json:"url"`
+	Source string    `json:"source"`
+	Type   string    `json:"type"`
 }

@@ -23,7 +23,17 @@ const (
 	ActionRotated = "rotated"
 	ActionUpdated = "updated"
 	ActionExpired = "expired"
+	// ActionLeaked records a secret-scanning report of the key's token;
+	// it is written once per key (the first report), whatever the tenant
+	// does about it.
+	ActionLeaked = "leaked"
 )
+
+// ActorSecretScanning is the actor of what a secret-scanning alert does:
+// the "leaked" audit record and, under the "revoke" leak action, the
+// revocations. Nobody holding a key acted; the alert's signature was
+// the credential.
+const ActorSecretScanning = "keygate:secret-scanning"
 
 // Audit is one record of a change, written in the same transaction as the
 // change itself.

@@ -15,7 +15,26 @@ type Settings struct {
 	// ReminderDays are the reminder windows in days before expiry,
 	// largest first; empty means the deployment's default.
 	ReminderDays []int `json:"reminder_days"`
+	// LeakAction is what a secret-scanning report of one of the tenant's
+	// keys does: LeakRevoke (also for "") or LeakNotify.
+	LeakAction string `json:"leak_action"`
+	// LeakCascade, with LeakRevoke, also revokes every key minted from
+	// the leaked one, transitively.
+	LeakCascade bool `json:"leak_cascade"`
 }
+
+// Leak actions.
+const (
+	// LeakRevoke revokes a leaked key (the default): a token found in
+	// public is compromised.
+	LeakRevoke = "revoke"
+	// LeakNotify only records and reports the leak, for tenants that
+	// would rather rotate on their own schedule.
+	LeakNotify = "notify"
+)
+
+// Revokes reports whether a leak of one of the tenant's keys revokes it.
+func (s Settings) Revokes() bool { return s.LeakAction != LeakNotify }
 
 // Limits of the settings.
 const (

@@ -70,8 +70,16 @@ func ValidEmail(s string) bool {
 	return true
 }
 
-// Check validates s and puts its windows in canonical order.
+// Check validates s, puts its windows in canonical order and names the
+// default leak action ("" becomes LeakRevoke).
 func (s *Settings) Check() error {
+	switch s.LeakAction {
+	case "":
+		s.LeakAction = LeakRevoke
+	case LeakRevoke, LeakNotify:
+	default:
+		return Errorf(Invalid, "leak_action must be revoke or notify")
+	}
 	if s.OwnerEmail != "" && !ValidEmail(s.OwnerEmail) {
 		return Errorf(Invalid, "owner_email is not an e-mail address")
 	}

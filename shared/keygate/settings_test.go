@@ -19,3 +19,34 @@ func TestValidEmail(t *testing.T) {
 		}
 	}
 }
+
+func TestSettingsCheckLeakAction(t *testing.T) {
+	for _, tt := range []struct {
+		action, want string
+		revokes      bool
+		code         keygate.Code // "" for valid
+	}{
+		{"", keygate.LeakRevoke, true, ""},
+		{"revoke", keygate.LeakRevoke, true, ""},
+		{"notify", keygate.LeakNotify, false, ""},
+		{"Revoke", "", false, keygate.Invalid},
+		{"ignore", "", false, keygate.Invalid},
+	} {
+		t.Run(tt.action, func(t *testing.T) {
+			s := keygate.Settings{LeakAction: tt.action, LeakCascade: true}
+			err := s.Check()
+			if tt.code != "" {
+				if keygate.ErrorCode(err) != tt.code || !strings.Contains(err.Error(), "leak_action must be revoke or notify") {
+					t.Fatalf("Check() = %v, want %s about leak_action", err, tt.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.LeakAction != tt.want || s.Revokes() != tt.revokes || !s.LeakCascade {
+				t.Fatalf("after Check: %+v (Revokes %v), want leak_action %q, Revokes %v", s, s.Revokes(), tt.want, tt.revokes)
+			}
+		})
+	}
+}

@@ -114,6 +114,11 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 	if r.ParentLineage != "" {
 		item["parent_lineage"] = attrS(r.ParentLineage)
 	}
+	if r.Leaked != nil {
+		for name, v := range leakItem(*r.Leaked) {
+			item[name] = v
+		}
+	}
 	if r.Rev > 0 {
 		item["rev"] = attrN(r.Rev)
 	}
@@ -121,6 +126,14 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 		item[AttrTTL] = attrN(r.TTL)
 	}
 	return item
+}
+
+// leakItem is l as the key item's attributes (leakAttrs). The URL may be
+// empty: DynamoDB keeps empty strings outside keys.
+func leakItem(l keygate.Leak) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"leaked_at": attrS(formatTime(l.At)), "leak_url": attrS(l.URL), "leak_source": attrS(l.Source), "leak_type": attrS(l.Type),
+	}
 }
 
 // decoder collects the first problem while reading an item, so a corrupt
@@ -227,6 +240,9 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*keygate.Record, err
 	r.RotatedTo = d.str("rotated_to", false)
 	r.Lineage = d.str("lineage", false)
 	r.ParentLineage = d.str("parent_lineage", false)
+	if at := d.time("leaked_at"); at != nil {
+		r.Leaked = &keygate.Leak{At: *at, URL: d.str("leak_url", false), Source: d.str("leak_source", false), Type: d.str("leak_type", false)}
+	}
 	r.Rev = d.num("rev")
 	r.Scopes = d.list("scopes")
 	// A key without apis (written before keys were bound to APIs) may call

@@ -116,29 +116,36 @@ func settingsKey(tenant string) map[string]types.AttributeValue {
 }
 
 // Settings reads tenant's settings; a tenant without any has the zero
-// value.
-func (l *Lifecycle) Settings(ctx context.Context, tenant string) (keygate.Settings, error) {
-	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &l.table, Key: settingsKey(tenant), ConsistentRead: aws.Bool(true)})
+// value, and settings written before leak actions existed have none (""
+// revokes, keygate.Settings.Revokes). It is Store's, not Lifecycle's
+// alone: the management side reads a tenant's leak action too
+// (manage.Service.ReportLeak), and Lifecycle has it by embedding.
+func (s *Store) Settings(ctx context.Context, tenant string) (keygate.Settings, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: settingsKey(tenant), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return keygate.Settings{}, classify(fmt.Errorf("read settings of %s: %w", tenant, err))
 	}
-	var s keygate.Settings
+	var set keygate.Settings
 	if out.Item == nil {
-		return s, nil
+		return set, nil
 	}
 	d := decoder{item: out.Item}
-	s.OwnerEmail = d.str("owner_email", false)
+	set.OwnerEmail = d.str("owner_email", false)
 	for _, v := range d.list("reminder_days") {
 		n, err := strconv.Atoi(v)
 		if err != nil && d.err == nil {
 			d.err = fmt.Errorf("reminder_days: %w", err)
 		}
-		s.ReminderDays = append(s.ReminderDays, n)
+		set.ReminderDays = append(set.ReminderDays, n)
+	}
+	set.LeakAction = d.str("leak_action", false)
+	if b, ok := out.Item["leak_cascade"].(*types.AttributeValueMemberBOOL); ok {
+		set.LeakCascade = b.Value
 	}
 	if d.err != nil {
 		return keygate.Settings{}, fmt.Errorf("read settings of %s: %w", tenant, d.err)
 	}
-	return s, nil
+	return set, nil
 }
 
 // PutSettings replaces tenant's settings; with an actor (a key, not an
@@ -154,6 +161,10 @@ func (l *Lifecycle) PutSettings(ctx context.Context, tenant string, s keygate.Se
 		days[i] = strconv.Itoa(d)
 	}
 	item["reminder_days"] = attrList(days)
+	if s.LeakAction != "" {
+		item["leak_action"] = attrS(s.LeakAction)
+	}
+	item["leak_cascade"] = &types.AttributeValueMemberBOOL{Value: s.LeakCascade}
 	if actor == nil {
 		if _, err := l.ldb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &l.table, Item: item}); err != nil {
 			return classify(fmt.Errorf("write settings of %s: %w", tenant, err))
@@ -189,10 +200,10 @@ func keyOf(item map[string]types.AttributeValue) string {
 }
 
 // eventMetadata is what the lifecycle functions read of a key: the
-// attributes GSI1 projects, never the verifier, so their role can be
-// limited to exactly these (template.yaml, dynamodb:Attributes;
-// TestKeyReadsMatchTheTemplate).
-var eventMetadata = newProjection(projected)
+// attributes GSI1 projects and the leak report, never the verifier, so
+// their role can be limited to exactly these (template.yaml,
+// dynamodb:Attributes; TestKeyReadsMatchTheTemplate).
+var eventMetadata = newProjection(slices.Concat(projected, leakAttrs))
 
 // GetKey reads a key's metadata with a strongly consistent read, never
 // its verifier. A missing key is a NotFound error.

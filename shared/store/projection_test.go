@@ -13,9 +13,10 @@ import (
 
 // TestGSI1ProjectsEveryKeyAttribute: listings read keys from GSI1, so every
 // attribute a key item can hold must be projected there, except the
-// verifier (which the list path must never read) and the TTL. A field added
-// to the item but not to the index would read back empty in every listing
-// and every cascade.
+// verifier (which the list path must never read), the TTL, and what was
+// added after the index was deployed (the lineage, the leak report), which
+// is read from the items. A field added to the item but nowhere else would
+// read back empty in every listing and every cascade.
 func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 	at := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	r := &keygate.Record{
@@ -25,6 +26,7 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 			CreatedAt: at, CreatedBy: "operator", ExpiresAt: &at, LastUsedAt: &at, RevokedAt: &at,
 			Enabled: false, RotatedFrom: "1wjfyYDZHtumHlgsO", RotatedTo: "2wjfyYDZHtumHlgsO", Rev: 3,
 			Lineage: "3wjfyYDZHtumHlgsO", ParentLineage: "4wjfyYDZHtumHlgsO",
+			Leaked: &keygate.Leak{At: at, URL: "https://github.com/o/r/blob/x/k.env", Source: "content", Type: "keygate_api_key"},
 		},
 		Verifier: "hmac-sha256$x",
 		TTL:      1,
@@ -38,6 +40,9 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 		if slices.Contains(lineageAttrs, name) {
 			continue // read from the items by FillLineage
 		}
+		if slices.Contains(leakAttrs, name) {
+			continue // read from the key's own item (GetKey), never listed
+		}
 		if !slices.Contains(projected, name) {
 			t.Errorf("key attribute %q is not projected into %s", name, GSI1)
 		}
@@ -49,7 +54,7 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Enabled || back.RotatedFrom != r.RotatedFrom || back.RotatedTo != r.RotatedTo || back.Rev != 3 || back.Lineage != r.Lineage || back.ParentLineage != r.ParentLineage || !slices.Equal(back.APIs, r.APIs) {
+	if back.Enabled || back.RotatedFrom != r.RotatedFrom || back.RotatedTo != r.RotatedTo || back.Rev != 3 || back.Lineage != r.Lineage || back.ParentLineage != r.ParentLineage || !slices.Equal(back.APIs, r.APIs) || back.Leaked == nil || *back.Leaked != *r.Leaked {
 		t.Fatalf("round trip lost fields: %+v", back.Key)
 	}
 }

@@ -313,12 +313,12 @@ func (s *Store) getKey(ctx context.Context, id string, p *projection) (*keygate.
 }
 
 // keyMetadata is what GetKey reads of a key item: the attributes GSI1
-// projects, the lineage and the TTL (revoke keeps the earlier of its TTL
-// and the new one), never the verifier. The list function's role may read exactly
+// projects, the lineage, the leak report and the TTL (revoke keeps the
+// earlier of its TTL and the new one), never the verifier. The list function's role may read exactly
 // these (template.yaml, ListFunction, ReadKeyMetadataOnly;
 // TestKeyReadsMatchTheTemplate), so the list path cannot read a verifier
 // even by mistake.
-var keyMetadata = newProjection(append(append(slices.Clip(projected), lineageAttrs...), AttrTTL))
+var keyMetadata = newProjection(slices.Concat(projected, lineageAttrs, leakAttrs, []string{AttrTTL}))
 
 // lineageRead is what FillLineage reads of each key item.
 var lineageRead = newProjection(append([]string{"id"}, lineageAttrs...))
@@ -490,10 +490,44 @@ func (s *Store) RevokeKeys(ctx context.Context, at time.Time, revs []keygate.Rev
 }
 
 func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Revocation, actor *keygate.Record) error {
-	items := make([]types.TransactWriteItem, 0, 3*len(revs)+1)
-	actorAt := -1
-	// owners[i] is the key whose condition items[i] holds, "" for others.
-	var owners []string
+	items, owners, actorAt := s.revokeWrites(at, revs, actor)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	reasons := cancellationReasons(err, len(items))
+	if reasons == nil {
+		return classify(fmt.Errorf("revoke %d keys: %w", len(revs), err))
+	}
+	if actorAt >= 0 && reasons[actorAt] == "ConditionalCheckFailed" {
+		return errActorChanged
+	}
+	for i, code := range reasons {
+		if code != "ConditionalCheckFailed" {
+			continue
+		}
+		if owners[i] != "" {
+			return &keygate.ChangedError{ID: owners[i]}
+		}
+		return fmt.Errorf("revoke %d keys: audit record exists or slots item missing", len(revs))
+	}
+	if slices.Contains(reasons, "TransactionConflict") {
+		// A parallel create or revoke for the same owner holds the slots
+		// item (or a key): retryable, not a server fault.
+		return keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
+	}
+	return classify(fmt.Errorf("revoke %d keys: %w", len(revs), err))
+}
+
+// revokeWrites are the writes that revoke revs in one transaction: per
+// key, its update (revoked_at and the shortened TTL, on condition that it
+// exists unrevoked) followed by its audit record, then one update per slots item
+// releasing the keys' slots, and the actor's check unless a key among revs
+// is the actor. owners[i] is the key whose condition items[i] holds, ""
+// for the others; actorAt is the item holding the actor, -1 for none.
+func (s *Store) revokeWrites(at time.Time, revs []keygate.Revocation, actor *keygate.Record) (items []types.TransactWriteItem, owners []string, actorAt int) {
+	items = make([]types.TransactWriteItem, 0, 3*len(revs)+1)
+	actorAt = -1
 	slots := map[string][]string{} // slots PK -> key IDs leaving it
 	var slotOrder []string
 	for _, rv := range revs {
@@ -545,32 +579,7 @@ func (s *Store) revokeBatch(ctx context.Context, at time.Time, revs []keygate.Re
 		items = append(items, actorCheck(s.table, actor, at))
 		owners = append(owners, "")
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err == nil {
-		return nil
-	}
-	reasons := cancellationReasons(err, len(items))
-	if reasons == nil {
-		return classify(fmt.Errorf("revoke %d keys: %w", len(revs), err))
-	}
-	if actorAt >= 0 && reasons[actorAt] == "ConditionalCheckFailed" {
-		return errActorChanged
-	}
-	for i, code := range reasons {
-		if code != "ConditionalCheckFailed" {
-			continue
-		}
-		if owners[i] != "" {
-			return &keygate.ChangedError{ID: owners[i]}
-		}
-		return fmt.Errorf("revoke %d keys: audit record exists or slots item missing", len(revs))
-	}
-	if slices.Contains(reasons, "TransactionConflict") {
-		// A parallel create or revoke for the same owner holds the slots
-		// item (or a key): retryable, not a server fault.
-		return keygate.Errorf(keygate.Unavailable, "key is being changed, try again")
-	}
-	return classify(fmt.Errorf("revoke %d keys: %w", len(revs), err))
+	return items, owners, actorAt
 }
 
 // TouchLastUsed sets last_used_at to at unless it is already later than

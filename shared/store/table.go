@@ -59,6 +59,12 @@ var projected = []string{"id", "hint", "name", "tenant", "owner", "type", "role"
 // stack; TestIndexProjectionsAreFrozen holds the indexes as deployed.
 var lineageAttrs = []string{"lineage", "parent_lineage"}
 
+// leakAttrs are the first secret-scanning report of a key (keygate.Leak),
+// set once by RecordLeak. No index carries them either (for the same
+// reason): a key's own reads (GetKey, the lifecycle events) show them,
+// listings do not.
+var leakAttrs = []string{"leaked_at", "leak_url", "leak_source", "leak_type"}
+
 // TableDefinition is the table Keygate needs, as CreateTable input. make
 // table and the tests create it from here; template.yaml declares the same.
 func TableDefinition(name string) *dynamodb.CreateTableInput {

@@ -71,44 +71,23 @@ func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeReques
 	// checks a minting key is active), so the listing below can only grow
 	// by keys committed before that, which repeated passes catch even
 	// while GSI1 lags.
-	revoked, err := s.revokeAll(ctx, c, actor, r.ID, []*keygate.Record{r}, now)
+	by := revoker{actor: c.Name()}
+	revoked, err := s.revokeAll(ctx, by, actor, r.ID, []*keygate.Record{r}, now)
 	if err != nil {
 		return nil, err
 	}
 	if req.Cascade {
-		for pass := 0; pass < maxCascadePasses; pass++ {
-			desc, err := s.descendants(ctx, r)
-			if err != nil {
-				return nil, fmt.Errorf("revoke key %s: %w", r.ID, err)
+		// Children are minted within their creator's scopes, but a key may
+		// have narrowed its own since: it still revokes only keys it
+		// covers.
+		allow := func(d *keygate.Record) error {
+			if ok, err := covers(c, &d.Key); err != nil || !ok {
+				return keygate.Errorf(keygate.Forbidden, "key %s was revoked, but its descendant %s is wider than the calling key: revoke it with a key that covers it", r.ID, d.ID)
 			}
-			var pending []*keygate.Record
-			for _, d := range desc {
-				if d.RevokedAt == nil && !slices.Contains(revoked, d.ID) {
-					pending = append(pending, d)
-				}
-			}
-			if len(pending) == 0 {
-				break
-			}
-			for _, d := range pending {
-				// Children are minted within their creator's scopes, but a
-				// key may have narrowed its own since: it still revokes only
-				// keys it covers.
-				if ok, err := covers(c, &d.Key); err != nil || !ok {
-					return nil, keygate.Errorf(keygate.Forbidden, "key %s was revoked, but its descendant %s is wider than the calling key: revoke it with a key that covers it", r.ID, d.ID)
-				}
-			}
-			if actor != nil && slices.Contains(revoked, actor.ID) {
-				// The calling key revoked itself in an earlier batch of this
-				// cascade, conditioned on its item as read: the rest of the
-				// cascade is that same decision, and only takes power away.
-				actor = nil
-			}
-			done, err := s.revokeAll(ctx, c, actor, r.ID, pending, now)
-			revoked = append(revoked, done...)
-			if err != nil {
-				return nil, err
-			}
+			return nil
+		}
+		if revoked, err = s.cascade(ctx, by, actor, r, revoked, allow, now); err != nil {
+			return nil, err
 		}
 	}
 	root, err := s.store.GetKey(ctx, r.ID)
@@ -127,13 +106,63 @@ func (s *Service) Revoke(ctx context.Context, c keygate.Caller, req RevokeReques
 // maxCascadePasses bounds the listings of one cascade.
 const maxCascadePasses = 5
 
+// cascade revokes root's unrevoked descendants (see descendants) after
+// root itself, pass after pass until one finds none left, and returns
+// revoked (the IDs revoked so far) with the ones it revoked. allow, if
+// set, is asked about every descendant of a pass before the pass writes
+// anything; its error stops the cascade. actor is the acting key as read
+// (nil for an operator or an alert).
+func (s *Service) cascade(ctx context.Context, by revoker, actor, root *keygate.Record, revoked []string, allow func(*keygate.Record) error, now time.Time) ([]string, error) {
+	for pass := 0; pass < maxCascadePasses; pass++ {
+		desc, err := s.descendants(ctx, root)
+		if err != nil {
+			return revoked, fmt.Errorf("revoke key %s: %w", root.ID, err)
+		}
+		var pending []*keygate.Record
+		for _, d := range desc {
+			if d.RevokedAt == nil && !slices.Contains(revoked, d.ID) {
+				pending = append(pending, d)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		for _, d := range pending {
+			if allow != nil {
+				if err := allow(d); err != nil {
+					return revoked, err
+				}
+			}
+		}
+		if actor != nil && slices.Contains(revoked, actor.ID) {
+			// The calling key revoked itself in an earlier batch of this
+			// cascade, conditioned on its item as read: the rest of the
+			// cascade is that same decision, and only takes power away.
+			actor = nil
+		}
+		done, err := s.revokeAll(ctx, by, actor, root.ID, pending, now)
+		revoked = append(revoked, done...)
+		if err != nil {
+			return revoked, err
+		}
+	}
+	return revoked, nil
+}
+
+// revoker is who revokes, and why, as the audit records say: the actor
+// (keygate.Caller.Name, or keygate.ActorSecretScanning) and, if set, a
+// reason (detail "reason").
+type revoker struct {
+	actor, reason string
+}
+
 // revokeAll revokes the unrevoked keys of targets in atomic batches,
 // reading again and leaving out any that someone else revoked meanwhile,
 // and returns the IDs it revoked.
 //
 // The acting key, if it is among targets, goes last: once it is revoked it
 // acts on nothing more.
-func (s *Service) revokeAll(ctx context.Context, c keygate.Caller, actor *keygate.Record, rootID string, targets []*keygate.Record, now time.Time) ([]string, error) {
+func (s *Service) revokeAll(ctx context.Context, by revoker, actor *keygate.Record, rootID string, targets []*keygate.Record, now time.Time) ([]string, error) {
 	if actor != nil {
 		if i := slices.IndexFunc(targets, func(t *keygate.Record) bool { return t.ID == actor.ID }); i >= 0 {
 			targets = append(slices.Delete(slices.Clone(targets), i, i+1), actor)
@@ -150,7 +179,7 @@ func (s *Service) revokeAll(ctx context.Context, c keygate.Caller, actor *keygat
 		if len(pending) == 0 {
 			return revoked, nil
 		}
-		done, err := s.store.RevokeKeys(ctx, now, s.revocations(ctx, c, rootID, pending, now), actor)
+		done, err := s.store.RevokeKeys(ctx, now, s.revocations(ctx, by, rootID, pending, now), actor)
 		revoked = append(revoked, done...)
 		var changed *keygate.ChangedError
 		if !errors.As(err, &changed) {
@@ -173,18 +202,24 @@ func (s *Service) revokeAll(ctx context.Context, c keygate.Caller, actor *keygat
 }
 
 // revocations are the writes that revoke recs: each with its TTL shortened
-// to the retention and its audit record, which names the cascade's root
-// for every key but the root itself.
-func (s *Service) revocations(ctx context.Context, c keygate.Caller, rootID string, recs []*keygate.Record, now time.Time) []keygate.Revocation {
+// to the retention and its audit record by by, which names the cascade's
+// root for every key but the root itself, and by's reason if it has one.
+func (s *Service) revocations(ctx context.Context, by revoker, rootID string, recs []*keygate.Record, now time.Time) []keygate.Revocation {
 	revs := make([]keygate.Revocation, len(recs))
 	for i, r := range recs {
 		ttl := now.Add(s.cfg.Retention).Unix()
 		if r.TTL > 0 && r.TTL < ttl {
 			ttl = r.TTL
 		}
-		audit := keygate.Audit{Action: keygate.ActionRevoked, KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now}
+		audit := keygate.Audit{Action: keygate.ActionRevoked, KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: by.actor, RequestID: requestID(ctx), At: now}
+		if r.ID != rootID || by.reason != "" {
+			audit.Detail = map[string]string{}
+		}
 		if r.ID != rootID {
-			audit.Detail = map[string]string{"cascade_from": rootID}
+			audit.Detail["cascade_from"] = rootID
+		}
+		if by.reason != "" {
+			audit.Detail["reason"] = by.reason
 		}
 		revs[i] = keygate.Revocation{Record: r, TTL: ttl, Audit: audit}
 	}

@@ -1,6 +1,6 @@
 // Package manage implements key management: create, list, get, update,
-// rotate, revoke and the audit trail, with the rules of tenancy, roles,
-// scopes, APIs, expiry, lineage and limits. Every mutation decides with the
+// rotate, revoke, leak reports and the audit trail, with the rules of
+// tenancy, roles, scopes, APIs, expiry, lineage and limits. Every mutation decides with the
 // acting key's item as it is now and conditions its write on it. Handlers
 // translate events into these calls; the store persists the results.
 package manage
@@ -52,6 +52,15 @@ type Store interface {
 	Replay(ctx context.Context, pk string, now time.Time) (*keygate.Replay, error)
 	// ListAudit returns audit records newest first and the next cursor.
 	ListAudit(ctx context.Context, q keygate.AuditQuery) ([]keygate.Audit, string, error)
+	// Settings reads a tenant's settings (the zero value if it has none):
+	// its leak action.
+	Settings(ctx context.Context, tenant string) (keygate.Settings, error)
+	// RecordLeak records l, the first report of r's token found in public,
+	// with its leaked audit record and, if revoke is set, r's revocation
+	// (as RevokeKeys writes it), in one transaction. It reports whether it
+	// wrote: (false, nil) if r was reported before or is gone; a
+	// *keygate.ChangedError if revoke is set and r was revoked meanwhile.
+	RecordLeak(ctx context.Context, r *keygate.Record, l keygate.Leak, leaked keygate.Audit, revoke *keygate.Revocation, now time.Time) (bool, error)
 }
 
 // Config holds the service's settings. Zero Now and Random mean the real

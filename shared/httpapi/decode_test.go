@@ -71,7 +71,7 @@ func TestDecodeBodyNames(t *testing.T) {
 		{manage.CreateRequest{}, create},
 		{manage.RotateRequest{}, []string{"grace_seconds"}},
 		{manage.UpdateRequest{}, []string{"enabled", "expires_at", "name", "scopes"}},
-		{settings.Change{}, []string{"owner_email", "reminder_days"}},
+		{settings.Change{}, []string{"leak_action", "leak_cascade", "owner_email", "reminder_days"}},
 		{directCreate{}, slices.Concat(create, []string{"actor", "idempotency_key", "op", "tenant"})},
 		{directRotate{}, []string{"actor", "grace_seconds", "id", "idempotency_key", "op", "tenant"}},
 		{directList{}, []string{"actor", "cursor", "id", "limit", "op", "owner", "status", "tenant"}},

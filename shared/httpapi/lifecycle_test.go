@@ -110,7 +110,8 @@ func TestRotateUpdateAuditOverHTTP(t *testing.T) {
 }
 
 // TestSettingsOverHTTP: tenant admins read and change their tenant's
-// notification settings; viewers cannot; bad values change nothing.
+// settings (notifications, leak action); viewers cannot; bad values change
+// nothing.
 func TestSettingsOverHTTP(t *testing.T) {
 	e := newEnv(t)
 	admin := callerOf(t, e.direct(t, httpapi.Create, `{"tenant":"acme","owner":"alice","role":"admin"}`))
@@ -119,8 +120,13 @@ func TestSettingsOverHTTP(t *testing.T) {
 	if status != 200 || got["owner_email"] != "ops@acme.example" {
 		t.Fatalf("put = %d %v", status, got)
 	}
-	if status, got = e.proxy(t, httpapi.List, admin, request{method: "GET", path: "/v1/settings"}); status != 200 || got["owner_email"] != "ops@acme.example" {
+	if status, got = e.proxy(t, httpapi.List, admin, request{method: "GET", path: "/v1/settings"}); status != 200 || got["owner_email"] != "ops@acme.example" ||
+		got["leak_action"] != "revoke" || got["leak_cascade"] != false {
 		t.Fatalf("get = %d %v", status, got)
+	}
+	status, got = e.proxy(t, httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"leak_action":"notify","leak_cascade":true}`})
+	if status != 200 || got["leak_action"] != "notify" || got["leak_cascade"] != true || got["owner_email"] != "ops@acme.example" {
+		t.Fatalf("put leak settings = %d %v", status, got)
 	}
 	for name, tt := range map[string]struct {
 		fn     httpapi.Function
@@ -129,10 +135,12 @@ func TestSettingsOverHTTP(t *testing.T) {
 		status int
 		code   keygate.Code
 	}{
-		"viewer reads":   {httpapi.List, viewer, request{method: "GET", path: "/v1/settings"}, 403, keygate.Forbidden},
-		"viewer changes": {httpapi.Revoke, viewer, request{method: "PUT", path: "/v1/settings", body: `{"owner_email":"x@y.example"}`}, 403, keygate.Forbidden},
-		"bad e-mail":     {httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"owner_email":"not an address"}`}, 400, keygate.Invalid},
-		"unknown field":  {httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"Owner_email":"a@b.example"}`}, 400, keygate.Invalid},
+		"viewer reads":         {httpapi.List, viewer, request{method: "GET", path: "/v1/settings"}, 403, keygate.Forbidden},
+		"viewer changes":       {httpapi.Revoke, viewer, request{method: "PUT", path: "/v1/settings", body: `{"owner_email":"x@y.example"}`}, 403, keygate.Forbidden},
+		"bad e-mail":           {httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"owner_email":"not an address"}`}, 400, keygate.Invalid},
+		"unknown field":        {httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"Owner_email":"a@b.example"}`}, 400, keygate.Invalid},
+		"bad leak action":      {httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"leak_action":"ignore"}`}, 400, keygate.Invalid},
+		"leak cascade as text": {httpapi.Revoke, admin, request{method: "PUT", path: "/v1/settings", body: `{"leak_cascade":"true"}`}, 400, keygate.Invalid},
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, body := e.proxy(t, tt.fn, tt.c, tt.r)
@@ -142,7 +150,8 @@ func TestSettingsOverHTTP(t *testing.T) {
 			wantError(t, body, tt.code, gatewayRequestID)
 		})
 	}
-	if _, got = e.proxy(t, httpapi.List, admin, request{method: "GET", path: "/v1/settings"}); got["owner_email"] != "ops@acme.example" {
+	if _, got = e.proxy(t, httpapi.List, admin, request{method: "GET", path: "/v1/settings"}); got["owner_email"] != "ops@acme.example" ||
+		got["leak_action"] != "notify" || got["leak_cascade"] != true {
 		t.Fatalf("refused changes changed the settings: %v", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 //
 //	{"tenant": "acme"}                                  read
 //	{"tenant": "acme", "owner_email": "ops@acme.example", "reminder_days": [14, 3]}   change
+//	{"tenant": "acme", "leak_action": "revoke", "leak_cascade": true}                change
 //
 // Omitted fields stay as they are; "owner_email": "" removes the address.
 // Field names are exact and appear once (strictjson): encoding/json would
@@ -45,13 +46,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (*keygate.Set
 	if err := strictjson.Decode(raw, &ev); err != nil {
 		var bad *strictjson.Error
 		if errors.As(err, &bad) {
-			err = keygate.Errorf(keygate.Invalid, "%s; the event is {\"tenant\", \"owner_email\"?, \"reminder_days\"?}", bad)
+			err = keygate.Errorf(keygate.Invalid, "%s; the event is {\"tenant\", \"owner_email\"?, \"reminder_days\"?, \"leak_action\"?, \"leak_cascade\"?}", bad)
 		}
 		return nil, h.fail(err)
 	}
 	var s keygate.Settings
 	var err error
-	if ev.OwnerEmail == nil && ev.ReminderDays == nil {
+	if ev.empty() {
 		s, err = h.svc.Get(ctx, keygate.Caller{Operator: true}, ev.Tenant)
 	} else {
 		s, err = h.svc.Update(ctx, keygate.Caller{Operator: true}, ev.Tenant, ev.Change)

@@ -1,5 +1,6 @@
-// Package settings keeps tenants' notification settings (the owner's
-// e-mail address and the reminder windows; keygate.Settings): the
+// Package settings keeps tenants' settings (the owner's e-mail address,
+// the reminder windows and what a leaked key's report does;
+// keygate.Settings): the
 // management API's /v1/settings routes and the settings function change
 // them through Service, and shared/lifecycle reads them when it mails. It
 // holds no event or e-mail code, so the management functions link only
@@ -41,6 +42,14 @@ func NewService(s Store) *Service { return &Service{store: s, Now: time.Now} }
 type Change struct {
 	OwnerEmail   *string `json:"owner_email"`
 	ReminderDays *[]int  `json:"reminder_days"`
+	LeakAction   *string `json:"leak_action"`
+	LeakCascade  *bool   `json:"leak_cascade"`
+}
+
+// empty reports whether ch changes nothing (a direct event that only
+// reads).
+func (ch Change) empty() bool {
+	return ch.OwnerEmail == nil && ch.ReminderDays == nil && ch.LeakAction == nil && ch.LeakCascade == nil
 }
 
 func allowed(c keygate.Caller, tenant string) error {
@@ -53,12 +62,20 @@ func allowed(c keygate.Caller, tenant string) error {
 	return keygate.Errorf(keygate.Forbidden, "only the tenant's admin keys manage its settings")
 }
 
-// Get returns tenant's settings.
+// Get returns tenant's settings, naming the leak action a tenant that
+// never chose one has (revoke).
 func (s *Service) Get(ctx context.Context, c keygate.Caller, tenant string) (keygate.Settings, error) {
 	if err := allowed(c, tenant); err != nil {
 		return keygate.Settings{}, err
 	}
-	return s.store.Settings(ctx, tenant)
+	set, err := s.store.Settings(ctx, tenant)
+	if err != nil {
+		return keygate.Settings{}, err
+	}
+	if set.LeakAction == "" {
+		set.LeakAction = keygate.LeakRevoke
+	}
+	return set, nil
 }
 
 // Update applies ch to tenant's settings and returns them.
@@ -84,6 +101,12 @@ func (s *Service) Update(ctx context.Context, c keygate.Caller, tenant string, c
 	}
 	if ch.ReminderDays != nil {
 		cur.ReminderDays = slices.Clone(*ch.ReminderDays)
+	}
+	if ch.LeakAction != nil {
+		cur.LeakAction = *ch.LeakAction
+	}
+	if ch.LeakCascade != nil {
+		cur.LeakCascade = *ch.LeakCascade
 	}
 	if err := cur.Check(); err != nil {
 		return keygate.Settings{}, err

@@ -55,6 +55,7 @@ func TestSettingsService(t *testing.T) {
 	viewer := f.key(t, manage.CreateRequest{Owner: "root", APIs: []string{"*"}, Scopes: []string{"* /v1/settings"}})
 	str := func(s string) *string { return &s }
 	days := func(d ...int) *[]int { return &d }
+	yes, no := new(true), new(false)
 	tests := []struct {
 		name   string
 		caller keygate.Caller
@@ -64,11 +65,22 @@ func TestSettingsService(t *testing.T) {
 		want   keygate.Settings
 	}{
 		{"operator sets both", operator, "acme", settings.Change{OwnerEmail: str("ops@acme.example"), ReminderDays: days(3, 14)}, "",
-			keygate.Settings{OwnerEmail: "ops@acme.example", ReminderDays: []int{14, 3}}},
+			keygate.Settings{OwnerEmail: "ops@acme.example", ReminderDays: []int{14, 3}, LeakAction: keygate.LeakRevoke}},
 		{"admin changes the windows only", admin, "acme", settings.Change{ReminderDays: days(30, 7, 1)}, "",
-			keygate.Settings{OwnerEmail: "ops@acme.example", ReminderDays: []int{30, 7, 1}}},
+			keygate.Settings{OwnerEmail: "ops@acme.example", ReminderDays: []int{30, 7, 1}, LeakAction: keygate.LeakRevoke}},
 		{"admin clears the address", admin, "acme", settings.Change{OwnerEmail: str("")}, "",
-			keygate.Settings{ReminderDays: []int{30, 7, 1}}},
+			keygate.Settings{ReminderDays: []int{30, 7, 1}, LeakAction: keygate.LeakRevoke}},
+		{"admin chooses notify", admin, "acme", settings.Change{LeakAction: str(keygate.LeakNotify)}, "",
+			keygate.Settings{ReminderDays: []int{30, 7, 1}, LeakAction: keygate.LeakNotify}},
+		{"operator turns the cascade on", operator, "acme", settings.Change{LeakCascade: yes}, "",
+			keygate.Settings{ReminderDays: []int{30, 7, 1}, LeakAction: keygate.LeakNotify, LeakCascade: true}},
+		{"empty leak action is revoke", admin, "acme", settings.Change{LeakAction: str("")}, "",
+			keygate.Settings{ReminderDays: []int{30, 7, 1}, LeakAction: keygate.LeakRevoke, LeakCascade: true}},
+		{"cascade off", admin, "acme", settings.Change{LeakCascade: no}, "",
+			keygate.Settings{ReminderDays: []int{30, 7, 1}, LeakAction: keygate.LeakRevoke}},
+		{"unknown leak action", operator, "acme", settings.Change{LeakAction: str("ignore")}, keygate.Invalid, keygate.Settings{}},
+		{"leak action in capitals", admin, "acme", settings.Change{LeakAction: str("NOTIFY")}, keygate.Invalid, keygate.Settings{}},
+		{"viewer changes the leak action", viewer, "acme", settings.Change{LeakAction: str(keygate.LeakNotify)}, keygate.Forbidden, keygate.Settings{}},
 		{"admin of another tenant", admin, "globex", settings.Change{OwnerEmail: str("x@globex.example")}, keygate.Forbidden, keygate.Settings{}},
 		{"viewer", viewer, "acme", settings.Change{OwnerEmail: str("x@acme.example")}, keygate.Forbidden, keygate.Settings{}},
 		{"not an address", operator, "acme", settings.Change{OwnerEmail: str("ops@acme.example, x@evil.example")}, keygate.Invalid, keygate.Settings{}},
@@ -77,7 +89,10 @@ func TestSettingsService(t *testing.T) {
 		{"too many windows", operator, "acme", settings.Change{ReminderDays: days(1, 2, 3, 4, 5, 6)}, keygate.Invalid, keygate.Settings{}},
 		{"bad tenant", operator, "a#b", settings.Change{}, keygate.Invalid, keygate.Settings{}},
 	}
-	last := keygate.Settings{}
+	last := keygate.Settings{LeakAction: keygate.LeakRevoke}
+	same := func(a, b keygate.Settings) bool {
+		return a.OwnerEmail == b.OwnerEmail && slices.Equal(a.ReminderDays, b.ReminderDays) && a.LeakAction == b.LeakAction && a.LeakCascade == b.LeakCascade
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := svc.Update(ctx, tt.caller, tt.tenant, tt.change)
@@ -88,7 +103,7 @@ func TestSettingsService(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			} else {
-				if got.OwnerEmail != tt.want.OwnerEmail || !slices.Equal(got.ReminderDays, tt.want.ReminderDays) {
+				if !same(got, tt.want) {
 					t.Fatalf("settings %+v, want %+v", got, tt.want)
 				}
 				last = got
@@ -97,7 +112,7 @@ func TestSettingsService(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stored.OwnerEmail != last.OwnerEmail || !slices.Equal(stored.ReminderDays, last.ReminderDays) {
+			if !same(stored, last) {
 				t.Fatalf("stored %+v, want %+v", stored, last)
 			}
 		})
@@ -176,10 +191,16 @@ func TestSettingsHandler(t *testing.T) {
 	tests := []struct {
 		event, want, errType string
 	}{
-		{`{"tenant":"acme"}`, `{"owner_email":"","reminder_days":null}`, ""},
-		{`{"tenant":"acme","owner_email":"ops@acme.example","reminder_days":[3,14]}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3]}`, ""},
-		{`{"tenant":"acme"}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3]}`, ""},
+		{`{"tenant":"acme"}`, `{"owner_email":"","reminder_days":null,"leak_action":"revoke","leak_cascade":false}`, ""},
+		{`{"tenant":"acme","owner_email":"ops@acme.example","reminder_days":[3,14]}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3],"leak_action":"revoke","leak_cascade":false}`, ""},
+		{`{"tenant":"acme"}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3],"leak_action":"revoke","leak_cascade":false}`, ""},
+		{`{"tenant":"acme","leak_action":"notify"}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3],"leak_action":"notify","leak_cascade":false}`, ""},
+		{`{"tenant":"acme","leak_action":"revoke","leak_cascade":true}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3],"leak_action":"revoke","leak_cascade":true}`, ""},
+		{`{"tenant":"acme"}`, `{"owner_email":"ops@acme.example","reminder_days":[14,3],"leak_action":"revoke","leak_cascade":true}`, ""},
 		{`{"tenant":"acme","owner_email":"nope"}`, "", "invalid_request"},
+		{`{"tenant":"acme","leak_action":"delete"}`, "", "invalid_request"},
+		{`{"tenant":"acme","leak_cascade":"yes"}`, "", "invalid_request"},
+		{`{"tenant":"acme","leakAction":"notify"}`, "", "invalid_request"},
 		{`{"tenant":"acme","ownerEmail":"ops@acme.example"}`, "", "invalid_request"},
 		{`{"tenant":"acme"} {}`, "", "invalid_request"},
 	}
@@ -236,6 +257,8 @@ func TestSettingsHandlerExactNames(t *testing.T) {
 			`unknown field "OWNER_EMAIL" (field names are case-sensitive: did you mean "owner_email"?)`},
 		{"long s folds to s", `{"tenant":"victim","reminder_dayſ":[1]}`,
 			`unknown field (not shown) (field names are case-sensitive: did you mean "reminder_days"?)`},
+		{"LEAK_ACTION", `{"tenant":"victim","LEAK_ACTION":"notify"}`,
+			`unknown field "LEAK_ACTION" (field names are case-sensitive: did you mean "leak_action"?)`},
 		{"owner_email twice", `{"tenant":"victim","owner_email":"ops@victim.example","owner_email":"x@evil.example"}`,
 			`field "owner_email" appears more than once`},
 	}

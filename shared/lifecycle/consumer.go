@@ -118,18 +118,43 @@ func (c *Consumer) Process(ctx context.Context, changes []*keygate.Change) []err
 }
 
 // afterPublish sends the e-mail an event calls for: a new service key
-// tells the tenant's owner address.
+// tells the tenant's owner address; a leaked key tells its owner (if an
+// address) and the tenant's owner address.
 func (c *Consumer) afterPublish(ctx context.Context, ev Event) error {
 	k := ev.Detail.Key
-	if c.mail == nil || ev.DetailType != KeyCreated || k == nil || k.Type != keygate.Service {
+	leaked := ev.DetailType == KeyLeaked
+	if c.mail == nil || k == nil || !(leaked || (ev.DetailType == KeyCreated && k.Type == keygate.Service)) {
 		return nil
 	}
 	s, err := c.store.Settings(ctx, k.Tenant)
-	if err != nil || s.OwnerEmail == "" {
+	if err != nil {
 		return err
 	}
-	m := ServiceKeyMail(k, s.OwnerEmail, c.cfg.ConsoleURL)
+	var m Mail
+	if leaked {
+		d := ev.Detail.Changes
+		cascade := d["leak_action"] == keygate.LeakRevoke && d["leak_cascade"] == "true"
+		m = LeakedMail(k, recipients(k.Owner, s), d["url"], d["source"], cascade, c.cfg.ConsoleURL)
+	} else if s.OwnerEmail != "" {
+		m = ServiceKeyMail(k, s.OwnerEmail, c.cfg.ConsoleURL)
+	}
+	if len(m.To) == 0 {
+		return nil
+	}
 	return c.sendOnce(ctx, "mail:"+ev.Detail.EventID, ev.Time.Add(30*24*time.Hour).Unix(), m)
+}
+
+// recipients are who hears about a key: its owner when the owner is an
+// e-mail address, and the tenant's owner address, each once.
+func recipients(owner string, s keygate.Settings) []string {
+	var to []string
+	if keygate.ValidEmail(owner) {
+		to = append(to, owner)
+	}
+	if s.OwnerEmail != "" && s.OwnerEmail != owner {
+		to = append(to, s.OwnerEmail)
+	}
+	return to
 }
 
 // sendOnce sends m unless the claim id says it was sent. A permanent

@@ -3,7 +3,8 @@
 // DynamoDB stream and published to EventBridge with a stable id; keys that
 // expire (found by the daily run, or removed by DynamoDB's TTL) get an
 // "expired" audit record, published the same way; keys about to expire get
-// a key.expiring event and e-mail reminders. It declares what it needs from
+// a key.expiring event and e-mail reminders; a key whose token was found in
+// public (key.leaked) is mailed about. It declares what it needs from
 // storage (Store), EventBridge (Publisher) and SES (Mailer); shared/store
 // and shared/notify implement them. Nothing here ever sees a token, and no
 // event or e-mail carries a verifier.
@@ -30,6 +31,10 @@ const (
 	KeyUpdated  = "key.updated"
 	KeyExpired  = "key.expired"
 	KeyExpiring = "key.expiring"
+	// KeyLeaked is a secret-scanning report of the key's token (audit
+	// action leaked): published once per key, whatever the tenant's leak
+	// action did.
+	KeyLeaked = "key.leaked"
 )
 
 // ActorDynamoDB is the actor of an "expired" audit record: nobody acted,
@@ -79,16 +84,23 @@ type KeyInfo struct {
 	CreatedBy string         `json:"created_by"`
 	ExpiresAt *time.Time     `json:"expires_at"`
 	RevokedAt *time.Time     `json:"revoked_at"`
+	// Leaked is the key's first leak report, absent if it has none.
+	Leaked *keygate.Leak `json:"leaked,omitempty"`
 }
 
 // Info is k's event metadata at now. It copies fields one by one, so a
 // field added to the stored record never reaches an event by accident.
 func Info(k *keygate.Key, now time.Time) *KeyInfo {
-	return &KeyInfo{
+	info := &KeyInfo{
 		ID: k.ID, Hint: k.Hint, Name: k.Name, Tenant: k.Tenant, Owner: k.Owner, Type: k.Type, Role: k.Role,
 		Scopes: k.Scopes, APIs: k.APIs, Status: k.StatusAt(now), CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy,
 		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
 	}
+	if k.Leaked != nil {
+		l := *k.Leaked
+		info.Leaked = &l
+	}
+	return info
 }
 
 // EventID derives an event's stable id from the identity of what caused
@@ -106,7 +118,7 @@ func EventID(parts ...string) string {
 // detailTypes maps an audit action to its event's detail type.
 var detailTypes = map[string]string{
 	keygate.ActionCreated: KeyCreated, keygate.ActionRevoked: KeyRevoked, keygate.ActionRotated: KeyRotated,
-	keygate.ActionUpdated: KeyUpdated, keygate.ActionExpired: KeyExpired,
+	keygate.ActionUpdated: KeyUpdated, keygate.ActionExpired: KeyExpired, keygate.ActionLeaked: KeyLeaked,
 }
 
 // FromAudit is the event of an audit record whose item key is auditKey;

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/keygate/keygate/shared/keygate"
 )
 
 // mailData is what an e-mail shows: metadata only, never a secret.
@@ -78,6 +81,23 @@ func quotedName(name string) string {
 	return strconv.Quote(name)
 }
 
+// maxQuoted bounds alert text (a leak's URL and source) in an e-mail.
+const maxQuoted = 512
+
+// quotedAlert is text from a secret-scanning alert as the e-mail shows
+// it: quoted and escaped like a key's name (quotedName), and cut at
+// maxQuoted bytes (on a character boundary) so no alert can fill the mail.
+func quotedAlert(s string) string {
+	if len(s) > maxQuoted {
+		cut := maxQuoted
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
 // keyLabel names k in a subject by what Keygate chose: its hint and ID.
 func keyLabel(k *KeyInfo) string { return k.Hint + "… (id " + k.ID + ")" }
 
@@ -113,5 +133,37 @@ func ExpiringMail(k *KeyInfo, to []string, days int, console string) Mail {
 		Lines: []string{"Rotate it before then (POST /v1/keys/{id}/rotate, or the console's Rotate) " +
 			"so the systems using it keep working."},
 		Key: k, Expires: expiry(k), Link: consoleLink(console),
+	})
+}
+
+// LeakedMail tells to that k's token was found in public at url (source
+// says where: content, commit, …), as a secret-scanning alert reported,
+// and what that did: k's status says whether it is revoked; cascade, that
+// the tenant's leak_cascade revoked the keys minted from it too. The URL
+// and source are the alert's text: quoted like a key's name, never a link.
+func LeakedMail(k *KeyInfo, to []string, url, source string, cascade bool, console string) Mail {
+	found := "GitHub secret scanning found this key's token in public"
+	if url != "" {
+		found += " at " + quotedAlert(url)
+	}
+	found += " (source " + quotedAlert(source) + "). Anyone who saw it there can use it."
+	var done string
+	switch k.Status {
+	case keygate.Revoked:
+		done = "The key is revoked: requests with it are refused."
+		if cascade {
+			done += " Every key minted from it is revoked too."
+		}
+		done += " Create a replacement for the systems that used it."
+	case keygate.Expired:
+		done = "The key has expired, so requests with it are already refused; it was not revoked."
+	default:
+		done = "The key was NOT revoked (the tenant's leak action is notify) and still works: " +
+			"rotate it (POST /v1/keys/{id}/rotate, or the console's Rotate) or revoke it now."
+	}
+	return render(to, "Keygate: key "+keyLabel(k)+" was found in public", mailData{
+		Heading: "An API key was found in public",
+		Lines:   []string{found, done, "Remove the token from where it was found as well: its history may still hold it."},
+		Key:     k, Expires: expiry(k), Link: consoleLink(console),
 	})
 }

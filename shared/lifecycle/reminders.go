@@ -128,13 +128,7 @@ func (r *Reminders) remind(ctx context.Context, k *keygate.Record, s keygate.Set
 	if r.mail == nil {
 		return 0, true, nil
 	}
-	var to []string
-	if keygate.ValidEmail(k.Owner) {
-		to = append(to, k.Owner)
-	}
-	if s.OwnerEmail != "" && s.OwnerEmail != k.Owner {
-		to = append(to, s.OwnerEmail)
-	}
+	to := recipients(k.Owner, s)
 	if len(to) == 0 {
 		return 0, true, nil
 	}

@@ -17,14 +17,14 @@ import (
 
 var leak = keygate.Leak{URL: "https://github.com/octo/app/blob/abc/.env", Source: "content", Type: "keygate_api_key"}
 
-// setLeakAction writes acme's settings as PUT /v1/settings would.
-func (f *fixture) setLeakAction(t *testing.T, action string, cascade bool) {
+// setLeakAction writes tenant's settings as PUT /v1/settings would.
+func (f *fixture) setLeakAction(t *testing.T, tenant, action string, cascade bool) {
 	t.Helper()
 	s := keygate.Settings{LeakAction: action, LeakCascade: cascade}
 	if err := s.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.NewLifecycle(f.db, f.table).PutSettings(context.Background(), "acme", s, f.clock.Now(), nil); err != nil {
+	if err := store.NewLifecycle(f.db, f.table).PutSettings(context.Background(), tenant, s, f.clock.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -83,7 +83,7 @@ func TestReportLeak(t *testing.T) {
 			f := newFixture(t, nil)
 			ctx := manage.WithRequestID(context.Background(), "alert-1")
 			if tt.action != "-" {
-				f.setLeakAction(t, tt.action, tt.cascade)
+				f.setLeakAction(t, "acme", tt.action, tt.cascade)
 			}
 			root := f.mint(t, operator, manage.CreateRequest{Owner: "alice", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)})
 			child := f.mint(t, callerOf(root), manage.CreateRequest{Owner: "alice", Role: keygate.Admin, APIs: []string{"*"}})
@@ -198,7 +198,7 @@ func TestReportLeakOfInactiveKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			f.setLeakAction(t, keygate.LeakRevoke, true)
+			f.setLeakAction(t, "acme", keygate.LeakRevoke, true)
 			k := f.mint(t, operator, manage.CreateRequest{Owner: "alice", APIs: []string{"*"}, Scopes: []string{"GET /x"}, ExpiresInHours: ptr[int64](1)})
 			r := tt.prepare(t, f, k.ID)
 			if r == nil {
@@ -242,7 +242,7 @@ func TestParallelLeakReports(t *testing.T) {
 				var ticks atomic.Int64
 				c.Now = func() time.Time { return base().Add(time.Duration(ticks.Add(1)) * time.Millisecond) }
 			})
-			f.setLeakAction(t, action, false)
+			f.setLeakAction(t, "acme", action, false)
 			k := f.mint(t, operator, manage.CreateRequest{Owner: "alice", APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 			r := f.record(t, k.ID)
 			const n = 8
@@ -304,7 +304,7 @@ func TestLeakReplayFinishesTheCascade(t *testing.T) {
 	if got := f.get(t, child.ID).Status; got != keygate.Active {
 		t.Fatalf("child is %s before the cascade", got)
 	}
-	f.setLeakAction(t, keygate.LeakRevoke, true)
+	f.setLeakAction(t, "acme", keygate.LeakRevoke, true)
 	f.clock.Add(time.Minute)
 	if ok, err := f.svc.ReportLeak(context.Background(), f.record(t, root.ID), leak); err != nil || ok {
 		t.Fatalf("replayed ReportLeak = %v, %v; want false, nil", ok, err)

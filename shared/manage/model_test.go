@@ -16,6 +16,7 @@ import (
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/scope"
+	"github.com/keygate/keygate/shared/store"
 )
 
 // The authority model: a small reference of README's rules (who may
@@ -100,6 +101,9 @@ func newModel(t *testing.T, seed uint64) *model {
 		}
 	})
 	// Two tenants' admins, and a few keys of acme made by an operator.
+	// acme revokes leaked keys (no settings: the default), globex is
+	// only told.
+	f.setLeakAction(t, "globex", keygate.LeakNotify, false)
 	for _, req := range []manage.CreateRequest{
 		{Tenant: "acme", Owner: "root", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)},
 		{Tenant: "globex", Owner: "root", Role: keygate.Admin, ExpiresInHours: ptr[int64](0)},
@@ -261,8 +265,10 @@ func (m *model) step(t *testing.T, i int) {
 		m.rotateStep(t, i)
 	case r < 72:
 		m.updateStep(t, i)
-	case r < 92:
+	case r < 90:
 		m.revokeStep(t, i)
+	case r < 94:
+		m.leakStep(t, i)
 	default:
 		m.raceStep(t, i)
 	}
@@ -539,6 +545,35 @@ func (m *model) updateStep(t *testing.T, i int) {
 	m.checkAudits(t)
 }
 
+// leakStep reports a random key's token found in public: the first
+// report of a key is recorded, and revokes it if its tenant says so and
+// it is neither revoked nor expired; later ones change nothing.
+func (m *model) leakStep(t *testing.T, i int) {
+	k := m.keys[m.pick(m.order)]
+	m.log = append(m.log, fmt.Sprintf("\n%d: leak of %s", i, k.ID))
+	r, err := store.New(m.f.db, m.f.table).GetKeyWithVerifier(context.Background(), k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded, err := m.f.svc.ReportLeak(context.Background(), r, leak)
+	if err != nil || recorded != (k.Leaked == nil) {
+		t.Fatalf("ReportLeak = %v, %v; the model says recorded = %v", recorded, err, k.Leaked == nil)
+	}
+	m.tally[fmt.Sprint("leak recorded=", recorded)]++
+	if recorded {
+		now := m.now()
+		k.Leaked = &keygate.Leak{At: now}
+		m.audits[k.Tenant]++
+		if k.Tenant == "acme" && k.StatusAt(now) != keygate.Revoked && k.StatusAt(now) != keygate.Expired {
+			k.RevokedAt = &now
+			m.audits[k.Tenant]++
+			m.snapshot(k)
+		}
+	}
+	m.compare(t, k.ID)
+	m.checkAudits(t)
+}
+
 func (m *model) revokeStep(t *testing.T, i int) {
 	c, k := m.actor(), m.target()
 	cascade := m.rnd.IntN(3) == 0
@@ -726,7 +761,7 @@ func (m *model) compare(t *testing.T, id string) {
 	if got.Role != want.Role || got.Owner != want.Owner || got.Enabled != want.Enabled || got.RotatedTo != want.RotatedTo ||
 		!slices.Equal(got.Scopes, want.Scopes) || !slices.Equal(got.APIs, want.APIs) || !eqTime(got.ExpiresAt, want.ExpiresAt) ||
 		(got.RevokedAt == nil) != (want.RevokedAt == nil) || got.Name != want.Name ||
-		got.Lineage != want.Lineage || got.ParentLineage != want.ParentLineage {
+		got.Lineage != want.Lineage || got.ParentLineage != want.ParentLineage || (got.Leaked == nil) != (want.Leaked == nil) {
 		t.Fatalf("key %s:\n table %+v\n model %+v", id, *got, *want)
 	}
 }

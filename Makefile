@@ -13,6 +13,8 @@ DDB := $(DDB_LIB)/.fetched
 GOMOD := .build/gomod.fetched
 TOOLS := $(CURDIR)/.build/tools
 STATICCHECK_VERSION := v0.8.2
+# gitleaks runs the docs/secret-scanning.md rule in infra/detectors' tests.
+GITLEAKS_VERSION := v8.30.1
 GO_SOURCES := $(shell find functions shared infra -name '*.go' -not -path '*/testdata/*' 2>/dev/null)
 
 # SAM tooling: a virtualenv built once from pinned versions. sam needs a
@@ -39,7 +41,7 @@ help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
 	@echo "make test                     every check below, against DynamoDB Local (installs what it needs)"
 	@echo "make doctor                   check the prerequisites (Go, Java, Maven, Python, jq, curl) and say how to install them"
-	@echo "make deps                     fetch everything make test needs: DynamoDB Local, venvs, staticcheck, Go modules, Chromium (apt-get) and axe-core (console-deps), moto_server (moto-deps)"
+	@echo "make deps                     fetch everything make test needs: DynamoDB Local, venvs, staticcheck, gitleaks, Go modules, Chromium (apt-get) and axe-core (console-deps), moto_server (moto-deps)"
 	@echo "make lint                     gofmt, go vet, staticcheck and go mod tidy -diff"
 	@echo "make short                    the fast tier: go test -short ./..., Go alone (no Java, Python, browser or network)"
 	@echo "make unit                     every Go test with the race detector, against DynamoDB Local (needs make console-deps once)"
@@ -61,10 +63,10 @@ help:
 	@echo "make help                     this list"
 
 ## deps: everything make test fetches, once each: DynamoDB Local, the SAM
-## and checkov virtualenvs, staticcheck, the Go modules, Chromium (apt-get)
+## and checkov virtualenvs, staticcheck, gitleaks, the Go modules, Chromium (apt-get)
 ## and axe-core (console-deps) and moto_server (moto-deps), so that a
 ## machine can be prepared ahead of running offline.
-deps: $(DDB) venv $(TOOLS)/staticcheck $(GOMOD) console-deps moto-deps
+deps: $(DDB) venv $(TOOLS)/staticcheck $(TOOLS)/gitleaks $(GOMOD) console-deps moto-deps
 
 # DynamoDB Local and its native libraries, once: what the targets that
 # talk to DynamoDB need, without the rest of deps.
@@ -83,6 +85,9 @@ $(GOMOD): go.mod go.sum
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(TOOLS)/gitleaks: Makefile
+	GOBIN=$(TOOLS) $(GO) install github.com/zricethezav/gitleaks/v8@$(GITLEAKS_VERSION)
 
 ## lint: formatting, vet, staticcheck, and go.mod/go.sum exactly what
 ## the code needs (go mod tidy -diff prints what tidy would change).

@@ -29,22 +29,23 @@ func newBackend(ctx context.Context, g global) (backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	names, err := stackFunctions(ctx, cloudformation.NewFromConfig(cfg), g.stack)
+	names, settings, err := stackFunctions(ctx, cloudformation.NewFromConfig(cfg), g.stack)
 	if err != nil {
 		return nil, err
 	}
-	return &directBackend{tenant: g.tenant, actor: g.actor, functions: names, invoker: &lambdaInvoker{client: lambda.NewFromConfig(cfg)}}, nil
+	return &directBackend{tenant: g.tenant, actor: g.actor, functions: names, settings: settings, invoker: &lambdaInvoker{client: lambda.NewFromConfig(cfg)}}, nil
 }
 
 // stackFunctions reads the management functions' names from the stack's
-// outputs: CreateFunctionName for httpapi.Create, and so on.
-func stackFunctions(ctx context.Context, cf *cloudformation.Client, stack string) (map[httpapi.Function]string, error) {
+// outputs: CreateFunctionName for httpapi.Create, and so on; and the
+// settings function's (SettingsFunctionName), "" if the stack has none.
+func stackFunctions(ctx context.Context, cf *cloudformation.Client, stack string) (map[httpapi.Function]string, string, error) {
 	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &stack})
 	if err != nil {
-		return nil, fmt.Errorf("read stack %s: %w", stack, err)
+		return nil, "", fmt.Errorf("read stack %s: %w", stack, err)
 	}
 	if len(out.Stacks) != 1 {
-		return nil, fmt.Errorf("stack %s not found", stack)
+		return nil, "", fmt.Errorf("stack %s not found", stack)
 	}
 	outputs := map[string]string{}
 	for _, o := range out.Stacks[0].Outputs {
@@ -62,16 +63,19 @@ func stackFunctions(ctx context.Context, cf *cloudformation.Client, stack string
 		}
 	}
 	if len(names) != len(keys) {
-		return nil, fmt.Errorf("stack %s lacks the %s outputs: is it a Keygate stack?", stack, strings.Join(keys, ", "))
+		return nil, "", fmt.Errorf("stack %s lacks the %s outputs: is it a Keygate stack?", stack, strings.Join(keys, ", "))
 	}
-	return names, nil
+	return names, outputs["SettingsFunctionName"], nil
 }
 
 // directBackend sends operations as the functions' direct events.
 type directBackend struct {
 	tenant, actor string
 	functions     map[httpapi.Function]string
-	invoker       invoker
+	// settings is the settings function, which serves the settings
+	// routes' direct events: {"tenant", the changes...}.
+	settings string
+	invoker  invoker
 }
 
 // invoker invokes one function with a payload; a function error comes
@@ -84,6 +88,9 @@ type invoker interface {
 // the function's default operation needs no "op", and a get is a list
 // event with an id (httpapi.Route.Direct).
 func (b *directBackend) do(ctx context.Context, o op) (json.RawMessage, error) {
+	if o.Name == "settings" || o.Name == "save_settings" {
+		return b.doSettings(ctx, o)
+	}
 	route, ok := httpapi.Operation(o.Name)
 	if !ok || route.Direct == "" {
 		return nil, fmt.Errorf("%s has no direct event", o.Name)
@@ -106,6 +113,31 @@ func (b *directBackend) do(ctx context.Context, o op) (json.RawMessage, error) {
 		return nil, err
 	}
 	out, errType, errMessage, err := b.invoker.invoke(ctx, b.functions[route.Function], payload)
+	switch {
+	case err != nil:
+		return nil, err
+	case errType != "":
+		return nil, &apiError{Code: errType, Message: errMessage}
+	}
+	return out, nil
+}
+
+// doSettings sends o as the settings function's event: the tenant and
+// the changes (none: a read). The event has no actor: the function logs
+// the change as an operator's.
+func (b *directBackend) doSettings(ctx context.Context, o op) (json.RawMessage, error) {
+	if b.settings == "" {
+		return nil, fmt.Errorf("the stack has no SettingsFunctionName output: deploy a Keygate with the settings function")
+	}
+	event := map[string]any{"tenant": b.tenant}
+	for k, v := range o.Body {
+		event[k] = v
+	}
+	payload, err := json.Marshal(event)
+	if err != nil {
+		return nil, err
+	}
+	out, errType, errMessage, err := b.invoker.invoke(ctx, b.settings, payload)
 	switch {
 	case err != nil:
 		return nil, err

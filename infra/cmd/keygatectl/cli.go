@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,12 +34,14 @@ commands:
   rotate  ID [--grace SECONDS] [--out FILE]
   update  ID [--name N] [--enable|--disable]
   audit   [--key-id ID] [--limit N] [--cursor C]
+  settings [--owner-email E] [--reminder-days 14,3] [--leak-action revoke|notify]
+          [--leak-cascade[=false]]   (reads the tenant's settings; with a flag, changes them)
 `
 )
 
 // op is one management operation, whichever way it is sent.
 type op struct {
-	Name string         // create, list, get, revoke, rotate, update, audit
+	Name string         // create, list, get, revoke, rotate, update, audit, settings, save_settings
 	ID   string         // the key, for get, revoke, rotate, update
 	Body map[string]any // the fields, as the HTTP body / query or the direct event
 }
@@ -203,6 +206,38 @@ func parseCommand(name string, args []string) (op, string, error) {
 		str("key-id", "key_id", "only this key's events")
 		num("limit", "limit", "page size")
 		str("cursor", "cursor", "next_cursor of the previous page")
+	case "settings":
+		str("owner-email", "owner_email", "where service-key creations, reminders and leak reports are mailed; \"\" for none")
+		fs.Func("reminder-days", "reminder windows in days before expiry, e.g. 14,3; \"\" for the default", func(v string) error {
+			days := []int64{}
+			for _, d := range strings.Split(v, ",") {
+				if d = strings.TrimSpace(d); d == "" {
+					continue
+				}
+				n, err := strconv.ParseInt(d, 10, 64)
+				if err != nil {
+					return fmt.Errorf("--reminder-days wants whole numbers separated by commas")
+				}
+				days = append(days, n)
+			}
+			o.Body["reminder_days"] = days
+			return nil
+		})
+		fs.Func("leak-action", "what a leak report of a key does: revoke or notify", func(v string) error {
+			if v != "revoke" && v != "notify" {
+				return fmt.Errorf("--leak-action wants revoke or notify")
+			}
+			o.Body["leak_action"] = v
+			return nil
+		})
+		fs.BoolFunc("leak-cascade", "with revoke, also revoke every key minted from a leaked key (--leak-cascade=false to stop)", func(v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("--leak-cascade wants true or false")
+			}
+			o.Body["leak_cascade"] = b
+			return nil
+		})
 	default:
 		return o, "", fmt.Errorf("unknown command %q", name)
 	}
@@ -226,6 +261,10 @@ func parseCommand(name string, args []string) (op, string, error) {
 	}
 	if len(apis) > 0 {
 		o.Body["apis"] = []string(apis)
+	}
+	// settings reads; with a change it is the save_settings route.
+	if name == "settings" && len(o.Body) > 0 {
+		o.Name = "save_settings"
 	}
 	return o, out, nil
 }
@@ -281,10 +320,16 @@ func printAnswer(o op, answer json.RawMessage, asJSON bool, out string, stdout, 
 			fmt.Fprintf(tw, "\nmore: --cursor %s\n", c)
 		}
 	default:
-		for _, f := range []string{"id", "name", "tenant", "owner", "type", "role", "scopes", "apis", "status", "created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "rotated_from", "revoked_descendants"} {
+		for _, f := range []string{"id", "name", "tenant", "owner", "type", "role", "scopes", "apis", "status", "created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "rotated_from", "revoked_descendants",
+			"owner_email", "reminder_days", "leak_action", "leak_cascade"} {
 			if v, ok := m[f]; ok && v != nil {
 				fmt.Fprintf(tw, "%s\t%v\n", f, v)
 			}
+		}
+		if l, ok := m["leaked"].(map[string]any); ok {
+			// Alert text: %q keeps a URL with control characters or
+			// escape sequences from acting on the terminal.
+			fmt.Fprintf(tw, "leaked\t%s at %q (%v, %v)\n", when(l["at"], "?"), fmt.Sprint(l["url"]), l["source"], l["type"])
 		}
 		if tok, ok := m["token"].(string); ok {
 			fmt.Fprintf(tw, "token\t%s\n", tok)

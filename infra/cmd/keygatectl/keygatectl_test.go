@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,10 +87,15 @@ func TestAgainstGateway(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "kg_live_") || !strings.Contains(stderr, "shown only now") {
 		t.Fatalf("rotate: %d %s %s", code, stdout, stderr)
 	}
-	for _, args := range [][]string{{"get", id}, {"update", id, "--disable"}, {"audit", "--key-id", id}, {"revoke", id, "--cascade"}} {
+	for _, args := range [][]string{{"get", id}, {"update", id, "--disable"}, {"audit", "--key-id", id}, {"revoke", id, "--cascade"},
+		{"settings"}, {"settings", "--owner-email", "ops@acme.example", "--reminder-days", "21,7"}, {"settings", "--leak-action", "notify", "--leak-cascade"}} {
 		if code, stdout, stderr := c(args...); code != exitOK {
 			t.Fatalf("%v: %d %s %s", args, code, stdout, stderr)
 		}
+	}
+	// The leak settings took: the API holds them.
+	if code, stdout, _ := c("--json", "settings"); code != exitOK || !strings.Contains(stdout, `"leak_action":"notify"`) || !strings.Contains(stdout, `"leak_cascade":true`) {
+		t.Fatalf("settings after --leak-action notify --leak-cascade: %d %s", code, stdout)
 	}
 	// Exit statuses: refused, usage, unreachable.
 	if code, _, stderr := c("get", "AAAAAAAAAAAAAAAAA"); code != exitRefused || !strings.Contains(stderr, "not_found") {
@@ -220,5 +228,131 @@ func TestAgainstFunctions(t *testing.T) {
 	// A function error is a refusal, with the code.
 	if code, _, stderr := c("create", "--owner", "bob"); code != exitRefused || !strings.Contains(stderr, "invalid_request") {
 		t.Fatalf("a refused create: %d %s", code, stderr)
+	}
+}
+
+// TestSettingsCommand: settings reads, and with any flag changes, the
+// tenant's settings; the flags become exactly the API's fields.
+func TestSettingsCommand(t *testing.T) {
+	tests := []struct {
+		args    []string
+		op      string
+		body    string
+		wantErr string
+	}{
+		{[]string{}, "settings", `{}`, ""},
+		{[]string{"--leak-action", "notify"}, "save_settings", `{"leak_action":"notify"}`, ""},
+		{[]string{"--leak-action", "revoke", "--leak-cascade"}, "save_settings", `{"leak_action":"revoke","leak_cascade":true}`, ""},
+		{[]string{"--leak-cascade=false"}, "save_settings", `{"leak_cascade":false}`, ""},
+		{[]string{"--owner-email", "ops@acme.example", "--reminder-days", "14, 3"}, "save_settings", `{"owner_email":"ops@acme.example","reminder_days":[14,3]}`, ""},
+		{[]string{"--reminder-days", ""}, "save_settings", `{"reminder_days":[]}`, ""},
+		{[]string{"--leak-action", "delete"}, "", "", "revoke or notify"},
+		{[]string{"--leak-cascade=maybe"}, "", "", "true or false"},
+		{[]string{"--reminder-days", "two"}, "", "", "whole numbers"},
+		{[]string{"acme"}, "", "", "unexpected"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			o, _, err := parseCommand("settings", tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			body, _ := json.Marshal(o.Body)
+			if err != nil || o.Name != tt.op || string(body) != tt.body {
+				t.Fatalf("got %s %s (%v), want %s %s", o.Name, body, err, tt.op, tt.body)
+			}
+		})
+	}
+}
+
+// TestSettingsOverHTTP: the settings command's requests as the API sees
+// them (method, path, body), and its answer printed.
+func TestSettingsOverHTTP(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got = append(got, r.Method+" "+r.URL.Path+" "+string(body))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"owner_email":"","reminder_days":[],"leak_action":"notify","leak_cascade":true}`)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("KEYGATE_KEY", "kg_live_test")
+	code, stdout, stderr := ctl(t, newBackend, "--endpoint", srv.URL, "settings", "--leak-action", "notify", "--leak-cascade")
+	if code != exitOK || !regexp.MustCompile(`leak_action\s+notify`).MatchString(stdout) || !regexp.MustCompile(`leak_cascade\s+true`).MatchString(stdout) {
+		t.Fatalf("settings: %d %q %q", code, stdout, stderr)
+	}
+	if code, _, _ := ctl(t, newBackend, "--endpoint", srv.URL, "settings"); code != exitOK {
+		t.Fatalf("settings read: %d", code)
+	}
+	want := []string{`PUT /v1/settings {"leak_action":"notify","leak_cascade":true}`, "GET /v1/settings "}
+	if !slices.Equal(got, want) {
+		t.Fatalf("requests:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// recordingInvoker answers every invocation with answer and keeps what it
+// was sent, for the direct path's event shapes.
+type recordingInvoker struct {
+	answer string
+	calls  []string
+}
+
+func (r *recordingInvoker) invoke(_ context.Context, function string, payload []byte) ([]byte, string, string, error) {
+	r.calls = append(r.calls, function+" "+string(payload))
+	return []byte(r.answer), "", "", nil
+}
+
+// TestSettingsDirect: with --stack, settings invokes the settings
+// function with its event ({"tenant", the changes}); a stack without that
+// function is a clear failure.
+func TestSettingsDirect(t *testing.T) {
+	inv := &recordingInvoker{answer: `{"owner_email":"","reminder_days":null,"leak_action":"revoke","leak_cascade":false}`}
+	settingsFn := "keygate-settings"
+	stack := func(context.Context, global) (backend, error) {
+		return &directBackend{tenant: "acme", actor: "ops.jane", invoker: inv, settings: settingsFn}, nil
+	}
+	c := func(args ...string) (int, string, string) {
+		return ctl(t, stack, append([]string{"--stack", "keygate", "--tenant", "acme"}, args...)...)
+	}
+	if code, stdout, stderr := c("settings", "--leak-action", "revoke", "--leak-cascade=false"); code != exitOK || !strings.Contains(stdout, "revoke") {
+		t.Fatalf("settings: %d %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := c("settings"); code != exitOK {
+		t.Fatalf("settings read: %d %s", code, stderr)
+	}
+	want := []string{
+		`keygate-settings {"leak_action":"revoke","leak_cascade":false,"tenant":"acme"}`,
+		`keygate-settings {"tenant":"acme"}`,
+	}
+	if !slices.Equal(inv.calls, want) {
+		t.Fatalf("invocations:\n  %s\nwant:\n  %s", strings.Join(inv.calls, "\n  "), strings.Join(want, "\n  "))
+	}
+	settingsFn = ""
+	if code, _, stderr := c("settings"); code != exitFailure || !strings.Contains(stderr, "SettingsFunctionName") {
+		t.Fatalf("a stack without the settings function: %d %s", code, stderr)
+	}
+}
+
+// TestLeakedShown: a key's leak report is printed with its date, and its
+// URL (alert text) quoted, so escape sequences in it cannot act on the
+// terminal.
+func TestLeakedShown(t *testing.T) {
+	answer := `{"id":"AAAAAAAAAAAAAAAAA","status":"revoked","leaked":{"at":"2026-11-23T19:42:52.07Z","url":"https://github.com/octo/app/blob/1/x.env\u001b[2J","source":"content","type":"keygate_api_key"}}`
+	var out, errOut bytes.Buffer
+	if code := printAnswer(op{Name: "get"}, json.RawMessage(answer), false, "", &out, &errOut); code != exitOK {
+		t.Fatalf("printAnswer: %d %s", code, errOut.String())
+	}
+	line := regexp.MustCompile(`(?m)^leaked\s+(.*)$`).FindStringSubmatch(out.String())
+	if line == nil || !strings.Contains(line[1], "2026-11-23 19:42") || !strings.Contains(line[1], `"https://github.com/octo/app/blob/1/x.env\x1b[2J"`) ||
+		!strings.Contains(line[1], "content") || strings.ContainsRune(out.String(), 0x1b) {
+		t.Fatalf("leaked line: %q", out.String())
+	}
+	out.Reset()
+	printAnswer(op{Name: "get"}, json.RawMessage(`{"id":"AAAAAAAAAAAAAAAAA","status":"active"}`), false, "", &out, &errOut)
+	if strings.Contains(out.String(), "leaked") {
+		t.Fatalf("a key without a leak report shows one: %q", out.String())
 	}
 }

@@ -95,6 +95,7 @@ async function operation(op, { id, ...options } = {}) {
 export const api = {
   whoami: (key) => operation('whoami', { key }),
   list: (query) => operation('list', { query }),
+  get: (id) => operation('get', { id }),
   create: (body, idempotencyKey) => operation('create', { body, headers: idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {} }),
   revoke: (id, cascade) => operation('revoke', { id, query: cascade ? { cascade: 'true' } : {} }),
   rotate: (id, graceSeconds) => operation('rotate', { id, body: { grace_seconds: graceSeconds } }),

@@ -149,6 +149,9 @@ function showApp() {
   $('who-hint').textContent = me.hint;
   $('who-expiry').textContent = '';
   $('who-expiry').append(expiryCell(me));
+  $('who-leaked').textContent = '';
+  $('who-leaked-row').hidden = !me.leaked;
+  if (me.leaked) $('who-leaked').append(leakNote(me.leaked));
   $('filter-owner-wrap').hidden = !isAdmin();
   $('filter-status').value = state.filters.status;
   $('filter-owner').value = state.filters.owner;
@@ -179,6 +182,32 @@ function expiryCell(k) {
 
 const STATUS_KIND = { active: 'ok', revoked: 'danger', expired: 'warn', disabled: 'neutral' };
 
+/** The URL as a link target if it is http(s), else null: alert text is untrusted. */
+function safeURL(s) {
+  try {
+    const u = new URL(String(s));
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A key's leak report (keygate.Leak: at, url, source, type): a Leaked badge,
+ * the date, and where, as a link only for an http(s) URL. Every part is
+ * alert text from the internet, rendered as text.
+ */
+function leakNote(l) {
+  const href = safeURL(l.url);
+  const where = href
+    ? h('a', { href, rel: 'noopener noreferrer', target: '_blank', class: 'leak-url', text: l.url })
+    : h('span', { class: 'mono leak-url', text: l.url || 'no address given' });
+  return h('p', { class: 'leak', data: { leaked: 'true' } },
+    badge('Leaked', 'danger'),
+    'Found in public ', l.at ? timeEl(l.at, absolute(l.at)) : '', ' at ', where,
+    l.source ? ` (${l.source})` : '', '.');
+}
+
 function chips(values, max, mono = true) {
   const list = h('ul', { class: 'chips' });
   (values || []).slice(0, max).forEach((v) => list.append(h('li', { class: mono ? 'chip mono' : 'chip', text: v })));
@@ -204,6 +233,7 @@ function keyRow(k) {
   const actions = h('div', { class: 'row-actions' });
   const live = k.status === 'active' || k.status === 'disabled';
   const label = k.name || k.hint;
+  actions.append(h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Details of ${label}`, onclick: () => openDetails(k) }, 'Details'));
   if (live) {
     if (state.caps.rotate !== false && k.status === 'active') {
       actions.append(h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Rotate ${label}`, onclick: () => openRotate(k) }, 'Rotate'));
@@ -552,6 +582,59 @@ async function submitRevoke(ev) {
   }
 }
 
+// Details
+
+let detailing = null;
+
+function detailFacts(k) {
+  const facts = [
+    fact('ID', h('span', { class: 'mono', text: k.id })),
+    fact('Key', h('span', { class: 'mono', text: k.hint })),
+    fact('Owner', `${k.owner} (${k.type}, ${k.role})`),
+    fact('Status', badge(k.status, STATUS_KIND[k.status] || 'neutral')),
+    fact('Created', k.created_at ? absolute(k.created_at) : '—'),
+    fact('Expires', k.expires_at ? absolute(k.expires_at) : 'never'),
+    fact('Last used', k.last_used_at ? absolute(k.last_used_at) : 'never'),
+  ];
+  if (k.revoked_at) facts.push(fact('Revoked', absolute(k.revoked_at)));
+  if (k.rotated_from) facts.push(fact('Rotated from', h('span', { class: 'mono', text: k.rotated_from })));
+  if (k.rotated_to) facts.push(fact('Rotated to', h('span', { class: 'mono', text: k.rotated_to })));
+  return facts;
+}
+
+function renderDetails(k) {
+  $('details-facts').textContent = '';
+  $('details-facts').append(...detailFacts(k));
+  $('details-leak').textContent = '';
+  $('details-leak').hidden = !k.leaked;
+  if (k.leaked) $('details-leak').append(leakNote(k.leaked));
+}
+
+/** Shows what the list has at once, then the key as GET /v1/keys/{id} returns it. */
+async function openDetails(k) {
+  detailing = k.id;
+  $('details-title').textContent = `“${k.name || k.hint}”`;
+  $('details-error').textContent = '';
+  $('details-dialog').dataset.loaded = 'false';
+  renderDetails({ ...k, leaked: null });
+  openDialog($('details-dialog'), $('details-close'));
+  try {
+    const full = await api.get(k.id);
+    if (detailing !== k.id) return;
+    renderDetails(full);
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    if (detailing === k.id) $('details-error').textContent = `Could not read the key: ${describe(err)}`;
+  } finally {
+    if (detailing === k.id) $('details-dialog').dataset.loaded = 'true';
+  }
+}
+
+function closeDetails() {
+  detailing = null;
+  closeDialog($('details-dialog'));
+}
+
 // Rotate
 
 let rotating = null;
@@ -716,8 +799,7 @@ async function loadSettings() {
   delete form.dataset.loaded;
   try {
     const s = await api.settings();
-    $('settings-email').value = s.owner_email || '';
-    $('settings-days').value = (s.reminder_days || []).join(', ');
+    showSettings(s);
     form.dataset.loaded = 'true';
   } catch (err) {
     if (handleAuthLoss(err)) return;
@@ -727,6 +809,20 @@ async function loadSettings() {
       : `Could not load the settings: ${describe(err)}`;
     form.hidden = Boolean(err instanceof APIError && err.missingRoute);
   }
+}
+
+function showSettings(s) {
+  $('settings-email').value = s.owner_email || '';
+  $('settings-days').value = (s.reminder_days || []).join(', ');
+  const notify = s.leak_action === 'notify';
+  document.querySelector(`input[name="settings-leak"][value="${notify ? 'notify' : 'revoke'}"]`).checked = true;
+  $('settings-cascade').checked = Boolean(s.leak_cascade);
+  syncLeak();
+}
+
+/** Revoking descendants applies only when a leak revokes. */
+function syncLeak() {
+  $('settings-cascade').disabled = radio('settings-leak') !== 'revoke';
 }
 
 async function submitSettings(ev) {
@@ -741,9 +837,13 @@ async function submitSettings(ev) {
   const save = $('settings-save');
   save.disabled = true;
   try {
-    const s = await api.saveSettings({ owner_email: $('settings-email').value.trim(), reminder_days: days });
-    $('settings-email').value = s.owner_email || '';
-    $('settings-days').value = (s.reminder_days || []).join(', ');
+    const s = await api.saveSettings({
+      owner_email: $('settings-email').value.trim(),
+      reminder_days: days,
+      leak_action: radio('settings-leak'),
+      leak_cascade: $('settings-cascade').checked,
+    });
+    showSettings(s);
     $('settings-error').textContent = '';
     flash('Settings saved.');
   } catch (err) {
@@ -812,6 +912,9 @@ function init() {
 
   formDialog($('revoke-dialog'), submitRevoke);
   formDialog($('rotate-dialog'), submitRotate);
+  $('details-close').addEventListener('click', closeDetails);
+  $('details-dialog').addEventListener('cancel', (ev) => { ev.preventDefault(); closeDetails(); });
+  $('settings-leak-set').addEventListener('change', syncLeak);
 
   $('tab-keys').addEventListener('click', () => selectTab('keys'));
   $('tab-activity').addEventListener('click', () => selectTab('activity'));

@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/shared/apierror"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/scope"
@@ -213,7 +214,7 @@ func (g *Gateway) integrate(w http.ResponseWriter, ctx context.Context, route ht
 	if err != nil {
 		// API Gateway answers a failed integration with 502.
 		g.Log.Error("integration failed", "request_id", requestID, "error", err.Error())
-		g.write(w, http.StatusBadGateway, httpapi.ErrorBody(err, requestID), requestID)
+		g.write(w, http.StatusBadGateway, apierror.Body(err, requestID), requestID)
 		return
 	}
 	for k, v := range resp.Headers {
@@ -222,7 +223,7 @@ func (g *Gateway) integrate(w http.ResponseWriter, ctx context.Context, route ht
 	body := []byte(resp.Body)
 	if resp.IsBase64Encoded {
 		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
-			g.write(w, http.StatusBadGateway, httpapi.ErrorBody(err, requestID), requestID)
+			g.write(w, http.StatusBadGateway, apierror.Body(err, requestID), requestID)
 			return
 		}
 	}
@@ -321,7 +322,7 @@ func (g *Gateway) fail(w http.ResponseWriter, requestID string, err error) {
 	if !errors.As(err, &kerr) {
 		g.Log.Error("gateway error", "request_id", requestID, "error", err.Error())
 	}
-	g.write(w, httpapi.Status(keygate.ErrorCode(err)), httpapi.ErrorBody(err, requestID), requestID)
+	g.write(w, apierror.Status(keygate.ErrorCode(err)), apierror.Body(err, requestID), requestID)
 }
 
 func (g *Gateway) write(w http.ResponseWriter, status int, body []byte, requestID string) {

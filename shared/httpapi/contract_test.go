@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/httpapi"
+	"github.com/keygate/keygate/shared/secretscan"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -121,6 +122,9 @@ func TestRoutesAgree(t *testing.T) {
 	// openapi.yaml is the JSON API's contract; the console's public routes
 	// serve a page and its assets, and README and the template list them.
 	wantJSON := codeRoutes(false)
+	// The template also routes GitHub's secret-scanning alerts to their
+	// own function (shared/secretscan), outside the management routes.
+	wantTemplate := slices.Sorted(slices.Values(append(slices.Clone(want), "secretscanning POST "+secretscan.Path)))
 	template, openAPI, readme := read(t, "../../template.yaml"), read(t, "../../openapi.yaml"), read(t, "../../README.md")
 	tests := []struct {
 		name string
@@ -128,7 +132,7 @@ func TestRoutesAgree(t *testing.T) {
 		src  string
 		want []string
 	}{
-		{"template.yaml", func(s string) []string { return templateRoutes(t, s) }, template, want},
+		{"template.yaml", func(s string) []string { return templateRoutes(t, s) }, template, wantTemplate},
 		{"openapi.yaml", func(s string) []string { return openAPIRoutes(t, s) }, openAPI, withoutFunction(wantJSON)},
 		{"README.md", readmeRoutes, readme, want},
 	}

@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/shared/apierror"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/scope"
@@ -45,6 +46,10 @@ type Gateway struct {
 	Authorizer AuthorizerFunc
 	// Integrations serve the management routes of a REST API.
 	Integrations map[httpapi.Function]IntegrationFunc
+	// Open serves a REST API's routes outside the management route table
+	// that have no authorizer, by "METHOD path" (the secret-scanning
+	// route, whose alerts carry their own signature).
+	Open map[string]IntegrationFunc
 	// Routes are an HTTP API's routes, each behind the authorizer.
 	Routes []Route
 	// IdentitySources are the authorizer's identity sources in API
@@ -96,19 +101,28 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(g.OpenAPI)
 		return
 	}
+	if fn, ok := g.Open[r.Method+" "+r.URL.EscapedPath()]; ok {
+		body, ok := g.readBody(w, r, requestID)
+		if ok {
+			// Authorization NONE, as template.yaml declares it.
+			route := httpapi.Route{Method: r.Method, Resource: r.URL.Path}
+			g.integrate(w, r.Context(), fn, proxyEvent(r, route, nil, body, requestID), requestID)
+		}
+		return
+	}
 	route, params, ok := match(r.Method, r.URL.EscapedPath())
 	if !ok {
 		g.fail(w, requestID, keygate.Errorf(keygate.NotFound, "no such route"))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
-	if err != nil || len(body) > MaxPayload {
-		g.fail(w, requestID, keygate.Errorf(keygate.PayloadTooLarge, "request body is too large"))
+	body, ok := g.readBody(w, r, requestID)
+	if !ok {
 		return
 	}
+	fn := g.Integrations[route.Function]
 	if route.Access == httpapi.Public {
 		// Authorization NONE, as template.yaml gives the console's routes.
-		g.integrate(w, r.Context(), route, proxyEvent(r, route, params, body, requestID), requestID)
+		g.integrate(w, r.Context(), fn, proxyEvent(r, route, params, body, requestID), requestID)
 		return
 	}
 	methodARN := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", Region, AccountID, APIID, Stage, r.Method, r.URL.EscapedPath())
@@ -129,7 +143,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	event := proxyEvent(r, route, params, body, requestID)
 	event.RequestContext.Authorizer = authContext
-	g.integrate(w, r.Context(), route, event, requestID)
+	g.integrate(w, r.Context(), fn, event, requestID)
+}
+
+// readBody reads a request body up to API Gateway's payload limit; past
+// it, it answers 413 and ok is false.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, requestID string) (body []byte, ok bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+	if err != nil || len(body) > MaxPayload {
+		g.fail(w, requestID, keygate.Errorf(keygate.PayloadTooLarge, "request body is too large"))
+		return nil, false
+	}
+	return body, true
 }
 
 // authorize returns the policy for this request: from the result cache, or
@@ -202,8 +227,7 @@ func (g *Gateway) authorize(r *http.Request, route httpapi.Route, params map[str
 	return policy, nil
 }
 
-func (g *Gateway) integrate(w http.ResponseWriter, ctx context.Context, route httpapi.Route, event events.APIGatewayProxyRequest, requestID string) {
-	fn := g.Integrations[route.Function]
+func (g *Gateway) integrate(w http.ResponseWriter, ctx context.Context, fn IntegrationFunc, event events.APIGatewayProxyRequest, requestID string) {
 	raw, _ := json.Marshal(event)
 	out, err := fn(ctx, raw)
 	var resp events.APIGatewayProxyResponse
@@ -213,7 +237,7 @@ func (g *Gateway) integrate(w http.ResponseWriter, ctx context.Context, route ht
 	if err != nil {
 		// API Gateway answers a failed integration with 502.
 		g.Log.Error("integration failed", "request_id", requestID, "error", err.Error())
-		g.write(w, http.StatusBadGateway, httpapi.ErrorBody(err, requestID), requestID)
+		g.write(w, http.StatusBadGateway, apierror.Body(err, requestID), requestID)
 		return
 	}
 	for k, v := range resp.Headers {
@@ -222,7 +246,7 @@ func (g *Gateway) integrate(w http.ResponseWriter, ctx context.Context, route ht
 	body := []byte(resp.Body)
 	if resp.IsBase64Encoded {
 		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
-			g.write(w, http.StatusBadGateway, httpapi.ErrorBody(err, requestID), requestID)
+			g.write(w, http.StatusBadGateway, apierror.Body(err, requestID), requestID)
 			return
 		}
 	}
@@ -321,7 +345,7 @@ func (g *Gateway) fail(w http.ResponseWriter, requestID string, err error) {
 	if !errors.As(err, &kerr) {
 		g.Log.Error("gateway error", "request_id", requestID, "error", err.Error())
 	}
-	g.write(w, httpapi.Status(keygate.ErrorCode(err)), httpapi.ErrorBody(err, requestID), requestID)
+	g.write(w, apierror.Status(keygate.ErrorCode(err)), apierror.Body(err, requestID), requestID)
 }
 
 func (g *Gateway) write(w http.ResponseWriter, status int, body []byte, requestID string) {

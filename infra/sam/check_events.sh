@@ -10,6 +10,8 @@
 # are also run as shipped, where only a refusal is correct. The lifecycle
 # functions (stream, reminders, settings) publish to a moto_server
 # EventBridge this script starts (infra/moto/setup.sh installs it once).
+# The secret-scanning alert is signed with a key pair openssl makes here,
+# listed in GitHub's format where SECRET_SCANNING_KEYS_URL points.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${DYNAMODB_ENDPOINT:?run under infra/cmd/ddb run}" "${TABLE_NAME:?}" "${TOKEN_PEPPER:?}"
@@ -35,6 +37,23 @@ lifecycle() {
   EVENT_BUS_NAME=default AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$moto_port" "$work/invoke" -fn "$1" -event "$2" 2>"$work/log"
 }
 
+# GitHub's signing key, for this run only (make run does the same in Go):
+# the key list names it by the hex SHA-256 of its DER public key.
+openssl ecparam -name prime256v1 -genkey -noout -out "$work/scan.pem" 2>/dev/null
+openssl ec -in "$work/scan.pem" -pubout -out "$work/scan.pub" 2>/dev/null
+scan_id=$(openssl pkey -pubin -in "$work/scan.pub" -outform DER | sha256sum | cut -d' ' -f1)
+"$PY" -c 'import json,sys; print(json.dumps({"public_keys":[{"key_identifier":sys.argv[1],"key":open(sys.argv[2]).read(),"is_current":True}]}))' \
+  "$scan_id" "$work/scan.pub" >"$work/scan-keys.json"
+export SECRET_SCANNING_KEYS_URL="file://$work/scan-keys.json"
+# sign_alert FILE: signs the alert in event FILE (its exact body) and puts
+# the identifier and signature in its headers.
+sign_alert() {
+  "$PY" -c 'import json,sys; sys.stdout.write(json.load(open(sys.argv[1]))["body"])' "$1" >"$work/alert-body"
+  local sig; sig=$(openssl dgst -sha256 -sign "$work/scan.pem" "$work/alert-body" | base64 -w0)
+  "$PY" -c 'import sys; p=sys.argv[1]; s=open(p).read().replace("REPLACE_WITH_KEY_IDENTIFIER", sys.argv[2]).replace("REPLACE_WITH_SIGNATURE", sys.argv[3]); open(p, "w").write(s)' \
+    "$1" "$scan_id" "$sig"
+}
+
 fail=0
 # invoke FN EVENT: the function's response on stdout; logs kept in $work/log.
 invoke() { "$work/invoke" -fn "$1" -event "$2" 2>"$work/log"; }
@@ -51,7 +70,7 @@ body='json.loads(r["body"])'
 # Every event file must be covered below.
 covered="create/direct create/rest create/rotate-direct list/direct list/get-direct list/rest list/get-rest list/whoami-rest
 list/audit-direct revoke/direct revoke/rest revoke/update-direct authorizer/rest-token authorizer/rest-request authorizer/http-v2
-authorizer/http-v1 stream/created reminders/scheduled settings/get-direct settings/update-direct"
+authorizer/http-v1 stream/created reminders/scheduled settings/get-direct settings/update-direct secretscan/rest"
 for f in $(cd events && find . -name '*.json' ! -name env.json | sed 's|^\./||; s|\.json$||' | sort); do
   grep -qw "$f" <<<"$covered" || { echo "FAIL events/$f.json is not checked by $0"; fail=1; }
 done
@@ -74,6 +93,8 @@ fi
 # A stream record of a key that does not exist is still published (with
 # no key metadata); the record that is not an audit insert is passed over.
 out=$(lifecycle stream events/stream/created.json); expect "stream/created (placeholder)" 'r == {"batchItemFailures": []}'
+# An alert signed by no key in the list is refused.
+out=$(invoke secretscan events/secretscan/rest.json); expect "secretscan/rest (placeholder)" "r['statusCode'] == 401 and $body['error']['code'] == 'unauthorized'"
 # A tenant with no settings reads as empty ones.
 out=$(lifecycle settings events/settings/get-direct.json); expect "settings/get-direct (no settings yet)" 'r == {"owner_email": "", "reminder_days": []} or r == {"owner_email": "", "reminder_days": None}'
 
@@ -119,5 +140,11 @@ out=$(lifecycle stream "$(ev stream/created)");             expect stream/create
 out=$(lifecycle settings "$(ev settings/update-direct)");   expect settings/update-direct 'r == {"owner_email": "ops@acme.example", "reminder_days": [14, 3]}'
 out=$(lifecycle settings "$(ev settings/get-direct)");      expect settings/get-direct 'r["owner_email"] == "ops@acme.example"'
 out=$(lifecycle reminders "$(ev reminders/scheduled)");     expect reminders/scheduled 'set(r) == {"expired", "expiring", "mails", "failed"} and r["failed"] == 0'
+
+# GitHub reports the successor's token, signed: a true positive, recorded
+# (and, by the tenant's default leak action, revoked).
+sed -e "s/kg_live_REPLACE_WITH_A_REAL_TOKEN/$succ_token/g" events/secretscan/rest.json >"$work/events/secretscan/rest.json"
+sign_alert "$work/events/secretscan/rest.json"
+out=$(invoke secretscan "$(ev secretscan/rest)"); expect secretscan/rest "r['statusCode'] == 200 and $body[0]['label'] == 'true_positive'"
 
 exit $fail

@@ -30,6 +30,9 @@ type Config struct {
 	LastUsedInterval     time.Duration
 	AllowQueryToken      bool
 	UsageIdentifier      string // "", "id", "tenant" or "owner"
+	// SecretScanningKeysURL is where the secret-scanning function reads
+	// GitHub's signing keys: https://, or file:// locally.
+	SecretScanningKeysURL string
 }
 
 // Defaults, as documented in the README's configuration table.
@@ -40,6 +43,9 @@ const (
 	DefaultMaxServiceKeys   = 5
 	DefaultAuthCacheTTL     = 5 * time.Second
 	DefaultLastUsedInterval = 60 * time.Second
+	// DefaultSecretScanningKeysURL is GitHub's list of the keys that sign
+	// secret-scanning alerts.
+	DefaultSecretScanningKeysURL = "https://api.github.com/meta/public_keys/secret_scanning"
 )
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -47,20 +53,24 @@ const (
 func Load(getenv func(string) string) (*Config, error) {
 	r := reader{getenv: getenv}
 	c := &Config{
-		TableName:            r.str("TABLE_NAME", ""),
-		DynamoDBEndpoint:     r.str("DYNAMODB_ENDPOINT", ""),
-		TokenPrefix:          r.str("TOKEN_PREFIX", apikey.DefaultPrefix),
-		TokenPepper:          apikey.Secret(r.str("TOKEN_PEPPER", "")),
-		TokenPepperSecretARN: r.str("TOKEN_PEPPER_SECRET_ARN", ""),
-		TokenHash:            r.str("TOKEN_HASH", apikey.HMACSHA256),
-		DefaultKeyTTL:        r.duration("DEFAULT_KEY_TTL", DefaultKeyTTL),
-		KeyRetention:         r.duration("KEY_RETENTION", DefaultKeyRetention),
-		MaxUserKeys:          r.count("MAX_USER_KEYS", DefaultMaxUserKeys),
-		MaxServiceKeys:       r.count("MAX_SERVICE_KEYS", DefaultMaxServiceKeys),
-		AuthCacheTTL:         r.duration("AUTH_CACHE_TTL", DefaultAuthCacheTTL),
-		LastUsedInterval:     r.duration("LAST_USED_INTERVAL", DefaultLastUsedInterval),
-		AllowQueryToken:      r.boolean("ALLOW_QUERY_TOKEN", false),
-		UsageIdentifier:      r.str("USAGE_IDENTIFIER", ""),
+		TableName:             r.str("TABLE_NAME", ""),
+		DynamoDBEndpoint:      r.str("DYNAMODB_ENDPOINT", ""),
+		TokenPrefix:           r.str("TOKEN_PREFIX", apikey.DefaultPrefix),
+		TokenPepper:           apikey.Secret(r.str("TOKEN_PEPPER", "")),
+		TokenPepperSecretARN:  r.str("TOKEN_PEPPER_SECRET_ARN", ""),
+		TokenHash:             r.str("TOKEN_HASH", apikey.HMACSHA256),
+		DefaultKeyTTL:         r.duration("DEFAULT_KEY_TTL", DefaultKeyTTL),
+		KeyRetention:          r.duration("KEY_RETENTION", DefaultKeyRetention),
+		MaxUserKeys:           r.count("MAX_USER_KEYS", DefaultMaxUserKeys),
+		MaxServiceKeys:        r.count("MAX_SERVICE_KEYS", DefaultMaxServiceKeys),
+		AuthCacheTTL:          r.duration("AUTH_CACHE_TTL", DefaultAuthCacheTTL),
+		LastUsedInterval:      r.duration("LAST_USED_INTERVAL", DefaultLastUsedInterval),
+		AllowQueryToken:       r.boolean("ALLOW_QUERY_TOKEN", false),
+		UsageIdentifier:       r.str("USAGE_IDENTIFIER", ""),
+		SecretScanningKeysURL: r.str("SECRET_SCANNING_KEYS_URL", DefaultSecretScanningKeysURL),
+	}
+	if u := c.SecretScanningKeysURL; !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "file:///") {
+		r.fail("SECRET_SCANNING_KEYS_URL must be an https:// URL or a file:/// path, not %q", u)
 	}
 	switch c.UsageIdentifier {
 	case "", "id", "tenant", "owner":

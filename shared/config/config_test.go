@@ -27,7 +27,8 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.TokenPrefix != "kg_live_" || c.TokenHash != "hmac-sha256" || c.DefaultKeyTTL != 90*24*time.Hour ||
 		c.KeyRetention != 30*24*time.Hour || c.MaxUserKeys != 10 || c.MaxServiceKeys != 5 ||
-		c.AuthCacheTTL != 5*time.Second || c.LastUsedInterval != time.Minute || c.AllowQueryToken {
+		c.AuthCacheTTL != 5*time.Second || c.LastUsedInterval != time.Minute || c.AllowQueryToken ||
+		c.SecretScanningKeysURL != "https://api.github.com/meta/public_keys/secret_scanning" {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -40,11 +41,13 @@ func TestOverrides(t *testing.T) {
 	m["MAX_USER_KEYS"] = "3"
 	m["ALLOW_QUERY_TOKEN"] = "true"
 	m["TOKEN_HASH"] = "argon2id"
+	m["SECRET_SCANNING_KEYS_URL"] = "file:///work/.build/secret-scanning-keys.json"
 	c, err := Load(env(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.TokenPrefix != "sairo_" || c.DefaultKeyTTL != 0 || c.AuthCacheTTL != 0 || c.MaxUserKeys != 3 || !c.AllowQueryToken || c.TokenHash != "argon2id" {
+	if c.TokenPrefix != "sairo_" || c.DefaultKeyTTL != 0 || c.AuthCacheTTL != 0 || c.MaxUserKeys != 3 || !c.AllowQueryToken || c.TokenHash != "argon2id" ||
+		c.SecretScanningKeysURL != "file:///work/.build/secret-scanning-keys.json" {
 		t.Fatalf("overrides = %+v", c)
 	}
 }
@@ -66,6 +69,8 @@ func TestInvalid(t *testing.T) {
 		{"bool", "ALLOW_QUERY_TOKEN", "yes please", "ALLOW_QUERY_TOKEN", false},
 		{"interval", "LAST_USED_INTERVAL", "10ms", "at least 1s", false},
 		{"usage identifier", "USAGE_IDENTIFIER", "name", "USAGE_IDENTIFIER", false},
+		{"key list over http", "SECRET_SCANNING_KEYS_URL", "http://api.github.com/meta/public_keys/secret_scanning", "SECRET_SCANNING_KEYS_URL", false},
+		{"key list relative file", "SECRET_SCANNING_KEYS_URL", "file://keys.json", "SECRET_SCANNING_KEYS_URL", false},
 		{"events: no table", "TABLE_NAME", "", "TABLE_NAME is required", true},
 		{"events: no bus", "EVENT_BUS_NAME", "", "EVENT_BUS_NAME is required", true},
 		{"events: sender", "EMAIL_SENDER", "Keys <keys@acme.example>", "EMAIL_SENDER", true},

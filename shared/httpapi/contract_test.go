@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/httpapi"
+	"github.com/keygate/keygate/shared/secretscan"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -110,7 +111,7 @@ func openAPIOperations(t *testing.T, src string, keep func(op *yaml.Node) bool) 
 // publicJSONRoutes are the JSON API's routes without an authorizer: GitHub's
 // secret-scanning alerts, whose signature is the credential, served by the
 // secretscan function (shared/secretscan) rather than httpapi's table.
-var publicJSONRoutes = []string{"POST /v1/secret-scanning/github"}
+var publicJSONRoutes = []string{"POST " + secretscan.Path}
 
 // TestPublicOperations: openapi.yaml declares no security on exactly the
 // public JSON routes, so no client sends them a key and none is expected.
@@ -152,10 +153,11 @@ func TestRoutesAgree(t *testing.T) {
 	want := codeRoutes(true)
 	// openapi.yaml is the JSON API's contract; the console's public routes
 	// serve a page and its assets, and README and the template list them.
-	// It also holds the public JSON routes.
+	// It also holds the public JSON routes, and the template routes those
+	// to their own function (shared/secretscan).
 	wantJSON := append(withoutFunction(codeRoutes(false)), publicJSONRoutes...)
 	slices.Sort(wantJSON)
-	wantJSON = slices.Compact(wantJSON)
+	wantTemplate := slices.Sorted(slices.Values(append(slices.Clone(want), "secretscanning POST "+secretscan.Path)))
 	template, openAPI, readme := read(t, "../../template.yaml"), read(t, "../../openapi.yaml"), read(t, "../../README.md")
 	tests := []struct {
 		name string
@@ -163,9 +165,9 @@ func TestRoutesAgree(t *testing.T) {
 		src  string
 		want []string
 	}{
-		{"template.yaml", func(s string) []string { return templateRoutes(t, s) }, template, want},
+		{"template.yaml", func(s string) []string { return templateRoutes(t, s) }, template, wantTemplate},
 		{"openapi.yaml", func(s string) []string { return openAPIRoutes(t, s) }, openAPI, wantJSON},
-		{"README.md", readmeRoutes, readme, want},
+		{"README.md", readmeRoutes, readme, wantTemplate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,6 +212,9 @@ func TestRouteAccessAgrees(t *testing.T) {
 	var want []string
 	for _, r := range httpapi.Routes {
 		want = append(want, fmt.Sprintf("%s %s %s", r.Method, r.Resource, r.Access))
+	}
+	for _, r := range publicJSONRoutes {
+		want = append(want, r+" "+string(httpapi.Public))
 	}
 	slices.Sort(want)
 	readme := read(t, "../../README.md")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/keygate/keygate/shared/apierror"
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
@@ -80,7 +81,7 @@ func failed(err error) outcome { return outcome{err: err} }
 // are logged in full and answered with a generic message.
 func (h *Handler) finish(ctx context.Context, requestID, mode, route string, start time.Time, res outcome) (int, []byte) {
 	if res.err != nil {
-		res.status = Status(keygate.ErrorCode(res.err))
+		res.status = apierror.Status(keygate.ErrorCode(res.err))
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", requestID),
@@ -107,12 +108,12 @@ func (h *Handler) finish(ctx context.Context, requestID, mode, route string, sta
 	}
 	h.log.LogAttrs(ctx, level, "request", attrs...)
 	if res.err != nil {
-		return res.status, ErrorBody(res.err, requestID)
+		return res.status, apierror.Body(res.err, requestID)
 	}
 	b, err := json.Marshal(res.body)
 	if err != nil {
 		h.log.LogAttrs(ctx, slog.LevelError, "encode response", slog.String("request_id", requestID), slog.String("error", err.Error()))
-		return http.StatusInternalServerError, ErrorBody(err, requestID)
+		return http.StatusInternalServerError, apierror.Body(err, requestID)
 	}
 	return res.status, b
 }

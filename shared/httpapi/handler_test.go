@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/infra/dynamotest"
 	"github.com/keygate/keygate/infra/testkit"
+	"github.com/keygate/keygate/shared/apierror"
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/keygate"
@@ -358,7 +359,7 @@ func TestErrorEnvelopeGolden(t *testing.T) {
 }
 
 func TestInternalErrorsAreNotShown(t *testing.T) {
-	body := httpapi.ErrorBody(context.DeadlineExceeded, "r1")
+	body := apierror.Body(context.DeadlineExceeded, "r1")
 	if string(body) != `{"error":{"code":"internal","message":"internal error","request_id":"r1"}}` {
 		t.Fatalf("internal error body = %s", body)
 	}
@@ -391,11 +392,11 @@ func TestStatus(t *testing.T) {
 		if !documented[code] {
 			t.Errorf("%s is not in openapi.yaml's Error code enum", code)
 		}
-		if got := httpapi.Status(code); got != status {
+		if got := apierror.Status(code); got != status {
 			t.Errorf("Status(%s) = %d, want %d", code, got, status)
 		}
 	}
-	if got := httpapi.Status("no_such_code"); got != 500 {
+	if got := apierror.Status("no_such_code"); got != 500 {
 		t.Errorf("Status of an unknown code = %d, want 500", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/shared/apierror"
 	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
@@ -74,12 +75,8 @@ func (h *Handler) handleProxy(ctx context.Context, event json.RawMessage) (json.
 	status, body := h.finish(ctx, requestID, "proxy", req.HTTPMethod+" "+req.Resource, start, res)
 	return json.Marshal(events.APIGatewayProxyResponse{
 		StatusCode: status,
-		Headers: map[string]string{
-			"Content-Type":  "application/json",
-			"Cache-Control": "no-store",
-			"X-Request-Id":  requestID,
-		},
-		Body: string(body),
+		Headers:    apierror.Headers(requestID),
+		Body:       string(body),
 	})
 }
 

@@ -332,49 +332,25 @@ const maxBatchGet = 100
 // empty fields.
 func (s *Store) FillLineage(ctx context.Context, recs []*keygate.Record) error {
 	byID := make(map[string]*keygate.Record, len(recs))
+	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
 		byID[r.ID] = r
+		ids = append(ids, r.ID)
 	}
-	for start := 0; start < len(recs); start += maxBatchGet {
-		var keys []map[string]types.AttributeValue
-		for _, r := range recs[start:min(start+maxBatchGet, len(recs))] {
-			keys = append(keys, keyItemKey(r.ID))
+	return s.batchGetKeys(ctx, ids, &lineageRead, "lineages", func(item map[string]types.AttributeValue) error {
+		id, _ := item["id"].(*types.AttributeValueMemberS)
+		if id == nil || byID[id.Value] == nil {
+			return nil
 		}
-		req := map[string]types.KeysAndAttributes{s.table: {
-			Keys: keys, ConsistentRead: aws.Bool(true), ProjectionExpression: &lineageRead.expr, ExpressionAttributeNames: lineageRead.names,
-		}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt == maxAttempts {
-				return keygate.Errorf(keygate.Unavailable, "reading key lineages: too much contention, try again")
-			}
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return classify(fmt.Errorf("read lineages of %d keys: %w", len(keys), err))
-			}
-			for _, item := range out.Responses[s.table] {
-				id, _ := item["id"].(*types.AttributeValueMemberS)
-				if id == nil || byID[id.Value] == nil {
-					continue
-				}
-				r := byID[id.Value]
-				if v, ok := item["lineage"].(*types.AttributeValueMemberS); ok {
-					r.Lineage = v.Value
-				}
-				if v, ok := item["parent_lineage"].(*types.AttributeValueMemberS); ok {
-					r.ParentLineage = v.Value
-				}
-			}
-			// Unprocessed keys (throttling) are asked for again after a
-			// short pause.
-			req = out.UnprocessedKeys
-			if len(req) > 0 {
-				if err := sleep(ctx, time.Duration(10*(attempt+1))*time.Millisecond); err != nil {
-					return keygate.Errorf(keygate.Unavailable, "request cancelled")
-				}
-			}
+		r := byID[id.Value]
+		if v, ok := item["lineage"].(*types.AttributeValueMemberS); ok {
+			r.Lineage = v.Value
 		}
-	}
-	return nil
+		if v, ok := item["parent_lineage"].(*types.AttributeValueMemberS); ok {
+			r.ParentLineage = v.Value
+		}
+		return nil
+	})
 }
 
 // projection is a ProjectionExpression and its attribute names: each

@@ -5,8 +5,12 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +28,7 @@ import (
 	"github.com/keygate/keygate/infra/gateway"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/secretscan"
 	"github.com/keygate/keygate/shared/setup"
 	"github.com/keygate/keygate/shared/setup/managesetup"
 	"github.com/keygate/keygate/shared/store"
@@ -45,7 +50,18 @@ func run(ctx context.Context) error {
 	}
 	defer ln.Close()
 
-	defaults := map[string]string{"TABLE_NAME": "keygate", "TOKEN_PEPPER": randomPepper()}
+	root, err := ddblocal.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	// GitHub's alerts, locally: a signing key made for this run, and its
+	// key list where the secret-scanning handler reads it.
+	scan, err := devSigningKey(filepath.Join(root, ".build"), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("make the secret-scanning key: %w", err)
+	}
+	defaults := map[string]string{"TABLE_NAME": "keygate", "TOKEN_PEPPER": randomPepper(),
+		"SECRET_SCANNING_KEYS_URL": "file://" + scan.keys}
 	var local *ddblocal.Server
 	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
 		if local, err = ddblocal.Start(ctx, io.Discard); err != nil {
@@ -87,10 +103,6 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	root, err := ddblocal.ModuleRoot()
-	if err != nil {
-		return err
-	}
 	openAPI, err := os.ReadFile(filepath.Join(root, "openapi.yaml"))
 	if err != nil {
 		return fmt.Errorf("read openapi.yaml: %w", err)
@@ -105,7 +117,10 @@ func run(ctx context.Context) error {
 		_ = server.Shutdown(shutdown)
 	}()
 	db, warning := storage(local, getenv("DYNAMODB_ENDPOINT"))
-	printBanner(os.Stdout, "http://"+ln.Addr().String(), gateway.APIID, db, warning, admin)
+	if getenv("SECRET_SCANNING_KEYS_URL") != "file://"+scan.keys {
+		scan = scanKey{} // another key list: this run's key signs nothing it accepts
+	}
+	printBanner(os.Stdout, "http://"+ln.Addr().String(), gateway.APIID, db, warning, admin, scan)
 	if err := server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -128,7 +143,7 @@ func storage(local *ddblocal.Server, endpoint string) (db, warning string) {
 
 // printBanner tells a person what serves where, with the admin key. A
 // warning, if any, follows the first line: it is the one thing to act on.
-func printBanner(w io.Writer, url, apiID, db, warning string, admin *manage.Created) {
+func printBanner(w io.Writer, url, apiID, db, warning string, admin *manage.Created, scan scanKey) {
 	if warning != "" {
 		warning = "WARNING: " + warning + "\n"
 	}
@@ -150,6 +165,59 @@ Try (needs curl and jq):
   curl -s %[1]s/openapi.yaml
 
 `, url, admin.Token.Reveal(), apiID, db, warning)
+	if scan.id == "" {
+		return
+	}
+	fmt.Fprintf(w, `Secret scanning: GitHub's alerts are checked against a key made for this run:
+  key list (SECRET_SCANNING_KEYS_URL): %[2]s
+  private key:                         %[3]s
+
+Send a signed alert for the admin key above (it REVOKES the key, as a real leak would):
+  BODY='[{"token":"'"$KEY"'","type":"keygate_api_key","url":"https://github.com/octo/repo/blob/main/.env","source":"content"}]'
+  SIG=$(printf '%%s' "$BODY" | openssl dgst -sha256 -sign %[3]s | base64 -w0)
+  curl -s -X POST %[1]s%[5]s -H 'Content-Type: application/json' \
+       -H 'Github-Public-Key-Identifier: %[4]s' -H "Github-Public-Key-Signature: $SIG" --data-binary "$BODY"
+
+`, url, scan.keys, scan.key, scan.id, secretscan.Path)
+}
+
+// scanKey is make run's secret-scanning signing key: where its key list
+// and private key are, and its identifier.
+type scanKey struct {
+	keys, key, id string
+}
+
+// devSigningKey makes an ECDSA P-256 key pair for this run and writes,
+// in dir, its key list in GitHub's format (secret-scanning-keys.json) and
+// the private key (secret-scanning-key.pem, PKCS #8, mode 0600), so that
+// alerts signed with openssl verify as GitHub's would.
+func devSigningKey(dir string, random io.Reader) (scanKey, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), random)
+	if err != nil {
+		return scanKey{}, err
+	}
+	id, list, err := secretscan.KeyList(&priv.PublicKey)
+	if err != nil {
+		return scanKey{}, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return scanKey{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return scanKey{}, err
+	}
+	k := scanKey{keys: filepath.Join(dir, "secret-scanning-keys.json"), key: filepath.Join(dir, "secret-scanning-key.pem"), id: id}
+	// Written afresh with 0600 even if an earlier run left the file
+	// with other permissions.
+	_ = os.Remove(k.key)
+	if err := os.WriteFile(k.key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return scanKey{}, err
+	}
+	if err := os.WriteFile(k.keys, list, 0o644); err != nil {
+		return scanKey{}, err
+	}
+	return k, nil
 }
 
 // isTerminal reports whether f is a character device (a terminal).

@@ -51,7 +51,7 @@ func TestBannerStorage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db, warning := storage(tt.local, tt.endpoint)
 			var b strings.Builder
-			printBanner(&b, "http://127.0.0.1:3000", "local", db, warning, &manage.Created{Token: tok})
+			printBanner(&b, "http://127.0.0.1:3000", "local", db, warning, &manage.Created{Token: tok}, scanKey{})
 			out := b.String()
 			for _, s := range tt.want {
 				if !strings.Contains(out, s) {

@@ -1,7 +1,7 @@
 // Package managesetup wires the management functions (create, list,
 // revoke) and their local stand-ins: setup.Env → DynamoDB store → key
-// management and tenant settings services → httpapi handler. It links no
-// lifecycle event, e-mail or authorizer code.
+// management (keysetup) and tenant settings services → httpapi handler.
+// It links no lifecycle event, e-mail or authorizer code.
 package managesetup
 
 import (
@@ -9,35 +9,21 @@ import (
 	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/settings"
 	"github.com/keygate/keygate/shared/setup"
+	"github.com/keygate/keygate/shared/setup/keysetup"
 	"github.com/keygate/keygate/shared/store"
 )
 
-// The DynamoDB store is what the services need.
-var (
-	_ manage.Store   = (*store.Store)(nil)
-	_ settings.Store = (*store.Lifecycle)(nil)
-)
+// The DynamoDB store is what the settings service needs.
+var _ settings.Store = (*store.Lifecycle)(nil)
 
-// Config is the management service's configuration.
-func Config(env *setup.Env) manage.Config {
-	return manage.Config{
-		Format:         env.Format,
-		Hasher:         env.Hasher,
-		DefaultTTL:     env.Config.DefaultKeyTTL,
-		Retention:      env.Config.KeyRetention,
-		MaxUserKeys:    env.Config.MaxUserKeys,
-		MaxServiceKeys: env.Config.MaxServiceKeys,
-	}
-}
-
-// Service is the key management service on the configured table.
-func Service(env *setup.Env) *manage.Service {
-	return manage.New(store.New(env.DynamoDB, env.Config.TableName), Config(env))
-}
+// Service is the key management service on the configured table
+// (keysetup.Service), for the local tools that mint keys beside the
+// handlers.
+func Service(env *setup.Env) *manage.Service { return keysetup.Service(env) }
 
 // Handler is the Lambda handler of management function fn, serving the
 // tenant settings routes (shared/settings) beside the key routes.
 func Handler(env *setup.Env, fn httpapi.Function) *httpapi.Handler {
 	s := settings.NewService(store.NewLifecycle(env.DynamoDB, env.Config.TableName))
-	return httpapi.New(fn, Service(env), s, env.Logger)
+	return httpapi.New(fn, keysetup.Service(env), s, env.Logger)
 }

@@ -1,4 +1,10 @@
-package httpapi
+// Package apierror is how every HTTP answer of Keygate's functions says
+// what went wrong: the one mapping of error codes (keygate.Code) to HTTP
+// statuses and the error envelope {"error":{"code","message","request_id"}}
+// that openapi.yaml documents. The management functions (shared/httpapi),
+// the secret-scanning endpoint (shared/secretscan) and the local gateway
+// share it, so that no two of them can answer one error differently.
+package apierror
 
 import (
 	"encoding/json"
@@ -40,9 +46,9 @@ type EnvelopeError struct {
 	RequestID string       `json:"request_id"`
 }
 
-// ErrorBody renders err as the error envelope. Only caller-safe text from
-// a *keygate.Error is shown; anything else becomes "internal error".
-func ErrorBody(err error, requestID string) []byte {
+// Body renders err as the error envelope. Only caller-safe text from a
+// *keygate.Error is shown; anything else becomes "internal error".
+func Body(err error, requestID string) []byte {
 	code := keygate.ErrorCode(err)
 	msg := keygate.ErrorMessage(err)
 	if code == keygate.Internal {
@@ -50,4 +56,15 @@ func ErrorBody(err error, requestID string) []byte {
 	}
 	b, _ := json.Marshal(Envelope{Error: EnvelopeError{Code: code, Message: msg, RequestID: requestID}})
 	return b
+}
+
+// Headers are the headers of a JSON answer of the API, an error or not:
+// never cached (answers are about keys, which change), and the request
+// id, which the envelope also carries, for a person reading logs.
+func Headers(requestID string) map[string]string {
+	return map[string]string{
+		"Content-Type":  "application/json",
+		"Cache-Control": "no-store",
+		"X-Request-Id":  requestID,
+	}
 }

@@ -96,7 +96,7 @@ out=$(lifecycle stream events/stream/created.json); expect "stream/created (plac
 # An alert signed by no key in the list is refused.
 out=$(invoke secretscan events/secretscan/rest.json); expect "secretscan/rest (placeholder)" "r['statusCode'] == 401 and $body['error']['code'] == 'unauthorized'"
 # A tenant with no settings reads as empty ones.
-out=$(lifecycle settings events/settings/get-direct.json); expect "settings/get-direct (no settings yet)" 'r == {"owner_email": "", "reminder_days": []} or r == {"owner_email": "", "reminder_days": None}'
+out=$(lifecycle settings events/settings/get-direct.json); expect "settings/get-direct (no settings yet)" 'r["owner_email"] == "" and not r["reminder_days"] and r["leak_action"] == "revoke" and r["leak_cascade"] is False'
 
 # Mint a key, then run every event with it.
 out=$(invoke create events/create/direct.json); expect create/direct 'r["role"] == "admin" and r["token"].startswith("kg_live_")'
@@ -137,7 +137,7 @@ out=$(invoke authorizer "$(ev authorizer/http-v2)");      expect "authorizer/htt
 
 # The lifecycle functions, with the key minted above.
 out=$(lifecycle stream "$(ev stream/created)");             expect stream/created 'r == {"batchItemFailures": []}'
-out=$(lifecycle settings "$(ev settings/update-direct)");   expect settings/update-direct 'r == {"owner_email": "ops@acme.example", "reminder_days": [14, 3]}'
+out=$(lifecycle settings "$(ev settings/update-direct)");   expect settings/update-direct 'r == {"owner_email": "ops@acme.example", "reminder_days": [14, 3], "leak_action": "revoke", "leak_cascade": False}'
 out=$(lifecycle settings "$(ev settings/get-direct)");      expect settings/get-direct 'r["owner_email"] == "ops@acme.example"'
 out=$(lifecycle reminders "$(ev reminders/scheduled)");     expect reminders/scheduled 'set(r) == {"expired", "expiring", "mails", "failed"} and r["failed"] == 0'
 

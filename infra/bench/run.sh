@@ -12,7 +12,9 @@
 #      Lambda Runtime Interface Emulator (infra/bench/coldstart);
 #   4. requests/s of GET /v1/whoami on the make run stack under vegeta
 #      (infra/bench/throughput);
-#   5. the scale model of docs/scale.md (infra/scalesim).
+#   5. the scale model of docs/scale.md (infra/scalesim);
+#   6. what a GitHub secret-scanning alert of 1,000 tokens costs
+#      (infra/bench/leakalert).
 #
 # Every step runs and prints; the exit status is 1 if any target was missed
 # or any step failed.
@@ -54,6 +56,9 @@ $GO run ./infra/bench/throughput ${THROUGHPUT_FLAGS:-} || failed+=("throughput")
 
 step "scale model (go run ./infra/scalesim, docs/scale.md)"
 $GO run ./infra/scalesim || failed+=("scale model")
+
+step "a secret-scanning alert of 1,000 tokens, 10 real (go run ./infra/bench/leakalert)"
+$GO run ./infra/bench/leakalert || failed+=("secret-scanning alert")
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

@@ -13,7 +13,7 @@
 // Each distinct token is judged offline first: prefix, length and
 // checksum ([apikey.Format.Parse]; a token that fails gets no answer at
 // all, it is not of this format), then the tag ([apikey.Hasher.Authenticate];
-// one this deployment's seed did not make is a false positive, never
+// one this deployment's pepper did not make is a false positive, never
 // read). Only tokens with a valid tag cost a read, one consistent batch
 // for all of them ([Store]). A token whose key exists and whose verifier
 // matches is a true positive and is reported to the [Responder] (the

@@ -108,11 +108,17 @@ func (b *directBackend) do(ctx context.Context, o op) (json.RawMessage, error) {
 	if b.actor != "" {
 		event["actor"] = b.actor
 	}
+	return b.invoke(ctx, b.functions[route.Function], event)
+}
+
+// invoke sends event to the function fn; a function error is the API's
+// error.
+func (b *directBackend) invoke(ctx context.Context, fn string, event map[string]any) (json.RawMessage, error) {
 	payload, err := json.Marshal(event)
 	if err != nil {
 		return nil, err
 	}
-	out, errType, errMessage, err := b.invoker.invoke(ctx, b.functions[route.Function], payload)
+	out, errType, errMessage, err := b.invoker.invoke(ctx, fn, payload)
 	switch {
 	case err != nil:
 		return nil, err
@@ -133,18 +139,7 @@ func (b *directBackend) doSettings(ctx context.Context, o op) (json.RawMessage, 
 	for k, v := range o.Body {
 		event[k] = v
 	}
-	payload, err := json.Marshal(event)
-	if err != nil {
-		return nil, err
-	}
-	out, errType, errMessage, err := b.invoker.invoke(ctx, b.settings, payload)
-	switch {
-	case err != nil:
-		return nil, err
-	case errType != "":
-		return nil, &apiError{Code: errType, Message: errMessage}
-	}
-	return out, nil
+	return b.invoke(ctx, b.settings, event)
 }
 
 type lambdaInvoker struct{ client *lambda.Client }

@@ -61,6 +61,13 @@ type Key struct {
 	// Leaked is the first report that the key's token was found in
 	// public (nil if none): set once, whatever the tenant's leak action.
 	Leaked *Leak `json:"leaked,omitempty"`
+	// RateLimit and Credits meter the key's calls (nil: unmetered). They
+	// are counted per rotation chain (LineageID): a successor shares its
+	// predecessor's window and balance.
+	RateLimit *RateLimit `json:"-"`
+	Credits   *Credits   `json:"credits,omitempty"`
+	// Usage is filled by reads of one key (get, whoami), never by lists.
+	Usage *Usage `json:"usage,omitempty"`
 	// RotatedTo is the key that replaced this one; set once, so a key is
 	// rotated at most once.
 	RotatedTo string `json:"rotated_to,omitempty"`
@@ -179,3 +186,65 @@ type Leak struct {
 	Source string    `json:"source"`
 	Type   string    `json:"type"`
 }
+
+// RateLimit caps a key's allowed calls per fixed window (windows are
+// aligned to multiples of Window since the Unix epoch). Its JSON form is
+// {"limit": N, "window": "<Go duration, 1s to 24h>"}.
+type RateLimit struct {
+	Limit  int64
+	Window time.Duration
+}
+
+// Credits are calls a key may still make, each allowed call spending one;
+// with Refill, the balance is set back to Refill.Amount once per interval,
+// on the first call after it is due. Remaining is what was set (on create
+// or update); the live balance is Usage's.
+type Credits struct {
+	Remaining int64   `json:"remaining"`
+	Refill    *Refill `json:"refill,omitempty"`
+}
+
+// Refill intervals.
+const (
+	RefillDay   = "day"
+	RefillMonth = "month"
+)
+
+// Refill sets a key's credits back to Amount every Interval (RefillDay or
+// RefillMonth, UTC calendar days and months).
+type Refill struct {
+	Amount   int64  `json:"amount"`
+	Interval string `json:"interval"`
+}
+
+// Usage is a metered key's live counters, as GET /v1/keys/{id} and whoami
+// show them: what is left in the current window and of the credits. The
+// counts are what is not yet leased to an execution environment, so
+// environments may still hold a few calls of it.
+type Usage struct {
+	RateLimit *RateUsage   `json:"rate_limit,omitempty"`
+	Credits   *CreditUsage `json:"credits,omitempty"`
+}
+
+// RateUsage is the current window of a rate limit.
+type RateUsage struct {
+	Limit     int64     `json:"limit"`
+	Window    string    `json:"window"`
+	Remaining int64     `json:"remaining"`
+	ResetAt   time.Time `json:"reset_at"`
+}
+
+// CreditUsage is a key's credit balance and when it is next refilled
+// (nil: never).
+type CreditUsage struct {
+	Remaining int64      `json:"remaining"`
+	RefillAt  *time.Time `json:"refill_at"`
+}
+
+// Refusal reasons: the authorizer context's "reason" of a Deny, and the
+// error code the REST gateway response renders from it.
+const (
+	ReasonForbidden        = "forbidden"
+	ReasonRateLimited      = "rate_limited"
+	ReasonCreditsExhausted = "credits_exhausted"
+)

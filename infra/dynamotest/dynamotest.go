@@ -10,12 +10,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/infra/ddblocal"
 	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/store"
@@ -76,4 +79,37 @@ func Vars(t testing.TB, extra map[string]string) map[string]string {
 		vars[k] = v
 	}
 	return vars
+}
+
+// Credits is a key lineage's CREDITS usage item (shared/store/usage.go) as
+// key management writes it when it sets a key's credits.
+type Credits struct {
+	Lineage        string
+	Pool           int64
+	RefillAmount   int64     // 0: no refill
+	RefillInterval string    // "day" or "month"
+	RefillAt       time.Time // zero: never
+}
+
+// PutCredits writes c on table, replacing the lineage's balance: for
+// metering tests and benchmarks, which give keys credits without going
+// through key management.
+func PutCredits(ctx context.Context, db *dynamodb.Client, table string, c Credits) error {
+	n := func(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+	item := map[string]types.AttributeValue{
+		store.AttrPK: &types.AttributeValueMemberS{Value: "USAGE#" + c.Lineage},
+		store.AttrSK: &types.AttributeValueMemberS{Value: "CREDITS"},
+		"pool":       n(c.Pool),
+		"base":       n(c.Pool),
+		"gen":        n(1),
+	}
+	if c.RefillAmount > 0 {
+		item["refill_amount"] = n(c.RefillAmount)
+		item["refill_interval"] = &types.AttributeValueMemberS{Value: c.RefillInterval}
+	}
+	if !c.RefillAt.IsZero() {
+		item["refill_at"] = n(c.RefillAt.Unix())
+	}
+	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item})
+	return err
 }

@@ -13,6 +13,15 @@
 //
 // Revocation lag is bounded by the in-function cache TTL (AUTH_CACHE_TTL)
 // plus the gateway's own authorizer result TTL.
+//
+// A key with usage limits (a rate limit, credits) is metered on what would
+// be an allow (shared/usage): a call over its limits is a deny whose
+// context says why (reason rate_limited or credits_exhausted) and when to
+// retry (retry_after, seconds). Every deny carries both, a scope or API
+// denial as reason forbidden, retry_after 0. Keys without limits never
+// reach the meter. A gateway result cache would answer a metered key's
+// calls without counting them: metered APIs attach the authorizer with it
+// off (docs/usage-limits.md).
 package authorizer
 
 import (
@@ -30,6 +39,7 @@ import (
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/scope"
+	"github.com/keygate/keygate/shared/usage"
 )
 
 // Store is the storage the authorizer needs: one strongly consistent read
@@ -44,6 +54,14 @@ type Store interface {
 	RestampVerifier(ctx context.Context, id, old, next string) (bool, error)
 }
 
+// Meter spends the calls of keys with usage limits, one per execution
+// environment (usage.Meter).
+type Meter interface {
+	Spend(ctx context.Context, k *keygate.Key, rev int64, now time.Time) (usage.Verdict, error)
+}
+
+var _ Meter = (*usage.Meter)(nil)
+
 // Config holds the authorizer's settings.
 type Config struct {
 	Format           apikey.Format
@@ -54,7 +72,10 @@ type Config struct {
 	// UsageIdentifier names the key field returned as usageIdentifierKey
 	// for API Gateway usage plans: "", "id", "tenant" or "owner".
 	UsageIdentifier string
-	Now             func() time.Time
+	// Meter counts metered keys' calls; a metered key without one is an
+	// error (fail closed).
+	Meter Meter
+	Now   func() time.Time
 }
 
 // Authorizer decides. It is safe for concurrent use.
@@ -103,6 +124,12 @@ type entry struct {
 	// any path, so its policy needs no Deny of odd ones.
 	all     bool
 	context map[string]any
+	// denied is context with the reason of a scope or API denial
+	// (forbidden, retry_after 0).
+	denied map[string]any
+	// metered is set for a key with usage limits: its allows go through
+	// the Meter.
+	metered bool
 	// usage is the usageIdentifierKey, if configured.
 	usage string
 }
@@ -131,7 +158,13 @@ func (o Outcome) String() string {
 type Decision struct {
 	Outcome Outcome
 	Reason  string
-	entry   *entry
+	// Refusal and RetryAfter are a Deny's context: why
+	// (keygate.ReasonForbidden, ReasonRateLimited or
+	// ReasonCreditsExhausted) and when the call may succeed (whole
+	// seconds, 0 when unknown or never).
+	Refusal    string
+	RetryAfter time.Duration
+	entry      *entry
 	// wrongAPI is a Deny because the key may not call this API (or
 	// stage) at all, rather than this route.
 	wrongAPI bool
@@ -183,14 +216,35 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, bool, 
 	case e.key.StatusAt(now) != keygate.Active:
 		d.Reason = string(e.key.StatusAt(now))
 	case !keygate.APIAllowed(e.key.APIs, r.API, r.Stage):
-		d.Outcome, d.Reason, d.wrongAPI = Deny, "api not in key's apis", true
+		d.Outcome, d.Reason, d.Refusal, d.wrongAPI = Deny, "api not in key's apis", keygate.ReasonForbidden, true
 	case !scope.Allowed(e.scopes, r.Method, r.Path):
-		d.Outcome, d.Reason = Deny, "route not in scopes"
+		d.Outcome, d.Reason, d.Refusal = Deny, "route not in scopes", keygate.ReasonForbidden
+	case e.metered:
+		v, err := a.spend(ctx, e, now)
+		if err != nil {
+			return Decision{Reason: "meter error", entry: e}, hit, err
+		}
+		if !v.Allowed {
+			d.Outcome, d.Reason, d.Refusal, d.RetryAfter = Deny, v.Reason, v.Reason, v.RetryAfter
+			break
+		}
+		fallthrough
 	default:
 		d.Outcome, d.Reason = Allow, "ok"
 		a.touch(ctx, e.key.ID, e.key.LastUsedAt, now)
 	}
 	return d, hit, nil
+}
+
+// errNoMeter fails a metered key's call closed when no Meter is configured.
+var errNoMeter = errors.New("key has usage limits but the authorizer has no meter")
+
+// spend meters one call of e's key.
+func (a *Authorizer) spend(ctx context.Context, e *entry, now time.Time) (usage.Verdict, error) {
+	if a.cfg.Meter == nil {
+		return usage.Verdict{}, errNoMeter
+	}
+	return a.cfg.Meter.Spend(ctx, &e.key, e.key.Rev, now)
 }
 
 func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
@@ -244,6 +298,8 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 			e.all = e.all || sc.String() == scope.All
 		}
 		e.context = keyContext(&rec.Key)
+		e.denied = refusalContext(e.context, keygate.ReasonForbidden, 0)
+		e.metered = rec.RateLimit != nil || rec.Credits != nil
 		e.usage = UsageIdentifier(a.cfg.UsageIdentifier, &rec.Key)
 	}
 	if a.cfg.CacheTTL > 0 {
@@ -296,6 +352,27 @@ func keyContext(k *keygate.Key) map[string]any {
 		"apis":       string(apis),
 		"expires_at": expires,
 	}
+}
+
+// refusalContext is a Deny's context: the key's context with why it was
+// refused and after how many whole seconds to retry (0: not applicable),
+// a number, which the REST ACCESS_DENIED gateway response renders.
+func refusalContext(keyContext map[string]any, reason string, retryAfter time.Duration) map[string]any {
+	c := make(map[string]any, len(keyContext)+2)
+	for k, v := range keyContext {
+		c[k] = v
+	}
+	c["reason"] = reason
+	c["retry_after"] = int64(retryAfter / time.Second)
+	return c
+}
+
+// denyContext is d's (a Deny's) context.
+func (d Decision) denyContext() map[string]any {
+	if d.Refusal == keygate.ReasonForbidden {
+		return d.entry.denied
+	}
+	return refusalContext(d.entry.context, d.Refusal, d.RetryAfter)
 }
 
 // UsageIdentifier is the usageIdentifierKey returned for a key under

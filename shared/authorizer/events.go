@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/scope"
 )
 
@@ -72,10 +73,13 @@ func (a *Authorizer) handle(ctx context.Context, event []byte) (*response, error
 		return nil, errors.New("authorizer could not reach its key store")
 	}
 	if shape == HTTPv2 {
-		if d.Outcome != Allow {
-			return notAuthorized, nil
+		switch d.Outcome {
+		case Allow:
+			return simpleAllow(d.entry), nil
+		case Deny:
+			return simpleDeny(d), nil
 		}
-		return simpleAllow(d.entry), nil
+		return notAuthorized, nil
 	}
 	if d.Outcome == Unauthorized {
 		return nil, ErrUnauthorized
@@ -114,15 +118,16 @@ var errWildcardPath = errors.New("request path holds * or ?, which an IAM policy
 // expires, but it never allows more than the scope.
 func (a *Authorizer) policy(d Decision, prefix, methodARN string, r Request) (events.APIGatewayCustomAuthorizerResponse, error) {
 	e := d.entry
-	if d.wrongAPI {
-		// The key may call nothing on this API and stage: deny all of it,
-		// which is as true for the next request as for this one.
+	if d.wrongAPI || d.Outcome == Deny && d.Refusal != keygate.ReasonForbidden {
+		// The key may call nothing on this API and stage, or nothing at
+		// all until its usage limits allow it again: deny all of it,
+		// which is as true for the key's other requests as for this one.
 		return events.APIGatewayCustomAuthorizerResponse{
 			PrincipalID: e.key.ID,
 			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: []events.IAMPolicyStatement{{
 				Action: []string{"execute-api:Invoke"}, Effect: "Deny", Resource: []string{prefix + "/*"},
 			}}},
-			Context: e.context,
+			Context: d.denyContext(),
 		}, nil
 	}
 	resources := make([]string, 0, len(e.scopes))
@@ -169,10 +174,14 @@ func (a *Authorizer) policy(d Decision, prefix, methodARN string, r Request) (ev
 			Resource: deny,
 		})
 	}
+	context := e.context
+	if d.Outcome == Deny {
+		context = d.denyContext()
+	}
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID:        e.key.ID,
 		PolicyDocument:     events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: statements},
-		Context:            e.context,
+		Context:            context,
 		UsageIdentifierKey: e.usage,
 	}, nil
 }

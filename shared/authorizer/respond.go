@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/keygate/keygate/shared/keygate"
 )
 
 // Responses for a valid key depend on nothing but its cache entry and the
@@ -47,17 +48,18 @@ func encodeResponse(v any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// notAuthorized is the HTTP API simple response for every request that is
-// not allowed.
+// notAuthorized is the HTTP API simple response for every request without
+// a valid key.
 var notAuthorized = newResponse(events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false})
 
 // memoKey identifies one response: an entry, the API/stage prefix of its
-// REST policy ("" for the HTTP API simple response) and whether the key
-// may call that API at all.
+// REST policy ("" for the HTTP API simple response), whether the key may
+// call that API at all, and whether it is a scope denial (the HTTP API's).
 type memoKey struct {
 	e        *entry
 	prefix   string
 	wrongAPI bool
+	denied   bool
 }
 
 // memoMax bounds the memo. It is emptied when full: the next request per
@@ -102,6 +104,20 @@ func memoized(k memoKey, build func() (any, bool)) (*response, bool) {
 func simpleAllow(e *entry) *response {
 	r, _ := memoized(memoKey{e: e}, func() (any, bool) {
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: e.context}, true
+	})
+	return r
+}
+
+// simpleDeny is the HTTP API payload 2.0 simple response refusing a
+// request of a valid key, with its context and the reason (API Gateway
+// answers the client its own 403). A scope or API denial is the same for
+// every request and memoized; a usage refusal is built per request.
+func simpleDeny(d Decision) *response {
+	if d.Refusal != keygate.ReasonForbidden {
+		return &response{value: events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false, Context: d.denyContext()}}
+	}
+	r, _ := memoized(memoKey{e: d.entry, denied: true}, func() (any, bool) {
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false, Context: d.entry.denied}, true
 	})
 	return r
 }

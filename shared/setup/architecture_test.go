@@ -118,7 +118,7 @@ var links = func() map[string][]string {
 	manage := with("shared/apierror", "shared/console", "shared/httpapi", "shared/manage", "shared/scope", "shared/settings", "shared/setup/keysetup", "shared/setup/managesetup", "shared/strictjson")
 	events := with("shared/lifecycle", "shared/notify", "shared/setup/eventsetup")
 	return map[string][]string{
-		"functions/authorizer": with("shared/authorizer", "shared/scope", "shared/setup/authsetup"),
+		"functions/authorizer": with("shared/authorizer", "shared/scope", "shared/setup/authsetup", "shared/usage"),
 		"functions/create":     manage,
 		"functions/list":       manage,
 		"functions/revoke":     manage,

@@ -95,7 +95,9 @@ type Credits struct {
 // metering tests and benchmarks, which give keys credits without going
 // through key management.
 func PutCredits(ctx context.Context, db *dynamodb.Client, table string, c Credits) error {
-	n := func(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+	n := func(v int64) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+	}
 	item := map[string]types.AttributeValue{
 		store.AttrPK: &types.AttributeValueMemberS{Value: "USAGE#" + c.Lineage},
 		store.AttrSK: &types.AttributeValueMemberS{Value: "CREDITS"},

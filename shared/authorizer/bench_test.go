@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/keygate/keygate/shared/authorizer"
+	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
 )
 
@@ -181,4 +183,61 @@ func BenchmarkInvoke(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDecisionCacheHitMetered is BenchmarkDecisionCacheHit's request
+// for a key with a rate limit, on a lease the environment holds: the Meter
+// spends the call locally, without a write (a limit of 10⁹ a day leases
+// 5·10⁷ calls at a time), next to the same key unmetered in the same
+// setting (several authorizers, one table).
+func BenchmarkDecisionCacheHitMetered(b *testing.B) {
+	for _, metered := range []bool{false, true} {
+		name := map[bool]string{false: "unmetered", true: "rate-limited"}[metered]
+		b.Run(name, func(b *testing.B) {
+			c := newCluster(b, 1, windowStart)
+			key := c.f.create(b, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /a/*", "GET /b/*", "GET /buckets/photos/*"}})
+			if metered {
+				c.limits.set(key.ID, keygate.Key{RateLimit: &keygate.RateLimit{Limit: 1_000_000_000, Window: 24 * time.Hour}})
+			}
+			req := authorizer.Request{Token: key.Token.Reveal(), Method: "GET", Path: "/buckets/photos/a.jpg"}
+			ctx := context.Background()
+			if d, _, err := c.envs[0].Authorize(ctx, req); err != nil || d.Outcome != authorizer.Allow {
+				b.Fatalf("warm-up: %v %v", d, err)
+			}
+			writes := c.db.writes.Load()
+			b.ReportAllocs()
+			for b.Loop() {
+				if d, _, _ := c.envs[0].Authorize(ctx, req); d.Outcome != authorizer.Allow {
+					b.Fatal(d.Reason)
+				}
+			}
+			if n := c.db.writes.Load() - writes; n != 0 {
+				b.Fatalf("%d usage writes on held leases", n)
+			}
+		})
+	}
+}
+
+// BenchmarkMeteredWrites is the usage writes per allowed call of a key
+// limited to 1,000 calls a minute, called by 10 execution environments
+// (4 goroutines each) until each is refused and has made 200 calls: one
+// window per iteration, against DynamoDB Local. It reports
+// usage-writes/allowed (BENCHMARKS.md prices it) and allowed/limit.
+func BenchmarkMeteredWrites(b *testing.B) {
+	c := newCluster(b, 10, windowStart)
+	key := c.key(b, keygate.Key{RateLimit: &keygate.RateLimit{Limit: 1000, Window: time.Minute}})
+	var allowed int64
+	for b.Loop() {
+		refused := make([]atomic.Bool, len(c.envs))
+		_, n := c.run(b, key.Token.Reveal(), 4, func(env int, calls int64, d authorizer.Decision) bool {
+			if d.Outcome == authorizer.Deny {
+				refused[env].Store(true)
+			}
+			return refused[env].Load() && calls >= 200
+		})
+		allowed += n
+		c.clock.Add(time.Minute)
+	}
+	b.ReportMetric(float64(c.db.writes.Load())/float64(allowed), "usage-writes/allowed")
+	b.ReportMetric(float64(allowed)/float64(1000*b.N), "allowed/limit")
 }

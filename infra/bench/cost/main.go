@@ -37,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		initMs    = fs.Float64("init-ms", 6.2, "billed INIT of a cold start, ms: coldstart's init p50")
 		cold      = fs.Float64("cold-per-million", 1000, "cold starts per million invocations")
 		touch     = fs.Float64("touch-per-miss", 5.0/60, "share of misses that also write last-used (1 = worst case; AUTH_CACHE_TTL/LAST_USED_INTERVAL for a busy key)")
+		meterW    = fs.Float64("metered-writes", 0, "usage writes per allowed metered call (default: BenchmarkMeteredWrites' usage-writes/allowed median, else 0.1, the budget)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -71,6 +72,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "cost: no Handle/<shape>/hit benchmark in", fs.Arg(0))
 			return 1
 		}
+		if s := bench.Find(series, bench.MeteredWrites); s != nil && *meterW == 0 {
+			*meterW = s.Median("usage-writes/allowed")
+		}
+	}
+	if *meterW == 0 {
+		*meterW = 0.1
 	}
 	p := ListPrices
 	hit := Invocation{CPUms: *hitUs/1000 + *runtimeMs}
@@ -131,6 +138,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		rows = append(rows, row)
 	}
 	bench.Table(stdout, rows)
+
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, "Added by metering 1,000,000 allowed calls of keys with usage limits (%.3g usage writes per call; docs/usage-limits.md), next to the gateway's own price:\n\n", *meterW)
+	mr := p.PerMillionMetered(Metered{WritesPerCall: *meterW, Hit: hit, Write: Invocation{CPUms: hit.CPUms + *sdkMs, WaitMs: *ddbMs}}, priced)
+	header = []string{"usage writes (WRU)", "DynamoDB"}
+	for _, m := range memories {
+		header = append(header, fmt.Sprintf("Lambda @%gMB", m))
+	}
+	header = append(header, "API GW REST", "API GW HTTP")
+	row := []string{count(mr.WRU), usd(mr.DynamoUSD)}
+	for _, m := range memories {
+		row = append(row, usd(mr.LambdaUSD[m]))
+	}
+	row = append(row, usd(p.RESTPerMillion), usd(p.HTTPPerMillion))
+	bench.Table(stdout, [][]string{header, row})
 	return 0
 }
 

@@ -144,3 +144,30 @@ func (p Prices) PerMillionOps(op Operation, memories []float64) OpRow {
 	r.RESTUSD = p.RESTPerMillion
 	return r
 }
+
+// Metered is what metering adds to a million allowed calls of keys with
+// usage limits: WritesPerCall lease writes per call (one write unit each,
+// refused conditional writes included: BenchmarkMeteredWrites' figure),
+// each keeping its invocation waiting one DynamoDB round trip (Write).
+type Metered struct {
+	WritesPerCall float64
+	Hit, Write    Invocation // a cache hit, and a cache hit that leases
+}
+
+// MeteredRow is the added cost of a million metered calls.
+type MeteredRow struct {
+	WRU, DynamoUSD float64
+	LambdaUSD      map[float64]float64 // the longer invocations, by memory
+}
+
+// PerMillionMetered prices what metering adds to a million calls.
+func (p Prices) PerMillionMetered(m Metered, memories []float64) MeteredRow {
+	const million = 1e6
+	r := MeteredRow{LambdaUSD: map[float64]float64{}}
+	r.WRU = m.WritesPerCall * million
+	r.DynamoUSD = r.WRU * p.WritePerMillion / million
+	for _, mem := range memories {
+		r.LambdaUSD[mem] = (p.GBSeconds(m.Write, r.WRU, mem) - p.GBSeconds(m.Hit, r.WRU, mem)) * p.LambdaGBSecond
+	}
+	return r
+}

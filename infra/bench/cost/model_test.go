@@ -114,3 +114,16 @@ func TestRun(t *testing.T) {
 		t.Fatalf("bad memory: exit %d", code)
 	}
 }
+
+func TestPerMillionMetered(t *testing.T) {
+	p := ListPrices
+	// 0.05 writes per call: 50,000 write units, $0.03125; each leasing
+	// call at 1,769 MB is billed 6 ms instead of 1.
+	r := p.PerMillionMetered(Metered{WritesPerCall: 0.05, Hit: Invocation{CPUms: 0.5}, Write: Invocation{CPUms: 0.7, WaitMs: 5}}, []float64{1769})
+	if !near(r.WRU, 50000) || !near(r.DynamoUSD, 0.03125) {
+		t.Fatalf("WRU %v, DynamoDB $%v", r.WRU, r.DynamoUSD)
+	}
+	if want := 50000 * 0.005 * 1769 / 1024 * p.LambdaGBSecond; !near(r.LambdaUSD[1769], want) {
+		t.Fatalf("Lambda $%v, want $%v", r.LambdaUSD[1769], want)
+	}
+}

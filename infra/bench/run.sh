@@ -6,7 +6,8 @@
 #   2. their medians and 95 % confidence intervals (golang.org/x/perf's
 #      benchfmt and benchmath, as benchstat), the ratio, time and allocation
 #      targets on those medians (infra/bench/ratios), and the cost of a
-#      million authorizations and management operations priced from them
+#      million authorizations, management operations and metered calls
+#      (usage writes per call: BenchmarkMeteredWrites) priced from them
 #      (infra/bench/cost);
 #   3. binary size, cold start and memory of the real functions through the
 #      Lambda Runtime Interface Emulator (infra/bench/coldstart);

@@ -20,7 +20,7 @@
 //   - calls refused within the budget ≤ what environments hold unspent:
 //     per environment at most ceil(limit/20) of a window (ceil(left/10)
 //     near its end) and min(100, 1 % of the pool) of credits;
-//   - about one write per 15 allowed calls of a busy key (limit 1,000 a
+//   - about one write per 25 allowed calls of a busy key (limit 1,000 a
 //     minute over 10 environments, BENCHMARKS.md).
 //
 // A lease taken under an older revision of a key is discarded when the

@@ -73,7 +73,9 @@ func TestLimitsOverHTTP(t *testing.T) {
 	srv := httptest.NewServer(gateway.Local(env, 0, nil))
 	t.Cleanup(srv.Close)
 	t.Setenv("KEYGATE_KEY", admin.Token.Reveal())
-	c := func(args ...string) (int, string, string) { return ctl(t, newBackend, append([]string{"--endpoint", srv.URL}, args...)...) }
+	c := func(args ...string) (int, string, string) {
+		return ctl(t, newBackend, append([]string{"--endpoint", srv.URL}, args...)...)
+	}
 
 	code, stdout, stderr := c("--json", "create", "--owner", "bob", "--api", "kglocal001", "--scope", "GET /v1/whoami",
 		"--rate-limit", "100/60s", "--credits", "5000", "--refill", "5000/month")

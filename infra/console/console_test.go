@@ -388,3 +388,68 @@ func TestLeakedBadge(t *testing.T) {
 	b.waitFor("carol loaded", dialogOpen("details-dialog")+` && document.getElementById('details-dialog').dataset.loaded === 'true'`)
 	b.check("no leak, no badge", eval[bool](b, "no leak", `document.getElementById('details-leak').hidden && document.querySelector('#details-dialog .badge-danger') === null`), "a key without a report shows one")
 }
+
+// TestUsageLimits: the create form sends a rate limit and credits with a
+// refill, and the key's details show its limits and a usage meter of each
+// (what is left of the window and of the credits), accessible.
+func TestUsageLimits(t *testing.T) {
+	s, b := signedIn(t, 1280, 1100, seed)
+	b.waitFor("keys listed", `document.querySelectorAll('#keys-body tr').length === 4`)
+	b.do("open create", chromedp.Click(chromedp.CSS("#open-create")))
+	b.waitFor("create dialog open", dialogOpen("create-dialog"))
+	b.do("fill the create form with limits",
+		chromedp.SendKeys(chromedp.CSS("#c-name"), "metered"),
+		chromedp.SetValue(chromedp.CSS("#c-owner"), "bob"),
+		chromedp.SendKeys(chromedp.CSS("#c-scopes"), "GET /v1/whoami"),
+		chromedp.SetValue(chromedp.CSS("#c-apis"), "kglocal001"),
+		chromedp.SendKeys(chromedp.CSS("#c-rate-limit"), "100"),
+		chromedp.SetValue(chromedp.CSS("#c-rate-window"), "1h"),
+		chromedp.SendKeys(chromedp.CSS("#c-credits"), "5000"),
+		chromedp.SetValue(chromedp.CSS("#c-refill"), "month"),
+	)
+	b.axe("create dialog with limits")
+	b.do("create", chromedp.Click(chromedp.CSS("#create-submit")))
+	b.waitFor("reveal dialog open", dialogOpen("reveal-dialog")+` && !`+dialogOpen("create-dialog"))
+	token := eval[string](b, "read the token", `document.getElementById('reveal-token').value`)
+	b.do("confirm and close", chromedp.Click(chromedp.CSS("#reveal-ack")), chromedp.Click(chromedp.CSS("#reveal-done")))
+	b.waitFor("reveal closed", `!`+dialogOpen("reveal-dialog"))
+
+	status, me := s.call(t, "GET", "/v1/whoami", token, "")
+	rl, _ := me["rate_limit"].(map[string]any)
+	cr, _ := me["credits"].(map[string]any)
+	if status != 200 || rl["limit"] != 100.0 || rl["window"] != "1h" || cr["remaining"] != 5000.0 || cr["refill"] == nil {
+		t.Fatalf("step \"the API holds the limits\": whoami = %d %v", status, me)
+	}
+	details := `#keys-body button[aria-label="Details of metered"]`
+	b.waitFor("new key listed", fmt.Sprintf(`document.querySelector(%q) !== null`, details))
+	b.do("open its details", chromedp.Click(chromedp.CSS(details)))
+	b.waitFor("details loaded", dialogOpen("details-dialog")+` && document.getElementById('details-dialog').dataset.loaded === 'true'`)
+	got := eval[map[string]any](b, "read the details", `(() => {
+		const facts = document.getElementById('details-facts').textContent, usage = document.getElementById('details-usage');
+		const meters = [...usage.querySelectorAll('meter')].map(m => ({value: m.value, max: m.max}));
+		return { facts, hidden: usage.hidden, text: usage.textContent, meters };
+	})()`)
+	facts, _ := got["facts"].(string)
+	text, _ := got["text"].(string)
+	meters, _ := got["meters"].([]any)
+	b.check("limits and usage shown", got["hidden"] == false && strings.Contains(facts, "100 per 1h") && strings.Contains(facts, "5000, refilled to 5000 every month") &&
+		strings.Contains(text, "100 of 100 left") && strings.Contains(text, "5000 of 5000 left") && len(meters) == 2, "details show %v", got)
+	b.screenshot("usage")
+	b.axe("key details with usage")
+	b.do("close", chromedp.Click(chromedp.CSS("#details-close")))
+	b.waitFor("closed", "!"+dialogOpen("details-dialog"))
+
+	// An unmetered key shows no meter.
+	b.do("open bob laptop's details", chromedp.Click(chromedp.CSS(`#keys-body button[aria-label="Details of bob laptop"]`)))
+	b.waitFor("loaded", dialogOpen("details-dialog")+` && document.getElementById('details-dialog').dataset.loaded === 'true'`)
+	b.check("no usage for an unmetered key", eval[bool](b, "usage hidden", `document.getElementById('details-usage').hidden`), "an unmetered key shows usage")
+
+	// A bad number is refused in the form, before any request.
+	b.do("close again", chromedp.Click(chromedp.CSS("#details-close")))
+	b.waitFor("closed again", "!"+dialogOpen("details-dialog"))
+	b.do("open create again", chromedp.Click(chromedp.CSS("#open-create")))
+	b.waitFor("create open again", dialogOpen("create-dialog"))
+	b.do("a refill without credits", chromedp.SendKeys(chromedp.CSS("#c-scopes"), "GET /v1/whoami"), chromedp.SetValue(chromedp.CSS("#c-apis"), "kglocal001"),
+		chromedp.SetValue(chromedp.CSS("#c-refill"), "day"), chromedp.Click(chromedp.CSS("#create-submit")))
+	b.waitFor("the form's message", `document.getElementById('create-error').textContent.includes('credits')`)
+}

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 
 	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/manage"
 	"github.com/keygate/keygate/shared/strictjson"
 )
 
@@ -25,6 +27,28 @@ func decodeBody(data []byte, v any) error {
 		return keygate.Errorf(keygate.Invalid, "%s", bad)
 	}
 	return err // nil, or a bug here (not a pointer): internal
+}
+
+// decodeUpdate decodes a PATCH body or a direct update event into v (which
+// holds req) and marks in req the limits given as null: strictjson reads
+// null as absent, but in a PATCH "rate_limit": null and "credits": null
+// remove the limit.
+func decodeUpdate(data []byte, v any, req *manage.UpdateRequest) error {
+	if err := decodeBody(data, v); err != nil {
+		return err
+	}
+	// data passed the strict decode: exact names, each once, so this
+	// lenient second look sees the same members.
+	var raw struct {
+		RateLimit json.RawMessage `json:"rate_limit"`
+		Credits   json.RawMessage `json:"credits"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	req.RemoveRateLimit = string(raw.RateLimit) == "null"
+	req.RemoveCredits = string(raw.Credits) == "null"
+	return nil
 }
 
 // quoteName quotes a client-supplied name (a query parameter's) for an

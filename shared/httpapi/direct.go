@@ -215,7 +215,7 @@ func (h *Handler) invokeRevoke(ctx context.Context, op keygate.Caller, event jso
 func (h *Handler) invokeUpdate(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
 	res := outcome{caller: op, status: http.StatusOK}
 	var e directUpdate
-	if res.err = decodeBody(event, &e); res.err != nil {
+	if res.err = decodeUpdate(event, &e, &e.UpdateRequest); res.err != nil {
 		return res
 	}
 	res.keyID = e.ID

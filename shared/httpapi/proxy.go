@@ -229,7 +229,7 @@ func (h *Handler) proxyUpdate(ctx context.Context, c *call) outcome {
 		return c.fail(err)
 	}
 	var body manage.UpdateRequest
-	if err := readBody(c.req, &body); err != nil {
+	if err := readUpdate(c.req, &body); err != nil {
 		return c.fail(err)
 	}
 	body.ID = c.id
@@ -335,23 +335,41 @@ func header(req *events.APIGatewayProxyRequest, name string) string {
 }
 
 func readBody(req *events.APIGatewayProxyRequest, v any) error {
+	body, err := requestBody(req)
+	if err != nil {
+		return err
+	}
+	return decodeBody(body, v)
+}
+
+// readUpdate reads a PATCH body, its nulls included (decodeUpdate).
+func readUpdate(req *events.APIGatewayProxyRequest, v *manage.UpdateRequest) error {
+	body, err := requestBody(req)
+	if err != nil {
+		return err
+	}
+	return decodeUpdate(body, v, v)
+}
+
+// requestBody is a request's JSON body, base64-decoded if need be.
+func requestBody(req *events.APIGatewayProxyRequest) ([]byte, error) {
 	if ct := header(req, "Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return keygate.Errorf(keygate.Invalid, "Content-Type must be application/json")
+			return nil, keygate.Errorf(keygate.Invalid, "Content-Type must be application/json")
 		}
 	}
 	body := []byte(req.Body)
 	if req.IsBase64Encoded {
 		if base64.StdEncoding.DecodedLen(len(req.Body)) > MaxBody+3 {
-			return keygate.Errorf(keygate.PayloadTooLarge, "request body is larger than %d bytes", MaxBody)
+			return nil, keygate.Errorf(keygate.PayloadTooLarge, "request body is larger than %d bytes", MaxBody)
 		}
 		var err error
 		if body, err = base64.StdEncoding.DecodeString(req.Body); err != nil {
-			return keygate.Errorf(keygate.Invalid, "request body is not valid base64")
+			return nil, keygate.Errorf(keygate.Invalid, "request body is not valid base64")
 		}
 	}
-	return decodeBody(body, v)
+	return body, nil
 }
 
 // query is a request's query parameters. Every route refuses parameters it

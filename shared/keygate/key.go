@@ -64,7 +64,7 @@ type Key struct {
 	// RateLimit and Credits meter the key's calls (nil: unmetered). They
 	// are counted per rotation chain (LineageID): a successor shares its
 	// predecessor's window and balance.
-	RateLimit *RateLimit `json:"-"`
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 	Credits   *Credits   `json:"credits,omitempty"`
 	// Usage is filled by reads of one key (get, whoami), never by lists.
 	Usage *Usage `json:"usage,omitempty"`

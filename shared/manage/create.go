@@ -34,6 +34,10 @@ type CreateRequest struct {
 	APIs           []string     `json:"apis,omitempty"`
 	ExpiresAt      *string      `json:"expires_at,omitempty"`
 	ExpiresInHours *int64       `json:"expires_in_hours,omitempty"`
+	// RateLimit and Credits meter the key's calls; left out, they are
+	// the creating key's (an operator's keys are unmetered).
+	RateLimit *RateLimitRequest `json:"rate_limit,omitempty"`
+	Credits   *CreditsRequest   `json:"credits,omitempty"`
 }
 
 // IdempotencyWindow is how long a create can be replayed with the same
@@ -45,11 +49,11 @@ const IdempotencyWindow = 24 * time.Hour
 // return the same key, token included, and write nothing.
 //
 // The rules run in order, each a named check below: tenant and
-// idempotency key, name, type and owner, role and scopes, APIs, expiry.
-// A key never gets more than its creator has now (its item as read in
-// this request, not the authorizer's possibly stale context): not a wider
-// role, scope or API, and not a later expiry (it is capped, and the
-// response says so).
+// idempotency key, name, type and owner, role and scopes, APIs, expiry,
+// usage limits. A key never gets more than its creator has now (its item
+// as read in this request, not the authorizer's possibly stale context):
+// not a wider role, scope or API, not looser usage limits (403), and not a
+// later expiry (it is capped, and the response says so).
 func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateRequest) (*Created, error) {
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
 	c, actor, err := s.authority(ctx, c, now)
@@ -84,6 +88,9 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 		return nil, err
 	}
 	if k.ExpiresAt, err = s.expiry(now, req); err != nil {
+		return nil, err
+	}
+	if k.RateLimit, k.Credits, err = limitsOf(actor, req.RateLimit, req.Credits); err != nil {
 		return nil, err
 	}
 	capped := capExpiry(c, &k)

@@ -73,7 +73,11 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 	}
 	out := &List{Keys: make([]keygate.Key, 0, len(recs))}
 	for _, r := range recs {
-		out.Keys = append(out.Keys, s.view(r, now))
+		k := s.view(r, now)
+		// Like every listing (GSI1 carries no limits): limits are shown
+		// by get and whoami.
+		k.RateLimit, k.Credits = nil, nil
+		out.Keys = append(out.Keys, k)
 	}
 	if out.NextCursor, err = s.sealCursor(next, binding); err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
@@ -136,7 +140,11 @@ func (s *Service) listSelf(ctx context.Context, c keygate.Caller, tenant string,
 		return nil, err
 	}
 	if r.Tenant == tenant && (status == "" || r.StatusAt(now) == status) {
-		out.Keys = append(out.Keys, s.view(r, now))
+		k := s.view(r, now)
+		// Like every listing (GSI1 carries no limits): limits are shown
+		// by get and whoami.
+		k.RateLimit, k.Credits = nil, nil
+		out.Keys = append(out.Keys, k)
 	}
 	return out, nil
 }
@@ -147,12 +155,17 @@ type GetRequest struct {
 	ID     string
 }
 
-// Get returns one key's metadata.
+// Get returns one key's metadata and, for a metered key, its usage: what
+// is left of its current rate window and of its credits.
 func (s *Service) Get(ctx context.Context, c keygate.Caller, req GetRequest) (*keygate.Key, error) {
 	r, err := s.visible(ctx, c, req.Tenant, req.ID)
 	if err != nil {
 		return nil, err
 	}
-	k := s.view(r, s.cfg.Now())
+	now := s.cfg.Now()
+	k := s.view(r, now)
+	if k.Usage, err = s.store.Usage(ctx, &k, now); err != nil {
+		return nil, fmt.Errorf("get key %s: %w", k.ID, err)
+	}
 	return &k, nil
 }

@@ -48,6 +48,9 @@ type Store interface {
 	// UpdateKey writes next, r's changed metadata, with its audit record;
 	// a Conflict if r changed since it was read.
 	UpdateKey(ctx context.Context, r, next *keygate.Record, audit keygate.Audit, now time.Time, actor *keygate.Record) error
+	// Usage reads a key's live counters at now (what is left of its rate
+	// window and credits); nil for an unmetered key.
+	Usage(ctx context.Context, k *keygate.Key, now time.Time) (*keygate.Usage, error)
 	// Replay returns the unexpired idempotency record pk, or nil.
 	Replay(ctx context.Context, pk string, now time.Time) (*keygate.Replay, error)
 	// ListAudit returns audit records newest first and the next cursor.

@@ -20,16 +20,28 @@ type UpdateRequest struct {
 	Enabled   *bool    `json:"enabled,omitempty"`
 	Scopes    []string `json:"scopes,omitempty"`
 	ExpiresAt *string  `json:"expires_at,omitempty"`
+	// RateLimit and Credits set the key's limits (credits set its balance
+	// too); RemoveRateLimit and RemoveCredits are a member given as null.
+	RateLimit       *RateLimitRequest `json:"rate_limit,omitempty"`
+	Credits         *CreditsRequest   `json:"credits,omitempty"`
+	RemoveRateLimit bool              `json:"-"`
+	RemoveCredits   bool              `json:"-"`
 }
 
-// Update changes a key's name, enables or disables it, narrows its scopes
-// or brings its expiry forward: a key can only ever be made narrower or
-// shorter-lived, never wider, and the change is audited with what was set.
+// Update changes a key's name, enables or disables it, narrows its scopes,
+// brings its expiry forward or sets its usage limits: a key can only ever
+// be made narrower or shorter-lived, never wider, its limits loosened only
+// within its creator's and the caller's (changeLimits), and the change is
+// audited with what was set. Credits given set the balance.
 // A disabled key is refused by the authorizer like a revoked one (within
 // the same revocation bound) until it is enabled again.
 func (s *Service) Update(ctx context.Context, c keygate.Caller, req UpdateRequest) (*keygate.Key, error) {
-	if req.Name == nil && req.Enabled == nil && req.Scopes == nil && req.ExpiresAt == nil {
-		return nil, keygate.Errorf(keygate.Invalid, "nothing to update: give name, enabled, scopes or expires_at")
+	limits := req.RateLimit != nil || req.Credits != nil || req.RemoveRateLimit || req.RemoveCredits
+	if req.Name == nil && req.Enabled == nil && req.Scopes == nil && req.ExpiresAt == nil && !limits {
+		return nil, keygate.Errorf(keygate.Invalid, "nothing to update: give name, enabled, scopes, expires_at, rate_limit or credits")
+	}
+	if (req.RateLimit != nil && req.RemoveRateLimit) || (req.Credits != nil && req.RemoveCredits) {
+		return nil, keygate.Errorf(keygate.Invalid, "give rate_limit and credits at most once each")
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
 	// A disabled key is inactive here, so it never re-enables itself: an
@@ -66,6 +78,27 @@ func (s *Service) Update(ctx context.Context, c keygate.Caller, req UpdateReques
 		}
 		next.ExpiresAt, next.TTL = &at, at.Add(s.cfg.Retention).Unix()
 		detail["expires_at"] = at.Format(time.RFC3339Nano)
+	}
+	if limits {
+		rate, credits := r.RateLimit, r.Credits
+		if req.RateLimit != nil || req.RemoveRateLimit {
+			if rate, err = parseRate(req.RateLimit); err != nil {
+				return nil, err
+			}
+			detail["rate_limit"] = describeRate(rate)
+		}
+		if req.Credits != nil || req.RemoveCredits {
+			if credits, err = parseCredits(req.Credits); err != nil {
+				return nil, err
+			}
+			detail["credits"] = describeCredits(credits)
+		}
+		if err := s.changeLimits(ctx, c, actor, r, rate, credits); err != nil {
+			return nil, err
+		}
+		// A credits value other than r's tells the store to set the
+		// balance (or end it): UpdateKey.
+		next.RateLimit, next.Credits = rate, credits
 	}
 	next.Rev = r.Rev + 1
 	audit := keygate.Audit{Action: keygate.ActionUpdated, KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now, Rev: next.Rev, Detail: detail}

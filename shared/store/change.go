@@ -79,8 +79,11 @@ func rotatedUpdate(table string, old *keygate.Record, next string, expires time.
 }
 
 // UpdateKey writes next, the changed metadata of r as read, with its audit
-// record in one transaction: name, enabled, scopes and expiry (with the
-// TTL, and the key's place in its slots when the expiry moves). It fails
+// record in one transaction: name, enabled, scopes, expiry (with the
+// TTL, and the key's place in its slots when the expiry moves) and usage
+// limits. If next.Credits is not r's (a new value, or nil where r had
+// credits), the credits were given: the lineage's CREDITS item is set to
+// them (the balance starts again), or deleted. It fails
 // with a Conflict if r was revoked or changed since it was read, or if
 // actor (the acting key, nil for an operator) is no longer as read at now.
 // A key updating itself is passed as both r and actor: its update carries
@@ -108,6 +111,15 @@ func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit ke
 	}
 	if next.TTL > 0 {
 		set, values[":ttl"] = append(set, "#ttl = :ttl"), attrN(next.TTL)
+	}
+	// The limits as set (the counters are the CREDITS and RATE# items).
+	limits := limitItem(&next.Key)
+	for _, a := range limitAttrs {
+		if v, ok := limits[a]; ok {
+			set, values[":"+a] = append(set, a+" = :"+a), v
+		} else {
+			remove = append(remove, a)
+		}
 	}
 	expr := "SET " + strings.Join(set, ", ")
 	if len(remove) > 0 {
@@ -138,6 +150,15 @@ func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit ke
 	if _, ok := values[":ttl"]; !ok {
 		// DynamoDB refuses a name the expression does not use.
 		delete(items[0].Update.ExpressionAttributeNames, "#ttl")
+	}
+	if next.Credits != r.Credits {
+		// A PATCH gave credits (or null): it sets the balance, or ends
+		// metering by credits.
+		if next.Credits != nil {
+			items = append(items, types.TransactWriteItem{Update: creditsSet(s.table, &next.Key, now)})
+		} else {
+			items = append(items, types.TransactWriteItem{Delete: creditsDelete(s.table, r.LineageID())})
+		}
 	}
 	actorAt := -1
 	switch {

@@ -119,6 +119,9 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 			item[name] = v
 		}
 	}
+	for name, v := range limitItem(&r.Key) {
+		item[name] = v
+	}
 	if r.Rev > 0 {
 		item["rev"] = attrN(r.Rev)
 	}
@@ -134,6 +137,38 @@ func leakItem(l keygate.Leak) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		"leaked_at": attrS(formatTime(l.At)), "leak_url": attrS(l.URL), "leak_source": attrS(l.Source), "leak_type": attrS(l.Type),
 	}
+}
+
+// limitItem is k's usage limits as the key item's attributes (limitAttrs):
+// none for an unmetered key. The window is whole seconds.
+func limitItem(k *keygate.Key) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{}
+	if rl := k.RateLimit; rl != nil {
+		item["rl_limit"], item["rl_window"] = attrN(rl.Limit), attrN(int64(rl.Window/time.Second))
+	}
+	if cr := k.Credits; cr != nil {
+		item["cr_remaining"] = attrN(cr.Remaining)
+		if cr.Refill != nil {
+			item["cr_refill_amount"], item["cr_refill_interval"] = attrN(cr.Refill.Amount), attrS(cr.Refill.Interval)
+		}
+	}
+	return item
+}
+
+// limits reads the usage limits of a key item (limitItem's attributes).
+func (d *decoder) limits() (*keygate.RateLimit, *keygate.Credits) {
+	var rl *keygate.RateLimit
+	var cr *keygate.Credits
+	if _, ok := d.item["rl_limit"]; ok {
+		rl = &keygate.RateLimit{Limit: d.num("rl_limit"), Window: time.Duration(d.num("rl_window")) * time.Second}
+	}
+	if _, ok := d.item["cr_remaining"]; ok {
+		cr = &keygate.Credits{Remaining: d.num("cr_remaining")}
+		if interval := d.str("cr_refill_interval", false); interval != "" {
+			cr.Refill = &keygate.Refill{Amount: d.num("cr_refill_amount"), Interval: interval}
+		}
+	}
+	return rl, cr
 }
 
 // decoder collects the first problem while reading an item, so a corrupt
@@ -243,6 +278,7 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*keygate.Record, err
 	if at := d.time("leaked_at"); at != nil {
 		r.Leaked = &keygate.Leak{At: *at, URL: d.str("leak_url", false), Source: d.str("leak_source", false), Type: d.str("leak_type", false)}
 	}
+	r.RateLimit, r.Credits = d.limits()
 	r.Rev = d.num("rev")
 	r.Scopes = d.list("scopes")
 	// A key without apis (written before keys were bound to APIs) may call

@@ -26,7 +26,9 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 			CreatedAt: at, CreatedBy: "operator", ExpiresAt: &at, LastUsedAt: &at, RevokedAt: &at,
 			Enabled: false, RotatedFrom: "1wjfyYDZHtumHlgsO", RotatedTo: "2wjfyYDZHtumHlgsO", Rev: 3,
 			Lineage: "3wjfyYDZHtumHlgsO", ParentLineage: "4wjfyYDZHtumHlgsO",
-			Leaked: &keygate.Leak{At: at, URL: "https://github.com/o/r/blob/x/k.env", Source: "content", Type: "keygate_api_key"},
+			Leaked:    &keygate.Leak{At: at, URL: "https://github.com/o/r/blob/x/k.env", Source: "content", Type: "keygate_api_key"},
+			RateLimit: &keygate.RateLimit{Limit: 100, Window: time.Minute},
+			Credits:   &keygate.Credits{Remaining: 5000, Refill: &keygate.Refill{Amount: 5000, Interval: keygate.RefillMonth}},
 		},
 		Verifier: "hmac-sha256$x",
 		TTL:      1,
@@ -40,7 +42,7 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 		if slices.Contains(lineageAttrs, name) {
 			continue // read from the items by FillLineage
 		}
-		if slices.Contains(leakAttrs, name) {
+		if slices.Contains(leakAttrs, name) || slices.Contains(limitAttrs, name) {
 			continue // read from the key's own item (GetKey), never listed
 		}
 		if !slices.Contains(projected, name) {
@@ -54,7 +56,8 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Enabled || back.RotatedFrom != r.RotatedFrom || back.RotatedTo != r.RotatedTo || back.Rev != 3 || back.Lineage != r.Lineage || back.ParentLineage != r.ParentLineage || !slices.Equal(back.APIs, r.APIs) || back.Leaked == nil || *back.Leaked != *r.Leaked {
+	if back.Enabled || back.RotatedFrom != r.RotatedFrom || back.RotatedTo != r.RotatedTo || back.Rev != 3 || back.Lineage != r.Lineage || back.ParentLineage != r.ParentLineage || !slices.Equal(back.APIs, r.APIs) || back.Leaked == nil || *back.Leaked != *r.Leaked ||
+		back.RateLimit == nil || *back.RateLimit != *r.RateLimit || back.Credits == nil || back.Credits.Remaining != 5000 || back.Credits.Refill == nil || *back.Credits.Refill != *r.Credits.Refill {
 		t.Fatalf("round trip lost fields: %+v", back.Key)
 	}
 }

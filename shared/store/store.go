@@ -147,6 +147,16 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 			}
 			items = append(items, types.TransactWriteItem{Update: u})
 		}
+		// A metered key's credit balance: a new one for a new key, the
+		// same one (its lineage's) for a successor. Unconditional: it
+		// cannot cancel the transaction but by a conflict.
+		switch {
+		case r.Credits == nil:
+		case op.old != nil:
+			items = append(items, types.TransactWriteItem{Update: creditsPassOn(s.table, &r.Key)})
+		default:
+			items = append(items, types.TransactWriteItem{Update: creditsSet(s.table, &r.Key, now)})
+		}
 		auditsAt := len(items)
 		for _, a := range op.audits {
 			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshalAudit(a), ConditionExpression: aws.String("attribute_not_exists(pk)")}})
@@ -313,12 +323,12 @@ func (s *Store) getKey(ctx context.Context, id string, p *projection) (*keygate.
 }
 
 // keyMetadata is what GetKey reads of a key item: the attributes GSI1
-// projects, the lineage, the leak report and the TTL (revoke keeps the
+// projects, the lineage, the leak report, the usage limits and the TTL (revoke keeps the
 // earlier of its TTL and the new one), never the verifier. The list function's role may read exactly
 // these (template.yaml, ListFunction, ReadKeyMetadataOnly;
 // TestKeyReadsMatchTheTemplate), so the list path cannot read a verifier
 // even by mistake.
-var keyMetadata = newProjection(slices.Concat(projected, lineageAttrs, leakAttrs, []string{AttrTTL}))
+var keyMetadata = newProjection(slices.Concat(projected, lineageAttrs, leakAttrs, limitAttrs, []string{AttrTTL}))
 
 // lineageRead is what FillLineage reads of each key item.
 var lineageRead = newProjection(append([]string{"id"}, lineageAttrs...))

@@ -65,6 +65,12 @@ var lineageAttrs = []string{"lineage", "parent_lineage"}
 // listings do not.
 var leakAttrs = []string{"leaked_at", "leak_url", "leak_source", "leak_type"}
 
+// limitAttrs are a key's usage limits (keygate.RateLimit, keygate.Credits),
+// as set; the counters are items of their own (usage.go). No index
+// carries them either: a key's own reads show them (GetKey, the
+// authorizer's), listings do not.
+var limitAttrs = []string{"rl_limit", "rl_window", "cr_remaining", "cr_refill_amount", "cr_refill_interval"}
+
 // TableDefinition is the table Keygate needs, as CreateTable input. make
 // table and the tests create it from here; template.yaml declares the same.
 func TableDefinition(name string) *dynamodb.CreateTableInput {

@@ -29,11 +29,7 @@ import (
 // as it was (ReturnValuesOnConditionCheckFailure ALL_OLD, which DynamoDB
 // Local supports too), so the retry is sized without another read.
 
-func usagePK(lineage string) string { return "USAGE#" + lineage }
-
 func rateSK(start time.Time) string { return "RATE#" + strconv.FormatInt(start.Unix(), 10) }
-
-const creditsSK = "CREDITS"
 
 // poolName names the pool in expressions: POOL (like BASE) is one of
 // DynamoDB's reserved words.
@@ -54,7 +50,7 @@ func (s *Store) LeaseRate(ctx context.Context, lineage string, start, end time.T
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           &s.table,
-		Key:                                 primaryKey(usagePK(lineage), rateSK(start)),
+		Key:                                 primaryKey(usagePartition(lineage), rateSK(start)),
 		UpdateExpression:                    aws.String("SET #ttl = :ttl ADD leased :want"),
 		ConditionExpression:                 aws.String("attribute_not_exists(leased) OR leased <= :max"),
 		ExpressionAttributeNames:            map[string]string{"#ttl": AttrTTL},
@@ -97,7 +93,7 @@ func (s *Store) LeaseCredits(ctx context.Context, lineage string, want int64, no
 	if want <= 0 {
 		return 0, 0, time.Time{}, nil
 	}
-	key := primaryKey(usagePK(lineage), creditsSK)
+	key := primaryKey(usagePartition(lineage), creditsSK)
 	for range maxRefillRaces {
 		out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:        &s.table,
@@ -226,7 +222,7 @@ func (s *Store) Usage(ctx context.Context, k *keygate.Key, now time.Time) (*keyg
 		if err != nil {
 			return nil, fmt.Errorf("usage of %s: %w", lineage, err)
 		}
-		u.RateLimit = &keygate.RateUsage{Limit: rl.Limit, Window: rl.WindowText(), Remaining: max(0, rl.Limit-leased), ResetAt: end}
+		u.RateLimit = &keygate.RateUsage{Limit: rl.Limit, Window: keygate.FormatWindow(rl.Window), Remaining: max(0, rl.Limit-leased), ResetAt: end}
 	}
 	if k.Credits != nil {
 		item, err := s.getUsage(ctx, lineage, creditsSK)
@@ -253,7 +249,7 @@ func (s *Store) Usage(ctx context.Context, k *keygate.Key, now time.Time) (*keyg
 func (s *Store) getUsage(ctx context.Context, lineage, sk string) (map[string]types.AttributeValue, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
-		Key:            primaryKey(usagePK(lineage), sk),
+		Key:            primaryKey(usagePartition(lineage), sk),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {

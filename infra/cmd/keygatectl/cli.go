@@ -28,11 +28,13 @@ but a command line is visible to other users (ps) and kept in shell history.
 commands:
   create  [--owner O] [--name N] [--type user|service] [--role viewer|admin]
           [--scope "GET /x/*"]... [--api ID[/STAGE]]... [--expires-in-hours H] [--out FILE]
+          [--rate-limit 100/1m] [--credits 5000 [--refill 5000/month]]
   list    [--owner O] [--status active|disabled|revoked|expired] [--limit N] [--cursor C]
   get     ID
   revoke  ID [--cascade]
   rotate  ID [--grace SECONDS] [--out FILE]
-  update  ID [--name N] [--enable|--disable]
+  update  ID [--name N] [--enable|--disable] [--rate-limit 100/1m | --no-rate-limit]
+          [--credits 5000 [--refill 5000/day] | --no-credits]   (--credits sets the balance)
   audit   [--key-id ID] [--limit N] [--cursor C]
   settings [--owner-email E] [--reminder-days 14,3] [--leak-action revoke|notify]
           [--leak-cascade[=false]]   (reads the tenant's settings; with a flag, changes them)
@@ -173,6 +175,7 @@ func parseCommand(name string, args []string) (op, string, error) {
 	}
 	needsID := false
 	var scopes, apis stringsFlag
+	var lim limitFlags
 	switch name {
 	case "create":
 		str("owner", "owner", "owner of a user key")
@@ -183,6 +186,7 @@ func parseCommand(name string, args []string) (op, string, error) {
 		fs.Var(&apis, "api", "an API id or id/stage the key may call (repeat)")
 		num("expires-in-hours", "expires_in_hours", "hours until expiry, 0 for never")
 		fs.StringVar(&out, "out", "", "write the token to this new file (mode 0600) instead of printing it")
+		lim.flags(fs, false)
 	case "list":
 		str("owner", "owner", "only this owner's keys")
 		str("status", "status", "only keys with this status")
@@ -202,6 +206,7 @@ func parseCommand(name string, args []string) (op, string, error) {
 		str("name", "name", "new label")
 		fs.BoolFunc("enable", "enable the key", func(string) error { o.Body["enabled"] = true; return nil })
 		fs.BoolFunc("disable", "disable the key", func(string) error { o.Body["enabled"] = false; return nil })
+		lim.flags(fs, true)
 	case "audit":
 		str("key-id", "key_id", "only this key's events")
 		num("limit", "limit", "page size")
@@ -255,6 +260,9 @@ func parseCommand(name string, args []string) (op, string, error) {
 	}
 	if needsID && o.ID == "" {
 		return o, "", fmt.Errorf("%s needs a key ID", name)
+	}
+	if err := lim.apply(o.Body); err != nil {
+		return o, "", err
 	}
 	if len(scopes) > 0 {
 		o.Body["scopes"] = []string(scopes)
@@ -326,6 +334,20 @@ func printAnswer(o op, answer json.RawMessage, asJSON bool, out string, stdout, 
 				fmt.Fprintf(tw, "%s\t%v\n", f, v)
 			}
 		}
+		if v, ok := m["rate_limit"].(map[string]any); ok {
+			fmt.Fprintf(tw, "rate_limit\t%v/%v\n", v["limit"], v["window"])
+		}
+		if v, ok := m["credits"].(map[string]any); ok {
+			fmt.Fprintf(tw, "credits\t%s\n", describeCredits(v))
+		}
+		if u, ok := m["usage"].(map[string]any); ok {
+			if r, ok := u["rate_limit"].(map[string]any); ok {
+				fmt.Fprintf(tw, "usage\t%v of %v/%v left until %s\n", r["remaining"], r["limit"], r["window"], when(r["reset_at"], "?"))
+			}
+			if c, ok := u["credits"].(map[string]any); ok {
+				fmt.Fprintf(tw, "usage\t%v credits left, refill %s\n", c["remaining"], when(c["refill_at"], "never"))
+			}
+		}
 		if l, ok := m["leaked"].(map[string]any); ok {
 			// Alert text: %q keeps a URL with control characters or
 			// escape sequences from acting on the terminal.
@@ -348,6 +370,85 @@ func when(v any, none string) string {
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC().Format("2006-01-02 15:04")
+	}
+	return s
+}
+
+// limitFlags are the usage-limit flags of create and update.
+type limitFlags struct {
+	rate, credits, refill string
+	noRate, noCredits     bool
+}
+
+func (l *limitFlags) flags(fs *flag.FlagSet, removable bool) {
+	fs.Func("rate-limit", "allowed calls per window: LIMIT/WINDOW, e.g. 100/1m (a Go duration, 1s-24h)", func(v string) error {
+		l.rate = v
+		return nil
+	})
+	fs.Func("credits", "calls the key may make (sets the balance)", func(v string) error {
+		l.credits = v
+		return nil
+	})
+	fs.Func("refill", "with --credits: AMOUNT/day or AMOUNT/month", func(v string) error {
+		l.refill = v
+		return nil
+	})
+	if removable {
+		fs.BoolVar(&l.noRate, "no-rate-limit", false, "remove the rate limit")
+		fs.BoolVar(&l.noCredits, "no-credits", false, "remove the credits")
+	}
+}
+
+// apply puts the limits given into body (null for a removal); the service
+// checks the ranges.
+func (l *limitFlags) apply(body map[string]any) error {
+	switch {
+	case l.rate != "" && l.noRate:
+		return errors.New("give --rate-limit or --no-rate-limit, not both")
+	case (l.credits != "" || l.refill != "") && l.noCredits:
+		return errors.New("give --credits or --no-credits, not both")
+	case l.refill != "" && l.credits == "":
+		return errors.New("--refill needs --credits (the balance to start from)")
+	}
+	if l.rate != "" {
+		n, window, ok := strings.Cut(l.rate, "/")
+		limit, err := strconv.ParseInt(n, 10, 64)
+		if !ok || err != nil || window == "" {
+			return errors.New("--rate-limit wants LIMIT/WINDOW, e.g. 100/1m")
+		}
+		body["rate_limit"] = map[string]any{"limit": limit, "window": window}
+	}
+	if l.noRate {
+		body["rate_limit"] = nil
+	}
+	if l.credits != "" {
+		remaining, err := strconv.ParseInt(l.credits, 10, 64)
+		if err != nil {
+			return errors.New("--credits wants a whole number")
+		}
+		c := map[string]any{"remaining": remaining}
+		if l.refill != "" {
+			n, interval, ok := strings.Cut(l.refill, "/")
+			amount, err := strconv.ParseInt(n, 10, 64)
+			if !ok || err != nil || (interval != "day" && interval != "month") {
+				return errors.New("--refill wants AMOUNT/day or AMOUNT/month, e.g. 5000/month")
+			}
+			c["refill"] = map[string]any{"amount": amount, "interval": interval}
+		}
+		body["credits"] = c
+	}
+	if l.noCredits {
+		body["credits"] = nil
+	}
+	return nil
+}
+
+// describeCredits shows a key's credits as set: "5000" or "5000 (refill
+// 5000/month)".
+func describeCredits(c map[string]any) string {
+	s := fmt.Sprint(c["remaining"])
+	if r, ok := c["refill"].(map[string]any); ok {
+		s += fmt.Sprintf(" (refill %v/%v)", r["amount"], r["interval"])
 	}
 	return s
 }

@@ -451,7 +451,22 @@ function createBody() {
     if (Number.isNaN(at.getTime())) throw new Error('That expiry date is not valid.');
     body.expires_at = at.toISOString();
   } else if (expiry !== 'default') body.expires_in_hours = Number(expiry);
+  const limit = $('c-rate-limit').value.trim();
+  if (limit) body.rate_limit = { limit: wholeNumber(limit, 'The rate limit'), window: $('c-rate-window').value };
+  const credits = $('c-credits').value.trim();
+  const refill = $('c-refill').value;
+  if (credits) {
+    const remaining = wholeNumber(credits, 'Credits');
+    body.credits = { remaining };
+    if (refill) body.credits.refill = { amount: remaining, interval: refill };
+  } else if (refill) throw new Error('Give the credits to refill to, or choose “never”.');
   return body;
+}
+
+/** A form's whole number; the API checks the range. */
+function wholeNumber(text, what) {
+  if (!/^\d+$/.test(text)) throw new Error(`${what} must be a whole number.`);
+  return Number(text);
 }
 
 async function submitCreate(ev) {
@@ -599,12 +614,44 @@ function detailFacts(k) {
   if (k.revoked_at) facts.push(fact('Revoked', absolute(k.revoked_at)));
   if (k.rotated_from) facts.push(fact('Rotated from', h('span', { class: 'mono', text: k.rotated_from })));
   if (k.rotated_to) facts.push(fact('Rotated to', h('span', { class: 'mono', text: k.rotated_to })));
+  if (k.rate_limit) facts.push(fact('Rate limit', `${k.rate_limit.limit} per ${k.rate_limit.window}`));
+  if (k.credits) {
+    const r = k.credits.refill;
+    facts.push(fact('Credits', `${k.credits.remaining}${r ? `, refilled to ${r.amount} every ${r.interval}` : ''}`));
+  }
   return facts;
+}
+
+/** A small meter of what is left, with the numbers as text beside it. */
+function usageMeter(label, left, max, note) {
+  const id = `usage-${label.toLowerCase().replace(/\W+/g, '-')}`;
+  return h('div', { class: 'usage-row' },
+    h('span', { class: 'usage-label', id, text: label }),
+    h('meter', { min: '0', max: String(Math.max(max, left, 1)), value: String(left), 'aria-labelledby': id }),
+    h('span', { class: 'usage-text', text: `${left} of ${max} left${note ? ` · ${note}` : ''}` }));
+}
+
+/** The live counters GET /v1/keys/{id} adds for a metered key. */
+function renderUsage(k) {
+  const box = $('details-usage');
+  box.textContent = '';
+  const u = k.usage;
+  box.hidden = !u;
+  if (!u) return;
+  box.append(h('h3', { text: 'Usage' }));
+  if (u.rate_limit) {
+    box.append(usageMeter('This window', u.rate_limit.remaining, u.rate_limit.limit, `resets ${absolute(u.rate_limit.reset_at)}`));
+  }
+  if (u.credits) {
+    const max = Math.max(k.credits ? k.credits.remaining : 0, k.credits && k.credits.refill ? k.credits.refill.amount : 0);
+    box.append(usageMeter('Credits', u.credits.remaining, max, u.credits.refill_at ? `refill ${absolute(u.credits.refill_at)}` : 'no refill'));
+  }
 }
 
 function renderDetails(k) {
   $('details-facts').textContent = '';
   $('details-facts').append(...detailFacts(k));
+  renderUsage(k);
   $('details-leak').textContent = '';
   $('details-leak').hidden = !k.leaked;
   if (k.leaked) $('details-leak').append(leakNote(k.leaked));

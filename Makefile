@@ -222,6 +222,8 @@ template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	    { echo "$$f is not a linux/arm64 ELF executable"; exit 1; }; \
 	done; echo "sam build: $(SAM_FUNCTIONS) are linux/arm64 bootstraps"
 	$(GO) run ./infra/cmd/ddb table -print | $(VENV)/bin/python infra/sam/check_table.py template.yaml
+	@out=$$($(VENV)/bin/python infra/sam/test_check_docs.py 2>&1) || { echo "$$out"; exit 1; }; \
+	  echo "check_docs: its own tests pass ($$(echo "$$out" | grep -o 'Ran [0-9]* tests'))"
 	$(VENV)/bin/python infra/sam/check_docs.py docs/attach.md $(SNIPPETS) template.yaml
 
 ## events: every shipped event through its function under AWS's Runtime

@@ -1,9 +1,12 @@
 // Package gateway is a local stand-in for API Gateway, for make run and
-// end-to-end tests: the REST API of template.yaml, or an HTTP API attached
-// as docs/snippets/http-api.yaml attaches one. It does what API Gateway
+// end-to-end tests: the REST API of template.yaml, an HTTP API attached
+// as docs/snippets/http-api.yaml attaches one, or make run's metered
+// sample REST API (Demo). It does what API Gateway
 // does and nothing more: it builds the Lambda authorizer event, calls the
 // authorizer, caches its answer under the configured identity sources
-// exactly as API Gateway does, enforces it, builds the proxy event with the
+// exactly as API Gateway does, enforces it (a REST API's refusal is
+// template.yaml's ACCESS_DENIED gateway response, rendered from the
+// authorizer's context), builds the proxy event with the
 // authorizer context, calls the integration and turns its response back
 // into HTTP. The business logic is the functions' own handlers; none of it
 // is reimplemented here.
@@ -39,10 +42,13 @@ type AuthorizerFunc func(context.Context, json.RawMessage) (any, error)
 // IntegrationFunc is a Lambda proxy integration handler.
 type IntegrationFunc func(context.Context, json.RawMessage) (json.RawMessage, error)
 
-// Gateway serves the management routes (RESTAPI) or Routes (HTTPAPI).
+// Gateway serves the management routes (RESTAPI), a Proxy resource
+// (RESTAPI) or Routes (HTTPAPI).
 type Gateway struct {
 	// API is the kind of API emulated; the zero value is a REST API.
-	API        API
+	API API
+	// ID is the API's id in ARNs and events; "" is APIID.
+	ID         string
 	Authorizer AuthorizerFunc
 	// Integrations serve the management routes of a REST API.
 	Integrations map[httpapi.Function]IntegrationFunc
@@ -50,6 +56,10 @@ type Gateway struct {
 	// that have no authorizer, by "METHOD path" (the secret-scanning
 	// route, whose alerts carry their own signature).
 	Open map[string]IntegrationFunc
+	// Proxy, if set, makes the REST API one greedy resource behind the
+	// authorizer in place of the management routes: every method of every
+	// path under Proxy.Base.
+	Proxy *Proxy
 	// Routes are an HTTP API's routes, each behind the authorizer.
 	Routes []Route
 	// IdentitySources are the authorizer's identity sources in API
@@ -78,10 +88,40 @@ const (
 	Region    = "us-east-1"
 	AccountID = "123456789012"
 	APIID     = "kglocal001"
+	// DemoAPIID is make run's metered sample API (Demo).
+	DemoAPIID = "kglocal002"
 	Stage     = "local"
 	// MaxPayload is API Gateway's request payload limit.
 	MaxPayload = 10 << 20
 )
+
+// Proxy is a REST API resource ANY <Base>/{proxy+} and its Lambda proxy
+// integration: every method, every path below Base.
+type Proxy struct {
+	Base        string
+	Integration IntegrationFunc
+}
+
+// resource is the proxy resource for an escaped path, with its proxy path
+// parameter (unescaped, as API Gateway passes it).
+func (p *Proxy) resource(method, escapedPath string) (httpapi.Route, map[string]string, bool) {
+	rest, ok := strings.CutPrefix(escapedPath, p.Base+"/")
+	if !ok || rest == "" {
+		return httpapi.Route{}, nil, false
+	}
+	v, err := url.PathUnescape(rest)
+	if err != nil {
+		return httpapi.Route{}, nil, false
+	}
+	return httpapi.Route{Method: method, Resource: p.Base + "/{proxy+}"}, map[string]string{"proxy": v}, true
+}
+
+func (g *Gateway) apiID() string {
+	if g.ID != "" {
+		return g.ID
+	}
+	return APIID
+}
 
 func (g *Gateway) now() time.Time {
 	if g.Now != nil {
@@ -106,11 +146,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ok {
 			// Authorization NONE, as template.yaml declares it.
 			route := httpapi.Route{Method: r.Method, Resource: r.URL.Path}
-			g.integrate(w, r.Context(), fn, proxyEvent(r, route, nil, body, requestID), requestID)
+			g.integrate(w, r.Context(), fn, g.proxyEvent(r, route, nil, body, requestID), requestID)
 		}
 		return
 	}
-	route, params, ok := match(r.Method, r.URL.EscapedPath())
+	var (
+		route  httpapi.Route
+		params map[string]string
+		fn     IntegrationFunc
+		ok     bool
+	)
+	if g.Proxy != nil {
+		route, params, ok = g.Proxy.resource(r.Method, r.URL.EscapedPath())
+		fn = g.Proxy.Integration
+	} else {
+		route, params, ok = match(r.Method, r.URL.EscapedPath())
+		fn = g.Integrations[route.Function]
+	}
 	if !ok {
 		g.fail(w, requestID, keygate.Errorf(keygate.NotFound, "no such route"))
 		return
@@ -119,13 +171,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	fn := g.Integrations[route.Function]
 	if route.Access == httpapi.Public {
 		// Authorization NONE, as template.yaml gives the console's routes.
-		g.integrate(w, r.Context(), fn, proxyEvent(r, route, params, body, requestID), requestID)
+		g.integrate(w, r.Context(), fn, g.proxyEvent(r, route, params, body, requestID), requestID)
 		return
 	}
-	methodARN := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", Region, AccountID, APIID, Stage, r.Method, r.URL.EscapedPath())
+	methodARN := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", Region, AccountID, g.apiID(), Stage, r.Method, r.URL.EscapedPath())
 
 	policy, err := g.authorize(r, route, params, methodARN, requestID)
 	if err != nil {
@@ -134,14 +185,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch evaluate(policy.PolicyDocument, methodARN) {
 	case "Deny", "":
-		g.fail(w, requestID, keygate.Errorf(keygate.Forbidden, "this key may not call this route"))
+		// ACCESS_DENIED: template.yaml's gateway response, rendered from
+		// this policy's context.
+		g.accessDenied(w, policy, requestID)
 		return
 	}
 	authContext := map[string]any{"principalId": policy.PrincipalID, "integrationLatency": 0}
 	for k, v := range policy.Context {
 		authContext[k] = v
 	}
-	event := proxyEvent(r, route, params, body, requestID)
+	event := g.proxyEvent(r, route, params, body, requestID)
 	event.RequestContext.Authorizer = authContext
 	g.integrate(w, r.Context(), fn, event, requestID)
 }
@@ -167,7 +220,7 @@ func (g *Gateway) authorize(r *http.Request, route httpapi.Route, params map[str
 		// With caching on, API Gateway requires every identity source and
 		// answers 401 without calling the authorizer when one is absent.
 		key, _, missing, err := identityKey(RESTAPI, g.identitySources(), requestFacts{
-			r: r, path: "/" + Stage + r.URL.EscapedPath(), resource: route.Resource,
+			r: r, path: "/" + Stage + r.URL.EscapedPath(), resource: route.Resource, apiID: g.apiID(),
 		})
 		if err != nil {
 			return none, err
@@ -197,7 +250,7 @@ func (g *Gateway) authorize(r *http.Request, route httpapi.Route, params map[str
 		StageVariables:                  map[string]string{},
 		RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{
 			Path: "/" + Stage + r.URL.Path, AccountID: AccountID, Stage: Stage, RequestID: requestID,
-			ResourcePath: route.Resource, HTTPMethod: r.Method, APIID: APIID,
+			ResourcePath: route.Resource, HTTPMethod: r.Method, APIID: g.apiID(),
 			Identity: events.APIGatewayCustomAuthorizerRequestTypeRequestIdentity{SourceIP: sourceIP(r)},
 		},
 	}
@@ -255,7 +308,7 @@ func (g *Gateway) integrate(w http.ResponseWriter, ctx context.Context, fn Integ
 }
 
 // proxyEvent is the REST proxy integration event for r.
-func proxyEvent(r *http.Request, route httpapi.Route, params map[string]string, body []byte, requestID string) events.APIGatewayProxyRequest {
+func (g *Gateway) proxyEvent(r *http.Request, route httpapi.Route, params map[string]string, body []byte, requestID string) events.APIGatewayProxyRequest {
 	ev := events.APIGatewayProxyRequest{
 		Resource:          route.Resource,
 		Path:              r.URL.Path,
@@ -265,7 +318,7 @@ func proxyEvent(r *http.Request, route httpapi.Route, params map[string]string, 
 		PathParameters:    params,
 		RequestContext: events.APIGatewayProxyRequestContext{
 			AccountID: AccountID, ResourcePath: route.Resource, Stage: Stage, RequestID: requestID,
-			HTTPMethod: r.Method, APIID: APIID, Path: "/" + Stage + r.URL.Path, Protocol: r.Proto,
+			HTTPMethod: r.Method, APIID: g.apiID(), Path: "/" + Stage + r.URL.Path, Protocol: r.Proto,
 			RequestTimeEpoch: time.Now().UnixMilli(),
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
 		},

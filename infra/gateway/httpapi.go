@@ -70,7 +70,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, status, msg, requestID)
 		return
 	}
-	event := httpEvent(r, route, params, body, requestID)
+	event := httpEvent(r, route, params, body, g.apiID(), requestID)
 	event.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: resp.Context}
 	raw, _ := json.Marshal(event)
 	out, err := route.Integration(r.Context(), raw)
@@ -88,7 +88,7 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) authorizeSimple(r *http.Request, route Route, params map[string]string, requestID string) (simpleResponse, int) {
 	var none simpleResponse
 	key, values, missing, err := identityKey(HTTPAPI, g.identitySources(), requestFacts{
-		r: r, path: r.URL.EscapedPath(), routeKey: route.Key,
+		r: r, path: r.URL.EscapedPath(), routeKey: route.Key, apiID: g.apiID(),
 	})
 	if err != nil {
 		g.Log.Error("gateway misconfigured", "request_id", requestID, "error", err.Error())
@@ -106,7 +106,7 @@ func (g *Gateway) authorizeSimple(r *http.Request, route Route, params map[strin
 			return c.resp, decisionStatus(c.resp)
 		}
 	}
-	raw, _ := json.Marshal(authorizerEventV2(r, route, params, values, requestID))
+	raw, _ := json.Marshal(authorizerEventV2(r, route, params, values, g.apiID(), requestID))
 	out, err := g.Authorizer(r.Context(), raw)
 	if err != nil {
 		g.Log.Error("authorizer failed", "request_id", requestID, "error", err.Error())
@@ -141,18 +141,18 @@ func decisionStatus(resp simpleResponse) int {
 
 // authorizerEventV2 is the payload format 2.0 authorizer event an HTTP API
 // sends: headers lower-cased, identitySource the identity source values.
-func authorizerEventV2(r *http.Request, route Route, params map[string]string, identity []string, requestID string) events.APIGatewayV2CustomAuthorizerV2Request {
+func authorizerEventV2(r *http.Request, route Route, params map[string]string, identity []string, apiID, requestID string) events.APIGatewayV2CustomAuthorizerV2Request {
 	ev := events.APIGatewayV2CustomAuthorizerV2Request{
 		Version:        "2.0",
 		Type:           "REQUEST",
-		RouteArn:       fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", Region, AccountID, APIID, HTTPStage, r.Method, r.URL.EscapedPath()),
+		RouteArn:       fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s%s", Region, AccountID, apiID, HTTPStage, r.Method, r.URL.EscapedPath()),
 		IdentitySource: identity,
 		RouteKey:       route.Key,
 		RawPath:        r.URL.EscapedPath(),
 		RawQueryString: r.URL.RawQuery,
 		Cookies:        cookies(r),
 		Headers:        lowerHeaders(r.Header),
-		RequestContext: httpRequestContext(r, route, requestID),
+		RequestContext: httpRequestContext(r, route, apiID, requestID),
 		PathParameters: params,
 		StageVariables: map[string]string{},
 	}
@@ -163,7 +163,7 @@ func authorizerEventV2(r *http.Request, route Route, params map[string]string, i
 }
 
 // httpEvent is the payload format 2.0 proxy integration event.
-func httpEvent(r *http.Request, route Route, params map[string]string, body []byte, requestID string) events.APIGatewayV2HTTPRequest {
+func httpEvent(r *http.Request, route Route, params map[string]string, body []byte, apiID, requestID string) events.APIGatewayV2HTTPRequest {
 	ev := events.APIGatewayV2HTTPRequest{
 		Version:        "2.0",
 		RouteKey:       route.Key,
@@ -172,7 +172,7 @@ func httpEvent(r *http.Request, route Route, params map[string]string, body []by
 		Cookies:        cookies(r),
 		Headers:        lowerHeaders(r.Header),
 		PathParameters: params,
-		RequestContext: httpRequestContext(r, route, requestID),
+		RequestContext: httpRequestContext(r, route, apiID, requestID),
 	}
 	if q := r.URL.Query(); len(q) > 0 {
 		ev.QueryStringParameters = joinedValues(q)
@@ -181,10 +181,10 @@ func httpEvent(r *http.Request, route Route, params map[string]string, body []by
 	return ev
 }
 
-func httpRequestContext(r *http.Request, route Route, requestID string) events.APIGatewayV2HTTPRequestContext {
+func httpRequestContext(r *http.Request, route Route, apiID, requestID string) events.APIGatewayV2HTTPRequestContext {
 	now := time.Now()
 	return events.APIGatewayV2HTTPRequestContext{
-		RouteKey: route.Key, AccountID: AccountID, Stage: HTTPStage, RequestID: requestID, APIID: APIID,
+		RouteKey: route.Key, AccountID: AccountID, Stage: HTTPStage, RequestID: requestID, APIID: apiID,
 		DomainName: r.Host, DomainPrefix: strings.SplitN(r.Host, ".", 2)[0],
 		Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
 		HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{

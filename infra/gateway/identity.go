@@ -52,6 +52,7 @@ type requestFacts struct {
 	path     string // the request path as it appears in the method or route ARN
 	resource string // REST: the resource template, e.g. /v1/keys/{id}
 	routeKey string // HTTP: the matched route key, e.g. $default
+	apiID    string
 }
 
 // identityKey evaluates the identity sources against a request. It returns
@@ -112,7 +113,7 @@ func identityValue(api API, src string, f requestFacts) (string, error) {
 		case "stage":
 			return stage, nil
 		case "apiId":
-			return APIID, nil
+			return f.apiID, nil
 		case "accountId":
 			return AccountID, nil
 		case "identity.sourceIp":

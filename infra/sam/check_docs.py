@@ -13,6 +13,16 @@ response would authorize every path its identity source values cover. A
 REST authorizer without them (a TOKEN one cannot have them) is a warning:
 its cached policy never allows beyond the key's scopes, but can refuse the
 key's other requests for the TTL.
+
+A template marked metered (top-level Metadata: {Keygate: {Metered: true}},
+docs/attach.md "Usage limits") must turn every Lambda authorizer's result
+cache off with a literal 0: the authorizer counts a call only when the
+gateway calls it, so a cached answer would let calls through uncounted
+(and a cached refusal would outlive the limit). Anything else fails the
+check, a TTL from a parameter or left to its default included, as does a
+metered template without a Lambda authorizer.
+
+    python3 infra/sam/test_check_docs.py     # this check's own tests
 """
 import re
 import sys
@@ -83,6 +93,32 @@ def check_cache_keys(path, text):
     return errors, warnings
 
 
+def is_metered(template):
+    meta = template.get("Metadata") or {}
+    keygate = meta.get("Keygate") if isinstance(meta, dict) else None
+    return isinstance(keygate, dict) and keygate.get("Metered") is True
+
+
+def check_metered(path, text):
+    """Return the errors of a template marked metered whose authorizers
+    cache (none for an unmarked template)."""
+    template = yaml.load(text, Loader=_Loader) or {}
+    if not is_metered(template):
+        return []
+    errors = []
+    authorizers = list(_authorizers(template))
+    if not authorizers:
+        errors.append(f"{path}: marked Metered but has no Lambda authorizer")
+    for name, _, _, ttl in authorizers:
+        if _caching_off(ttl):
+            continue
+        ttl_text = "from a parameter" if isinstance(ttl, _Tagged) else ("default" if ttl is None else ttl)
+        errors.append(f"{path}: marked Metered, but authorizer {name} caches results (TTL {ttl_text}): calls "
+                      "within the TTL would not be counted; set AuthorizerResultTtlInSeconds (SAM: "
+                      "Identity.ReauthorizeEvery) to 0 (docs/attach.md, Usage limits)")
+    return errors
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__.strip(), file=sys.stderr)
@@ -101,9 +137,12 @@ def main():
         print(f"check_docs: {doc}: a yaml block starting {first!r} is not an excerpt of "
               f"{', '.join(sources)}", file=sys.stderr)
     errors = []
+    metered = 0
     for path, text in templates.items():
         errs, warns = check_cache_keys(path, text)
         errors += errs
+        errors += check_metered(path, text)
+        metered += is_metered(yaml.load(text, Loader=_Loader) or {})
         for w in warns:
             print(f"check_docs: warning: {w}", file=sys.stderr)
     for e in errors:
@@ -111,7 +150,7 @@ def main():
     if bad or errors:
         return 1
     print(f"check_docs: {doc}: {len(blocks)} yaml blocks are excerpts of the checked templates; "
-          f"every HTTP API authorizer caches per method and path")
+          f"every HTTP API authorizer caches per method and path; {metered} metered templates cache nothing")
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks over real HTTP against the stack `make run` serves:
-# create -> use -> list -> revoke -> 401 with curl, then schemathesis against
+# create -> use -> list -> revoke -> 401 and usage limits on the metered
+# sample API with curl, then schemathesis against
 # openapi.yaml with the minted admin key. Usage: infra/scripts/e2e.sh <venv>
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -64,6 +65,31 @@ echo "e2e: the revoked key was refused after $((SECONDS - revoked_at)) s (bound 
 expect 401 'b["error"]["code"] == "unauthorized" and b["error"]["request_id"]' "$out"
 out=$(call GET /v1/whoami "");                       expect 401 'b["error"]["code"] == "unauthorized"' "$out"
 echo "e2e: create -> use -> list -> revoke -> 401 passed"
+
+# Usage limits on make run's metered sample API (kglocal002, gateway result
+# cache off, so the authorizer counts every call). Rate windows are aligned
+# to the minute: start the rate limit's calls away from a minute's end so
+# they all fall in one window.
+while [ $(( $(date +%s) % 60 )) -ge 50 ]; do sleep 1; done
+out=$(call POST /v1/keys "$admin" '{"owner":"e2e-metered","apis":["kglocal002"],"scopes":["GET /demo/*"],"rate_limit":{"limit":5,"window":"1m"}}')
+expect 201 'b["rate_limit"] == {"limit": 5, "window": "1m"}' "$out"
+limited=$(field "$out" token) limited_id=$(field "$out" id)
+for _ in 1 2 3 4 5; do
+  out=$(call GET /demo/hello "$limited");            expect 200 "b['key_id'] == '$limited_id'" "$out"
+done
+for _ in 1 2; do
+  out=$(call GET /demo/hello "$limited")
+  expect 403 'b["error"]["code"] == "rate_limited" and 0 < b["error"]["retry_after"] <= 60 and b["error"]["request_id"]' "$out"
+done
+out=$(call POST /v1/keys "$admin" '{"owner":"e2e-metered","apis":["kglocal002"],"scopes":["GET /demo/*"],"credits":{"remaining":3}}')
+expect 201 'b["credits"]["remaining"] == 3' "$out"
+prepaid=$(field "$out" token) prepaid_id=$(field "$out" id)
+for _ in 1 2 3; do
+  out=$(call GET /demo/hello "$prepaid");            expect 200 "b['key_id'] == '$prepaid_id'" "$out"
+done
+out=$(call GET /demo/hello "$prepaid")
+expect 403 'b["error"]["code"] == "credits_exhausted" and b["error"]["retry_after"] == 0 and b["error"]["request_id"]' "$out"
+echo "e2e: usage limits: 5 calls a minute -> 5 x 200 then 403 rate_limited; 3 credits -> 3 x 200 then 403 credits_exhausted"
 
 "$venv/bin/schemathesis" run openapi.yaml --url "$base" -H "Authorization: Bearer $admin" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \

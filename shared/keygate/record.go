@@ -105,8 +105,9 @@ type ChangedError struct{ ID string }
 func (e *ChangedError) Error() string { return "key " + e.ID + " was revoked meanwhile" }
 
 // Change is one record of the table's stream as storage decodes it for the
-// lifecycle events: an audit record inserted (the outbox) or a key removed
-// by DynamoDB's TTL. Anything else in the stream is no Change (nil).
+// lifecycle events: an audit record inserted (the outbox), a key removed
+// by DynamoDB's TTL, or a key's credits falling below 10 %. Anything else
+// in the stream is no Change (nil).
 type Change struct {
 	// AuditKey identifies the audit item (its pk and sk): the event id is
 	// derived from it.
@@ -114,4 +115,26 @@ type Change struct {
 	Audit    *Audit
 	// Expired is a key item DynamoDB's TTL removed (the old image).
 	Expired *Record
+	// CreditsLow is a change of a lineage's credits that took them below
+	// 10 % of their base.
+	CreditsLow *CreditsLow
+}
+
+// CreditsLow is a key's credit pool after it fell below 10 % of its base
+// (the balance at the last set or refill), as the stream shows its
+// lineage's credits item.
+type CreditsLow struct {
+	Lineage string // the rotation chain's first key (Key.LineageID)
+	KeyID   string // the key that holds the credits now
+	Tenant  string
+	// Remaining is the pool not yet leased to the authorizer's
+	// environments; Base the balance it fell from.
+	Remaining, Base int64
+	// Gen counts the times the credits were set; with RefillAt it tells
+	// one fall below the threshold from the next.
+	Gen int64
+	// RefillAt is the next refill (nil: never).
+	RefillAt *time.Time
+	// At is when the credits changed.
+	At time.Time
 }

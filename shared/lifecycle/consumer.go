@@ -87,18 +87,21 @@ func (c *Consumer) Process(ctx context.Context, changes []*keygate.Change) []err
 				}
 			}
 		case ch.Audit != nil:
-			var info *KeyInfo
-			r, err := c.store.GetKey(ctx, ch.Audit.KeyID)
-			switch {
-			case err == nil:
-				info = Info(&r.Key, now)
-			case keygate.ErrorCode(err) != keygate.NotFound:
+			info, err := c.keyInfo(ctx, ch.Audit.KeyID, now)
+			if err != nil {
 				errs[i] = err
 				continue
 			}
 			if ev, ok := FromAudit(*ch.Audit, ch.AuditKey, info); ok {
 				batch, owners = append(batch, ev), append(owners, i)
 			}
+		case ch.CreditsLow != nil:
+			info, err := c.keyInfo(ctx, ch.CreditsLow.KeyID, now)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			batch, owners = append(batch, FromCreditsLow(ch.CreditsLow, info, now)), append(owners, i)
 		}
 	}
 	if len(batch) == 0 {
@@ -115,6 +118,18 @@ func (c *Consumer) Process(ctx context.Context, changes []*keygate.Change) []err
 		}
 	}
 	return errs
+}
+
+// keyInfo is a key's event metadata at now, nil once the key is gone.
+func (c *Consumer) keyInfo(ctx context.Context, id string, now time.Time) (*KeyInfo, error) {
+	r, err := c.store.GetKey(ctx, id)
+	switch {
+	case err == nil:
+		return Info(&r.Key, now), nil
+	case keygate.ErrorCode(err) == keygate.NotFound:
+		return nil, nil
+	}
+	return nil, err
 }
 
 // afterPublish sends the e-mail an event calls for: a new service key

@@ -6,7 +6,8 @@
 // a key.expiring event and e-mail reminders; a key whose token was found in
 // public (key.leaked) is mailed about. It declares what it needs from
 // storage (Store), EventBridge (Publisher) and SES (Mailer); shared/store
-// and shared/notify implement them. Nothing here ever sees a token, and no
+// and shared/notify implement them. A key whose credits fall below 10 % of
+// their balance gets key.credits_low, once per set or refill. Nothing here ever sees a token, and no
 // event or e-mail carries a verifier.
 package lifecycle
 
@@ -15,6 +16,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/keygate/keygate/shared/keygate"
@@ -35,6 +37,9 @@ const (
 	// action leaked): published once per key, whatever the tenant's leak
 	// action did.
 	KeyLeaked = "key.leaked"
+	// KeyCreditsLow is a key's credits falling below 10 % of their base
+	// (the balance at the last set or refill): once per set or refill.
+	KeyCreditsLow = "key.credits_low"
 )
 
 // ActorDynamoDB is the actor of an "expired" audit record: nobody acted,
@@ -136,6 +141,28 @@ func FromAudit(a keygate.Audit, auditKey string, key *KeyInfo) (Event, bool) {
 		EventID: EventID(auditKey), Tenant: a.Tenant, KeyID: a.KeyID, Action: dt[len("key."):],
 		Actor: a.Actor, RequestID: a.RequestID, At: a.At, Changes: changes, Key: key,
 	}}, true
+}
+
+// FromCreditsLow is the key.credits_low event of c; key is the key's
+// metadata (nil if it is gone), now the time when the change has none.
+// Its id comes from the lineage, the credits' generation and refill time,
+// so every delivery of one fall below the threshold carries the same id,
+// and the next set or refill makes a new one.
+func FromCreditsLow(c *keygate.CreditsLow, key *KeyInfo, now time.Time) Event {
+	refill := ""
+	detail := map[string]string{"remaining": strconv.FormatInt(c.Remaining, 10), "base": strconv.FormatInt(c.Base, 10)}
+	if c.RefillAt != nil {
+		refill = c.RefillAt.UTC().Format(time.RFC3339)
+		detail["refill_at"] = refill
+	}
+	at := c.At
+	if at.IsZero() {
+		at = now
+	}
+	return Event{DetailType: KeyCreditsLow, Time: at, Detail: Detail{
+		EventID: EventID("credits_low", c.Lineage, strconv.FormatInt(c.Gen, 10), refill),
+		Tenant:  c.Tenant, KeyID: c.KeyID, Action: KeyCreditsLow[len("key."):], At: at, Changes: detail, Key: key,
+	}}
 }
 
 // ExpiredAudit is the "expired" audit record of r. Its time is the key's

@@ -1,6 +1,7 @@
 // Command run serves the whole Keygate stack locally (make run): DynamoDB
 // Local, the table, the authorizer in front of the management routes as API
-// Gateway would call it, and a freshly minted admin key printed once.
+// Gateway would call it, a metered sample API under /demo/ behind the same
+// authorizer, and a freshly minted admin key printed once.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/infra/cli"
@@ -109,7 +111,10 @@ func run(ctx context.Context) error {
 	}
 
 	gw := gateway.Local(env, *resultTTL, openAPI)
-	server := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 10 << 10}
+	// One authorizer function serves both APIs, as one deployed function
+	// would: its cache and counters are shared.
+	demo := gateway.Demo(gw.Authorizer, env.Logger)
+	server := &http.Server{Handler: byPrefix(gateway.DemoBase, demo, gw), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 10 << 10}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -126,6 +131,19 @@ func run(ctx context.Context) error {
 	}
 	fmt.Fprintln(os.Stderr, "stopped")
 	return nil
+}
+
+// byPrefix sends requests for base and below it to h, the rest to other.
+// (http.ServeMux would also clean and redirect paths, which API Gateway
+// does not.)
+func byPrefix(base string, h, other http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == base || strings.HasPrefix(p, base+"/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		other.ServeHTTP(w, r)
+	})
 }
 
 // storage says which DynamoDB the stack uses, for the banner, and the
@@ -164,7 +182,15 @@ Try (needs curl and jq):
   curl -s -X DELETE "%[1]s/v1/keys/$ID?cascade=true" -H "Authorization: Bearer $KEY"
   curl -s %[1]s/openapi.yaml
 
-`, url, admin.Token.Reveal(), apiID, db, warning)
+Metered sample API %[6]s (gateway result cache off): every method and path under
+%[1]s%[7]s/ goes through the authorizer, then a backend answering 200 with its context.
+A key limited to 5 calls a minute, run into its limit (5 x 200, then 403 rate_limited with retry_after):
+  DEMO=$(curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       -d '{"owner":"demo","name":"metered","apis":["%[6]s"],"scopes":["GET %[7]s/*"],"rate_limit":{"limit":5,"window":"1m"}}' | jq -r .token)
+  for i in 1 2 3 4 5 6 7; do curl -s %[1]s%[7]s/hello -H "Authorization: Bearer $DEMO" -w '\n%%{http_code}\n' |
+    jq -Rrs 'split("\n") as [$b,$c] | "\($c) \(try ($b|fromjson|.error // "key \(.key_id)") catch $b)"'; done
+
+`, url, admin.Token.Reveal(), apiID, db, warning, gateway.DemoAPIID, gateway.DemoBase)
 	if scan.id == "" {
 		return
 	}

@@ -2,10 +2,18 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keygate/keygate/infra/ddblocal"
+	"github.com/keygate/keygate/infra/gateway"
 	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/manage"
 )
@@ -67,5 +75,81 @@ func TestBannerStorage(t *testing.T) {
 				t.Errorf("banner lacks the admin key:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestBannerDemo runs the banner's metered-API commands with bash, curl
+// and jq against a stand-in for the stack that checks what they send: the
+// key they mint is limited to 5 calls a minute on the demo API only, and
+// the loop prints each call's status, the refusals' error.
+func TestBannerDemo(t *testing.T) {
+	testkit.SkipShort(t, "bash, curl and jq")
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is required (make doctor)", tool)
+		}
+	}
+	const admin, minted = "kg_live_admin", "kg_live_demo"
+	refusal := `{"error":{"code":"rate_limited","message":"m","retry_after":42,"request_id":"r"}}`
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method + " " + r.URL.Path {
+		case "POST /v1/keys":
+			var req struct {
+				APIs      []string `json:"apis"`
+				Scopes    []string `json:"scopes"`
+				RateLimit struct {
+					Limit  int    `json:"limit"`
+					Window string `json:"window"`
+				} `json:"rate_limit"`
+			}
+			if r.Header.Get("Authorization") != "Bearer "+admin || json.NewDecoder(r.Body).Decode(&req) != nil ||
+				!slices.Equal(req.APIs, []string{gateway.DemoAPIID}) || !slices.Equal(req.Scopes, []string{"GET /demo/*"}) ||
+				req.RateLimit.Limit != 5 || req.RateLimit.Window != "1m" {
+				t.Errorf("the banner mints %+v", req)
+				w.WriteHeader(400)
+				return
+			}
+			w.WriteHeader(201)
+			fmt.Fprintf(w, `{"id":"k1","token":%q}`, minted)
+		case "GET /demo/hello":
+			if r.Header.Get("Authorization") != "Bearer "+minted {
+				t.Errorf("the loop calls with %q", r.Header.Get("Authorization"))
+			}
+			if calls++; calls > 5 {
+				w.WriteHeader(403)
+				fmt.Fprint(w, refusal)
+				return
+			}
+			fmt.Fprint(w, `{"key_id":"k1","tenant":"demo"}`)
+		default:
+			t.Errorf("unexpected %s %s", r.Method, r.URL)
+			w.WriteHeader(404)
+		}
+	}))
+	defer srv.Close()
+
+	format, hasher := testkit.Tokens(t)
+	tok, err := format.Generate(rand.Reader, hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	printBanner(&b, srv.URL, gateway.APIID, "db", "", &manage.Created{Token: tok}, scanKey{})
+	out := b.String()
+	start := strings.Index(out, "  DEMO=$(")
+	end := strings.Index(out, "; done")
+	if start < 0 || end < start || !strings.Contains(out, "Metered sample API "+gateway.DemoAPIID) {
+		t.Fatalf("the banner has no demo commands:\n%s", out)
+	}
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", out[start:end+len("; done")])
+	cmd.Env = append(os.Environ(), "KEY="+admin)
+	got, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the banner's commands fail: %v\n%s", err, got)
+	}
+	want := strings.Repeat("200 key k1\n", 5) + strings.Repeat(`403 {"code":"rate_limited","message":"m","retry_after":42,"request_id":"r"}`+"\n", 2)
+	if string(got) != want || calls != 7 {
+		t.Fatalf("%d calls printed\n%s\nwant\n%s", calls, got, want)
 	}
 }

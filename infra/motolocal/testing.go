@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -83,7 +84,10 @@ func CreateBus(ctx context.Context, endpoint string) (*Bus, error) {
 	cfg := Config(endpoint)
 	eb, q := eventbridge.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
 	b := &Bus{Name: unique("keygate-"), sqs: q}
-	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &b.Name}); err != nil {
+	// The name is this call's own, so "already exists" means the SDK
+	// retried a create that had succeeded (moto answered slowly).
+	var exists *ebtypes.ResourceAlreadyExistsException
+	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: &b.Name}); err != nil && !errors.As(err, &exists) {
 		return nil, fmt.Errorf("create bus: %w", err)
 	}
 	qo, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &b.Name})

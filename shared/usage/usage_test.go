@@ -270,9 +270,9 @@ func TestSpan(t *testing.T) {
 	for _, tt := range []struct {
 		d    time.Duration
 		text string
-	}{{time.Minute, "1m"}, {time.Hour, "1h"}, {90 * time.Second, "1m30s"}, {90 * time.Minute, "1h30m"}, {3601 * time.Second, "1h0m1s"}, {time.Second, "1s"}, {24 * time.Hour, "24h"}} {
+	}{{time.Minute, "1m"}, {time.Hour, "1h"}, {90 * time.Second, "1m30s"}, {90 * time.Minute, "1h30m"}, {3601 * time.Second, "1h1s"}, {time.Second, "1s"}, {24 * time.Hour, "24h"}} {
 		if got := keygate.FormatWindow(tt.d); got != tt.text {
-			t.Errorf("WindowText(%v) = %q, want %q", tt.d, got, tt.text)
+			t.Errorf("FormatWindow(%v) = %q, want %q", tt.d, got, tt.text)
 		}
 		if back, _ := time.ParseDuration(tt.text); back != tt.d {
 			t.Errorf("%q reads back as %v", tt.text, back)

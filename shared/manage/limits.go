@@ -116,6 +116,17 @@ func (s *Service) changeLimits(ctx context.Context, c keygate.Caller, actor, r *
 		if looser {
 			return keygate.Errorf(keygate.Forbidden, "a viewer key may only tighten limits: lower them or set new ones")
 		}
+		if credits != nil && r.Credits != nil {
+			// Setting credits sets the balance: at or under the configured
+			// one, it could still top up what the key has spent since.
+			u, err := s.store.Usage(ctx, &r.Key, s.cfg.Now())
+			if err != nil {
+				return fmt.Errorf("update key %s: read its usage: %w", r.ID, err)
+			}
+			if u != nil && u.Credits != nil && credits.Remaining > u.Credits.Remaining {
+				return keygate.Errorf(keygate.Forbidden, "a viewer key may not raise a key's credit balance (%d left): set at most that", u.Credits.Remaining)
+			}
+		}
 		return nil
 	}
 	if !looser {

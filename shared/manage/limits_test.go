@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/store"
 )
 
 func rate(n int64, window string) *manage.RateLimitRequest {
@@ -202,6 +203,19 @@ func TestUpdateLimits(t *testing.T) {
 	if err != nil || got.Usage == nil || got.Usage.Credits == nil || got.Usage.Credits.Remaining != 20 {
 		t.Fatalf("usage after set: %+v, %v", got, err)
 	}
+	// Re-setting the configured balance after spending would top it up:
+	// a viewer may set at most what is left.
+	if _, _, _, err := store.New(f.db, f.table).LeaseCredits(ctx, child.ID, 15, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = update(viewer, manage.UpdateRequest{ID: child.ID, Credits: credits(20, nil)})
+	wantMessage(t, err, keygate.Forbidden, "may not raise a key's credit balance (5 left)")
+	if k, err = update(viewer, manage.UpdateRequest{ID: child.ID, Credits: credits(5, nil)}); err != nil || k.Credits.Remaining != 5 {
+		t.Fatalf("viewer sets what is left: %+v, %v", k, err)
+	}
+	if k, err = update(admin, manage.UpdateRequest{ID: child.ID, Credits: credits(20, nil)}); err != nil || k.Credits.Remaining != 20 {
+		t.Fatalf("an admin tops up: %+v, %v", k, err)
+	}
 	// The operator removes them (admins may too: the admin has none).
 	if k, err = update(admin, manage.UpdateRequest{ID: child.ID, RemoveCredits: true}); err != nil || k.Credits != nil {
 		t.Fatalf("remove credits: %+v, %v", k, err)
@@ -212,7 +226,7 @@ func TestUpdateLimits(t *testing.T) {
 	if got, err = f.svc.Get(ctx, admin, manage.GetRequest{ID: child.ID}); err != nil || got.Usage != nil {
 		t.Fatalf("unmetered again: %+v, %v", got, err)
 	}
-	if a := f.audits(t, child.ID); len(a) != 6 {
+	if a := f.audits(t, child.ID); len(a) != 8 {
 		t.Errorf("audit of the child: %v", a)
 	}
 }

@@ -3,7 +3,10 @@
 // dependencies on AWS so the service, store and handlers can all speak it.
 package keygate
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Type says who a key belongs to.
 type Type string
@@ -61,6 +64,12 @@ type Key struct {
 	// Leaked is the first report that the key's token was found in
 	// public (nil if none): set once, whatever the tenant's leak action.
 	Leaked *Leak `json:"leaked,omitempty"`
+	// Meta is the key holder's own JSON object (at most MaxMetaBytes, e.g.
+	// {"plan":"pro","customer":"c_123"}), returned wherever the key is and
+	// never used for a decision. ExternalID is the holder's own id for the
+	// key's customer (at most MaxExternalIDLen characters), a list filter.
+	Meta       json.RawMessage `json:"meta,omitempty"`
+	ExternalID string          `json:"external_id,omitempty"`
 	// RateLimit and Credits meter the key's calls (nil: unmetered). They
 	// are counted per rotation chain (LineageID): a successor shares its
 	// predecessor's window and balance.
@@ -247,4 +256,10 @@ const (
 	ReasonForbidden        = "forbidden"
 	ReasonRateLimited      = "rate_limited"
 	ReasonCreditsExhausted = "credits_exhausted"
+)
+
+// Limits of a key's metadata.
+const (
+	MaxMetaBytes     = 1024
+	MaxExternalIDLen = 100
 )

@@ -9,7 +9,7 @@
 //
 // A scope is a method and a path separated by exactly one space:
 //
-//	scope   = method SP path
+//	scope   = method SP path | "CONNECT /$connect"
 //	method  = "*" | "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS"
 //	path    = "/" | 1*( "/" segment )
 //	segment = "*" | 1*pchar
@@ -25,6 +25,21 @@
 //     such as "%2e%2E".
 //   - "*" is only ever a whole segment; "ab*" is invalid.
 //   - A scope is at most [MaxLen] bytes and a key holds at most [MaxScopes].
+//
+// # WebSocket APIs
+//
+// API Gateway calls a WebSocket API's authorizer for one route only, the
+// connection request $connect, whose methodArn names no method and no path
+// (".../STAGE/$connect"). The authorizer asks for it as the request
+// CONNECT /$connect ([ConnectMethod], [ConnectPath]), and [Connect],
+// "CONNECT /$connect", is the scope that names exactly it. CONNECT is a
+// method with that one path: "CONNECT /x", "CONNECT /*" and
+// "CONNECT /$disconnect" are refused, as the authorizer never sees any
+// other WebSocket route. Otherwise the request is matched like any other:
+// a method "*" matches CONNECT, so [All] (an admin key's scope) and
+// "* /$connect" allow connecting too, while "GET /*" or "* /v1/*" do not.
+// ("$" was always a path character: "GET /$connect" is a REST path, and
+// does not allow connecting.)
 //
 // # Matching
 //
@@ -159,6 +174,13 @@ import (
 const (
 	// All is the all-routes scope held by admin keys.
 	All = "* /*"
+	// Connect is the scope of a WebSocket API's $connect route; see
+	// WebSocket APIs in the package documentation.
+	Connect = ConnectMethod + " " + ConnectPath
+	// ConnectMethod and ConnectPath are the request the authorizer asks
+	// for a WebSocket $connect.
+	ConnectMethod = "CONNECT"
+	ConnectPath   = "/$connect"
 	// MaxLen bounds one scope in bytes.
 	MaxLen = 256
 	// MaxScopes bounds the scopes of one key, which bounds the authorizer's
@@ -187,6 +209,14 @@ func Parse(s string) (Scope, error) {
 	method, path, ok := strings.Cut(s, " ")
 	if !ok {
 		return Scope{}, fmt.Errorf("scope: want METHOD and path separated by a space")
+	}
+	if method == ConnectMethod {
+		// Not a route method of REST or HTTP APIs: the WebSocket $connect
+		// route, which has no other path.
+		if path != ConnectPath {
+			return Scope{}, fmt.Errorf("scope: CONNECT names a WebSocket API's $connect route, whose only path is %s", ConnectPath)
+		}
+		return Scope{method: method, path: path}, nil
 	}
 	if err := checkMethod(method); err != nil {
 		return Scope{}, fmt.Errorf("scope: %s", err)
@@ -239,11 +269,11 @@ func checkMethod(m string) error {
 	}
 	up := strings.ToUpper(m)
 	for _, k := range methods {
-		if up == k {
+		if up == k || up == ConnectMethod {
 			return fmt.Errorf("method must be uppercase")
 		}
 	}
-	return fmt.Errorf("unknown method: want one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or *")
+	return fmt.Errorf("unknown method: want one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, * (or CONNECT /$connect)")
 }
 
 func checkPath(p string) error {
@@ -445,7 +475,9 @@ func CoveredBy(want, have []Scope) bool {
 	return true
 }
 
-// Methods are the methods a scope may name; "*" stands for all of them.
+// Methods are the methods a scope may name for REST and HTTP API routes;
+// "*" stands for all of them in a REST policy ([Scope.Resources]). CONNECT,
+// which names only the WebSocket $connect route, is not among them.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 // Resources returns the IAM resources for s in a REST API authorizer
@@ -459,9 +491,12 @@ var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 // last in the path is broader in IAM than in Match (".../GET/a/*/c" also
 // allows /a/x/y/c): callers must not cache such a resource for other
 // requests; see InnerWildcard.
+//
+// [Connect] has none: no REST API route is a WebSocket $connect, and the
+// authorizer answers a $connect with a policy of its own.
 func (s Scope) Resources(prefix string) []string {
 	switch {
-	case s.path == "":
+	case s.path == "", s.method == ConnectMethod:
 		return nil
 	case s.isAll():
 		return []string{prefix + "/*/*"}

@@ -20,6 +20,9 @@ func TestParseValid(t *testing.T) {
 		{"DELETE /x/!$&'()+,;=:@%20", "DELETE", "/x/!$&'()+,;=:@%20"},
 		{"OPTIONS /a...", "OPTIONS", "/a..."},
 		{"* /a/.b/c.", "*", "/a/.b/c."},
+		{"CONNECT /$connect", "CONNECT", "/$connect"},
+		{"* /$connect", "*", "/$connect"},
+		{"GET /$connect", "GET", "/$connect"},
 		{"GET /" + strings.Repeat("a", MaxLen-5), "GET", "/" + strings.Repeat("a", MaxLen-5)},
 	}
 	for _, tt := range tests {
@@ -43,7 +46,18 @@ func TestParseInvalid(t *testing.T) {
 		{"lowercase method", "get /x", "scope: method must be uppercase"},
 		{"mixed case method", "Get /x", "method must be uppercase"},
 		{"unknown method", "FETCH /x", "unknown method"},
-		{"connect", "CONNECT /x", "unknown method"},
+		{"connect elsewhere", "CONNECT /x", "only path is /$connect"},
+		{"connect any path", "CONNECT /*", "only path is /$connect"},
+		{"connect root", "CONNECT /", "only path is /$connect"},
+		{"connect below", "CONNECT /$connect/x", "only path is /$connect"},
+		{"connect another route", "CONNECT /$disconnect", "only path is /$connect"},
+		{"connect default route", "CONNECT /$default", "only path is /$connect"},
+		{"connect encoded", "CONNECT /%24connect", "only path is /$connect"},
+		{"connect case", "CONNECT /$Connect", "only path is /$connect"},
+		{"connect double space", "CONNECT  /$connect", "only path is /$connect"},
+		{"connect lowercase", "connect /$connect", "method must be uppercase"},
+		{"connect mixed case", "Connect /$connect", "method must be uppercase"},
+		{"connect path dot", "GET /$connect/..", "dot segment"},
 		{"missing method", " /x", "missing method"},
 		{"missing space", "GET/x", "separated by a space"},
 		{"tab", "GET\t/x", "separated by a space"},
@@ -172,6 +186,19 @@ func TestMatch(t *testing.T) {
 		{"GET /buckets/*", "GET", `/buckets/a\b`, false},
 		{"GET /buckets/*", "GET", "/buckets/a%2", false},   // a truncated escape
 		{"GET /buckets/*", "GET", "/buckets/a b?c", false}, // ? is an IAM wildcard
+
+		// The WebSocket $connect is the request CONNECT /$connect.
+		{Connect, "CONNECT", "/$connect", true},
+		{Connect, "CONNECT", "/$connect/x", false},
+		{Connect, "CONNECT", "/$disconnect", false},
+		{Connect, "CONNECT", "/", false},
+		{Connect, "GET", "/$connect", false},
+		{Connect, "connect", "/$connect", false},
+		{"* /*", "CONNECT", "/$connect", true},
+		{"* /$connect", "CONNECT", "/$connect", true},
+		{"GET /*", "CONNECT", "/$connect", false},
+		{"GET /$connect", "CONNECT", "/$connect", false},
+		{"* /v1/*", "CONNECT", "/$connect", false},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s|%s %s", tt.scope, tt.method, tt.path), func(t *testing.T) {
@@ -231,6 +258,17 @@ func TestCovers(t *testing.T) {
 		{"GET /*", "* /*", false},
 		{"* /a/*", "* /*", false},
 		{"* /*", "GET /a", true},
+		// The WebSocket $connect: All and * cover it, no HTTP method does,
+		// and it covers nothing but itself.
+		{"* /*", Connect, true},
+		{"* /$connect", Connect, true},
+		{Connect, Connect, true},
+		{"GET /*", Connect, false},
+		{"GET /$connect", Connect, false},
+		{"* /v1/*", Connect, false},
+		{Connect, "GET /$connect", false},
+		{Connect, "* /$connect", false},
+		{Connect, "* /*", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.s+"|"+tt.o, func(t *testing.T) {
@@ -403,6 +441,8 @@ func TestResources(t *testing.T) {
 		{"DELETE /a/*/b", []string{prefix + "/DELETE/a/*/b"}, true},
 		{"GET /*/b/*", []string{prefix + "/GET/*/b/*"}, true},
 		{"GET /a/b/*", []string{prefix + "/GET/a/b/*"}, false},
+		// No REST route is a WebSocket $connect.
+		{Connect, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scope, func(t *testing.T) {

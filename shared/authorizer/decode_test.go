@@ -1,8 +1,10 @@
 package authorizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -256,5 +258,11 @@ func shapeEvents(tb testing.TB) []shapeEvent {
 	for _, shape := range []string{"rest-token", "rest-request", "http-v1", "http-v2"} {
 		evs = append(evs, shapeEvent{shape, ShippedEvent(tb, shape, "kg_live_abc", "GET", "/x")})
 	}
-	return evs
+	// A WebSocket $connect is a REST REQUEST event to the decoder (handle
+	// tells it by its methodArn): AWS's sample, with a query token.
+	raw, err := os.ReadFile("testdata/websocket-connect-query.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return append(evs, shapeEvent{"websocket", bytes.ReplaceAll(raw, []byte("kg_live_REPLACE_WITH_A_REAL_TOKEN"), []byte("kg_live_abc"))})
 }

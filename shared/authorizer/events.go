@@ -23,6 +23,13 @@ const (
 	RESTRequest Shape = "rest-request"
 	HTTPv1      Shape = "http-v1"
 	HTTPv2      Shape = "http-v2"
+	// WebSocket is a WebSocket API's $connect: a REQUEST event like a REST
+	// API's, whose methodArn is ".../STAGE/$connect", with no method and
+	// no path (API Gateway calls a WebSocket API's authorizer on $connect
+	// only). It is decided as the request CONNECT /$connect
+	// (scope.Connect), takes ?token= whatever AllowQueryToken says, and is
+	// answered with a policy on exactly that methodArn.
+	WebSocket Shape = "websocket"
 )
 
 // ErrUnauthorized is the error REST APIs (and HTTP APIs with payload 1.0)
@@ -57,9 +64,12 @@ func (a *Authorizer) handle(ctx context.Context, event []byte) (*response, error
 	if ok {
 		// The ARN and the token are the only strings copied out of the
 		// event; the API, stage, method and path are slices of the ARN.
-		arn, req.Token = string(ev.arn(shape)), string(ev.token(shape, a.cfg.AllowQueryToken))
-		if prefix, req.API, req.Stage, req.Method, req.Path, ok = parseARN(arn); !ok {
-			req.Token = ""
+		arn = string(ev.arn(shape))
+		if prefix, req.API, req.Stage, req.Method, req.Path, ok = parseARN(arn); ok {
+			if shape == RESTRequest && isConnect(arn, req.Method, req.Path) {
+				shape, req.Method, req.Path = WebSocket, scope.ConnectMethod, scope.ConnectPath
+			}
+			req.Token = string(ev.token(shape, a.cfg.AllowQueryToken))
 		}
 	}
 	if !ok {
@@ -84,6 +94,9 @@ func (a *Authorizer) handle(ctx context.Context, event []byte) (*response, error
 	if d.Outcome == Unauthorized {
 		return nil, ErrUnauthorized
 	}
+	if shape == WebSocket {
+		return connectPolicy(d, prefix), nil
+	}
 	if r, ok := a.cachedPolicy(d, prefix); ok {
 		return r, nil
 	}
@@ -92,6 +105,45 @@ func (a *Authorizer) handle(ctx context.Context, event []byte) (*response, error
 		return nil, err
 	}
 	return &response{value: p}, nil
+}
+
+// isConnect reports whether a REST REQUEST event's methodArn, parsed into
+// method and path, is a WebSocket API's ".../STAGE/$connect": no REST API
+// method is "$connect", and anything after it (".../$connect/x", or a
+// trailing "/", which parseARN also reads as the path "/") is not the
+// connect route.
+func isConnect(arn, method, path string) bool {
+	return method == "$connect" && path == "/" && strings.HasSuffix(arn, "/$connect")
+}
+
+// connectPolicy is the answer to a WebSocket $connect of a valid key: an
+// Allow or a Deny of exactly prefix/$connect, the event's methodArn, never
+// a wildcard (the connect route is the only one a WebSocket authorizer
+// guards, and API Gateway does not cache its answers). An Allow carries the
+// key's context, which the backend's $connect integration receives and
+// should record with the connection id (docs/attach.md, WebSocket APIs); a
+// Deny carries the reason, as every Deny does.
+func connectPolicy(d Decision, prefix string) *response {
+	build := func() (any, bool) {
+		effect, ctx := "Allow", d.entry.context
+		if d.Outcome != Allow {
+			effect, ctx = "Deny", d.denyContext()
+		}
+		return events.APIGatewayCustomAuthorizerResponse{
+			PrincipalID: d.entry.key.ID,
+			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: []events.IAMPolicyStatement{{
+				Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: []string{prefix + "/$connect"},
+			}}},
+			Context: ctx,
+		}, true
+	}
+	if d.Outcome == Deny && d.Refusal != keygate.ReasonForbidden {
+		// A usage refusal's retry_after changes from call to call.
+		v, _ := build()
+		return &response{value: v}
+	}
+	r, _ := memoized(memoKey{e: d.entry, prefix: prefix, connect: true, denied: d.Outcome == Deny}, build)
+	return r
 }
 
 // errWildcardPath refuses, uncached, a request that the key's scopes do not
@@ -237,7 +289,9 @@ func parseARN(arn string) (prefix, api, stage, method, path string, ok bool) {
 
 // token finds the token in the event: for TOKEN events the
 // authorizationToken, Bearer or bare; otherwise Authorization: Bearer
-// first, then X-API-Key, then ?token= when allowed. Header names are
+// first, then X-API-Key, then ?token= when allowed, and always on a
+// WebSocket $connect: browsers cannot set headers on a WebSocket, so a
+// query parameter is their only way to present a key. Header names are
 // matched case-insensitively (HTTP APIs lower-case them, REST APIs do
 // not).
 //
@@ -256,7 +310,7 @@ func (f *eventFields) token(shape Shape, allowQuery bool) []byte {
 		return tok
 	case f.headers.hasAPIKey:
 		return bytes.TrimSpace(f.headers.apiKey)
-	case allowQuery:
+	case allowQuery || shape == WebSocket:
 		return bytes.TrimSpace(f.query.token)
 	}
 	return nil

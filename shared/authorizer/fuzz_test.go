@@ -20,6 +20,7 @@ func FuzzHandle(f *testing.F) {
 		f.Add(string(event(f, shape, "kg_live_x", "POST", "/x/../y")))
 	}
 	f.Add(`{"type":"TOKEN","authorizationToken":"bearer {{TOKEN}}","methodArn":"arn:aws:execute-api:r:1:a/s/GET/x"}`)
+	f.Add(string(wsEvent(f, wsConnectQuery, "{{TOKEN}}")))
 	fx := newFixture(f, nil)
 	key := fx.create(f, manage.CreateRequest{APIs: []string{"*"}, Scopes: []string{"GET /x"}})
 	f.Fuzz(func(t *testing.T, ev string) {

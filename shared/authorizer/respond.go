@@ -54,12 +54,15 @@ var notAuthorized = newResponse(events.APIGatewayV2CustomAuthorizerSimpleRespons
 
 // memoKey identifies one response: an entry, the API/stage prefix of its
 // REST policy ("" for the HTTP API simple response), whether the key may
-// call that API at all, and whether it is a scope denial (the HTTP API's).
+// call that API at all, whether it is a scope or API denial (the HTTP
+// API's and the WebSocket $connect's), and whether it answers a WebSocket
+// $connect.
 type memoKey struct {
 	e        *entry
 	prefix   string
 	wrongAPI bool
 	denied   bool
+	connect  bool
 }
 
 // memoMax bounds the memo. It is emptied when full: the next request per

@@ -14,6 +14,12 @@ REST authorizer without them (a TOKEN one cannot have them) is a warning:
 its cached policy never allows beyond the key's scopes, but can refuse the
 key's other requests for the TTL.
 
+A WebSocket API's authorizer (an AWS::ApiGatewayV2::Authorizer whose ApiId
+is a !Ref to an AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET) runs on
+$connect only and API Gateway never caches its answer
+(AuthorizerResultTtlInSeconds is for HTTP APIs alone), so it needs no method
+and path in its identity sources; it fails the check if it sets a TTL.
+
 A template marked metered (top-level Metadata: {Keygate: {Metered: true}},
 docs/attach.md "Usage limits") must turn every Lambda authorizer's result
 cache off with a literal 0: the authorizer counts a call only when the
@@ -31,14 +37,28 @@ import yaml
 
 
 class _Tagged:
-    """An intrinsic function (!Ref, !Sub, ...): a value known only at deploy time."""
+    """An intrinsic function (!Ref, !Sub, ...): a value known only at deploy
+    time. A !Ref keeps the name it refers to, in ref."""
+
+    def __init__(self, ref=None):
+        self.ref = ref
 
 
 class _Loader(yaml.SafeLoader):
     pass
 
 
-_Loader.add_multi_constructor("!", lambda loader, suffix, node: _Tagged())
+_Loader.add_multi_constructor(
+    "!", lambda loader, suffix, node: _Tagged(node.value if suffix == "Ref" and isinstance(node, yaml.ScalarNode) else None))
+
+
+def _websocket_api(resources, api_id):
+    """Whether api_id (an authorizer's ApiId) refers to a WebSocket API of
+    the same template."""
+    ref = api_id.ref if isinstance(api_id, _Tagged) else None
+    api = resources.get(ref) if ref else None
+    return isinstance(api, dict) and api.get("Type") == "AWS::ApiGatewayV2::Api" and \
+        (api.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
 
 
 def _caching_off(ttl):
@@ -47,13 +67,19 @@ def _caching_off(ttl):
 
 
 def _authorizers(template):
-    """Yield (name, kind, identity sources, ttl, ttl given) for each Lambda
-    authorizer; kind is "http", "rest-request" or "rest-token"."""
-    for name, res in (template.get("Resources") or {}).items():
+    """Yield (name, kind, identity sources, ttl) for each Lambda authorizer;
+    kind is "http", "websocket", "rest-request" or "rest-token"."""
+    resources = template.get("Resources") or {}
+    for name, res in resources.items():
         if not isinstance(res, dict):
             continue
         typ, props = res.get("Type"), res.get("Properties") or {}
-        if typ == "AWS::ApiGatewayV2::Authorizer" and props.get("AuthorizerType") == "REQUEST":
+        if typ == "AWS::ApiGatewayV2::Authorizer" and props.get("AuthorizerType") == "REQUEST" and \
+                _websocket_api(resources, props.get("ApiId")):
+            # The identity sources may be an !If (per client kind): they
+            # are not a cache key here, so they are not read.
+            yield name, "websocket", [], props.get("AuthorizerResultTtlInSeconds")
+        elif typ == "AWS::ApiGatewayV2::Authorizer" and props.get("AuthorizerType") == "REQUEST":
             yield name, "http", list(props.get("IdentitySource") or []), props.get("AuthorizerResultTtlInSeconds")
         elif typ == "AWS::ApiGateway::Authorizer" and props.get("Type") in ("REQUEST", "TOKEN"):
             sources = [x.strip() for x in str(props.get("IdentitySource") or "").split(",") if x.strip()]
@@ -78,6 +104,12 @@ def check_cache_keys(path, text):
     """Return (errors, warnings) about the authorizers of one template."""
     errors, warnings = [], []
     for name, kind, sources, ttl in _authorizers(yaml.load(text, Loader=_Loader) or {}):
+        if kind == "websocket":
+            if ttl is not None:
+                errors.append(f"{path}: WebSocket authorizer {name} sets AuthorizerResultTtlInSeconds, which API "
+                              "Gateway supports for HTTP APIs only: WebSocket authorizers never cache (docs/attach.md, "
+                              "WebSocket APIs)")
+            continue
         if _caching_off(ttl):
             continue
         want = ("$context.httpMethod", "$context.path") if kind == "http" else ("context.httpMethod", "context.path")
@@ -109,8 +141,10 @@ def check_metered(path, text):
     authorizers = list(_authorizers(template))
     if not authorizers:
         errors.append(f"{path}: marked Metered but has no Lambda authorizer")
-    for name, _, _, ttl in authorizers:
-        if _caching_off(ttl):
+    for name, kind, _, ttl in authorizers:
+        if kind == "websocket" or _caching_off(ttl):
+            # A WebSocket authorizer never caches (check_cache_keys refuses
+            # a TTL on one): each $connect calls it and spends one call.
             continue
         ttl_text = "from a parameter" if isinstance(ttl, _Tagged) else ("default" if ttl is None else ttl)
         errors.append(f"{path}: marked Metered, but authorizer {name} caches results (TTL {ttl_text}): calls "

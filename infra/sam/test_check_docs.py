@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tests of check_docs.py's metered-template rule: a template marked
 Metered fails the check unless every Lambda authorizer's result cache is
-off with a literal 0.
+off with a literal 0; and of its WebSocket rule: a WebSocket API's
+authorizer never caches, so it sets no TTL and needs no method and path.
 
     python3 infra/sam/test_check_docs.py      (make template runs it)
 """
@@ -41,6 +42,23 @@ Resources:
       AuthorizerType: REQUEST
       IdentitySource: ["$request.header.Authorization", "$context.httpMethod", "$context.path"]
       AuthorizerResultTtlInSeconds: {ttl}
+"""
+
+WEBSOCKET = """\
+Resources:
+  WebSocketApi:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: ws
+      ProtocolType: {protocol}
+      RouteSelectionExpression: $request.body.action
+  KeygateAuthorizer:
+    Type: AWS::ApiGatewayV2::Authorizer
+    Properties:
+      ApiId: !Ref WebSocketApi
+      AuthorizerType: REQUEST
+      IdentitySource: !If [Browsers, ["route.request.querystring.token"], !Ref AWS::NoValue]
+{ttl}
 """
 
 SAM_REST = """\
@@ -115,6 +133,36 @@ class MeteredTest(unittest.TestCase):
                     text = f.read()
                 self.assertTrue(check_docs.is_metered(check_docs.yaml.load(text, Loader=check_docs._Loader)))
                 self.assertEqual(check_docs.check_metered(name, text), [])
+
+
+class WebSocketTest(unittest.TestCase):
+    run_check = MeteredTest.run_check
+
+    def test_websocket_authorizer(self):
+        cases = {
+            # Never cached: no method and path needed, metered or not.
+            "no TTL": (WEBSOCKET.format(protocol="WEBSOCKET", ttl=""), 0, ""),
+            "metered, no TTL": (METERED + WEBSOCKET.format(protocol="WEBSOCKET", ttl=""), 0, ""),
+            "a TTL": (WEBSOCKET.format(protocol="WEBSOCKET", ttl="      AuthorizerResultTtlInSeconds: 0"), 1,
+                      "WebSocket authorizer KeygateAuthorizer sets AuthorizerResultTtlInSeconds"),
+            # The same authorizer on an HTTP API is held to the HTTP rules.
+            "HTTP API, TTL 5": (WEBSOCKET.format(protocol="HTTP", ttl="      AuthorizerResultTtlInSeconds: 5")
+                                .replace('!If [Browsers, ["route.request.querystring.token"], !Ref AWS::NoValue]',
+                                         '["$request.header.Authorization"]'), 1, "without $context.httpMethod"),
+        }
+        for name, (template, want, msg) in cases.items():
+            with self.subTest(name):
+                status, err = self.run_check(template)
+                self.assertEqual(status, want, err)
+                self.assertIn(msg, err)
+
+    def test_shipped_websocket_snippet(self):
+        path = os.path.join(ROOT, "docs", "snippets", "websocket-api.yaml")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        kinds = [k for _, k, _, _ in check_docs._authorizers(check_docs.yaml.load(text, Loader=check_docs._Loader))]
+        self.assertEqual(kinds, ["websocket"])
+        self.assertEqual(check_docs.check_cache_keys(path, text), ([], []))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ func TestVerify(t *testing.T) {
 	srv := httptest.NewServer(gateway.Local(env, 0, nil))
 	t.Cleanup(srv.Close)
 	t.Setenv("KEYGATE_KEY", admin.Token.Reveal())
-	c := func(args ...string) (int, string, string) { return ctl(t, newBackend, append([]string{"--endpoint", srv.URL}, args...)...) }
+	c := func(args ...string) (int, string, string) {
+		return ctl(t, newBackend, append([]string{"--endpoint", srv.URL}, args...)...)
+	}
 	token := bob.Token.Reveal()
 
 	code, stdout, stderr := c("verify", token, "--method", "GET", "--path", "/v1/whoami")

@@ -497,7 +497,7 @@ func TestCheckKey(t *testing.T) {
 	stored, _ := got["stored"].(string)
 	b.check("the key's fields, as text", strings.Contains(facts, bobID) && strings.Contains(facts, "<b>bob</b> phone") && got["bold"] == 0.0, "facts %v", got)
 	b.check("the pasted key is kept nowhere", got["field"] == "" && !strings.Contains(stored, bob[8:]) && strings.Contains(stored, s.admin[8:]), "field and storage %v", got)
-	b.screenshot("check a key")
+	b.screenshot("check")
 	b.axe("check a key")
 
 	if code := check("check a route outside its scopes", bob, "DELETE", "/v1/keys/x"); code != "FORBIDDEN" {

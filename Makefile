@@ -23,7 +23,7 @@ PYTHON ?= python3
 VENV := .venv
 SAM_REGION := us-east-1
 SAM := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REGION) $(VENV)/bin/sam
-SAM_FUNCTIONS := CreateFunction ListFunction RevokeFunction AuthorizerFunction StreamFunction ReminderFunction SettingsFunction SecretScanningFunction
+SAM_FUNCTIONS := CreateFunction ListFunction RevokeFunction AuthorizerFunction StreamFunction ReminderFunction SettingsFunction SecretScanningFunction VerifyFunction
 SNIPPETS := $(wildcard docs/snippets/*.yaml)
 
 # The build flags and target live in infra/lambdarun (BuildFlags), shared
@@ -35,7 +35,7 @@ endef
 
 .PHONY: test doctor ddb deps lint short unit table invoke clean help venv template events run e2e fuzz bench \
 	build-CreateFunction build-ListFunction build-RevokeFunction build-AuthorizerFunction \
-	build-StreamFunction build-ReminderFunction build-SettingsFunction build-SecretScanningFunction moto-deps run-events
+	build-StreamFunction build-ReminderFunction build-SettingsFunction build-SecretScanningFunction build-VerifyFunction moto-deps run-events
 
 help:
 	@echo "make run                      the whole stack on http://127.0.0.1:3000 (PORT=...), with an admin key"
@@ -162,7 +162,7 @@ e2e: $(DDB) $(VENV)/.installed
 ## same on-disk data), table keygate and a development pepper, so keys
 ## persist between invocations.
 invoke: $(DDB)
-	@[ -n "$(FN)" ] || { echo "usage: make invoke FN=<create|list|revoke|authorizer|stream|reminders|settings|secretscan> EVENT=<file>"; exit 2; }
+	@[ -n "$(FN)" ] || { echo "usage: make invoke FN=<create|list|revoke|authorizer|stream|reminders|settings|secretscan|verify> EVENT=<file>"; exit 2; }
 	@$(GO) run ./infra/cmd/invoke -fn $(FN) $(if $(EVENT),-event $(EVENT))
 
 ## ddb: a DynamoDB Local on port 8000 with its data in .build/ddb-data,
@@ -252,6 +252,8 @@ build-SettingsFunction:
 	$(call lambda_build,settings)
 build-SecretScanningFunction:
 	$(call lambda_build,secretscan)
+build-VerifyFunction:
+	$(call lambda_build,verify)
 
 ## run-events: make run's stack and, next to it, the lifecycle functions
 ## on the table's stream (infra/cmd/lifecycle), against a moto EventBridge

@@ -461,3 +461,54 @@ func TestUsageLimits(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#c-refill"), "day"), chromedp.Click(chromedp.CSS("#create-submit")))
 	b.waitFor("the form's message", `document.getElementById('create-error').textContent.includes('credits')`)
 }
+
+// TestCheckKey: the "Check a key" tab asks POST /v1/verify with a pasted
+// key and shows the verdict and the key's fields as text; the pasted key
+// is cleared from the field and stored nowhere (the session keeps only the
+// signed-in key); a key outside the tenant is only NOT_FOUND.
+func TestCheckKey(t *testing.T) {
+	s, b := signedIn(t, 1280, 900, seed)
+	bob, bobID := s.create(t, `{"owner":"bob","name":"<b>bob</b> phone","apis":["kglocal001"],"scopes":["GET /v1/whoami"]}`)
+	b.waitFor("keys listed", `document.querySelectorAll('#keys-body tr').length >= 4`)
+	b.do("open the check tab", chromedp.Click(chromedp.CSS("#tab-check")))
+	b.waitFor("check tab shown", `!document.getElementById('panel-check').hidden`)
+	// fill types into the form (an empty value too, which SetValue
+	// refuses).
+	fill := func(step, key, method, path string) {
+		eval[bool](b, step+": fill", fmt.Sprintf(`(document.getElementById('check-key').value = %q,
+			document.getElementById('check-method').value = %q, document.getElementById('check-path').value = %q, true)`, key, method, path))
+	}
+	check := func(step, key, method, path string) string {
+		fill(step, key, method, path)
+		b.do(step, chromedp.Click(chromedp.CSS("#check-submit")))
+		b.waitFor(step+": answered", `document.getElementById('check-result').dataset.loaded === 'true'`)
+		return eval[string](b, step+": code", `document.getElementById('check-result').dataset.code`)
+	}
+	if code := check("check bob's key", bob, "GET", "/v1/whoami"); code != "VALID" {
+		t.Fatalf("bob's key: %s", code)
+	}
+	got := eval[map[string]any](b, "read the result", `({
+		facts: document.getElementById('check-facts').textContent,
+		bold: document.querySelectorAll('#check-facts b').length,
+		field: document.getElementById('check-key').value,
+		stored: JSON.stringify(Object.assign({}, sessionStorage)) + JSON.stringify(Object.assign({}, localStorage)),
+	})`)
+	facts, _ := got["facts"].(string)
+	stored, _ := got["stored"].(string)
+	b.check("the key's fields, as text", strings.Contains(facts, bobID) && strings.Contains(facts, "<b>bob</b> phone") && got["bold"] == 0.0, "facts %v", got)
+	b.check("the pasted key is kept nowhere", got["field"] == "" && !strings.Contains(stored, bob[8:]) && strings.Contains(stored, s.admin[8:]), "field and storage %v", got)
+	b.screenshot("check")
+	b.axe("check a key")
+
+	if code := check("check a route outside its scopes", bob, "DELETE", "/v1/keys/x"); code != "FORBIDDEN" {
+		t.Fatalf("outside the scopes: %s", code)
+	}
+	if code := check("check a made-up key", "kg_live_madeup", "", ""); code != "NOT_FOUND" {
+		t.Fatalf("made-up key: %s", code)
+	}
+	b.check("no fields for an unknown key", eval[int](b, "facts", `document.querySelectorAll('#check-facts div').length`) == 0, "facts shown for NOT_FOUND")
+	fill("method without path", bob, "GET", "")
+	b.do("method without path", chromedp.Click(chromedp.CSS("#check-submit")))
+	b.waitFor("the form's message", `document.getElementById('check-error').textContent.includes('together')`)
+	b.axe("check a key, refused")
+}

@@ -56,6 +56,10 @@ type Gateway struct {
 	// that have no authorizer, by "METHOD path" (the secret-scanning
 	// route, whose alerts carry their own signature).
 	Open map[string]IntegrationFunc
+	// Authorized serves a REST API's routes outside the management route
+	// table that are behind the authorizer, by "METHOD path" (POST
+	// /v1/verify, served by its own function).
+	Authorized map[string]IntegrationFunc
 	// Proxy, if set, makes the REST API one greedy resource behind the
 	// authorizer in place of the management routes: every method of every
 	// path under Proxy.Base.
@@ -159,6 +163,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.Proxy != nil {
 		route, params, ok = g.Proxy.resource(r.Method, r.URL.EscapedPath())
 		fn = g.Proxy.Integration
+	} else if afn, found := g.Authorized[r.Method+" "+r.URL.EscapedPath()]; found {
+		route, fn, ok = httpapi.Route{Method: r.Method, Resource: r.URL.Path}, afn, true
 	} else {
 		route, params, ok = match(r.Method, r.URL.EscapedPath())
 		fn = g.Integrations[route.Function]

@@ -10,6 +10,8 @@ import (
 	"github.com/keygate/keygate/shared/setup/authsetup"
 	"github.com/keygate/keygate/shared/setup/managesetup"
 	"github.com/keygate/keygate/shared/setup/scansetup"
+	"github.com/keygate/keygate/shared/setup/verifysetup"
+	"github.com/keygate/keygate/shared/verify"
 )
 
 // Local wires the functions' handlers behind a Gateway, built as their
@@ -21,8 +23,9 @@ import (
 // Handle's value as the runtime would encode them (authorizer TestInvoke),
 // so both answer alike. The secret-scanning function, through scansetup
 // as its main, serves its route without an authorizer; a key list URL it
-// cannot use leaves the route out, said in the log. The functions log to
-// env.Logger.
+// cannot use leaves the route out, said in the log. The verify function,
+// through verifysetup as its main, serves POST /v1/verify behind the
+// authorizer. The functions log to env.Logger.
 func Local(env *setup.Env, resultTTL time.Duration, openAPI []byte) *Gateway {
 	integrations := map[httpapi.Function]IntegrationFunc{}
 	for _, fn := range httpapi.Functions() {
@@ -38,6 +41,7 @@ func Local(env *setup.Env, resultTTL time.Duration, openAPI []byte) *Gateway {
 		Authorizer:   authsetup.Authorizer(env).Handle,
 		Integrations: integrations,
 		Open:         open,
+		Authorized:   map[string]IntegrationFunc{http.MethodPost + " " + verify.Path: verifysetup.Handler(env).Handle},
 		ResultTTL:    resultTTL,
 		OpenAPI:      openAPI,
 		Log:          env.Logger,

@@ -70,7 +70,8 @@ body='json.loads(r["body"])'
 # Every event file must be covered below.
 covered="create/direct create/rest create/rotate-direct list/direct list/get-direct list/rest list/get-rest list/whoami-rest
 list/audit-direct revoke/direct revoke/rest revoke/update-direct authorizer/rest-token authorizer/rest-request authorizer/http-v2
-authorizer/http-v1 stream/created reminders/scheduled settings/get-direct settings/update-direct secretscan/rest"
+authorizer/http-v1 stream/created reminders/scheduled settings/get-direct settings/update-direct secretscan/rest
+verify/rest"
 for f in $(cd events && find . -name '*.json' ! -name env.json | sed 's|^\./||; s|\.json$||' | sort); do
   grep -qw "$f" <<<"$covered" || { echo "FAIL events/$f.json is not checked by $0"; fail=1; }
 done
@@ -95,6 +96,8 @@ fi
 out=$(lifecycle stream events/stream/created.json); expect "stream/created (placeholder)" 'r == {"batchItemFailures": []}'
 # An alert signed by no key in the list is refused.
 out=$(invoke secretscan events/secretscan/rest.json); expect "secretscan/rest (placeholder)" "r['statusCode'] == 401 and $body['error']['code'] == 'unauthorized'"
+# A placeholder token is no key: exactly NOT_FOUND, still a 200.
+out=$(invoke verify events/verify/rest.json); expect "verify/rest (placeholder)" "r['statusCode'] == 200 and $body == {'valid': False, 'code': 'NOT_FOUND'}"
 # A tenant with no settings reads as empty ones.
 out=$(lifecycle settings events/settings/get-direct.json); expect "settings/get-direct (no settings yet)" 'r["owner_email"] == "" and not r["reminder_days"] and r["leak_action"] == "revoke" and r["leak_cascade"] is False'
 
@@ -116,6 +119,7 @@ out=$(invoke list "$(ev list/get-direct)");   expect list/get-direct "r['id'] ==
 out=$(invoke list "$(ev list/rest)");         expect list/rest "r['statusCode'] == 200 and len($body['keys']) == 2"
 out=$(invoke list "$(ev list/get-rest)");     expect list/get-rest "r['statusCode'] == 200 and $body['id'] == '$id'"
 out=$(invoke list "$(ev list/whoami-rest)");  expect list/whoami-rest "r['statusCode'] == 200 and $body['id'] == '$id'"
+out=$(invoke verify "$(ev verify/rest)");     expect verify/rest "r['statusCode'] == 200 and $body['code'] == 'VALID' and $body['key_id'] == '$id'"
 allow='r["principalId"] == "'$id'" and r["policyDocument"]["Statement"][0]["Effect"] == "Allow" and r["context"]["tenant"] == "acme"'
 out=$(invoke authorizer "$(ev authorizer/rest-token)");   expect authorizer/rest-token "$allow"
 out=$(invoke authorizer "$(ev authorizer/rest-request)"); expect authorizer/rest-request "$allow"

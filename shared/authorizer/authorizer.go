@@ -165,6 +165,8 @@ type Decision struct {
 	Refusal    string
 	RetryAfter time.Duration
 	entry      *entry
+	// known is set once the token proved to be entry's key (Key).
+	known bool
 	// wrongAPI is a Deny because the key may not call this API (or
 	// stage) at all, rather than this route.
 	wrongAPI bool
@@ -184,6 +186,39 @@ type Request struct {
 // Authorize decides a request. The error is non-nil only when storage
 // failed; callers must then fail closed.
 func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, bool, error) {
+	return a.decide(ctx, r, guard{})
+}
+
+// Check decides whether the token in r may make the call r describes, for
+// a party other than API Gateway (POST /v1/verify, a middleware), with the
+// same checks as Authorize and the same meter, so a check spends a
+// metered key's call like the authorizer does. It differs in three ways:
+//
+//   - a key of another tenant than tenant is refused exactly as an
+//     unknown key is, before any metering or last-used write, so it
+//     neither spends nor is touched;
+//   - r.API "" checks no API (the caller names none);
+//   - r.Method and r.Path both "" check no scope.
+//
+// The error is non-nil only when storage failed.
+func (a *Authorizer) Check(ctx context.Context, r Request, tenant string) (Decision, error) {
+	d, _, err := a.decide(ctx, r, guard{tenant: tenant, tenantSet: true, anyAPI: r.API == "", anyRoute: r.Method == "" && r.Path == ""})
+	return d, err
+}
+
+// guard is what Check adds to Authorize's decision: the zero guard is
+// Authorize's.
+type guard struct {
+	tenant    string
+	tenantSet bool
+	anyAPI    bool
+	anyRoute  bool
+}
+
+// decide is the one decision of Authorize and Check: parse, tag, cache or
+// one consistent read, verifier, tenant guard, status, apis, scopes,
+// meter.
+func (a *Authorizer) decide(ctx context.Context, r Request, g guard) (Decision, bool, error) {
 	if r.Token == "" {
 		return Decision{Outcome: Unauthorized, Reason: "missing token"}, false, nil
 	}
@@ -209,17 +244,23 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, bool, 
 	}
 	d := Decision{Outcome: Unauthorized, entry: e}
 	switch {
-	case !e.found:
+	case !e.found || (g.tenantSet && e.key.Tenant != g.tenant):
+		// Another tenant's key is unknown to the caller: the same
+		// answer, and nothing spent or written.
 		d.Reason = "unknown key"
 	case subtle.ConstantTimeCompare(digest[:], e.digest[:]) != 1:
 		d.Reason = "wrong secret"
 	case e.key.StatusAt(now) != keygate.Active:
+		d.known = true
 		d.Reason = string(e.key.StatusAt(now))
-	case !keygate.APIAllowed(e.key.APIs, r.API, r.Stage):
+	case !g.anyAPI && !keygate.APIAllowed(e.key.APIs, r.API, r.Stage):
+		d.known = true
 		d.Outcome, d.Reason, d.Refusal, d.wrongAPI = Deny, "api not in key's apis", keygate.ReasonForbidden, true
-	case !scope.Allowed(e.scopes, r.Method, r.Path):
+	case !g.anyRoute && !scope.Allowed(e.scopes, r.Method, r.Path):
+		d.known = true
 		d.Outcome, d.Reason, d.Refusal = Deny, "route not in scopes", keygate.ReasonForbidden
 	case e.metered:
+		d.known = true
 		v, err := a.spend(ctx, e, now)
 		if err != nil {
 			return Decision{Reason: "meter error", entry: e}, hit, err
@@ -230,10 +271,34 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, bool, 
 		}
 		fallthrough
 	default:
+		d.known = true
 		d.Outcome, d.Reason = Allow, "ok"
 		a.touch(ctx, e.key.ID, e.key.LastUsedAt, now)
 	}
 	return d, hit, nil
+}
+
+// Key is the key the decision's token proved to be (its secret matched,
+// and, for Check, of the tenant asked about), whatever the outcome; nil
+// when the token is no key's, or not provably this one's. The key is
+// shared with the cache: callers must not modify it.
+func (d Decision) Key() *keygate.Key {
+	if !d.known {
+		return nil
+	}
+	return &d.entry.key
+}
+
+// Status is the status of the decision's Key when it was made: the
+// reason a known key is Unauthorized, else Active; "" without a Key.
+func (d Decision) Status() keygate.Status {
+	switch {
+	case !d.known:
+		return ""
+	case d.Outcome == Unauthorized:
+		return keygate.Status(d.Reason)
+	}
+	return keygate.Active
 }
 
 // errNoMeter fails a metered key's call closed when no Meter is configured.

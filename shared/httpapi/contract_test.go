@@ -14,6 +14,7 @@ import (
 	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/httpapi"
 	"github.com/keygate/keygate/shared/secretscan"
+	"github.com/keygate/keygate/shared/verify"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -113,6 +114,12 @@ func openAPIOperations(t *testing.T, src string, keep func(op *yaml.Node) bool) 
 // secretscan function (shared/secretscan) rather than httpapi's table.
 var publicJSONRoutes = []string{"POST " + secretscan.Path}
 
+// authorizedJSONRoutes are "fn METHOD path" of the JSON API's routes
+// behind the authorizer that their own function serves rather than
+// httpapi's table: POST /v1/verify (shared/verify), open to any key whose
+// scopes cover it.
+var authorizedJSONRoutes = []string{"verify POST " + verify.Path}
+
 // TestPublicOperations: openapi.yaml declares no security on exactly the
 // public JSON routes, so no client sends them a key and none is expected.
 func TestPublicOperations(t *testing.T) {
@@ -155,9 +162,11 @@ func TestRoutesAgree(t *testing.T) {
 	// serve a page and its assets, and README and the template list them.
 	// It also holds the public JSON routes, and the template routes those
 	// to their own function (shared/secretscan).
+	// The same goes for the authorized routes of their own functions.
 	wantJSON := append(withoutFunction(codeRoutes(false)), publicJSONRoutes...)
+	wantJSON = append(wantJSON, withoutFunction(authorizedJSONRoutes)...)
 	slices.Sort(wantJSON)
-	wantTemplate := slices.Sorted(slices.Values(append(slices.Clone(want), "secretscanning POST "+secretscan.Path)))
+	wantTemplate := slices.Sorted(slices.Values(append(append(slices.Clone(want), "secretscanning POST "+secretscan.Path), authorizedJSONRoutes...)))
 	template, openAPI, readme := read(t, "../../template.yaml"), read(t, "../../openapi.yaml"), read(t, "../../README.md")
 	tests := []struct {
 		name string
@@ -215,6 +224,9 @@ func TestRouteAccessAgrees(t *testing.T) {
 	}
 	for _, r := range publicJSONRoutes {
 		want = append(want, r+" "+string(httpapi.Public))
+	}
+	for _, r := range withoutFunction(authorizedJSONRoutes) {
+		want = append(want, r+" "+string(httpapi.AnyKey))
 	}
 	slices.Sort(want)
 	readme := read(t, "../../README.md")

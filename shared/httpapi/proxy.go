@@ -15,6 +15,7 @@ import (
 	"github.com/keygate/keygate/shared/console"
 	"github.com/keygate/keygate/shared/keygate"
 	"github.com/keygate/keygate/shared/manage"
+	"github.com/keygate/keygate/shared/proxyevent"
 	"github.com/keygate/keygate/shared/settings"
 )
 
@@ -291,38 +292,11 @@ func revealed(created *manage.Created, caller keygate.Caller) outcome {
 	return outcome{body: json.RawMessage(b), status: http.StatusCreated, caller: caller, keyID: created.ID}
 }
 
-// callerFromAuthorizer reads the context the Keygate authorizer attached.
-// Without it the request did not pass the authorizer: fail closed.
+// callerFromAuthorizer reads the context the Keygate authorizer attached
+// (proxyevent.Caller). Without it the request did not pass the
+// authorizer: fail closed.
 func callerFromAuthorizer(ctx map[string]any) (keygate.Caller, error) {
-	str := func(k string) string { s, _ := ctx[k].(string); return s }
-	c := keygate.Caller{
-		KeyID:  str("key_id"),
-		Tenant: str("tenant"),
-		Owner:  str("owner"),
-		Type:   keygate.Type(str("type")),
-		Role:   keygate.Role(str("role")),
-	}
-	unauthorized := keygate.Errorf(keygate.Unauthorized, "request was not authorized by the Keygate authorizer")
-	if c.KeyID == "" || !keygate.ValidName(c.Tenant) || !keygate.ValidName(c.Owner) {
-		return c, unauthorized
-	}
-	if (c.Type != keygate.User && c.Type != keygate.Service) || (c.Role != keygate.Admin && c.Role != keygate.Viewer) {
-		return c, unauthorized
-	}
-	if err := json.Unmarshal([]byte(str("scopes")), &c.Scopes); err != nil {
-		return c, unauthorized
-	}
-	if err := json.Unmarshal([]byte(str("apis")), &c.APIs); err != nil {
-		return c, unauthorized
-	}
-	if exp := str("expires_at"); exp != "" {
-		t, err := time.Parse(time.RFC3339Nano, exp)
-		if err != nil {
-			return c, unauthorized
-		}
-		c.ExpiresAt = &t
-	}
-	return c, nil
+	return proxyevent.Caller(ctx)
 }
 
 func header(req *events.APIGatewayProxyRequest, name string) string {

@@ -42,11 +42,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/keygate/keygate/shared/apierror"
 	"github.com/keygate/keygate/shared/apikey"
 	"github.com/keygate/keygate/shared/keygate"
+	"github.com/keygate/keygate/shared/proxyevent"
 )
 
 // Path is the route GitHub posts alerts to, on the management API.
@@ -123,34 +122,20 @@ type Label struct {
 	Label     string `json:"label"`
 }
 
-// request is what the handler reads of either proxy event shape.
-type request struct {
-	id      string
-	headers func(name string) []string
-	body    string
-	base64  bool
-	v2      bool
-}
-
 // Handle is the Lambda entry point for API Gateway proxy events: REST API
 // (payload 1.0) and HTTP API (payload 2.0), answered in the event's own
 // shape. It never returns an error: failures are the error envelope.
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (json.RawMessage, error) {
 	start := h.cfg.Now()
-	req, err := readEvent(event)
-	if req.id == "" {
-		if lc, ok := lambdacontext.FromContext(ctx); ok {
-			req.id = lc.AwsRequestID
-		}
-	}
+	req, err := proxyevent.Read(ctx, event)
 	var labels []Label
 	if err == nil {
 		labels, err = h.serve(ctx, req)
 	}
 	status, body := http.StatusOK, []byte(nil)
-	attrs := []slog.Attr{slog.String("request_id", req.id), slog.String("route", "POST "+Path)}
+	attrs := []slog.Attr{slog.String("request_id", req.ID), slog.String("route", "POST "+Path)}
 	if err != nil {
-		status, body = apierror.Status(keygate.ErrorCode(err)), apierror.Body(err, req.id)
+		status, body = apierror.Status(keygate.ErrorCode(err)), apierror.Body(err, req.ID)
 		attrs = append(attrs, slog.String("error", err.Error()))
 	} else {
 		if labels == nil {
@@ -165,75 +150,13 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (json.RawMe
 	}
 	attrs = append(attrs, slog.Int("status", status), slog.Int64("duration_ms", h.cfg.Now().Sub(start).Milliseconds()))
 	h.cfg.Log.LogAttrs(ctx, level, "request", attrs...)
-	if req.v2 {
-		return json.Marshal(events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: apierror.Headers(req.id), Body: string(body)})
-	}
-	return json.Marshal(events.APIGatewayProxyResponse{StatusCode: status, Headers: apierror.Headers(req.id), Body: string(body)})
-}
-
-// readEvent tells the two proxy event shapes apart, as shared/httpapi
-// does: payload 2.0 says so in "version", payload 1.0 has "httpMethod".
-// The event is decoded tolerantly (AWS adds fields); anything else is a
-// 400 in the REST shape.
-func readEvent(event json.RawMessage) (request, error) {
-	var probe struct {
-		Version    string  `json:"version"`
-		HTTPMethod *string `json:"httpMethod"`
-	}
-	bad := keygate.Errorf(keygate.Invalid, "event is not an API Gateway proxy request")
-	if json.Unmarshal(event, &probe) != nil {
-		return request{}, bad
-	}
-	switch {
-	case probe.Version == "2.0":
-		var ev events.APIGatewayV2HTTPRequest
-		if json.Unmarshal(event, &ev) != nil {
-			return request{v2: true}, bad
-		}
-		return request{id: ev.RequestContext.RequestID, body: ev.Body, base64: ev.IsBase64Encoded, v2: true,
-			headers: func(name string) []string { return values(name, ev.Headers, nil) }}, nil
-	case probe.HTTPMethod != nil:
-		var ev events.APIGatewayProxyRequest
-		if json.Unmarshal(event, &ev) != nil {
-			return request{}, bad
-		}
-		return request{id: ev.RequestContext.RequestID, body: ev.Body, base64: ev.IsBase64Encoded,
-			headers: func(name string) []string { return values(name, ev.Headers, ev.MultiValueHeaders) }}, nil
-	}
-	return request{}, bad
-}
-
-// values are the distinct values of header name, matched without regard
-// to case, in either map of the event.
-func values(name string, single map[string]string, multi map[string][]string) []string {
-	var out []string
-	add := func(v string) {
-		for _, o := range out {
-			if o == v {
-				return
-			}
-		}
-		out = append(out, v)
-	}
-	for k, v := range single {
-		if strings.EqualFold(k, name) {
-			add(v)
-		}
-	}
-	for k, vs := range multi {
-		if strings.EqualFold(k, name) {
-			for _, v := range vs {
-				add(v)
-			}
-		}
-	}
-	return out
+	return proxyevent.Respond(req, status, body)
 }
 
 // header is the one value of a signature header: missing or given twice
 // with different values, the alert is not GitHub's.
-func (r request) header(name string) (string, error) {
-	vs := r.headers(name)
+func header(r proxyevent.Request, name string) (string, error) {
+	vs := r.Header(name)
 	if len(vs) != 1 || vs[0] == "" {
 		return "", keygate.Errorf(keygate.Unauthorized, "the alert needs exactly one %s header", name)
 	}
@@ -241,16 +164,16 @@ func (r request) header(name string) (string, error) {
 }
 
 // serve checks the alert's size and signature, then judges its tokens.
-func (h *Handler) serve(ctx context.Context, req request) ([]Label, error) {
-	body, err := decodeBody(req.body, req.base64)
+func (h *Handler) serve(ctx context.Context, req proxyevent.Request) ([]Label, error) {
+	body, err := req.Body(MaxBody)
 	if err != nil {
 		return nil, err
 	}
-	keyID, err := req.header(HeaderKeyID)
+	keyID, err := header(req, HeaderKeyID)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := req.header(HeaderSignature)
+	sig, err := header(req, HeaderSignature)
 	if err != nil {
 		return nil, err
 	}
@@ -265,29 +188,7 @@ func (h *Handler) serve(ctx context.Context, req request) ([]Label, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.judge(ctx, req.id, alerts)
-}
-
-// decodeBody is the event's body as sent, within MaxBody.
-func decodeBody(body string, isBase64 bool) ([]byte, error) {
-	tooLarge := keygate.Errorf(keygate.PayloadTooLarge, "request body is larger than %d bytes", MaxBody)
-	if !isBase64 {
-		if len(body) > MaxBody {
-			return nil, tooLarge
-		}
-		return []byte(body), nil
-	}
-	if base64.StdEncoding.DecodedLen(len(body)) > MaxBody+2 {
-		return nil, tooLarge
-	}
-	raw, err := base64.StdEncoding.DecodeString(body)
-	if err != nil {
-		return nil, keygate.Errorf(keygate.Invalid, "request body is not valid base64")
-	}
-	if len(raw) > MaxBody {
-		return nil, tooLarge
-	}
-	return raw, nil
+	return h.judge(ctx, req.ID, alerts)
 }
 
 // Verify reports whether sig (base64 of an ASN.1 DER ECDSA signature) is

@@ -111,11 +111,12 @@ func TestPackageMap(t *testing.T) {
 // console code, nor the strict decoder (its size budget, BENCHMARKS.md); the management functions no lifecycle events or e-mail
 // (they serve /v1/settings through shared/settings alone); the settings
 // function neither publishes nor mails; the secret-scanning function links
-// no console, authorizer, lifecycle or notification code.
+// no console, authorizer, lifecycle or notification code; the verify
+// function no console, management, lifecycle or notification code.
 var links = func() map[string][]string {
 	base := []string{"shared/apikey", "shared/config", "shared/keygate", "shared/setup", "shared/store"}
 	with := func(pkgs ...string) []string { return append(append([]string{}, base...), pkgs...) }
-	manage := with("shared/apierror", "shared/console", "shared/httpapi", "shared/manage", "shared/scope", "shared/settings", "shared/setup/keysetup", "shared/setup/managesetup", "shared/strictjson")
+	manage := with("shared/apierror", "shared/console", "shared/httpapi", "shared/manage", "shared/proxyevent", "shared/scope", "shared/settings", "shared/setup/keysetup", "shared/setup/managesetup", "shared/strictjson")
 	events := with("shared/lifecycle", "shared/notify", "shared/setup/eventsetup")
 	return map[string][]string{
 		"functions/authorizer": with("shared/authorizer", "shared/scope", "shared/setup/authsetup", "shared/usage"),
@@ -128,7 +129,11 @@ var links = func() map[string][]string {
 		// The secret-scanning function acts through the key management
 		// service, and links neither the console nor the authorizer nor
 		// the lifecycle events.
-		"functions/secretscan": with("shared/apierror", "shared/manage", "shared/scope", "shared/secretscan", "shared/setup/keysetup", "shared/setup/scansetup"),
+		"functions/secretscan": with("shared/apierror", "shared/manage", "shared/proxyevent", "shared/scope", "shared/secretscan", "shared/setup/keysetup", "shared/setup/scansetup"),
+		// The verify function decides with the authorizer's code and
+		// meter; it links no console, management, lifecycle or
+		// notification code.
+		"functions/verify": with("shared/apierror", "shared/authorizer", "shared/proxyevent", "shared/scope", "shared/setup/authsetup", "shared/setup/verifysetup", "shared/strictjson", "shared/usage", "shared/verify"),
 	}
 }()
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/keygate/keygate/shared/httpapi"
+	"github.com/keygate/keygate/shared/verify"
 )
 
 func newBackend(ctx context.Context, g global) (backend, error) {
@@ -172,11 +173,17 @@ type httpBackend struct {
 // do sends o to its route: the fields as the query of a GET or DELETE,
 // else as the JSON body.
 func (b *httpBackend) do(ctx context.Context, o op) (json.RawMessage, error) {
-	route, ok := httpapi.Operation(o.Name)
-	if !ok {
-		return nil, fmt.Errorf("%s has no route", o.Name)
+	var method, path string
+	if o.Name == "verify" {
+		// Served by its own function, outside httpapi's route table.
+		method, path = http.MethodPost, verify.Path
+	} else {
+		route, ok := httpapi.Operation(o.Name)
+		if !ok {
+			return nil, fmt.Errorf("%s has no route", o.Name)
+		}
+		method, path = route.Method, strings.Replace(route.Resource, "{id}", url.PathEscape(o.ID), 1)
 	}
-	method, path := route.Method, strings.Replace(route.Resource, "{id}", url.PathEscape(o.ID), 1)
 	query := url.Values{}
 	var body any
 	switch method {

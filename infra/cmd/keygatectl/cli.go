@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,12 +39,14 @@ commands:
   audit   [--key-id ID] [--limit N] [--cursor C]
   settings [--owner-email E] [--reminder-days 14,3] [--leak-action revoke|notify]
           [--leak-cascade[=false]]   (reads the tenant's settings; with a flag, changes them)
+  verify  TOKEN|- [--api ID[/STAGE]] [--method GET --path /p]   (with --endpoint only;
+          "-" reads the token from stdin; exit 0 when VALID, 1 otherwise)
 `
 )
 
 // op is one management operation, whichever way it is sent.
 type op struct {
-	Name string         // create, list, get, revoke, rotate, update, audit, settings, save_settings
+	Name string         // create, list, get, revoke, rotate, update, audit, settings, save_settings, verify
 	ID   string         // the key, for get, revoke, rotate, update
 	Body map[string]any // the fields, as the HTTP body / query or the direct event
 }
@@ -80,6 +83,9 @@ type global struct {
 }
 
 type newBackendFunc func(ctx context.Context, g global) (backend, error)
+
+// stdin is where verify - reads its token (tests replace it).
+var stdin io.Reader = os.Stdin
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, newBackend newBackendFunc) int {
 	var g global
@@ -119,10 +125,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newBacken
 		return usage(errors.New("--stack needs --tenant"))
 	case g.endpoint != "" && g.key == "":
 		return usage(errors.New("--endpoint needs an API key in $KEYGATE_KEY"))
+	case fs.Arg(0) == "verify" && g.endpoint == "":
+		// POST /v1/verify answers for the tenant of the key that calls
+		// it, through the authorizer: there is no direct event for it.
+		return usage(errors.New("verify goes through the API: give --endpoint and a key whose scopes cover POST /v1/verify"))
 	}
 	o, out, err := parseCommand(fs.Arg(0), fs.Args()[1:])
 	if err != nil {
 		return usage(err)
+	}
+	if o.Name == "verify" && o.ID == "-" {
+		if o.Body["key"], err = readToken(stdin); err != nil {
+			return usage(err)
+		}
 	}
 	if out != "" {
 		// Refuse before anything is created: the token must not be lost.
@@ -144,6 +159,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newBacken
 	case err != nil:
 		fmt.Fprintln(stderr, "keygatectl:", err)
 		return exitFailure
+	}
+	if o.Name == "verify" {
+		return printVerdict(answer, g.json, stdout, stderr)
 	}
 	return printAnswer(o, answer, g.json, out, stdout, stderr)
 }
@@ -211,6 +229,13 @@ func parseCommand(name string, args []string) (op, string, error) {
 		str("key-id", "key_id", "only this key's events")
 		num("limit", "limit", "page size")
 		str("cursor", "cursor", "next_cursor of the previous page")
+	case "verify":
+		// The token is the argument ("-": read from stdin, which keeps it
+		// out of ps and shell history), kept in ID until it is read.
+		needsID = true
+		str("api", "api", "the API id or id/stage the call is for")
+		str("method", "method", "the call's HTTP method (with --path)")
+		str("path", "path", "the call's path (with --method)")
 	case "settings":
 		str("owner-email", "owner_email", "where service-key creations, reminders and leak reports are mailed; \"\" for none")
 		fs.Func("reminder-days", "reminder windows in days before expiry, e.g. 14,3; \"\" for the default", func(v string) error {
@@ -247,7 +272,7 @@ func parseCommand(name string, args []string) (op, string, error) {
 		return o, "", fmt.Errorf("unknown command %q", name)
 	}
 	// The key ID may come before or after the flags.
-	if needsID && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	if needsID && len(args) > 0 && (!strings.HasPrefix(args[0], "-") || (name == "verify" && args[0] == "-")) {
 		o.ID, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
@@ -259,7 +284,18 @@ func parseCommand(name string, args []string) (op, string, error) {
 		return o, "", fmt.Errorf("%s: unexpected %q", name, fs.Arg(0))
 	}
 	if needsID && o.ID == "" {
+		if name == "verify" {
+			return o, "", errors.New("verify needs a token, or - to read it from stdin")
+		}
 		return o, "", fmt.Errorf("%s needs a key ID", name)
+	}
+	if name == "verify" {
+		if _, m := o.Body["method"]; m != (o.Body["path"] != nil) {
+			return o, "", errors.New("verify: give --method and --path together")
+		}
+		if o.ID != "-" {
+			o.Body["key"] = o.ID
+		}
 	}
 	if err := lim.apply(o.Body); err != nil {
 		return o, "", err
@@ -275,6 +311,48 @@ func parseCommand(name string, args []string) (op, string, error) {
 		o.Name = "save_settings"
 	}
 	return o, out, nil
+}
+
+// readToken reads a token, the first line of r.
+func readToken(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("read the token from stdin: %w", err)
+	}
+	if line = strings.TrimSpace(line); line == "" {
+		return "", errors.New("verify -: no token on stdin")
+	}
+	return line, nil
+}
+
+// printVerdict shows POST /v1/verify's answer: the code and the key's
+// fields. Its exit status is 0 for a valid key and 1 for any other code,
+// so scripts can test it.
+func printVerdict(answer json.RawMessage, asJSON bool, stdout, stderr io.Writer) int {
+	var m map[string]any
+	if err := json.Unmarshal(answer, &m); err != nil {
+		fmt.Fprintf(stderr, "keygatectl: the service answered something that is not a JSON object\n")
+		return exitFailure
+	}
+	if asJSON {
+		fmt.Fprintln(stdout, string(answer))
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		for _, f := range []string{"valid", "code", "key_id", "name", "owner", "type", "role", "scopes", "apis", "expires_at", "retry_after"} {
+			if v, ok := m[f]; ok && v != nil {
+				fmt.Fprintf(tw, "%s\t%v\n", f, v)
+			}
+		}
+		if v, ok := m["meta"]; ok && v != nil {
+			meta, _ := json.Marshal(v)
+			fmt.Fprintf(tw, "meta\t%s\n", meta)
+		}
+		tw.Flush()
+	}
+	if m["valid"] != true {
+		return exitRefused
+	}
+	return exitOK
 }
 
 // printAnswer shows an answer as a table (or JSON), handling the token.

@@ -28,7 +28,7 @@ func main() {
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("lambdabuild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fn := fs.String("fn", "", "the function, a folder of functions/ (create, list, revoke, authorizer, stream, reminders, settings, secretscan)")
+	fn := fs.String("fn", "", "the function, a folder of functions/ (create, list, revoke, authorizer, stream, reminders, settings, secretscan, verify)")
 	out := fs.String("o", "", "the binary to write, e.g. $ARTIFACTS_DIR/bootstrap")
 	goos := fs.String("goos", lambdarun.TargetOS, "target OS")
 	goarch := fs.String("goarch", lambdarun.TargetArch, "target architecture")

@@ -103,4 +103,6 @@ export const api = {
   audit: (query) => operation('audit', { query }),
   settings: () => operation('settings'),
   saveSettings: (body) => operation('save_settings', { body }),
+  // POST /v1/verify is served by its own function, outside routes.json.
+  verify: (body) => call('POST', 'v1/verify', { body }),
 };

@@ -127,6 +127,8 @@ function signOut(message = '') {
   $('reveal-token').value = '';
   $('keys-body').textContent = '';
   $('activity-body').textContent = '';
+  $('check-key').value = '';
+  showCheck(null);
   $('session').hidden = true;
   $('app-view').hidden = true;
   $('signin-view').hidden = false;
@@ -901,9 +903,74 @@ async function submitSettings(ev) {
   }
 }
 
+// ---------- check a key ----------
+
+// The pasted key lives in the field until the check is sent, then only in
+// that request: it is cleared from the field and never stored.
+async function submitCheck(ev) {
+  ev.preventDefault();
+  const error = $('check-error');
+  const key = $('check-key').value.trim();
+  const method = $('check-method').value.trim().toUpperCase();
+  const path = $('check-path').value.trim();
+  error.textContent = '';
+  if (!key) {
+    error.textContent = 'Paste the key to check.';
+    $('check-key').focus();
+    return;
+  }
+  if ((method === '') !== (path === '')) {
+    error.textContent = 'Give a method and a path together, or neither.';
+    (method ? $('check-path') : $('check-method')).focus();
+    return;
+  }
+  const body = { key };
+  if (method) Object.assign(body, { method, path });
+  $('check-key').value = '';
+  const submit = $('check-submit');
+  submit.disabled = true;
+  $('check-result').dataset.loaded = 'false';
+  try {
+    showCheck(await api.verify(body));
+  } catch (err) {
+    if (handleAuthLoss(err)) return;
+    showCheck(null);
+    error.textContent = err instanceof APIError && err.status === 403
+      ? 'Your key may not check keys: its scopes do not cover POST /v1/verify.'
+      : `The key was not checked: ${describe(err)}`;
+  } finally {
+    submit.disabled = false;
+    $('check-result').dataset.loaded = 'true';
+  }
+}
+
+const checkWords = {
+  VALID: 'Valid', NOT_FOUND: 'Not a key of this tenant', EXPIRED: 'Expired', REVOKED: 'Revoked', DISABLED: 'Disabled',
+  FORBIDDEN: 'Valid, but not for this call', RATE_LIMITED: 'Rate limited', CREDITS_EXHAUSTED: 'Out of credits',
+};
+
+function showCheck(r) {
+  const facts = $('check-facts');
+  facts.replaceChildren();
+  $('check-verdict').textContent = r ? `${checkWords[r.code] || r.code} (${r.code})` : '';
+  $('check-result').dataset.code = r ? r.code : '';
+  if (!r || !r.key_id) return;
+  facts.append(
+    fact('Key ID', h('span', { class: 'mono', text: r.key_id })),
+    fact('Name', r.name || '—'),
+    fact('Owner', r.owner),
+    fact('Type', r.type),
+    fact('Role', r.role),
+    fact('Scopes', (r.scopes || []).join(', ') || '—'),
+    fact('APIs', (r.apis || []).join(', ') || '—'),
+    fact('Expires', r.expires_at ? absolute(r.expires_at) : 'never'),
+  );
+  if (r.retry_after !== undefined) facts.append(fact('Retry after', `${r.retry_after} s`));
+}
+
 // ---------- tabs ----------
 
-const tabs = ['keys', 'activity', 'settings'];
+const tabs = ['keys', 'activity', 'settings', 'check'];
 
 function selectTab(name, focus = true) {
   for (const tab of tabs) {
@@ -968,6 +1035,8 @@ function init() {
   $('tab-settings').addEventListener('click', () => selectTab('settings'));
   $('activity-more').addEventListener('click', () => loadActivity(true));
   $('settings-form').addEventListener('submit', submitSettings);
+  $('tab-check').addEventListener('click', () => selectTab('check'));
+  $('check-form').addEventListener('submit', submitCheck);
   document.querySelector('.tabs').addEventListener('keydown', (ev) => {
     if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight' && ev.key !== 'Home' && ev.key !== 'End') return;
     ev.preventDefault();

@@ -91,5 +91,5 @@ func (d *direct) decide(ctx context.Context, token string, r *http.Request) verd
 		}
 		return forbidden
 	}
-	return missingKey
+	return unauthorized
 }

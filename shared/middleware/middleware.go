@@ -223,7 +223,7 @@ var (
 // Refusals, one per kind: nothing in them says more about the key than the
 // status and code do.
 var (
-	missingKey   = verdict{status: http.StatusUnauthorized, code: keygate.Unauthorized}
+	unauthorized = verdict{status: http.StatusUnauthorized, code: keygate.Unauthorized}
 	forbidden    = verdict{status: http.StatusForbidden, code: keygate.Forbidden}
 	unavailable  = verdict{status: http.StatusServiceUnavailable, code: keygate.Unavailable}
 	refusalTexts = map[keygate.Code]string{
@@ -295,7 +295,7 @@ type checker struct {
 
 func (m *checker) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	token, ok := m.token(r)
-	v := missingKey
+	v := unauthorized
 	if ok {
 		v = m.decider.decide(r.Context(), token, r)
 	}

@@ -139,7 +139,7 @@ func loopback(host string) bool {
 func (m *remote) decide(ctx context.Context, token string, r *http.Request) verdict {
 	if _, err := m.format.Parse(token); err != nil {
 		// Not a token of this deployment at all: Keygate is not asked.
-		return missingKey
+		return unauthorized
 	}
 	path := r.URL.EscapedPath()
 	ck := cacheKey(token, r.Method, path)
@@ -149,7 +149,12 @@ func (m *remote) decide(ctx context.Context, token string, r *http.Request) verd
 	}
 	resp, err := m.verify(ctx, verifyRequest{Key: token, API: m.api, Method: r.Method, Path: path})
 	if err != nil {
-		m.log.LogAttrs(ctx, slog.LevelError, "key check failed", slog.String("endpoint", m.endpoint), slog.String("error", err.Error()))
+		level := slog.LevelError
+		if ctx.Err() != nil {
+			// The client went away: nothing is wrong with Keygate.
+			level = slog.LevelInfo
+		}
+		m.log.LogAttrs(ctx, level, "key check failed", slog.String("endpoint", m.endpoint), slog.String("error", err.Error()))
 		return unavailable
 	}
 	v, cacheable := m.verdict(resp)
@@ -180,9 +185,9 @@ func (m *remote) verdict(resp *verifyResponse) (v verdict, cacheable bool) {
 		}
 		return verdict{identity: &id}, !resp.metered()
 	case codeNotFound:
-		return missingKey, true
+		return unauthorized, true
 	case codeExpired, codeRevoked, codeDisabled:
-		return missingKey, false
+		return unauthorized, false
 	case codeForbidden:
 		return forbidden, false
 	case codeRateLimited:

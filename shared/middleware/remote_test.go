@@ -264,7 +264,9 @@ func TestRemoteFailsClosed(t *testing.T) {
 		}, nil},
 		{"timeout", func(w http.ResponseWriter) { time.Sleep(300 * time.Millisecond); io.WriteString(w, validUnmetered) },
 			func(c *middleware.Config) { c.Client = &http.Client{Timeout: 50 * time.Millisecond} }},
-		{"the service key refused", func(w http.ResponseWriter) { http.Error(w, `{"error":{"code":"unauthorized"}}`, http.StatusUnauthorized) }, nil},
+		{"the service key refused", func(w http.ResponseWriter) {
+			http.Error(w, `{"error":{"code":"unauthorized"}}`, http.StatusUnauthorized)
+		}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

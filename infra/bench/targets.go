@@ -23,6 +23,9 @@ const (
 	// execution environments.
 	DecisionHitMetered = module + "shared/authorizer.BenchmarkDecisionCacheHitMetered/rate-limited"
 	MeteredWrites      = module + "shared/authorizer.BenchmarkMeteredWrites"
+	// MiddlewareHit is shared/middleware's Direct mode on a cache hit: a
+	// full ServeHTTP to a no-op handler (docs/middleware.md).
+	MiddlewareHit = module + "shared/middleware.BenchmarkDirectCacheHit"
 )
 
 // Handle is the ID of the handler benchmark for an event shape and a kind
@@ -63,6 +66,8 @@ var Targets = []Target{
 	{Name: "digest (HMAC) allocs/op", Bench: Digest, Max: 0},
 	{Name: "cache-hit decision of a metered key on a held lease, allocs/op", Bench: DecisionHitMetered, Max: 0},
 	{Name: "usage writes per allowed call, 1,000/min over 10 environments", Bench: MeteredWrites, Unit: "usage-writes/allowed", Max: 0.1},
+	{Name: "middleware Direct cache hit (ServeHTTP) / cache-hit decision", Bench: MiddlewareHit, Baseline: DecisionHit, Max: 2},
+	{Name: "middleware Direct cache hit allocs/op", Bench: MiddlewareHit, Max: 4},
 }
 
 // The handler's budget per event shape (Performance round 2): a cache hit,

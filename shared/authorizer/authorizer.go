@@ -416,6 +416,7 @@ func keyContext(k *keygate.Key) map[string]any {
 		"scopes":     string(scopes),
 		"apis":       string(apis),
 		"expires_at": expires,
+		"meta":       string(k.Meta), // the holder's JSON object as text, "" for none
 	}
 }
 

@@ -29,25 +29,63 @@ func decodeBody(data []byte, v any) error {
 	return err // nil, or a bug here (not a pointer): internal
 }
 
+// decodeKey decodes a create's body or direct event into v like
+// decodeBody, but first judges its "meta" member with keygate.ParseMeta:
+// a meta the strict decode would refuse as well (a name twice, a lone
+// surrogate) is then refused with an error that names meta, not with one
+// about a member inside it or the input as a whole.
+func decodeKey(data []byte, v any) error {
+	if len(data) > MaxBody {
+		return keygate.Errorf(keygate.PayloadTooLarge, "request body is larger than %d bytes", MaxBody)
+	}
+	if err := metaFirst(data); err != nil {
+		return err
+	}
+	return decodeBody(data, v)
+}
+
+// metaFirst is keygate.ParseMeta's verdict on data's "meta" member, if
+// data is a JSON object that has one (not null); nil otherwise, for the
+// strict decode to judge.
+func metaFirst(data []byte) error {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
+		return nil
+	}
+	raw, ok := members["meta"]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	_, err := keygate.ParseMeta(raw)
+	return err
+}
+
 // decodeUpdate decodes a PATCH body or a direct update event into v (which
-// holds req) and marks in req the limits given as null: strictjson reads
-// null as absent, but in a PATCH "rate_limit": null and "credits": null
-// remove the limit.
+// holds req) and marks in req the members given as null: strictjson reads
+// null as absent, but in a PATCH "rate_limit", "credits", "meta" and
+// "external_id" given as null remove what the key has.
 func decodeUpdate(data []byte, v any, req *manage.UpdateRequest) error {
-	if err := decodeBody(data, v); err != nil {
+	if err := decodeKey(data, v); err != nil {
 		return err
 	}
 	// data passed the strict decode: exact names, each once, so this
 	// lenient second look sees the same members.
 	var raw struct {
-		RateLimit json.RawMessage `json:"rate_limit"`
-		Credits   json.RawMessage `json:"credits"`
+		RateLimit  json.RawMessage `json:"rate_limit"`
+		Credits    json.RawMessage `json:"credits"`
+		Meta       json.RawMessage `json:"meta"`
+		ExternalID json.RawMessage `json:"external_id"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
 	req.RemoveRateLimit = string(raw.RateLimit) == "null"
 	req.RemoveCredits = string(raw.Credits) == "null"
+	req.RemoveMeta = string(raw.Meta) == "null"
+	req.RemoveExternalID = string(raw.ExternalID) == "null"
+	if req.RemoveMeta {
+		req.Meta = nil // however the strict decode kept it
+	}
 	return nil
 }
 

@@ -63,23 +63,23 @@ func TestDecodeBody(t *testing.T) {
 // could suggest (Go names, tags of fields that are not members, other
 // cases) is.
 func TestDecodeBodyNames(t *testing.T) {
-	create := []string{"apis", "credits", "expires_at", "expires_in_hours", "name", "owner", "rate_limit", "role", "scopes", "type"}
+	create := []string{"apis", "credits", "expires_at", "expires_in_hours", "external_id", "meta", "name", "owner", "rate_limit", "role", "scopes", "type"}
 	for _, tt := range []struct {
 		v    any
 		want []string
 	}{
 		{manage.CreateRequest{}, create},
 		{manage.RotateRequest{}, []string{"grace_seconds"}},
-		{manage.UpdateRequest{}, []string{"credits", "enabled", "expires_at", "name", "rate_limit", "scopes"}},
+		{manage.UpdateRequest{}, []string{"credits", "enabled", "expires_at", "external_id", "meta", "name", "rate_limit", "scopes"}},
 		{manage.RateLimitRequest{}, []string{"limit", "window"}},
 		{manage.CreditsRequest{}, []string{"refill", "remaining"}},
 		{settings.Change{}, []string{"leak_action", "leak_cascade", "owner_email", "reminder_days"}},
 		{directCreate{}, slices.Concat(create, []string{"actor", "idempotency_key", "op", "tenant"})},
 		{directRotate{}, []string{"actor", "grace_seconds", "id", "idempotency_key", "op", "tenant"}},
-		{directList{}, []string{"actor", "cursor", "id", "limit", "op", "owner", "status", "tenant"}},
+		{directList{}, []string{"actor", "cursor", "external_id", "id", "limit", "op", "owner", "status", "tenant"}},
 		{directAudit{}, []string{"actor", "cursor", "key_id", "limit", "op", "tenant"}},
 		{directRevoke{}, []string{"actor", "cascade", "id", "op", "tenant"}},
-		{directUpdate{}, []string{"actor", "credits", "enabled", "expires_at", "id", "name", "op", "rate_limit", "scopes", "tenant"}},
+		{directUpdate{}, []string{"actor", "credits", "enabled", "expires_at", "external_id", "id", "meta", "name", "op", "rate_limit", "scopes", "tenant"}},
 	} {
 		typ := reflect.TypeOf(tt.v)
 		t.Run(typ.Name(), func(t *testing.T) {

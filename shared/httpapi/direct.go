@@ -39,6 +39,8 @@ type (
 		Status keygate.Status `json:"status,omitempty"`
 		Limit  int            `json:"limit,omitempty"`
 		Cursor string         `json:"cursor,omitempty"`
+		// ExternalID filters the listing; given, it must be valid.
+		ExternalID *string `json:"external_id,omitempty"`
 	}
 	directAudit struct {
 		Op     string `json:"op"`
@@ -152,7 +154,7 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 
 func (h *Handler) invokeCreate(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
 	var e directCreate
-	if err := decodeBody(event, &e); err != nil {
+	if err := decodeKey(event, &e); err != nil {
 		return outcome{err: err, caller: op}
 	}
 	req := e.CreateRequest
@@ -181,7 +183,14 @@ func (h *Handler) invokeList(ctx context.Context, op keygate.Caller, event json.
 	if e.ID != "" {
 		res.body, res.err = h.svc.Get(ctx, op, manage.GetRequest{Tenant: e.Tenant, ID: e.ID})
 	} else {
-		res.body, res.err = h.svc.List(ctx, op, manage.ListRequest{Tenant: e.Tenant, Owner: e.Owner, Status: e.Status, Limit: e.Limit, Cursor: e.Cursor})
+		lr := manage.ListRequest{Tenant: e.Tenant, Owner: e.Owner, Status: e.Status, Limit: e.Limit, Cursor: e.Cursor}
+		if e.ExternalID != nil {
+			if res.err = keygate.CheckExternalID(*e.ExternalID); res.err != nil {
+				return res
+			}
+			lr.ExternalID = *e.ExternalID
+		}
+		res.body, res.err = h.svc.List(ctx, op, lr)
 	}
 	return res
 }

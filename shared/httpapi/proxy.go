@@ -161,7 +161,11 @@ func (h *Handler) proxyCreate(ctx context.Context, c *call) outcome {
 		return c.fail(err)
 	}
 	var body manage.CreateRequest
-	if err := readBody(c.req, &body); err != nil {
+	raw, err := requestBody(c.req)
+	if err == nil {
+		err = decodeKey(raw, &body)
+	}
+	if err != nil {
 		return c.fail(err)
 	}
 	body.IdempotencyKey = header(c.req, "Idempotency-Key")
@@ -428,13 +432,20 @@ func (q query) limit() (int, error) {
 	return n, nil
 }
 
-// listRequest reads ?owner=&status=&limit=&cursor=.
+// listRequest reads ?owner=&external_id=&status=&limit=&cursor=.
 func listRequest(q query) (manage.ListRequest, error) {
 	var lr manage.ListRequest
-	if err := q.only("owner", "status", "limit", "cursor"); err != nil {
+	if err := q.only("owner", "external_id", "status", "limit", "cursor"); err != nil {
 		return lr, err
 	}
 	lr.Owner, _ = q.get("owner")
+	if ext, ok := q.get("external_id"); ok {
+		// Given empty, it is refused, not read as "any".
+		if err := keygate.CheckExternalID(ext); err != nil {
+			return lr, err
+		}
+		lr.ExternalID = ext
+	}
 	status, _ := q.get("status")
 	lr.Status = keygate.Status(status)
 	lr.Cursor, _ = q.get("cursor")

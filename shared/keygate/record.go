@@ -79,15 +79,21 @@ type Replay struct {
 	Sealed      string
 }
 
-// KeyQuery selects keys of a tenant, optionally of one owner and of one
-// status at At. Cursor is storage's own position, opaque to the domain.
+// KeyQuery selects keys of a tenant, optionally of one owner, of one
+// external_id and of one status at At. Cursor is storage's own position,
+// opaque to the domain.
 type KeyQuery struct {
-	Tenant string
-	Owner  string
-	Status Status // "" for any
-	At     time.Time
-	Limit  int
-	Cursor string
+	Tenant     string
+	Owner      string
+	ExternalID string // "" for any
+	// SkipMeta says the caller has no use for the keys' meta and
+	// external_id (a cascade), so storage need not read them from the
+	// items.
+	SkipMeta bool
+	Status   Status // "" for any
+	At       time.Time
+	Limit    int
+	Cursor   string
 }
 
 // Revocation is one key to revoke: the key as read, its shortened TTL and

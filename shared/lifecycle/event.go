@@ -15,7 +15,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -91,6 +93,9 @@ type KeyInfo struct {
 	RevokedAt *time.Time     `json:"revoked_at"`
 	// Leaked is the key's first leak report, absent if it has none.
 	Leaked *keygate.Leak `json:"leaked,omitempty"`
+	// Meta and ExternalID are the key holder's own, absent if none.
+	Meta       json.RawMessage `json:"meta,omitempty"`
+	ExternalID string          `json:"external_id,omitempty"`
 }
 
 // Info is k's event metadata at now. It copies fields one by one, so a
@@ -99,7 +104,10 @@ func Info(k *keygate.Key, now time.Time) *KeyInfo {
 	info := &KeyInfo{
 		ID: k.ID, Hint: k.Hint, Name: k.Name, Tenant: k.Tenant, Owner: k.Owner, Type: k.Type, Role: k.Role,
 		Scopes: k.Scopes, APIs: k.APIs, Status: k.StatusAt(now), CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy,
-		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
+		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, ExternalID: k.ExternalID,
+	}
+	if len(k.Meta) > 0 {
+		info.Meta = slices.Clone(k.Meta)
 	}
 	if k.Leaked != nil {
 		l := *k.Leaked

@@ -1,7 +1,9 @@
 package lifecycle_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
@@ -43,8 +45,8 @@ func TestStreamPublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	svcKey := f.create(t, manage.CreateRequest{Name: "billing sync", Type: keygate.Service, Role: keygate.Viewer, Scopes: []string{"GET /x"}})
-	bob := f.create(t, manage.CreateRequest{Owner: "bob", Name: "laptop", Scopes: []string{"GET /x", "GET /y"}})
-	if _, err := f.svc.Update(ctx, operator, manage.UpdateRequest{Tenant: "acme", ID: bob.ID, Name: ptr("old laptop")}); err != nil {
+	bob := f.create(t, manage.CreateRequest{Owner: "bob", Name: "laptop", Scopes: []string{"GET /x", "GET /y"}, Meta: json.RawMessage(`{"plan":"pro"}`), ExternalID: ptr("c_123")})
+	if _, err := f.svc.Update(ctx, operator, manage.UpdateRequest{Tenant: "acme", ID: bob.ID, Name: ptr("old laptop"), Meta: json.RawMessage(`{"plan":"team","seats":[1,2]}`)}); err != nil {
 		t.Fatal(err)
 	}
 	next, err := f.svc.Rotate(ctx, operator, manage.RotateRequest{Tenant: "acme", ID: bob.ID, GraceSeconds: ptr(int64(60))})
@@ -79,7 +81,19 @@ func TestStreamPublishes(t *testing.T) {
 		if e.D.Key == nil || e.D.Key.ID != e.D.KeyID || !strings.HasPrefix(e.D.Key.Hint, "kg_live_") {
 			t.Errorf("%s: key metadata %+v", e.DetailType, e.D.Key)
 		}
+		// Bob's keys carry their meta and external_id (as they are when
+		// published), the service key none.
+		// (moto's bus re-formats the JSON it delivers.)
+		var meta bytes.Buffer
+		if e.D.Key != nil && len(e.D.Key.Meta) > 0 {
+			_ = json.Compact(&meta, e.D.Key.Meta)
+		}
+		if bobs := e.D.KeyID != svcKey.ID; e.D.Key != nil && (bobs != (e.D.Key.ExternalID == "c_123") || bobs != (meta.String() == `{"plan":"team","seats":[1,2]}`)) {
+			t.Errorf("%s %s: meta %s, external_id %q", e.DetailType, e.D.KeyID, e.D.Key.Meta, e.D.Key.ExternalID)
+		}
 		switch {
+		case e.DetailType == lifecycle.KeyUpdated && e.D.Changes["meta"] != `{"plan":"team","seats":[1,2]}`:
+			t.Errorf("key.updated detail %v", e.D.Changes)
 		case e.DetailType == lifecycle.KeyRotated && (e.D.Changes["rotated_to"] != next.ID || e.D.Changes["grace_seconds"] != "60"):
 			t.Errorf("key.rotated detail %v", e.D.Changes)
 		case e.DetailType == lifecycle.KeyUpdated && e.D.Changes["name"] == "":

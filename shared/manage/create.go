@@ -38,6 +38,10 @@ type CreateRequest struct {
 	// the creating key's (an operator's keys are unmetered).
 	RateLimit *RateLimitRequest `json:"rate_limit,omitempty"`
 	Credits   *CreditsRequest   `json:"credits,omitempty"`
+	// Meta and ExternalID are the key holder's own (keygate.ParseMeta,
+	// keygate.CheckExternalID); never used for a decision.
+	Meta       json.RawMessage `json:"meta,omitempty"`
+	ExternalID *string         `json:"external_id,omitempty"`
 }
 
 // IdempotencyWindow is how long a create can be replayed with the same
@@ -50,7 +54,7 @@ const IdempotencyWindow = 24 * time.Hour
 //
 // The rules run in order, each a named check below: tenant and
 // idempotency key, name, type and owner, role and scopes, APIs, expiry,
-// usage limits. A key never gets more than its creator has now (its item
+// usage limits, meta and external_id. A key never gets more than its creator has now (its item
 // as read in this request, not the authorizer's possibly stale context):
 // not a wider role, scope or API, not looser usage limits (403), and not a
 // later expiry (it is capped, and the response says so).
@@ -92,6 +96,15 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	}
 	if k.RateLimit, k.Credits, err = limitsOf(actor, req.RateLimit, req.Credits); err != nil {
 		return nil, err
+	}
+	if k.Meta, err = parseMeta(req.Meta); err != nil {
+		return nil, err
+	}
+	if req.ExternalID != nil {
+		if err := keygate.CheckExternalID(*req.ExternalID); err != nil {
+			return nil, err
+		}
+		k.ExternalID = *req.ExternalID
 	}
 	capped := capExpiry(c, &k)
 	if actor != nil {
@@ -319,6 +332,15 @@ func (s *Service) replay(ctx context.Context, c keygate.Caller, idem *keygate.Id
 		return nil, keygate.Errorf(keygate.Forbidden, "this request already made key %s, which the calling key no longer covers: its token is not shown again", r.KeyID)
 	}
 	return &Created{Key: s.view(rec, s.cfg.Now()), Token: tok, ExpiryCapped: capped}, nil
+}
+
+// parseMeta validates a requested meta (nil or null: none) and returns it
+// compacted.
+func parseMeta(raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	return keygate.ParseMeta(raw)
 }
 
 func checkName(name string) error {

@@ -12,9 +12,11 @@ import (
 type ListRequest struct {
 	Tenant string
 	Owner  string
-	Status keygate.Status
-	Limit  int
-	Cursor string
+	// ExternalID selects the keys with this external_id ("" for any).
+	ExternalID string
+	Status     keygate.Status
+	Limit      int
+	Cursor     string
 }
 
 // List is a page of keys.
@@ -29,6 +31,8 @@ type List struct {
 // listing they continue: tenant, owner and status filter, and caller. A
 // cursor is opaque, cannot be forged or moved to another listing (that is
 // a 400), and only ever holds the position of a key the caller could see.
+// With an external_id the listing is of the keys holding it (storage pages
+// over its own index for them, with cursors of their own form).
 func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (*List, error) {
 	tenant, err := tenantOf(c, req.Tenant)
 	if err != nil {
@@ -46,6 +50,11 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 	default:
 		return nil, keygate.Errorf(keygate.Invalid, "status must be active, disabled, revoked or expired")
 	}
+	if req.ExternalID != "" {
+		if err := keygate.CheckExternalID(req.ExternalID); err != nil {
+			return nil, err
+		}
+	}
 	limit, err := pageLimit(req.Limit)
 	if err != nil {
 		return nil, err
@@ -55,15 +64,15 @@ func (s *Service) List(ctx context.Context, c keygate.Caller, req ListRequest) (
 		// A viewer service key sees only itself (see ownKey): answered
 		// without a query, so no listing ever passes over keys it may not
 		// see, and no cursor can come from one.
-		return s.listSelf(ctx, c, tenant, req.Status, now)
+		return s.listSelf(ctx, c, tenant, req.Status, req.ExternalID, now)
 	}
 	if !c.IsAdmin() {
 		// Within one owner's partition of GSI1 every key is the owner's
 		// own user key: all visible.
 		owner = c.Owner
 	}
-	binding := cursorBinding(c, tenant, owner, req.Status)
-	q := keygate.KeyQuery{Tenant: tenant, Owner: owner, Status: req.Status, At: now, Limit: limit}
+	binding := cursorBinding(c, tenant, owner, req.Status, req.ExternalID)
+	q := keygate.KeyQuery{Tenant: tenant, Owner: owner, ExternalID: req.ExternalID, Status: req.Status, At: now, Limit: limit}
 	if q.Cursor, err = s.openCursor(req.Cursor, binding); err != nil {
 		return nil, err
 	}
@@ -125,12 +134,17 @@ func (s *Service) sealCursor(next, binding string) (*string, error) {
 }
 
 // cursorBinding is what a cursor is sealed to: it continues only the
-// listing that made it.
-func cursorBinding(c keygate.Caller, tenant, owner string, status keygate.Status) string {
-	return "cursor\x00" + c.Name() + "\x00" + tenant + "\x00" + owner + "\x00" + string(status)
+// listing that made it. (The external_id is appended only when given, so
+// the cursors of listings without one stay as they were.)
+func cursorBinding(c keygate.Caller, tenant, owner string, status keygate.Status, externalID string) string {
+	b := "cursor\x00" + c.Name() + "\x00" + tenant + "\x00" + owner + "\x00" + string(status)
+	if externalID != "" {
+		b += "\x00external_id\x00" + externalID
+	}
+	return b
 }
 
-func (s *Service) listSelf(ctx context.Context, c keygate.Caller, tenant string, status keygate.Status, now time.Time) (*List, error) {
+func (s *Service) listSelf(ctx context.Context, c keygate.Caller, tenant string, status keygate.Status, externalID string, now time.Time) (*List, error) {
 	out := &List{Keys: []keygate.Key{}}
 	r, err := s.store.GetKey(ctx, c.KeyID)
 	switch {
@@ -139,7 +153,7 @@ func (s *Service) listSelf(ctx context.Context, c keygate.Caller, tenant string,
 	case err != nil:
 		return nil, err
 	}
-	if r.Tenant == tenant && (status == "" || r.StatusAt(now) == status) {
+	if r.Tenant == tenant && (status == "" || r.StatusAt(now) == status) && (externalID == "" || r.ExternalID == externalID) {
 		k := s.view(r, now)
 		// Like every listing (GSI1 carries no limits): limits are shown
 		// by get and whoami.

@@ -242,7 +242,7 @@ func (s *Service) descendants(ctx context.Context, root *keygate.Record) ([]*key
 	var all []*keygate.Record
 	cursor := ""
 	for {
-		recs, next, err := s.store.ListKeys(ctx, keygate.KeyQuery{Tenant: root.Tenant, Limit: MaxListLimit, Cursor: cursor})
+		recs, next, err := s.store.ListKeys(ctx, keygate.KeyQuery{Tenant: root.Tenant, Limit: MaxListLimit, Cursor: cursor, SkipMeta: true})
 		if err != nil {
 			return nil, err
 		}

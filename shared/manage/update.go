@@ -2,6 +2,7 @@ package manage
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -26,10 +27,19 @@ type UpdateRequest struct {
 	Credits         *CreditsRequest   `json:"credits,omitempty"`
 	RemoveRateLimit bool              `json:"-"`
 	RemoveCredits   bool              `json:"-"`
+	// Meta and ExternalID replace the key's (keygate.ParseMeta,
+	// keygate.CheckExternalID); RemoveMeta and RemoveExternalID are a
+	// member given as null.
+	Meta             json.RawMessage `json:"meta,omitempty"`
+	ExternalID       *string         `json:"external_id,omitempty"`
+	RemoveMeta       bool            `json:"-"`
+	RemoveExternalID bool            `json:"-"`
 }
 
 // Update changes a key's name, enables or disables it, narrows its scopes,
-// brings its expiry forward or sets its usage limits: a key can only ever
+// brings its expiry forward, sets its usage limits or its meta and
+// external_id (the holder's own, for no decision: any caller that may
+// change the key may set them): a key can only ever
 // be made narrower or shorter-lived, never wider, its limits loosened only
 // within its creator's and the caller's (changeLimits), and the change is
 // audited with what was set. Credits given set the balance.
@@ -37,11 +47,24 @@ type UpdateRequest struct {
 // the same revocation bound) until it is enabled again.
 func (s *Service) Update(ctx context.Context, c keygate.Caller, req UpdateRequest) (*keygate.Key, error) {
 	limits := req.RateLimit != nil || req.Credits != nil || req.RemoveRateLimit || req.RemoveCredits
-	if req.Name == nil && req.Enabled == nil && req.Scopes == nil && req.ExpiresAt == nil && !limits {
-		return nil, keygate.Errorf(keygate.Invalid, "nothing to update: give name, enabled, scopes, expires_at, rate_limit or credits")
+	setMeta := len(req.Meta) > 0 || req.RemoveMeta
+	setExternalID := req.ExternalID != nil || req.RemoveExternalID
+	if req.Name == nil && req.Enabled == nil && req.Scopes == nil && req.ExpiresAt == nil && !limits && !setMeta && !setExternalID {
+		return nil, keygate.Errorf(keygate.Invalid, "nothing to update: give name, enabled, scopes, expires_at, rate_limit, credits, meta or external_id")
 	}
-	if (req.RateLimit != nil && req.RemoveRateLimit) || (req.Credits != nil && req.RemoveCredits) {
-		return nil, keygate.Errorf(keygate.Invalid, "give rate_limit and credits at most once each")
+	if (req.RateLimit != nil && req.RemoveRateLimit) || (req.Credits != nil && req.RemoveCredits) ||
+		(len(req.Meta) > 0 && req.RemoveMeta) || (req.ExternalID != nil && req.RemoveExternalID) {
+		return nil, keygate.Errorf(keygate.Invalid, "give rate_limit, credits, meta and external_id at most once each")
+	}
+	// Checked before any read: a malformed meta costs nothing.
+	meta, err := parseMeta(req.Meta)
+	if err != nil {
+		return nil, err
+	}
+	if req.ExternalID != nil {
+		if err := keygate.CheckExternalID(*req.ExternalID); err != nil {
+			return nil, err
+		}
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
 	// A disabled key is inactive here, so it never re-enables itself: an
@@ -99,6 +122,20 @@ func (s *Service) Update(ctx context.Context, c keygate.Caller, req UpdateReques
 		// A credits value other than r's tells the store to set the
 		// balance (or end it): UpdateKey.
 		next.RateLimit, next.Credits = rate, credits
+	}
+	if setMeta {
+		// The audit detail shows the meta as set ("none": removed); it
+		// is the holder's own data, never a secret of Keygate's.
+		next.Meta, detail["meta"] = meta, "none"
+		if meta != nil {
+			detail["meta"] = string(meta)
+		}
+	}
+	if setExternalID {
+		next.ExternalID, detail["external_id"] = "", "none"
+		if req.ExternalID != nil {
+			next.ExternalID, detail["external_id"] = *req.ExternalID, *req.ExternalID
+		}
 	}
 	next.Rev = r.Rev + 1
 	audit := keygate.Audit{Action: keygate.ActionUpdated, KeyID: r.ID, Tenant: r.Tenant, Owner: r.Owner, Actor: c.Name(), RequestID: requestID(ctx), At: now, Rev: next.Rev, Detail: detail}

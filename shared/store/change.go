@@ -80,8 +80,8 @@ func rotatedUpdate(table string, old *keygate.Record, next string, expires time.
 
 // UpdateKey writes next, the changed metadata of r as read, with its audit
 // record in one transaction: name, enabled, scopes, expiry (with the
-// TTL, and the key's place in its slots when the expiry moves) and usage
-// limits. If next.Credits is not r's (a new value, or nil where r had
+// TTL, and the key's place in its slots when the expiry moves), usage
+// limits, meta and external_id (with the key's place in GSI3). If next.Credits is not r's (a new value, or nil where r had
 // credits), the credits were given: the lineage's CREDITS item is set to
 // them (the balance starts again), or deleted. It fails
 // with a Conflict if r was revoked or changed since it was read, or if
@@ -121,17 +121,28 @@ func (s *Store) UpdateKey(ctx context.Context, r, next *keygate.Record, audit ke
 			remove = append(remove, a)
 		}
 	}
+	// The meta and external_id as set, and the key's place in GSI3.
+	meta := metaItem(&next.Key)
+	for _, a := range []string{"meta", "external_id", AttrGSI3PK, AttrGSI3SK} {
+		name := "#" + a
+		if v, ok := meta[a]; ok {
+			set, values[":"+a] = append(set, name+" = :"+a), v
+		} else {
+			remove = append(remove, name)
+		}
+	}
 	expr := "SET " + strings.Join(set, ", ")
 	if len(remove) > 0 {
 		expr += " REMOVE " + strings.Join(remove, ", ")
 	}
 	items := []types.TransactWriteItem{
 		{Update: &types.Update{
-			TableName:                 &s.table,
-			Key:                       keyItemKey(r.ID),
-			UpdateExpression:          &expr,
-			ConditionExpression:       &cond,
-			ExpressionAttributeNames:  map[string]string{"#name": "name", "#ttl": AttrTTL},
+			TableName:           &s.table,
+			Key:                 keyItemKey(r.ID),
+			UpdateExpression:    &expr,
+			ConditionExpression: &cond,
+			ExpressionAttributeNames: map[string]string{"#name": "name", "#ttl": AttrTTL,
+				"#meta": "meta", "#external_id": "external_id", "#" + AttrGSI3PK: AttrGSI3PK, "#" + AttrGSI3SK: AttrGSI3SK},
 			ExpressionAttributeValues: values,
 		}},
 		{Put: &types.Put{TableName: &s.table, Item: marshalAudit(audit), ConditionExpression: aws.String("attribute_not_exists(pk)")}},

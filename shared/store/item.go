@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -114,6 +115,9 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 	if r.ParentLineage != "" {
 		item["parent_lineage"] = attrS(r.ParentLineage)
 	}
+	for name, v := range metaItem(&r.Key) {
+		item[name] = v
+	}
 	if r.Leaked != nil {
 		for name, v := range leakItem(*r.Leaked) {
 			item[name] = v
@@ -127,6 +131,23 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 	}
 	if r.TTL > 0 {
 		item[AttrTTL] = attrN(r.TTL)
+	}
+	return item
+}
+
+// extIndexPK is GSI3's partition of tenant's keys with external_id.
+func extIndexPK(tenant, externalID string) string { return "EXT#" + tenant + "#" + externalID }
+
+// metaItem is k's meta and external_id as the key item's attributes
+// (metaAttrs), with its GSI3 keys: none of them when k has neither.
+func metaItem(k *keygate.Key) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{}
+	if len(k.Meta) > 0 {
+		item["meta"] = attrS(string(k.Meta))
+	}
+	if k.ExternalID != "" {
+		item["external_id"] = attrS(k.ExternalID)
+		item[AttrGSI3PK], item[AttrGSI3SK] = attrS(extIndexPK(k.Tenant, k.ExternalID)), attrS(gsi1SK(k))
 	}
 	return item
 }
@@ -279,6 +300,10 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*keygate.Record, err
 		r.Leaked = &keygate.Leak{At: *at, URL: d.str("leak_url", false), Source: d.str("leak_source", false), Type: d.str("leak_type", false)}
 	}
 	r.RateLimit, r.Credits = d.limits()
+	if meta := d.str("meta", false); meta != "" {
+		r.Meta = json.RawMessage(meta)
+	}
+	r.ExternalID = d.str("external_id", false)
 	r.Rev = d.num("rev")
 	r.Scopes = d.list("scopes")
 	// A key without apis (written before keys were bound to APIs) may call

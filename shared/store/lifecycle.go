@@ -60,7 +60,8 @@ func (l *Lifecycle) RecordExpired(ctx context.Context, a keygate.Audit) (bool, e
 }
 
 // ExpiringOn returns the keys whose expiry is on day's UTC date, from
-// GSI2 (no verifiers: the index does not project them).
+// GSI2 (no verifiers: the index does not project them), with their meta
+// and external_id from the items.
 func (l *Lifecycle) ExpiringOn(ctx context.Context, day time.Time) ([]*keygate.Record, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 &l.table,
@@ -82,10 +83,15 @@ func (l *Lifecycle) ExpiringOn(ctx context.Context, day time.Time) ([]*keygate.R
 			out = append(out, r)
 		}
 		if res.LastEvaluatedKey == nil {
-			return out, nil
+			break
 		}
 		in.ExclusiveStartKey = res.LastEvaluatedKey
 	}
+	// GSI2 does not carry them: the key.expiring events do.
+	if err := l.fillMeta(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 const sentSK = "SENT"
@@ -200,10 +206,11 @@ func keyOf(item map[string]types.AttributeValue) string {
 }
 
 // eventMetadata is what the lifecycle functions read of a key: the
-// attributes GSI1 projects and the leak report, never the verifier, so
+// attributes GSI1 projects, the leak report, the meta and external_id,
+// never the verifier, so
 // their role can be limited to exactly these (template.yaml,
 // dynamodb:Attributes; TestKeyReadsMatchTheTemplate).
-var eventMetadata = newProjection(slices.Concat(projected, leakAttrs))
+var eventMetadata = newProjection(slices.Concat(projected, leakAttrs, metaAttrs))
 
 // GetKey reads a key's metadata with a strongly consistent read, never
 // its verifier. A missing key is a NotFound error.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
 	"go.yaml.in/yaml/v3"
@@ -28,7 +29,8 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 			Lineage: "3wjfyYDZHtumHlgsO", ParentLineage: "4wjfyYDZHtumHlgsO",
 			Leaked:    &keygate.Leak{At: at, URL: "https://github.com/o/r/blob/x/k.env", Source: "content", Type: "keygate_api_key"},
 			RateLimit: &keygate.RateLimit{Limit: 100, Window: time.Minute},
-			Credits:   &keygate.Credits{Remaining: 5000, Refill: &keygate.Refill{Amount: 5000, Interval: keygate.RefillMonth}},
+			Meta:      []byte(`{"plan":"pro"}`), ExternalID: "c_123",
+			Credits: &keygate.Credits{Remaining: 5000, Refill: &keygate.Refill{Amount: 5000, Interval: keygate.RefillMonth}},
 		},
 		Verifier: "hmac-sha256$x",
 		TTL:      1,
@@ -36,7 +38,7 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 	item := marshalRecord(r)
 	for name := range item {
 		switch name {
-		case AttrPK, AttrSK, AttrGSI1PK, AttrGSI1SK, AttrGSI2PK, AttrGSI2SK, "verifier", AttrTTL:
+		case AttrPK, AttrSK, AttrGSI1PK, AttrGSI1SK, AttrGSI2PK, AttrGSI2SK, AttrGSI3PK, AttrGSI3SK, "verifier", AttrTTL:
 			continue
 		}
 		if slices.Contains(lineageAttrs, name) {
@@ -44,6 +46,9 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 		}
 		if slices.Contains(leakAttrs, name) || slices.Contains(limitAttrs, name) {
 			continue // read from the key's own item (GetKey), never listed
+		}
+		if slices.Contains(metaAttrs, name) {
+			continue // read from the items by ListKeys (fillMeta)
 		}
 		if !slices.Contains(projected, name) {
 			t.Errorf("key attribute %q is not projected into %s", name, GSI1)
@@ -57,6 +62,7 @@ func TestGSI1ProjectsEveryKeyAttribute(t *testing.T) {
 		t.Fatal(err)
 	}
 	if back.Enabled || back.RotatedFrom != r.RotatedFrom || back.RotatedTo != r.RotatedTo || back.Rev != 3 || back.Lineage != r.Lineage || back.ParentLineage != r.ParentLineage || !slices.Equal(back.APIs, r.APIs) || back.Leaked == nil || *back.Leaked != *r.Leaked ||
+		string(back.Meta) != string(r.Meta) || back.ExternalID != r.ExternalID ||
 		back.RateLimit == nil || *back.RateLimit != *r.RateLimit || back.Credits == nil || back.Credits.Remaining != 5000 || back.Credits.Refill == nil || *back.Credits.Refill != *r.Credits.Refill {
 		t.Fatalf("round trip lost fields: %+v", back.Key)
 	}
@@ -77,16 +83,22 @@ func TestKeyReadsMatchTheTemplate(t *testing.T) {
 		t.Fatalf("template.yaml: %v", err)
 	}
 	resources := testkit.YAMLChild(doc.Content[0], "Resources")
-	for fn, read := range map[string][]string{
-		"ListFunction":   keyMetadata.attrs,   // Store.GetKey
-		"StreamFunction": eventMetadata.attrs, // Lifecycle.GetKey
+	for _, tc := range []struct {
+		fn, sid string
+		read    []string
+	}{
+		{"ListFunction", "ReadKeyMetadataOnly", keyMetadata.attrs},     // Store.GetKey
+		{"ListFunction", "ReadKeyMetadataBatch", keyMetadata.attrs},    // ListKeys by external_id (fillMeta reads fewer)
+		{"StreamFunction", "ReadKeyMetadataOnly", eventMetadata.attrs}, // Lifecycle.GetKey
+		{"ReminderFunction", "ReadKeyMetadataBatch", metaRead.attrs},   // ExpiringOn (fillMeta)
 	} {
-		allowed := readKeyMetadataOnly(t, testkit.YAMLChild(resources, fn))
+		fn, read := tc.fn, tc.read
+		allowed := readKeyMetadataOnly(t, testkit.YAMLChild(resources, fn), tc.sid)
 		want := append([]string{AttrPK, AttrSK}, read...)
 		slices.Sort(allowed)
 		slices.Sort(want)
 		if !slices.Equal(allowed, want) {
-			t.Errorf("%s ReadKeyMetadataOnly allows %v; its read projects %v", fn, allowed, want)
+			t.Errorf("%s %s allows %v; its read projects %v", fn, tc.sid, allowed, want)
 		}
 		if slices.Contains(allowed, "verifier") {
 			t.Errorf("%s may read the verifier", fn)
@@ -95,23 +107,31 @@ func TestKeyReadsMatchTheTemplate(t *testing.T) {
 }
 
 // readKeyMetadataOnly returns the dynamodb:Attributes of a function's
-// ReadKeyMetadataOnly statement, failing if it has none or if the
-// statement does not require SPECIFIC_ATTRIBUTES (without which DynamoDB
-// returns the whole item whatever the attributes say).
-func readKeyMetadataOnly(t *testing.T, fn *yaml.Node) []string {
+// statement named sid, failing if it has none, if the statement does not
+// require SPECIFIC_ATTRIBUTES (without which DynamoDB returns the whole
+// item whatever the attributes say; a BatchGetItem statement requires it
+// if present) or if it does not require the attributes to be given.
+func readKeyMetadataOnly(t *testing.T, fn *yaml.Node, sid string) []string {
 	t.Helper()
 	for _, policy := range testkit.YAMLChild(testkit.YAMLChild(fn, "Properties"), "Policies").Content {
 		for _, st := range testkit.YAMLChild(policy, "Statement").Content {
-			if sid := testkit.YAMLChild(st, "Sid"); sid == nil || sid.Value != "ReadKeyMetadataOnly" {
+			if s := testkit.YAMLChild(st, "Sid"); s == nil || s.Value != sid {
 				continue
 			}
 			cond := testkit.YAMLChild(st, "Condition")
-			if sel := testkit.YAMLChild(testkit.YAMLChild(cond, "StringEquals"), "dynamodb:Select"); sel == nil || sel.Value != "SPECIFIC_ATTRIBUTES" {
-				t.Fatalf("ReadKeyMetadataOnly does not require dynamodb:Select SPECIFIC_ATTRIBUTES")
+			sel := testkit.YAMLChild(testkit.YAMLChild(cond, "StringEquals"), "dynamodb:Select")
+			if action := testkit.YAMLChild(st, "Action"); action != nil && action.Value == "dynamodb:BatchGetItem" {
+				sel = testkit.YAMLChild(testkit.YAMLChild(cond, "StringEqualsIfExists"), "dynamodb:Select")
+			}
+			if sel == nil || sel.Value != "SPECIFIC_ATTRIBUTES" {
+				t.Fatalf("%s does not require dynamodb:Select SPECIFIC_ATTRIBUTES", sid)
+			}
+			if null := testkit.YAMLChild(testkit.YAMLChild(cond, "Null"), "dynamodb:Attributes"); null == nil || null.Value != "false" {
+				t.Fatalf("%s does not require dynamodb:Attributes", sid)
 			}
 			attrs := testkit.YAMLChild(testkit.YAMLChild(cond, "ForAllValues:StringEquals"), "dynamodb:Attributes")
 			if attrs == nil {
-				t.Fatalf("ReadKeyMetadataOnly has no dynamodb:Attributes")
+				t.Fatalf("%s has no dynamodb:Attributes", sid)
 			}
 			var out []string
 			for _, a := range attrs.Content {
@@ -120,7 +140,7 @@ func readKeyMetadataOnly(t *testing.T, fn *yaml.Node) []string {
 			return out
 		}
 	}
-	t.Fatalf("no ReadKeyMetadataOnly statement")
+	t.Fatalf("no %s statement", sid)
 	return nil
 }
 
@@ -131,11 +151,21 @@ func readKeyMetadataOnly(t *testing.T, fn *yaml.Node) []string {
 // deployed before it. A new attribute a listing needs goes through the
 // items (as the lineage does) or a new index.
 func TestIndexProjectionsAreFrozen(t *testing.T) {
-	deployed := []string{"id", "hint", "name", "tenant", "owner", "type", "role", "scopes", "apis",
+	gsi12 := []string{"id", "hint", "name", "tenant", "owner", "type", "role", "scopes", "apis",
 		"created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "disabled", "rotated_from", "rotated_to", "rev"}
-	for _, idx := range TableDefinition("t").GlobalSecondaryIndexes {
-		if got := idx.Projection.NonKeyAttributes; !slices.Equal(got, deployed) {
-			t.Errorf("%s projects %v; deployed stacks have %v", *idx.IndexName, got, deployed)
+	deployed := map[string]types.Projection{
+		GSI1: {ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: gsi12},
+		GSI2: {ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: gsi12},
+		GSI3: {ProjectionType: types.ProjectionTypeKeysOnly},
+	}
+	indexes := TableDefinition("t").GlobalSecondaryIndexes
+	if len(indexes) != len(deployed) {
+		t.Errorf("%d indexes; deployed stacks have %d (add a new one here once it ships)", len(indexes), len(deployed))
+	}
+	for _, idx := range indexes {
+		want, ok := deployed[*idx.IndexName]
+		if got := idx.Projection; !ok || got.ProjectionType != want.ProjectionType || !slices.Equal(got.NonKeyAttributes, want.NonKeyAttributes) {
+			t.Errorf("%s projects %s %v; deployed stacks have %s %v", *idx.IndexName, got.ProjectionType, got.NonKeyAttributes, want.ProjectionType, want.NonKeyAttributes)
 		}
 	}
 }

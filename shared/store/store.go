@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -323,12 +324,13 @@ func (s *Store) getKey(ctx context.Context, id string, p *projection) (*keygate.
 }
 
 // keyMetadata is what GetKey reads of a key item: the attributes GSI1
-// projects, the lineage, the leak report, the usage limits and the TTL (revoke keeps the
+// projects, the lineage, the leak report, the usage limits, the meta and
+// external_id, and the TTL (revoke keeps the
 // earlier of its TTL and the new one), never the verifier. The list function's role may read exactly
 // these (template.yaml, ListFunction, ReadKeyMetadataOnly;
 // TestKeyReadsMatchTheTemplate), so the list path cannot read a verifier
 // even by mistake.
-var keyMetadata = newProjection(slices.Concat(projected, lineageAttrs, leakAttrs, limitAttrs, []string{AttrTTL}))
+var keyMetadata = newProjection(slices.Concat(projected, lineageAttrs, leakAttrs, limitAttrs, metaAttrs, []string{AttrTTL}))
 
 // lineageRead is what FillLineage reads of each key item.
 var lineageRead = newProjection(append([]string{"id"}, lineageAttrs...))
@@ -388,10 +390,16 @@ func newProjection(attrs []string) projection {
 const maxPages = 10
 
 // ListKeys returns up to q.Limit keys and a cursor for the next page ("" when
-// there is none). Records come from GSI1 and have no verifier. Status is
-// derived, so it cannot be a DynamoDB filter: keys of another status are
-// read and passed over, up to maxPages reads per call.
+// there is none). Records come from GSI1 (or, with q.ExternalID, from the
+// items GSI3 names) and have no verifier; their meta and external_id are
+// read from the items, which GSI1 does not carry, with one BatchGetItem
+// (unless q.SkipMeta).
+// Status is derived, so it cannot be a DynamoDB filter: keys of another
+// status are read and passed over, up to maxPages reads per call.
 func (s *Store) ListKeys(ctx context.Context, q keygate.KeyQuery) ([]*keygate.Record, string, error) {
+	if q.ExternalID != "" {
+		return s.listByExternalID(ctx, q)
+	}
 	cond := "gsi1pk = :pk"
 	values := map[string]types.AttributeValue{":pk": attrS(tenantPK(q.Tenant))}
 	if q.Owner != "" {
@@ -400,17 +408,18 @@ func (s *Store) ListKeys(ctx context.Context, q keygate.KeyQuery) ([]*keygate.Re
 	}
 	var start map[string]types.AttributeValue
 	if q.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		owner, id, ok := parseCursor(string(raw))
-		if err != nil || !ok || (q.Owner != "" && owner != q.Owner) {
+		sk, ok := openListCursor(q.Cursor, "", q.Owner)
+		if !ok {
 			return nil, "", keygate.Errorf(keygate.Invalid, "cursor is not valid for this listing")
 		}
+		_, id, _ := parseCursor(sk)
 		start = map[string]types.AttributeValue{
 			AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK),
-			AttrGSI1PK: values[":pk"], AttrGSI1SK: attrS(string(raw)),
+			AttrGSI1PK: values[":pk"], AttrGSI1SK: attrS(sk),
 		}
 	}
 	var keys []*keygate.Record
+	var next string
 	for page := 0; page < maxPages; page++ {
 		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 &s.table,
@@ -432,20 +441,174 @@ func (s *Store) ListKeys(ctx context.Context, q keygate.KeyQuery) ([]*keygate.Re
 				keys = append(keys, r)
 			}
 		}
-		start = out.LastEvaluatedKey
-		if start == nil {
+		if start = out.LastEvaluatedKey; start == nil || len(keys) == q.Limit {
+			break
+		}
+	}
+	if start != nil {
+		// Resume after the last key read, whether or not it was kept.
+		var err error
+		if next, err = listCursor(start, AttrGSI1SK, ""); err != nil {
+			return nil, "", fmt.Errorf("list keys of %s: %w", q.Tenant, err)
+		}
+	}
+	if !q.SkipMeta {
+		if err := s.fillMeta(ctx, keys); err != nil {
+			return nil, "", err
+		}
+	}
+	return keys, next, nil
+}
+
+// extCursor marks a cursor of a listing by external_id (GSI3's position),
+// so that it never passes for GSI1's: "." is not in base64url's alphabet.
+const extCursor = "ext."
+
+// listCursor is the cursor of a listing that stopped at start (a
+// LastEvaluatedKey): its sort key in the index, base64url-encoded, after
+// prefix.
+func listCursor(start map[string]types.AttributeValue, skAttr, prefix string) (string, error) {
+	sk, _ := start[skAttr].(*types.AttributeValueMemberS)
+	if sk == nil {
+		return "", fmt.Errorf("last evaluated key lacks %s", skAttr)
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString([]byte(sk.Value)), nil
+}
+
+// openListCursor reads a cursor listCursor made with prefix, for a
+// listing of owner's keys ("" for any owner): the index sort key it holds.
+func openListCursor(cursor, prefix, owner string) (string, bool) {
+	rest, ok := strings.CutPrefix(cursor, prefix)
+	if !ok {
+		return "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return "", false
+	}
+	o, _, ok := parseCursor(string(raw))
+	if !ok || (owner != "" && o != owner) {
+		return "", false
+	}
+	return string(raw), true
+}
+
+// listByExternalID is ListKeys with q.ExternalID: the keys GSI3 holds
+// under it (keys only), each page's items read with one BatchGetItem and
+// kept if they still carry that external_id (the index lags writes) and
+// have q.Status. Its cursor is GSI3's position (extCursor).
+func (s *Store) listByExternalID(ctx context.Context, q keygate.KeyQuery) ([]*keygate.Record, string, error) {
+	cond := "gsi3pk = :pk"
+	values := map[string]types.AttributeValue{":pk": attrS(extIndexPK(q.Tenant, q.ExternalID))}
+	if q.Owner != "" {
+		cond += " AND begins_with(gsi3sk, :owner)"
+		values[":owner"] = attrS(q.Owner + "#")
+	}
+	var start map[string]types.AttributeValue
+	if q.Cursor != "" {
+		sk, ok := openListCursor(q.Cursor, extCursor, q.Owner)
+		if !ok {
+			return nil, "", keygate.Errorf(keygate.Invalid, "cursor is not valid for this listing")
+		}
+		_, id, _ := parseCursor(sk)
+		start = map[string]types.AttributeValue{
+			AttrPK: attrS(keyPK(id)), AttrSK: attrS(keySK),
+			AttrGSI3PK: values[":pk"], AttrGSI3SK: attrS(sk),
+		}
+	}
+	var keys []*keygate.Record
+	for page := 0; page < maxPages; page++ {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			IndexName:                 aws.String(GSI3),
+			KeyConditionExpression:    &cond,
+			ExpressionAttributeValues: values,
+			ExclusiveStartKey:         start,
+			Limit:                     aws.Int32(int32(q.Limit - len(keys))),
+		})
+		if err != nil {
+			return nil, "", classify(fmt.Errorf("list keys of %s by external_id: %w", q.Tenant, err))
+		}
+		ids := make([]string, 0, len(out.Items))
+		for _, item := range out.Items {
+			pk, _ := item[AttrPK].(*types.AttributeValueMemberS)
+			if id, ok := strings.CutPrefix(pkValue(pk), "KEY#"); ok {
+				ids = append(ids, id)
+			}
+		}
+		byID := make(map[string]*keygate.Record, len(ids))
+		err = s.batchGetKeys(ctx, ids, &keyMetadata, "keys", func(item map[string]types.AttributeValue) error {
+			r, err := unmarshalRecord(item)
+			if err != nil {
+				return err
+			}
+			byID[r.ID] = r
+			return nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		for _, id := range ids {
+			r := byID[id]
+			if r == nil || r.Tenant != q.Tenant || r.ExternalID != q.ExternalID || (q.Owner != "" && r.Owner != q.Owner) {
+				continue // gone (TTL), or changed since the index saw it
+			}
+			if q.Status == "" || r.StatusAt(q.At) == q.Status {
+				keys = append(keys, r)
+			}
+		}
+		if start = out.LastEvaluatedKey; start == nil {
 			return keys, "", nil
 		}
 		if len(keys) == q.Limit {
 			break
 		}
 	}
-	// Resume after the last key read, whether or not it was kept.
-	sk, _ := start[AttrGSI1SK].(*types.AttributeValueMemberS)
-	if sk == nil {
-		return nil, "", fmt.Errorf("list keys of %s: last evaluated key lacks %s", q.Tenant, AttrGSI1SK)
+	next, err := listCursor(start, AttrGSI3SK, extCursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("list keys of %s by external_id: %w", q.Tenant, err)
 	}
-	return keys, base64.RawURLEncoding.EncodeToString([]byte(sk.Value)), nil
+	return keys, next, nil
+}
+
+func pkValue(v *types.AttributeValueMemberS) string {
+	if v == nil {
+		return ""
+	}
+	return v.Value
+}
+
+// metaRead is what fillMeta reads of each key item.
+var metaRead = newProjection(append([]string{"id"}, metaAttrs...))
+
+// fillMeta sets the meta and external_id of recs (records from GSI1,
+// which does not carry them) from their items, with one strongly
+// consistent BatchGetItem per 100 keys. A key whose item is gone keeps
+// none.
+func (s *Store) fillMeta(ctx context.Context, recs []*keygate.Record) error {
+	byID := make(map[string]*keygate.Record, len(recs))
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		if byID[r.ID] == nil {
+			ids = append(ids, r.ID)
+		}
+		byID[r.ID] = r
+	}
+	return s.batchGetKeys(ctx, ids, &metaRead, "meta", func(item map[string]types.AttributeValue) error {
+		d := decoder{item: item}
+		r := byID[d.str("id", true)]
+		if r == nil {
+			return nil
+		}
+		if meta := d.str("meta", false); meta != "" {
+			r.Meta = json.RawMessage(meta)
+		}
+		r.ExternalID = d.str("external_id", false)
+		if d.err != nil {
+			return fmt.Errorf("read meta of key %s: %w", r.ID, d.err)
+		}
+		return nil
+	})
 }
 
 // maxRevokeBatch is the most keys one transaction of RevokeKeys takes: each

@@ -45,6 +45,9 @@ const (
 	GSI2       = "gsi2"
 	AttrGSI2PK = "gsi2pk"
 	AttrGSI2SK = "gsi2sk"
+	GSI3       = "gsi3"
+	AttrGSI3PK = "gsi3pk"
+	AttrGSI3SK = "gsi3sk"
 )
 
 // projected lists the non-key attributes GSI1 carries: all key metadata,
@@ -71,6 +74,13 @@ var leakAttrs = []string{"leaked_at", "leak_url", "leak_source", "leak_type"}
 // authorizer's), listings do not.
 var limitAttrs = []string{"rl_limit", "rl_window", "cr_remaining", "cr_refill_amount", "cr_refill_interval"}
 
+// metaAttrs are the key holder's own metadata (keygate.Key.Meta, as
+// compact JSON text, and ExternalID). GSI1 and GSI2 do not carry them
+// (their projections are frozen): listings read them from the items
+// (fillMeta), and the external_id filter goes through GSI3, which holds
+// only keys.
+var metaAttrs = []string{"meta", "external_id"}
+
 // TableDefinition is the table Keygate needs, as CreateTable input. make
 // table and the tests create it from here; template.yaml declares the same.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
@@ -84,6 +94,8 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrGSI1SK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrGSI2PK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(AttrGSI2SK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrGSI3PK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(AttrGSI3SK), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
@@ -92,6 +104,11 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
 			gsi(GSI1, AttrGSI1PK, AttrGSI1SK, projected),
 			gsi(GSI2, AttrGSI2PK, AttrGSI2SK, projected),
+			// Keys by external_id, sparse (only keys with one): keys only,
+			// so the index costs little and never holds a verifier; a
+			// listing reads the items it names. (CloudFormation adds one
+			// index per stack update: this one came alone.)
+			gsi(GSI3, AttrGSI3PK, AttrGSI3SK, nil),
 		},
 		// The lifecycle consumer (functions/stream) reads it.
 		StreamSpecification: &types.StreamSpecification{
@@ -102,15 +119,19 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 }
 
 // gsi is a global secondary index on hash key pk and range key sk
-// holding the projected attributes besides the keys.
+// holding the projected attributes besides the keys (none: KEYS_ONLY).
 func gsi(name, pk, sk string, projected []string) types.GlobalSecondaryIndex {
+	p := &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: projected}
+	if projected == nil {
+		p = &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}
+	}
 	return types.GlobalSecondaryIndex{
 		IndexName: aws.String(name),
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange},
 		},
-		Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: projected},
+		Projection: p,
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,12 +31,15 @@ commands:
   create  [--owner O] [--name N] [--type user|service] [--role viewer|admin]
           [--scope "GET /x/*"]... [--api ID[/STAGE]]... [--expires-in-hours H] [--out FILE]
           [--rate-limit 100/1m] [--credits 5000 [--refill 5000/month]]
-  list    [--owner O] [--status active|disabled|revoked|expired] [--limit N] [--cursor C]
+          [--meta '{"plan":"pro"}'] [--external-id c_123]
+  list    [--owner O] [--external-id X] [--status active|disabled|revoked|expired]
+          [--limit N] [--cursor C]
   get     ID
   revoke  ID [--cascade]
   rotate  ID [--grace SECONDS] [--out FILE]
   update  ID [--name N] [--enable|--disable] [--rate-limit 100/1m | --no-rate-limit]
           [--credits 5000 [--refill 5000/day] | --no-credits]   (--credits sets the balance)
+          [--meta JSON | --no-meta] [--external-id X | --no-external-id]
   audit   [--key-id ID] [--limit N] [--cursor C]
   settings [--owner-email E] [--reminder-days 14,3] [--leak-action revoke|notify]
           [--leak-cascade[=false]]   (reads the tenant's settings; with a flag, changes them)
@@ -205,8 +209,10 @@ func parseCommand(name string, args []string) (op, string, error) {
 		num("expires-in-hours", "expires_in_hours", "hours until expiry, 0 for never")
 		fs.StringVar(&out, "out", "", "write the token to this new file (mode 0600) instead of printing it")
 		lim.flags(fs, false)
+		metaFlags(fs, o.Body, false)
 	case "list":
 		str("owner", "owner", "only this owner's keys")
+		str("external-id", "external_id", "only keys with this external_id")
 		str("status", "status", "only keys with this status")
 		num("limit", "limit", "page size")
 		str("cursor", "cursor", "next_cursor of the previous page")
@@ -225,6 +231,7 @@ func parseCommand(name string, args []string) (op, string, error) {
 		fs.BoolFunc("enable", "enable the key", func(string) error { o.Body["enabled"] = true; return nil })
 		fs.BoolFunc("disable", "disable the key", func(string) error { o.Body["enabled"] = false; return nil })
 		lim.flags(fs, true)
+		metaFlags(fs, o.Body, true)
 	case "audit":
 		str("key-id", "key_id", "only this key's events")
 		num("limit", "limit", "page size")
@@ -412,6 +419,19 @@ func printAnswer(o op, answer json.RawMessage, asJSON bool, out string, stdout, 
 				fmt.Fprintf(tw, "%s\t%v\n", f, v)
 			}
 		}
+		if v, ok := m["external_id"].(string); ok {
+			// %q: the holder's text, kept from acting on the terminal.
+			fmt.Fprintf(tw, "external_id\t%q\n", v)
+		}
+		// The meta as the service sent it (numbers as written), compacted:
+		// JSON text holds no raw control characters.
+		var raw struct {
+			Meta json.RawMessage `json:"meta"`
+		}
+		var meta bytes.Buffer
+		if json.Unmarshal(answer, &raw) == nil && len(raw.Meta) > 0 && json.Compact(&meta, raw.Meta) == nil && meta.String() != "null" {
+			fmt.Fprintf(tw, "meta\t%s\n", meta.String())
+		}
 		if v, ok := m["rate_limit"].(map[string]any); ok {
 			fmt.Fprintf(tw, "rate_limit\t%v/%v\n", v["limit"], v["window"])
 		}
@@ -450,6 +470,48 @@ func when(v any, none string) string {
 		return t.UTC().Format("2006-01-02 15:04")
 	}
 	return s
+}
+
+// metaFlags are the --meta and --external-id flags of create and update
+// (with removable, also --no-meta and --no-external-id: null). --meta must
+// be JSON, sent as written (the service judges it: an object of at most
+// 1 KiB, …); a flag and its --no- form together are a usage error.
+func metaFlags(fs *flag.FlagSet, body map[string]any, removable bool) {
+	set := map[string]bool{}
+	fs.Func("meta", `the key holder's own JSON object, e.g. '{"plan":"pro"}'`, func(v string) error {
+		if !json.Valid([]byte(v)) {
+			return errors.New("--meta wants JSON, e.g. '{\"plan\":\"pro\"}'")
+		}
+		if set["meta"] {
+			return errors.New("give --meta or --no-meta once")
+		}
+		set["meta"], body["meta"] = true, json.RawMessage(v)
+		return nil
+	})
+	fs.Func("external-id", "the key holder's own id for its customer", func(v string) error {
+		if set["external_id"] {
+			return errors.New("give --external-id or --no-external-id once")
+		}
+		set["external_id"], body["external_id"] = true, v
+		return nil
+	})
+	if !removable {
+		return
+	}
+	fs.BoolFunc("no-meta", "remove the meta", func(string) error {
+		if set["meta"] {
+			return errors.New("give --meta or --no-meta once")
+		}
+		set["meta"], body["meta"] = true, nil
+		return nil
+	})
+	fs.BoolFunc("no-external-id", "remove the external_id", func(string) error {
+		if set["external_id"] {
+			return errors.New("give --external-id or --no-external-id once")
+		}
+		set["external_id"], body["external_id"] = true, nil
+		return nil
+	})
 }
 
 // limitFlags are the usage-limit flags of create and update.

@@ -462,7 +462,23 @@ function createBody() {
     body.credits = { remaining };
     if (refill) body.credits.refill = { amount: remaining, interval: refill };
   } else if (refill) throw new Error('Give the credits to refill to, or choose “never”.');
+  const externalID = $('c-external-id').value.trim();
+  if (externalID) body.external_id = externalID;
+  const meta = $('c-meta').value.trim();
+  if (meta) body.meta = metaObject(meta);
   return body;
+}
+
+/** The metadata field's JSON object; the API checks the rest (size, depth). */
+function metaObject(text) {
+  let meta;
+  try {
+    meta = JSON.parse(text);
+  } catch {
+    throw new Error('Metadata must be JSON, like {"plan": "pro"}.');
+  }
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new Error('Metadata must be a JSON object, like {"plan": "pro"}.');
+  return meta;
 }
 
 /** A form's whole number; the API checks the range. */
@@ -616,6 +632,8 @@ function detailFacts(k) {
   if (k.revoked_at) facts.push(fact('Revoked', absolute(k.revoked_at)));
   if (k.rotated_from) facts.push(fact('Rotated from', h('span', { class: 'mono', text: k.rotated_from })));
   if (k.rotated_to) facts.push(fact('Rotated to', h('span', { class: 'mono', text: k.rotated_to })));
+  if (k.external_id) facts.push(fact('External ID', h('span', { class: 'mono', text: k.external_id })));
+  if (k.meta) facts.push(fact('Metadata', h('code', { class: 'mono meta', text: JSON.stringify(k.meta) })));
   if (k.rate_limit) facts.push(fact('Rate limit', `${k.rate_limit.limit} per ${k.rate_limit.window}`));
   if (k.credits) {
     const r = k.credits.refill;

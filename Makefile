@@ -205,7 +205,8 @@ $(CHECKOV_VENV)/.installed: infra/sam/requirements-checkov.txt
 ## permissions and stage; skips and reasons: infra/sam/checkov.yaml;
 ## output only on failure), builds every function with `sam build` (no Docker:
 ## build-<Fn> targets below), and checks the template's table against
-## store.TableDefinition.
+## store.TableDefinition; then lints and checks it again as deployed with
+## two replica regions (infra/sam/replicas.py).
 template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml $(SNIPPETS)
 	$(SAM) validate --lint --region $(SAM_REGION)
@@ -222,6 +223,13 @@ template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	    { echo "$$f is not a linux/arm64 ELF executable"; exit 1; }; \
 	done; echo "sam build: $(SAM_FUNCTIONS) are linux/arm64 bootstraps"
 	$(GO) run ./infra/cmd/ddb table -print | $(VENV)/bin/python infra/sam/check_table.py template.yaml
+	@# The same with two replica regions (docs/regions.md): the template as
+	@# CloudFormation resolves it for ReplicaRegions=eu-west-1,ap-southeast-2.
+	@out=$$($(VENV)/bin/python infra/sam/test_replicas.py 2>&1) || { echo "$$out"; exit 1; }
+	$(VENV)/bin/python infra/sam/replicas.py template.yaml eu-west-1,ap-southeast-2 >.build/template-replicas.json
+	$(VENV)/bin/cfn-lint .build/template-replicas.json
+	$(SAM) validate --lint --region $(SAM_REGION) -t .build/template-replicas.json
+	$(GO) run ./infra/cmd/ddb table -print | $(VENV)/bin/python infra/sam/check_table.py .build/template-replicas.json
 	@out=$$($(VENV)/bin/python infra/sam/test_check_docs.py 2>&1) || { echo "$$out"; exit 1; }; \
 	  echo "check_docs: its own tests pass ($$(echo "$$out" | grep -o 'Ran [0-9]* tests'))"
 	$(VENV)/bin/python infra/sam/check_docs.py docs/attach.md $(SNIPPETS) template.yaml

@@ -9,9 +9,13 @@ Reads the Go definition (JSON with CloudFormation property names, from
 friends are fine). Compares key schema, attribute definitions, global and
 local secondary indexes (names, key schema, projection type, non-key
 attributes as sets), billing mode and the TTL attribute. Also requires the
-template-only settings a production table needs: TTL, the stream
-(NEW_AND_OLD_IMAGES) the lifecycle events read, point-in-time recovery, encryption and deletion protection enabled, DeletionPolicy and
-UpdateReplacePolicy Retain. Exits 1 with every difference listed, 2 on bad input.
+template-only settings a production table needs: an AWS::DynamoDB::GlobalTable
+(docs/regions.md), TTL, the stream (NEW_AND_OLD_IMAGES) the lifecycle events
+read, encryption, the stack's own region as the first replica, and on every
+replica (each Fn::If branch of a replica slot, or the replicas of a variant
+infra/sam/replicas.py wrote) point-in-time recovery and deletion protection
+enabled; DeletionPolicy and UpdateReplacePolicy Retain. Exits 1 with every
+difference listed, 2 on bad input.
 """
 import argparse
 import json
@@ -60,6 +64,19 @@ def normalize(props):
     }
 
 
+def replicas(props):
+    """(label, replica) for every replica the template may declare: a
+    literal entry, or each non-NoValue branch of a slot's Fn::If."""
+    for i, r in enumerate(props.get("Replicas") or []):
+        if isinstance(r, dict) and list(r) == ["Fn::If"]:
+            cond, *branches = r["Fn::If"]
+            for b in branches:
+                if isinstance(b, dict) and b != {"Ref": "AWS::NoValue"}:
+                    yield f"Replicas[{i}] ({cond})", b
+        else:
+            yield f"Replicas[{i}]", r
+
+
 def diff(path, go, tpl, out):
     """Appends a line per difference between go and tpl under path."""
     if isinstance(go, dict) and isinstance(tpl, dict):
@@ -97,8 +114,9 @@ def main():
         print(f"check_table: {e}", file=sys.stderr)
         return 2
     resource = (template.get("Resources") or {}).get(args.resource)
-    if not resource or resource.get("Type") != "AWS::DynamoDB::Table":
-        print(f"check_table: {args.template} has no AWS::DynamoDB::Table {args.resource}", file=sys.stderr)
+    if not resource or resource.get("Type") != "AWS::DynamoDB::GlobalTable":
+        print(f"check_table: {args.template} has no AWS::DynamoDB::GlobalTable {args.resource} "
+              "(an AWS::DynamoDB::Table cannot become one later: docs/regions.md)", file=sys.stderr)
         return 2
     props = resource.get("Properties") or {}
 
@@ -109,15 +127,23 @@ def main():
     ttl = props.get("TimeToLiveSpecification") or {}
     if ttl.get("Enabled") is not True:
         problems.append("  TimeToLiveSpecification.Enabled: must be true")
-    pitr = props.get("PointInTimeRecoverySpecification") or {}
-    if pitr.get("PointInTimeRecoveryEnabled") is not True:
-        problems.append("  PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled: must be true")
     if (props.get("SSESpecification") or {}).get("SSEEnabled") is not True:
         problems.append("  SSESpecification.SSEEnabled: must be true")
     if (props.get("StreamSpecification") or {}).get("StreamViewType") != "NEW_AND_OLD_IMAGES":
         problems.append("  StreamSpecification.StreamViewType: must be NEW_AND_OLD_IMAGES (the lifecycle events read it)")
-    if props.get("DeletionProtectionEnabled") is not True:
-        problems.append("  DeletionProtectionEnabled: must be true (DeleteTable refused outside CloudFormation too)")
+    # A global table keeps these per replica; the table-level ones do not exist.
+    for name in ("PointInTimeRecoverySpecification", "DeletionProtectionEnabled"):
+        if name in props:
+            problems.append(f"  {name}: a per-replica setting of a global table (Replicas[].{name})")
+    reps = list(replicas(props))
+    if not reps or reps[0][1].get("Region") != {"Ref": "AWS::Region"}:
+        problems.append("  Replicas[0].Region: must be !Ref AWS::Region (the stack's own region is the home replica)")
+    for label, r in reps:
+        if ((r.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled") is not True
+                and r.get("Region") != "ReplicaRegions-holds-more-than-four-regions"):
+            problems.append(f"  {label}.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled: must be true")
+        if r.get("DeletionProtectionEnabled") is not True and r.get("Region") != "ReplicaRegions-holds-more-than-four-regions":
+            problems.append(f"  {label}.DeletionProtectionEnabled: must be true (DeleteTable refused outside CloudFormation too)")
     for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
         if resource.get(policy) != "Retain":
             problems.append(f"  {policy}: must be Retain (the table holds every key)")

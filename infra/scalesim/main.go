@@ -18,7 +18,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // from the one before it, or from the baseline. Environments run the
 // authorizer's cache policy as shipped unless a scenario says "what-if".
 func Scenarios(seed uint64) []Config {
-	shipped := authorizer.Config{CacheTTL: config.DefaultAuthCacheTTL, LastUsedInterval: config.DefaultLastUsedInterval}.CachePolicy()
+	shipped := shippedPolicy()
 	base := Config{
 		Seconds: 60, Seed: seed,
 		TotalRPS: 20000, Keys: 100000, ZipfS: 1.1, HotRPS: 10000,
@@ -56,6 +56,11 @@ func Scenarios(seed uint64) []Config {
 	}
 }
 
+// shippedPolicy is the authorizer's cache policy with the defaults.
+func shippedPolicy() authorizer.CachePolicy {
+	return authorizer.Config{CacheTTL: config.DefaultAuthCacheTTL, LastUsedInterval: config.DefaultLastUsedInterval}.CachePolicy()
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scalesim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -74,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "Per-item limits: %d read units/s, %d write units/s. Seed %d.\n\n", ItemReadLimit, ItemWriteLimit, *seed)
 	table(stdout, rows)
+	printRegions(stdout, twoRegions(*seed, shippedPolicy()))
 	return 0
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestScenarios runs docs/scale.md's scenarios (shortened to 42 s: the
@@ -79,7 +80,40 @@ func TestRun(t *testing.T) {
 	if code := run([]string{"-seed", "3", "-seconds", "3"}, &out, &errs); code != 0 {
 		t.Fatalf("exit %d: %s", code, errs.String())
 	}
-	if n := strings.Count(out.String(), "\n| "); n != len(Scenarios(3))+2 { // the header, its rule and a row each
+	// Two tables: the scenarios' (a header, its rule and a row each) and
+	// the two-region one (a header, its rule and three rows).
+	if n := strings.Count(out.String(), "\n| "); n != len(Scenarios(3))+2+5 {
 		t.Fatalf("%d table rows:\n%s", n, out.String())
+	}
+}
+
+// TestTwoRegions checks what docs/regions.md and docs/scale.md state of
+// the two-region scenario: the home region keeps the single-region bound,
+// the remote one adds the replication lag and stays within
+// AUTH_CACHE_TTL + gateway TTL + that lag.
+func TestTwoRegions(t *testing.T) {
+	c := twoRegions(1, shippedPolicy())
+	c.Trials = 500
+	r := c.Run()
+	single := c.Policy.TTL + c.GatewayTTL
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"the replication lag is mostly under a second", r.Replication[0] < time.Second},
+		{"home region: within AUTH_CACHE_TTL + gateway TTL", r.Home[2] > 0 && r.Home[2] <= single},
+		{"remote region: later than home", r.Remote[0] > r.Home[0]},
+		{"remote region: within AUTH_CACHE_TTL + gateway TTL + the largest lag", r.Remote[2] <= single+r.Replication[2]},
+		{"the bound at the p99 lag", r.Bound == single+r.Replication[1]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !tt.ok {
+				t.Fatalf("%+v", r)
+			}
+		})
+	}
+	if again := c.Run(); again != r {
+		t.Fatalf("same seed, different results:\n%+v\n%+v", r, again)
 	}
 }

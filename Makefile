@@ -225,6 +225,7 @@ template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	@out=$$($(VENV)/bin/python infra/sam/test_check_docs.py 2>&1) || { echo "$$out"; exit 1; }; \
 	  echo "check_docs: its own tests pass ($$(echo "$$out" | grep -o 'Ran [0-9]* tests'))"
 	$(VENV)/bin/python infra/sam/check_docs.py docs/attach.md $(SNIPPETS) template.yaml
+	$(VENV)/bin/python infra/sam/check_docs.py docs/deploy.md $(SNIPPETS)
 
 ## events: every shipped event through its function under AWS's Runtime
 ## Interface Emulator (infra/lambdarun, as make invoke; no Docker), against

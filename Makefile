@@ -66,6 +66,9 @@ help:
 ## and checkov virtualenvs, staticcheck, gitleaks, the Go modules, Chromium (apt-get)
 ## and axe-core (console-deps) and moto_server (moto-deps), so that a
 ## machine can be prepared ahead of running offline.
+## Each step that runs says what it fetches first ("deps: ...",
+## infra/scripts/step.sh) and keeps the tool's own output back unless it
+## fails; a step already done prints nothing.
 deps: $(DDB) venv $(TOOLS)/staticcheck $(TOOLS)/gitleaks $(GOMOD) console-deps moto-deps
 
 # DynamoDB Local and its native libraries, once: what the targets that
@@ -73,21 +76,24 @@ deps: $(DDB) venv $(TOOLS)/staticcheck $(TOOLS)/gitleaks $(GOMOD) console-deps m
 $(DDB): infra/dynamodb/pom.xml
 	@command -v java >/dev/null || { echo "Java 17+ is required (DynamoDB Local)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is required to fetch DynamoDB Local"; exit 1; }
-	rm -rf $(DDB_LIB)
-	mvn -q -B -f infra/dynamodb/pom.xml dependency:copy-dependencies
-	ls $(DDB_LIB)/DynamoDBLocal-*.jar >/dev/null
-	touch $@
+	@rm -rf $(DDB_LIB)
+	@infra/scripts/step.sh "DynamoDB Local jars from Maven Central" \
+	  mvn -q -B -f infra/dynamodb/pom.xml dependency:copy-dependencies
+	@ls $(DDB_LIB)/DynamoDBLocal-*.jar >/dev/null
+	@touch $@
 
 # The Go modules of go.sum, into the module cache.
 $(GOMOD): go.mod go.sum
-	$(GO) mod download
+	@infra/scripts/step.sh "Go modules of go.sum (Go module proxy)" $(GO) mod download
 	@mkdir -p $(@D); touch $@
 
 $(TOOLS)/staticcheck:
-	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@GOBIN=$(TOOLS) infra/scripts/step.sh "staticcheck $(STATICCHECK_VERSION) (Go module proxy)" \
+	  $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 $(TOOLS)/gitleaks: Makefile
-	GOBIN=$(TOOLS) $(GO) install github.com/zricethezav/gitleaks/v8@$(GITLEAKS_VERSION)
+	@GOBIN=$(TOOLS) infra/scripts/step.sh "gitleaks $(GITLEAKS_VERSION) (Go module proxy)" \
+	  $(GO) install github.com/zricethezav/gitleaks/v8@$(GITLEAKS_VERSION)
 
 ## lint: formatting, vet, staticcheck, and go.mod/go.sum exactly what
 ## the code needs (go mod tidy -diff prints what tidy would change).
@@ -190,14 +196,16 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov --config-file infra/sam/checkov.yaml
 venv: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 $(VENV)/.installed: infra/sam/requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is required for the SAM tooling"; exit 1; }
-	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/sam/requirements.txt
-	touch $@
+	@infra/scripts/step.sh "SAM CLI and cfn-lint into $(VENV) (PyPI)" bash -c \
+	  '{ [ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV); } && \
+	   $(VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/sam/requirements.txt'
+	@touch $@
 $(CHECKOV_VENV)/.installed: infra/sam/requirements-checkov.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is required for checkov"; exit 1; }
-	[ -x $(CHECKOV_VENV)/bin/python ] || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/sam/requirements-checkov.txt
-	touch $@
+	@infra/scripts/step.sh "checkov into $(CHECKOV_VENV) (PyPI)" bash -c \
+	  '{ [ -x $(CHECKOV_VENV)/bin/python ] || $(PYTHON) -m venv $(CHECKOV_VENV); } && \
+	   $(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/sam/requirements-checkov.txt'
+	@touch $@
 
 ## template: the SAM bundle. Lints the template and the docs' snippets,
 ## validates it the way `sam deploy` would transform it, runs checkov's
@@ -234,6 +242,7 @@ template: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	  echo "check_docs: its own tests pass ($$(echo "$$out" | grep -o 'Ran [0-9]* tests'))"
 	$(VENV)/bin/python infra/sam/check_docs.py docs/attach.md $(SNIPPETS) template.yaml
 	$(VENV)/bin/python infra/sam/check_docs.py docs/middleware.md $(SNIPPETS)
+	$(VENV)/bin/python infra/sam/check_docs.py docs/deploy.md $(SNIPPETS)
 
 ## events: every shipped event through its function under AWS's Runtime
 ## Interface Emulator (infra/lambdarun, as make invoke; no Docker), against

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs moto_server (pinned in infra/moto/requirements.txt) into
-# .venv/moto, once: idempotent, quiet, safe to run from parallel test
+# .venv/moto, once: idempotent, quiet but for a "deps: ..." line when it
+# installs (its output only on failure), safe to run from parallel test
 # processes (flock). infra/motolocal runs it when moto_server is missing;
 # `make moto-deps` runs it ahead of time.
 set -euo pipefail
@@ -16,6 +17,11 @@ if [ -f "$stamp" ] && cmp -s "$req" "$stamp"; then
   exit 0
 fi
 command -v "$python" >/dev/null || { echo "moto: Python 3.11+ is required ($python not found)" >&2; exit 1; }
+echo "deps: moto_server into .venv/moto (PyPI)…"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+if ! out=$("$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" 2>&1); then
+  printf '%s\n' "$out" >&2
+  echo "moto: pip install -r infra/moto/requirements.txt failed" >&2
+  exit 1
+fi
 cp "$req" "$stamp"

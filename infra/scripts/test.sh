@@ -11,6 +11,18 @@ mkdir -p "$logs"
 stages=(doctor deps lint template events unit e2e)
 declare -A result seconds
 failed=""
+
+# progress copies the "deps: " lines of its input to the console, indented,
+# as they come.
+progress() {
+  local line
+  while IFS= read -r line; do
+    case $line in
+      "deps: "*) printf '    %s\n' "$line" ;;
+    esac
+  done
+}
+
 start_all=$SECONDS
 for stage in "${stages[@]}"; do
   printf '\n==> %s\n' "$stage"
@@ -18,6 +30,11 @@ for stage in "${stages[@]}"; do
   log="$logs/$stage.log"
   if [ "$stage" = doctor ]; then
     DOCTOR_TEST=1 infra/scripts/doctor.sh >"$log" 2>&1
+  elif [ "$stage" = deps ]; then
+    # A first run downloads for minutes: each step's "deps: ..." line
+    # (infra/scripts/step.sh) reaches the console as the step starts; the
+    # rest stays in the log. pipefail keeps make's status.
+    "$MAKE" --no-print-directory deps 2>&1 | tee "$log" | progress
   else
     "$MAKE" --no-print-directory "$stage" >"$log" 2>&1
   fi
@@ -28,6 +45,7 @@ for stage in "${stages[@]}"; do
     # What each stage proved, in a line or two, from its own log.
     case $stage in
       doctor) tail -1 "$log" ;;
+      deps) grep -q '^deps: ' "$log" || echo "    nothing to fetch: everything is in place" ;;
       template) grep -E '^(sam build:|check_table:|check_docs:|Passed checks)' "$log" | sed 's/^/    /' ;;
       events) printf '    %s events checked through the real binaries\n' "$(grep -c '^ok ' "$log")" ;;
       unit) printf '    %s packages passed\n' "$(grep -c '^ok ' "$log")" ;;

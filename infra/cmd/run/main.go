@@ -125,7 +125,12 @@ func run(ctx context.Context) error {
 	if getenv("SECRET_SCANNING_KEYS_URL") != "file://"+scan.keys {
 		scan = scanKey{} // another key list: this run's key signs nothing it accepts
 	}
-	printBanner(os.Stdout, "http://"+ln.Addr().String(), gateway.APIID, db, warning, admin, scan)
+	url := "http://" + ln.Addr().String()
+	recipes := filepath.Join(root, ".build", "make-run.sh")
+	if err := writeRecipes(recipes, url, gateway.APIID, scan); err != nil {
+		return fmt.Errorf("write the recipes: %w", err)
+	}
+	printBanner(os.Stdout, url, gateway.APIID, db, warning, admin, shortPath(recipes), scan)
 	if err := server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -159,52 +164,136 @@ func storage(local *ddblocal.Server, endpoint string) (db, warning string) {
 	}
 }
 
-// printBanner tells a person what serves where, with the admin key. A
-// warning, if any, follows the first line: it is the one thing to act on.
-func printBanner(w io.Writer, url, apiID, db, warning string, admin *manage.Created, scan scanKey) {
+// Banner budget: the banner fits one terminal screen, so the admin key
+// and the URLs are never scrolled away by the stack's first log lines.
+const (
+	bannerLines   = 24
+	bannerColumns = 100
+)
+
+// printBanner tells a person what serves where, with the admin key, in at
+// most bannerLines lines of bannerColumns: the longer recipes are in the
+// recipes file (writeRecipes), which it points at. A warning, if any,
+// follows the first lines: it is the one thing to act on. It ends with the
+// two URLs to open.
+func printBanner(w io.Writer, url, apiID, db, warning string, admin *manage.Created, recipes string, scan scanKey) {
 	if warning != "" {
-		warning = "WARNING: " + warning + "\n"
+		// A command the warning gives (after "e.g.") goes on a line of its
+		// own, whole, to be copied.
+		text, command, ok := strings.Cut(warning, "e.g. ")
+		if ok {
+			text += "e.g."
+		}
+		warning = wrap("WARNING: "+text, bannerColumns, "  ")
+		if ok {
+			warning += "\n  " + command
+		}
+		warning += "\n"
+	}
+	which, alert := "keys|demo", ""
+	if scan.id != "" {
+		which = "keys|demo|alert"
+		alert = "  alert  a signed GitHub secret-scanning alert for $KEY: it REVOKES the key\n"
 	}
 	fmt.Fprintf(w, `
-Keygate is serving on %[1]s (%[4]s; Ctrl-C stops everything)
-%[5]sWeb console: %[1]s/console (paste the key below)
-API id of this gateway: %[3]s (keys name it in "apis" to call these routes)
+Keygate is serving on %[1]s until Ctrl-C
+Storage: %[4]s
+%[5]sAPI id of this gateway: %[3]s (keys name it in "apis" to call its routes)
 
 Admin key for tenant "demo" (shown once, never stored):
-
   export KEY=%[2]s
 
-Try (needs curl and jq):
+Try it (curl and jq):
   curl -s %[1]s/v1/whoami -H "Authorization: Bearer $KEY"
-  ID=$(curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-       -d '{"owner":"bob","name":"laptop","apis":["%[3]s"],"scopes":["GET /v1/whoami","GET /v1/keys"]}' | tee /dev/stderr | jq -r .id)
-  curl -s %[1]s/v1/keys -H "Authorization: Bearer $KEY"
-  curl -s -X DELETE "%[1]s/v1/keys/$ID?cascade=true" -H "Authorization: Bearer $KEY"
   curl -s %[1]s/openapi.yaml
+More recipes, with KEY exported: bash %[8]s %[9]s
+  keys   mint a key for bob, list the keys, revoke bob's key
+  demo   mint a key limited to 5 calls a minute and run it into its limit
+%[10]s
+Metered sample API %[6]s: every call goes through the authorizer (gateway cache off).
+Sample API:  %[1]s%[7]s/
+Web console: %[1]s/console (paste the key above)
 
-Metered sample API %[6]s (gateway result cache off): every method and path under
-%[1]s%[7]s/ goes through the authorizer, then a backend answering 200 with its context.
-A key limited to 5 calls a minute, run into its limit (5 x 200, then 403 rate_limited with retry_after):
-  DEMO=$(curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
-       -d '{"owner":"demo","name":"metered","apis":["%[6]s"],"scopes":["GET %[7]s/*"],"rate_limit":{"limit":5,"window":"1m"}}' | jq -r .token)
-  for i in 1 2 3 4 5 6 7; do curl -s %[1]s%[7]s/hello -H "Authorization: Bearer $DEMO" -w '\n%%{http_code}\n' |
-    jq -Rrs 'split("\n") as [$b,$c] | "\($c) \(try ($b|fromjson|.error // "key \(.key_id)") catch $b)"'; done
+`, url, admin.Token.Reveal(), apiID, db, warning, gateway.DemoAPIID, gateway.DemoBase, recipes, which, alert)
+}
 
-`, url, admin.Token.Reveal(), apiID, db, warning, gateway.DemoAPIID, gateway.DemoBase)
-	if scan.id == "" {
-		return
+// wrap breaks text into lines of at most width columns at spaces, the
+// lines after the first indented; a word longer than a line stays whole.
+func wrap(text string, width int, indent string) string {
+	var b strings.Builder
+	line := 0
+	for i, word := range strings.Fields(text) {
+		switch {
+		case i == 0:
+		case line+1+len(word) > width:
+			b.WriteString("\n" + indent)
+			line = len(indent)
+		default:
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(word)
+		line += len(word)
 	}
-	fmt.Fprintf(w, `Secret scanning: GitHub's alerts are checked against a key made for this run:
-  key list (SECRET_SCANNING_KEYS_URL): %[2]s
-  private key:                         %[3]s
+	return b.String()
+}
 
-Send a signed alert for the admin key above (it REVOKES the key, as a real leak would):
+// writeRecipes writes, at path, make run's longer recipes as one bash
+// script with a command each (keys, demo and, with a signing key, alert),
+// for the stack at url. It holds no secret: the recipes read the admin key
+// from $KEY, and name the signing key's file, not its contents.
+func writeRecipes(path, url, apiID string, scan scanKey) error {
+	var b strings.Builder
+	alertUsage, alertCase := "", ""
+	if scan.id != "" {
+		alertUsage = "#   alert   send a signed secret-scanning alert for $KEY: it REVOKES the key\n"
+		alertCase = fmt.Sprintf(`alert)
+  # GitHub's alerts are checked against a key pair made for this run:
+  #   key list (SECRET_SCANNING_KEYS_URL): %[2]s
+  #   private key:                         %[3]s
   BODY='[{"token":"'"$KEY"'","type":"keygate_api_key","url":"https://github.com/octo/repo/blob/main/.env","source":"content"}]'
   SIG=$(printf '%%s' "$BODY" | openssl dgst -sha256 -sign %[3]s | base64 -w0)
   curl -s -X POST %[1]s%[5]s -H 'Content-Type: application/json' \
        -H 'Github-Public-Key-Identifier: %[4]s' -H "Github-Public-Key-Signature: $SIG" --data-binary "$BODY"
-
+  ;;
 `, url, scan.keys, scan.key, scan.id, secretscan.Path)
+	}
+	fmt.Fprintf(&b, `#!/usr/bin/env bash
+# make run's recipes for the stack on %[1]s, written by infra/cmd/run
+# when it starts. Run one as "bash <this file> <recipe>", with the admin key
+# make run printed exported as KEY:
+#   keys    mint a key for bob, list the keys, revoke bob's key
+#   demo    mint a key limited to 5 calls a minute on the metered sample API
+#           and run it into its limit (5 x 200, then 403 rate_limited)
+%[5]s# Each recipe is the few lines of curl and jq under its name below.
+set -euo pipefail
+: "${KEY:?export KEY=<the admin key make run printed>}"
+case ${1:-} in
+keys)
+  ID=$(curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       -d '{"owner":"bob","name":"laptop","apis":["%[2]s"],"scopes":["GET /v1/whoami","GET /v1/keys"]}' | tee /dev/stderr | jq -er .id)
+  echo >&2
+  curl -s %[1]s/v1/keys -H "Authorization: Bearer $KEY"; echo
+  curl -s -X DELETE "%[1]s/v1/keys/$ID?cascade=true" -H "Authorization: Bearer $KEY"; echo
+  ;;
+demo)
+  MINTED=$(curl -s -X POST %[1]s/v1/keys -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       -d '{"owner":"carol","name":"metered","apis":["%[3]s"],"scopes":["GET %[4]s/*"],"rate_limit":{"limit":5,"window":"1m"}}')
+  DEMO=$(jq -er .token <<<"$MINTED") || { echo "$MINTED" >&2; exit 1; }
+  for i in 1 2 3 4 5 6 7; do curl -s %[1]s%[4]s/hello -H "Authorization: Bearer $DEMO" -w '\n%%{http_code}\n' |
+    jq -Rrs 'split("\n") as [$b,$c] | "\($c) \(try ($b|fromjson|.error // "key \(.key_id)") catch $b)"'; done
+  ;;
+%[6]s*)
+  echo "usage: KEY=<the admin key make run printed> bash $0 <recipe>, one of:" >&2
+  grep '^#   ' "$0" >&2
+  exit 2
+  ;;
+esac
+`, url, apiID, gateway.DemoAPIID, gateway.DemoBase, alertUsage, alertCase)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o755)
 }
 
 // scanKey is make run's secret-scanning signing key: where its key list
@@ -244,6 +333,19 @@ func devSigningKey(dir string, random io.Reader) (scanKey, error) {
 		return scanKey{}, err
 	}
 	return k, nil
+}
+
+// shortPath is path relative to the working directory when it lies below
+// it (make run's case: .build/make-run.sh), else path itself.
+func shortPath(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 // isTerminal reports whether f is a character device (a terminal).

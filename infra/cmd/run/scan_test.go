@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func (noKeys) ReportLeak(context.Context, *keygate.Record, keygate.Leak) (bool, 
 	return false, nil
 }
 
-// TestBannerAlertRecipe runs the banner's shell recipe as printed
+// TestBannerAlertRecipe runs the recipes file's alert recipe as written
 // (openssl signs, curl posts) against the secret-scanning handler behind
 // the local gateway, with the key pair devSigningKey wrote: the signature
 // verifies and the admin token is judged ours.
@@ -68,22 +69,28 @@ func TestBannerAlertRecipe(t *testing.T) {
 	defer srv.Close()
 
 	var banner strings.Builder
-	printBanner(&banner, srv.URL, "local", "DynamoDB Local in memory", "", &manage.Created{Token: tok}, scan)
-	_, recipe, ok := strings.Cut(banner.String(), "Send a signed alert for the admin key above")
-	if !ok {
-		t.Fatalf("the banner has no alert recipe:\n%s", banner.String())
+	recipes := filepath.Join(t.TempDir(), "make-run.sh")
+	if err := writeRecipes(recipes, srv.URL, "local", scan); err != nil {
+		t.Fatal(err)
 	}
-	_, recipe, _ = strings.Cut(recipe, "\n")
+	printBanner(&banner, srv.URL, "local", "DynamoDB Local in memory", "", &manage.Created{Token: tok}, recipes, scan)
+	if !strings.Contains(banner.String(), recipes+" keys|demo|alert") {
+		t.Fatalf("the banner does not point at the alert recipe:\n%s", banner.String())
+	}
+	file, err := os.ReadFile(recipes)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{scan.keys, scan.key, scan.id} {
-		if !strings.Contains(banner.String(), want) {
-			t.Fatalf("the banner does not name %s:\n%s", want, banner.String())
+		if !strings.Contains(string(file), want) {
+			t.Fatalf("the recipes do not name %s:\n%s", want, file)
 		}
 	}
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", recipe)
+	cmd := exec.Command("bash", recipes, "alert")
 	cmd.Env = append(os.Environ(), "KEY="+tok.Reveal())
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("the recipe failed: %v\n%s", err, recipe)
+		t.Fatalf("the recipe failed: %v\n%s", err, file)
 	}
 	var labels []secretscan.Label
 	sum := sha256.Sum256([]byte(tok.Reveal()))
@@ -92,10 +99,17 @@ func TestBannerAlertRecipe(t *testing.T) {
 		t.Fatalf("the recipe's alert got %s", out)
 	}
 
-	// Without a current signing key, the banner prints no recipe.
+	// Without a current signing key, there is no alert recipe.
+	if err := writeRecipes(recipes, srv.URL, "local", scanKey{}); err != nil {
+		t.Fatal(err)
+	}
 	var none strings.Builder
-	printBanner(&none, srv.URL, "local", "DynamoDB Local in memory", "", &manage.Created{Token: tok}, scanKey{})
-	if strings.Contains(none.String(), "openssl") {
-		t.Fatalf("a recipe without a key:\n%s", none.String())
+	printBanner(&none, srv.URL, "local", "DynamoDB Local in memory", "", &manage.Created{Token: tok}, recipes, scanKey{})
+	file, err = os.ReadFile(recipes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(none.String(), "alert") || strings.Contains(string(file), "openssl") {
+		t.Fatalf("an alert recipe without a key:\n%s\n%s", none.String(), file)
 	}
 }

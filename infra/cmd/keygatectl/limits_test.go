@@ -1,19 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"net/http/httptest"
-	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/keygate/keygate/infra/gateway"
-	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/manage"
-	"github.com/keygate/keygate/shared/setup"
-	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
 // TestLimitFlags: the limit flags become exactly the API's members (null
@@ -37,23 +29,7 @@ func TestLimitFlags(t *testing.T) {
 		{[]string{"create", "--credits", "5", "--refill", "5/week"}, ""},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			o, _, err := parseCommand(tt.args[0], tt.args[1:])
-			if tt.want == "" {
-				if err == nil {
-					t.Fatalf("accepted: %v", o.Body)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got, want any
-			b, _ := json.Marshal(o.Body)
-			_ = json.Unmarshal(b, &got)
-			_ = json.Unmarshal([]byte(tt.want), &want)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("body %s, want %s", b, tt.want)
-			}
+			wantBody(t, tt.args, tt.want)
 		})
 	}
 }
@@ -61,21 +37,7 @@ func TestLimitFlags(t *testing.T) {
 // TestLimitsOverHTTP: create and update set limits, get shows them with
 // the usage, and --no-* removes them.
 func TestLimitsOverHTTP(t *testing.T) {
-	vars := localVars(t)
-	env, err := setup.Load(context.Background(), func(k string) string { return vars[k] }, &testkit.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := managesetup.Service(env).Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "acme", Owner: "root", Role: keygate.Admin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gateway.Local(env, 0, nil))
-	t.Cleanup(srv.Close)
-	t.Setenv("KEYGATE_KEY", admin.Token.Reveal())
-	c := func(args ...string) (int, string, string) {
-		return ctl(t, newBackend, append([]string{"--endpoint", srv.URL}, args...)...)
-	}
+	_, c := localStack(t)
 
 	code, stdout, stderr := c("--json", "create", "--owner", "bob", "--api", "kglocal001", "--scope", "GET /v1/whoami",
 		"--rate-limit", "100/60s", "--credits", "5000", "--refill", "5000/month")

@@ -1,19 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"net/http/httptest"
-	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/keygate/keygate/infra/gateway"
-	"github.com/keygate/keygate/infra/testkit"
 	"github.com/keygate/keygate/shared/keygate"
-	"github.com/keygate/keygate/shared/manage"
-	"github.com/keygate/keygate/shared/setup"
-	"github.com/keygate/keygate/shared/setup/managesetup"
 )
 
 // TestMetaFlags: --meta and --external-id become the API's members as
@@ -34,23 +26,7 @@ func TestMetaFlags(t *testing.T) {
 		{[]string{"update", "K", "--external-id", "x", "--no-external-id"}, ""},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			o, _, err := parseCommand(tt.args[0], tt.args[1:])
-			if tt.want == "" {
-				if err == nil {
-					t.Fatalf("accepted: %v", o.Body)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got, want any
-			b, _ := json.Marshal(o.Body)
-			_ = json.Unmarshal(b, &got)
-			_ = json.Unmarshal([]byte(tt.want), &want)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("body %s, want %s", b, tt.want)
-			}
+			wantBody(t, tt.args, tt.want)
 		})
 	}
 }
@@ -59,21 +35,7 @@ func TestMetaFlags(t *testing.T) {
 // them, list filters by external_id, and the service's refusals are the
 // caller's mistake (exit 1).
 func TestMetaOverHTTP(t *testing.T) {
-	vars := localVars(t)
-	env, err := setup.Load(context.Background(), func(k string) string { return vars[k] }, &testkit.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := managesetup.Service(env).Create(context.Background(), keygate.Caller{Operator: true}, manage.CreateRequest{Tenant: "acme", Owner: "root", Role: keygate.Admin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gateway.Local(env, 0, nil))
-	t.Cleanup(srv.Close)
-	t.Setenv("KEYGATE_KEY", admin.Token.Reveal())
-	c := func(args ...string) (int, string, string) {
-		return ctl(t, newBackend, append([]string{"--endpoint", srv.URL}, args...)...)
-	}
+	_, c := localStack(t)
 	code, stdout, stderr := c("--json", "create", "--owner", "bob", "--api", "kglocal001", "--scope", "GET /v1/whoami",
 		"--meta", `{"plan": "pro", "big": 123456789012345678901234567890}`, "--external-id", "c_123")
 	var created keygate.Key

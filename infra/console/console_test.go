@@ -40,12 +40,15 @@ func TestJourney(t *testing.T) {
 	storage := eval[map[string]any](b, "key storage", fmt.Sprintf(`({session: sessionStorage.getItem('keygate.console.key') === %s,
 		local: localStorage.length, inURL: location.href.includes(%s)})`, js(s.admin), js(s.admin[8:30])))
 	b.check("key kept in sessionStorage only", storage["session"] == true && storage["local"] == float64(0) && storage["inURL"] == false, "storage: %v", storage)
+	// The list as a new user first sees it: the default filter, Active.
+	b.check("the default filter is Active", eval[string](b, "filter", `document.getElementById('filter-status').value`) == "active", "the status filter does not default to Active")
+	b.screenshot("keys")
+	b.axe("keys screen")
 
 	eval[bool](b, "show every status", `(document.getElementById('filter-status').value = '', true)`)
 	b.do("apply the filter", chromedp.Click(chromedp.CSS("#filters button[type=submit]")))
 	b.waitFor("all keys listed", `document.querySelectorAll('#keys-body tr').length === 5 && document.querySelector('#keys-body tr[data-status=revoked]') !== null`)
-	b.screenshot("keys")
-	b.axe("keys screen")
+	b.axe("keys screen, every status")
 
 	// Create, first with a scope the API rejects: its own message shows.
 	b.do("open create", chromedp.Click(chromedp.CSS("#open-create")))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -131,6 +132,20 @@ type browser struct {
 	mu       sync.Mutex
 	dialogs  []string
 	problems []string
+	// failed are the page's requests answered 4xx/5xx and the errors the
+	// browser's console logged about the network (what devtools shows in
+	// red), in order; tests that expect none read and reset them.
+	failed []string
+}
+
+// failures returns the failed requests and network errors since the last
+// call, and forgets them.
+func (b *browser) failures() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := b.failed
+	b.failed = nil
+	return f
 }
 
 func newBrowser(t *testing.T, width, height int) *browser {
@@ -148,6 +163,11 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	b := &browser{t: t, ctx: ctx}
 	err := chromedp.Listen(ctx, func(ev any) {
+		if r, ok := ev.(*network.EventResponseReceived); ok && r.Response != nil && r.Response.Status >= 400 {
+			b.mu.Lock()
+			b.failed = append(b.failed, fmt.Sprintf("%d %s", r.Response.Status, r.Response.URL))
+			b.mu.Unlock()
+		}
 		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
 			b.mu.Lock()
 			b.dialogs = append(b.dialogs, string(d.Type)+": "+d.Message)
@@ -163,6 +183,9 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	if _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); err != nil {
 		t.Fatalf("log.enable: %v", err)
 	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("network.enable: %v", err)
+	}
 	go func() {
 		for msg, err := range chromedp.Console(ctx) {
 			if err != nil {
@@ -176,6 +199,11 @@ func newBrowser(t *testing.T, width, height int) *browser {
 			if bad {
 				b.mu.Lock()
 				b.problems = append(b.problems, text)
+				b.mu.Unlock()
+			}
+			if msg.Type == "error" && msg.Source == "network" {
+				b.mu.Lock()
+				b.failed = append(b.failed, "console: "+text)
 				b.mu.Unlock()
 			}
 		}

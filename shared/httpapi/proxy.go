@@ -106,7 +106,7 @@ func (h *Handler) route(req *events.APIGatewayProxyRequest) (*Route, string) {
 func (h *Handler) serveConsole(ctx context.Context, requestID string, start time.Time, req *events.APIGatewayProxyRequest) (json.RawMessage, error) {
 	status, headers, body, _ := console.Response(req.Path)
 	if req.Path == RoutesPath {
-		status, headers, body = http.StatusOK, console.SecurityHeaders(), routesJSON
+		status, headers, body = http.StatusOK, console.SecurityHeaders(), routesJSON(req.RequestContext.APIID)
 		headers["Content-Type"] = "application/json"
 		headers["Content-Length"] = strconv.Itoa(len(body))
 	}

@@ -146,17 +146,24 @@ func Match(method, path string) (Route, map[string]string, bool) {
 	return Route{}, nil, false
 }
 
-// routesJSON is the body served at RoutesPath: the JSON API's routes.
-var routesJSON = func() []byte {
+// routesJSON is the body served at RoutesPath: the JSON API's routes and
+// the id of the API serving them (the request context's apiId, omitted
+// when empty), which the console prefills as a new key's apis: the
+// narrowest grant that still reaches this API, whatever domain or stage
+// the page was loaded through.
+func routesJSON(apiID string) []byte {
 	var api []Route
 	for _, r := range Routes {
 		if r.Access != Public {
 			api = append(api, r)
 		}
 	}
-	b, err := json.Marshal(map[string]any{"routes": api})
+	b, err := json.Marshal(struct {
+		Routes []Route `json:"routes"`
+		APIID  string  `json:"api_id,omitempty"`
+	}{api, apiID})
 	if err != nil {
 		panic(err)
 	}
 	return b
-}()
+}

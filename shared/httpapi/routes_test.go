@@ -80,18 +80,24 @@ func TestMatch(t *testing.T) {
 func TestServesRoutes(t *testing.T) {
 	h := New(List, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	event, _ := json.Marshal(events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: console.Prefix + "/{asset}", Path: RoutesPath,
-		PathParameters: map[string]string{"asset": "routes.json"}})
+		PathParameters: map[string]string{"asset": "routes.json"}, RequestContext: events.APIGatewayProxyRequestContext{APIID: "a1b2c3d4e5"}})
 	out, err := h.Handle(context.Background(), event)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var resp events.APIGatewayProxyResponse
-	var body struct{ Routes []map[string]string }
+	var body struct {
+		Routes []map[string]string
+		APIID  string `json:"api_id"`
+	}
 	if err := json.Unmarshal(out, &resp); err != nil || json.Unmarshal([]byte(resp.Body), &body) != nil {
 		t.Fatalf("not a proxy response with a JSON body: %s", out)
 	}
 	if resp.StatusCode != 200 || resp.Headers["Content-Type"] != "application/json" || resp.Headers["Content-Security-Policy"] != console.CSP {
 		t.Fatalf("GET %s = %d %v", RoutesPath, resp.StatusCode, resp.Headers)
+	}
+	if body.APIID != "a1b2c3d4e5" {
+		t.Fatalf("served api_id %q, want the request context's a1b2c3d4e5", body.APIID)
 	}
 	var got, want []string
 	for _, r := range body.Routes {

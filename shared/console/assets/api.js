@@ -73,7 +73,7 @@ let routes = null;
 function loadRoutes() {
   routes ??= fetch(new URL('console/routes.json', base), { cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer', redirect: 'error' })
     .then((resp) => (resp.ok ? resp.json() : Promise.reject(new Error(`routes: ${resp.status}`))))
-    .then((data) => new Map(data.routes.map((r) => [r.op, r])))
+    .then((data) => ({ ops: new Map(data.routes.map((r) => [r.op, r])), apiID: data.api_id || '' }))
     .catch(() => {
       routes = null; // try again on the next call
       throw new APIError(0, 'network', 'The API could not be reached. Check your connection and try again.', '');
@@ -87,9 +87,19 @@ function loadRoutes() {
  * would for a missing route (404).
  */
 async function operation(op, { id, ...options } = {}) {
-  const route = (await loadRoutes()).get(op);
+  const route = (await loadRoutes()).ops.get(op);
   if (!route) throw new APIError(404, 'not_found', `This deployment has no ${op} route.`, '');
   return call(route.method, route.path.slice(1).replace('{id}', encodeURIComponent(id)), options);
+}
+
+/**
+ * What the deployment serves: has(op) says whether its route table has the
+ * operation (so the page never probes a route with a request), apiID is
+ * the id of the API serving the page ('' if the table does not say).
+ */
+export async function deployment() {
+  const { ops, apiID } = await loadRoutes();
+  return { has: (op) => ops.has(op), apiID };
 }
 
 export const api = {

@@ -1,6 +1,6 @@
 // Keygate console. Every value from the API is rendered as text
 // (textContent, text nodes, attribute values), never parsed as HTML.
-import { api, session, APIError } from './api.js';
+import { api, deployment, session, APIError } from './api.js';
 import { relative, absolute, shortDate, daysUntil, lines, scopeLines } from './format.js';
 
 const PAGE_SIZE = 20;
@@ -27,6 +27,7 @@ function h(tag, props = {}, ...children) {
 const state = {
   me: null,
   caps: { audit: null, rotate: null, update: null },
+  apiID: '',
   filters: { status: 'active', owner: '' },
   cursors: [''],
   page: 0,
@@ -47,7 +48,7 @@ function describe(err) {
 /** A 401 in the middle of a session: the key was revoked, expired or disabled. */
 function handleAuthLoss(err) {
   if (err instanceof APIError && err.status === 401) {
-    signOut('Your key was refused: it may have been revoked, disabled or have expired. Sign in with a valid key.');
+    signOut('Your key was refused: it may have been revoked, disabled or have expired. Sign in with a valid key.', { error: true });
     return true;
   }
   return false;
@@ -71,6 +72,7 @@ async function signIn(raw, { restoring = false } = {}) {
   const key = cleanKey(raw);
   const error = $('signin-error');
   error.textContent = '';
+  $('signin-status').textContent = '';
   if (!key) {
     error.textContent = 'Paste your API key first.';
     $('token').setAttribute('aria-invalid', 'true');
@@ -115,10 +117,16 @@ async function signIn(raw, { restoring = false } = {}) {
   }
 }
 
-function signOut(message = '') {
+/**
+ * Forgets the key and shows the sign-in form with message: an error
+ * (role=alert, error colour) when the key was refused, else a neutral
+ * status (role=status), as when the person signs out.
+ */
+function signOut(message = '', { error = false } = {}) {
   session.clear();
   state.me = null;
   state.caps = { audit: null, rotate: null, update: null };
+  state.apiID = '';
   state.keys = [];
   state.cursors = [''];
   state.page = 0;
@@ -132,7 +140,8 @@ function signOut(message = '') {
   $('session').hidden = true;
   $('app-view').hidden = true;
   $('signin-view').hidden = false;
-  $('signin-error').textContent = message;
+  $('signin-error').textContent = error ? message : '';
+  $('signin-status').textContent = error ? '' : message;
   flash('');
   $('token').focus();
 }
@@ -416,13 +425,25 @@ function openCreate() {
   $('c-role-help').hidden = admin;
   $('c-role-help').textContent = admin ? '' : 'Your key is a viewer key: it can create viewer user keys only, within its own scopes and APIs.';
   $('c-scopes').value = admin ? '' : (me.scopes || []).join('\n');
-  $('c-apis').value = (me.apis || []).join('\n');
+  $('c-apis').value = defaultAPIs(me).join('\n');
   const tomorrow = new Date(Date.now() + 86400e3);
   $('c-expiry-date').min = tomorrow.toISOString().slice(0, 10);
   if (me.expires_at) $('c-expiry-date').max = me.expires_at.slice(0, 10);
   createIdempotencyKey = crypto.randomUUID();
   syncCreateForm();
   openDialog($('create-dialog'), $('c-name'));
+}
+
+/**
+ * The apis a new key starts with: this API alone (its id from the route
+ * table) when the caller's own apis cover it, the narrowest grant that
+ * still manages keys here; else the caller's own, which a new key may not
+ * exceed anyway.
+ */
+function defaultAPIs(me) {
+  const own = me.apis || [];
+  if (state.apiID && (own.length === 0 || own.includes('*') || own.includes(state.apiID))) return [state.apiID];
+  return own;
 }
 
 function createBody() {
@@ -497,10 +518,11 @@ async function submitCreate(ev) {
   submit.disabled = true;
   submit.textContent = 'Creating…';
   try {
+    const asked = requestedExpiry(body, Date.now());
     const created = await api.create(body, createIdempotencyKey);
     $('create-dialog').close();
     flash(`Created ${created.name ? `“${created.name}”` : created.hint}.`);
-    reveal(created, 'Copy your new key now');
+    reveal(created, 'Copy your new key now', asked);
     loadKeys(false);
   } catch (err) {
     if (handleAuthLoss(err)) return;
@@ -519,7 +541,36 @@ function fact(dt, dd) {
   return h('div', {}, h('dt', { text: dt }), h('dd', {}, dd));
 }
 
-function reveal(created, title) {
+const DAY = 86400e3;
+
+/**
+ * The expiry a create body asks for, in ms since the epoch (Infinity for
+ * never). The deployment default is not known here: it is taken to be the
+ * signed-in key's own lifetime (a key made with the default, like the
+ * first admin key, lasts exactly that), or never.
+ */
+function requestedExpiry(body, now) {
+  if (body.expires_at) return Date.parse(body.expires_at);
+  if (body.expires_in_hours === 0) return Infinity;
+  if (body.expires_in_hours) return now + body.expires_in_hours * 3600e3;
+  const me = state.me;
+  if (me && me.expires_at && me.created_at) return now + (Date.parse(me.expires_at) - Date.parse(me.created_at));
+  return Infinity;
+}
+
+/**
+ * Whether to say the expiry was shortened: only when the cap took a day
+ * or more off what was asked (asked: ms, Infinity for never, undefined if
+ * unknown). A 90-day default capped by a 90-day key made minutes earlier
+ * loses minutes, which no one asked about.
+ */
+function shortened(created, asked) {
+  if (!created.expiry_capped || !created.expires_at) return false;
+  if (asked === undefined) return true;
+  return asked - Date.parse(created.expires_at) >= DAY;
+}
+
+function reveal(created, title, asked) {
   revealReturn = opener && opener.isConnected ? opener : $('open-create');
   opener = null;
   $('reveal-title').textContent = title;
@@ -535,8 +586,9 @@ function reveal(created, title) {
     fact('Owner', `${created.owner} (${created.type}, ${created.role})`),
     fact('Expires', created.expires_at ? `${absolute(created.expires_at)} (${relative(created.expires_at)})` : 'never'),
   );
-  $('reveal-capped').hidden = !created.expiry_capped;
-  $('reveal-capped').textContent = created.expiry_capped ? 'The expiry was shortened to your own key’s: a key never outlives the key that creates it.' : '';
+  const capped = shortened(created, asked);
+  $('reveal-capped').hidden = !capped;
+  $('reveal-capped').textContent = capped ? 'The expiry was shortened to your own key’s: a key never outlives the key that creates it.' : '';
   $('reveal-dialog').showModal();
   $('reveal-copy').focus();
 }
@@ -602,11 +654,18 @@ async function submitRevoke(ev) {
     const n = (res.revoked_descendants || []).length;
     let msg = `Revoked “${k.name || k.hint}”.`;
     if (cascade) msg += n === 0 ? ' No keys had been minted from it.' : ` ${n} key${n === 1 ? '' : 's'} minted from it ${n === 1 ? 'was' : 'were'} revoked too.`;
+    // The row stays, marked revoked, rather than vanishing under a filter
+    // that hides revoked keys; the message says where to find it later.
+    const gone = new Set([k.id, ...(res.revoked_descendants || [])]);
+    for (const key of state.keys) if (gone.has(key.id)) key.status = 'revoked';
+    if (state.filters.status && state.filters.status !== 'revoked') {
+      msg += ' It stays in the list, marked revoked, until you refresh; choose Status “Revoked” or “All” to see revoked keys later.';
+    }
     $('revoke-dialog').close();
     opener = null;
+    renderKeys();
     flash(msg);
     $('flash').focus();
-    loadKeys(false);
   } catch (err) {
     if (handleAuthLoss(err)) return;
     $('revoke-error').textContent = `The key was not revoked: ${describe(err)}`;
@@ -721,11 +780,13 @@ async function submitRotate(ev) {
   const submit = $('rotate-submit');
   submit.disabled = true;
   try {
+    // A successor lasts as long as the old key was made to, from now.
+    const asked = k.expires_at && k.created_at ? Date.now() + (Date.parse(k.expires_at) - Date.parse(k.created_at)) : Infinity;
     const created = await api.rotate(k.id, grace);
     state.caps.rotate = true;
     $('rotate-dialog').close();
     flash(grace ? `Rotated “${k.name || k.hint}”: the old key keeps working for ${$('rotate-grace').selectedOptions[0].textContent}.` : `Rotated “${k.name || k.hint}”: the old key no longer works.`);
-    reveal(created, 'Copy the rotated key now');
+    reveal(created, 'Copy the rotated key now', asked);
     loadKeys(false);
   } catch (err) {
     if (handleAuthLoss(err)) return;
@@ -767,36 +828,22 @@ async function setEnabled(k, enabled) {
 // ---------- activity ----------
 
 // The API the console is pointed at may not serve the rotate, update and
-// audit routes (a deployment of an earlier Keygate). Probe them without
-// side effects: an ill-typed body is rejected before anything is
-// read or written (400), while a deployment without the route answers
-// 404 or 405. Anything else leaves the control on; a 404/405 on use still
-// turns it off.
-async function probeRoute(fn) {
-  try {
-    await fn();
-    return true;
-  } catch (err) {
-    if (err instanceof APIError && err.status === 401) throw err;
-    return err instanceof APIError && err.missingRoute ? false : null;
-  }
-}
-
+// audit routes (a deployment of an earlier Keygate). Its route table
+// (console/routes.json) says which it has, so the page asks no route a
+// request it expects to fail; a 404/405 on use still turns a control off.
 async function probeCapabilities() {
   const me = state.me;
+  let d;
   try {
-    const [rotate, update, audit] = await Promise.all([
-      probeRoute(() => api.rotate(me.id, 'probe')),
-      probeRoute(() => api.update(me.id, { enabled: 'probe' })),
-      isAdmin() ? probeRoute(() => api.audit({ limit: 1 })) : Promise.resolve(false),
-    ]);
-    if (state.me !== me) return;
-    if (state.caps.rotate === null) state.caps.rotate = rotate;
-    if (state.caps.update === null) state.caps.update = update;
-    state.caps.audit = audit;
-  } catch (err) {
-    if (handleAuthLoss(err)) return;
+    d = await deployment();
+  } catch {
+    return; // unreachable now: the controls stay on and a call will say so
   }
+  if (state.me !== me) return;
+  if (state.caps.rotate === null) state.caps.rotate = d.has('rotate');
+  if (state.caps.update === null) state.caps.update = d.has('update');
+  state.caps.audit = isAdmin() && d.has('audit');
+  state.apiID = d.apiID;
   renderCapabilityNote();
   renderActivityNote();
   if (state.keys.length) renderKeys();
@@ -819,19 +866,65 @@ function detailText(d) {
   return Object.entries(d).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
 }
 
+// The names of the tenant's keys by ID, for the activity view: events
+// carry IDs only. Read from the list (every status, a few pages) when the
+// view opens; an ID not found there is shown alone.
+let keyNames = new Map();
+
+async function loadKeyNames() {
+  const names = new Map();
+  let cursor = '';
+  for (let pages = 0; pages < 5; pages++) {
+    const page = await api.list({ status: '', limit: 100, cursor });
+    for (const k of page.keys) names.set(k.id, k.name || '');
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  keyNames = names;
+}
+
+/** A key ID shortened for reading, with its name when known. */
+function keyLabel(id) {
+  const name = keyNames.get(id);
+  return `key ${id.slice(0, 8)}…${name ? ` (${name})` : ''}`;
+}
+
+// Actors the API writes for itself (keygate.ActorSecretScanning,
+// lifecycle.ActorDynamoDB).
+const SYSTEM_ACTORS = { 'keygate:secret-scanning': 'GitHub secret scanning', 'keygate:expiry': 'expiry' };
+
+/** An event's actor as a person reads it: key:ID, operator[:name], or a system actor. */
+function actorText(actor) {
+  if (!actor) return '';
+  if (SYSTEM_ACTORS[actor]) return SYSTEM_ACTORS[actor];
+  if (actor.startsWith('key:')) return keyLabel(actor.slice(4));
+  if (actor.startsWith('operator:')) return `operator (${actor.slice(9)})`;
+  return actor;
+}
+
+/** The event's key: its name (when known) next to its full ID. */
+function keyCell(id) {
+  if (!id) return '';
+  const name = keyNames.get(id);
+  return h('span', { class: 'stack' }, name ? h('span', { class: 'name-text', text: name }) : null, h('span', { class: 'mono small', text: id }));
+}
+
 async function loadActivity(more = false) {
   renderActivityNote();
   if (!isAdmin() || state.caps.audit === false) return;
   if (!more) { state.auditCursor = null; $('activity-body').textContent = ''; }
   try {
-    const res = await api.audit({ limit: 50, cursor: more ? state.auditCursor : '' });
+    const [res] = await Promise.all([
+      api.audit({ limit: 50, cursor: more ? state.auditCursor : '' }),
+      more ? null : loadKeyNames().catch(() => {}), // names are a help, not a must
+    ]);
     state.caps.audit = true;
     for (const e of res.events || []) {
       $('activity-body').append(h('tr', {},
         td('When', e.at ? timeEl(e.at, relative(e.at)) : ''),
         td('Action', badge(e.action || '', e.action === 'revoked' ? 'danger' : e.action === 'created' ? 'ok' : 'neutral')),
-        td('Key', h('span', { class: 'mono', text: e.key_id || '' })),
-        td('Actor', e.actor || ''),
+        td('Key', keyCell(e.key_id)),
+        td('Actor', actorText(e.actor)),
         td('Detail', detailText(e.detail)),
         td('Request ID', h('span', { class: 'mono small', text: e.request_id || '' })),
       ));
@@ -1007,7 +1100,7 @@ function selectTab(name, focus = true) {
 
 function init() {
   $('signin-form').addEventListener('submit', (ev) => { ev.preventDefault(); signIn($('token').value); });
-  $('token').addEventListener('input', () => { $('token').removeAttribute('aria-invalid'); $('signin-error').textContent = ''; });
+  $('token').addEventListener('input', () => { $('token').removeAttribute('aria-invalid'); $('signin-error').textContent = ''; $('signin-status').textContent = ''; });
   $('sign-out').addEventListener('click', () => signOut('Signed out. The key was removed from this browser tab.'));
 
   $('filters').addEventListener('submit', (ev) => {

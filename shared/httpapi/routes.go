@@ -114,6 +114,11 @@ func DirectOps(fn Function) []string {
 			out = append(out, r.Op)
 		}
 	}
+	for _, d := range directOnly {
+		if d.fn == fn {
+			out = append(out, d.op)
+		}
+	}
 	return out
 }
 

@@ -122,6 +122,17 @@ func DirectOps(fn Function) []string {
 	return out
 }
 
+// DirectOnly reports the function serving op, an operation served by
+// direct event only (no route: "import").
+func DirectOnly(op string) (Function, bool) {
+	for _, d := range directOnly {
+		if d.op == op {
+			return d.fn, true
+		}
+	}
+	return "", false
+}
+
 // Match finds the route of a method and request path, and its path
 // parameters as the path spells them (unescape them if the path is
 // escaped). A parameter matches one non-empty segment.

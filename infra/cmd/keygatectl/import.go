@@ -23,10 +23,9 @@ import (
 // Bounds of an import file: it is read as a stream, one line at a time,
 // so its size does not matter, but no line may be longer than
 // maxImportLine bytes and no file hold more than maxImportRows keys.
-const (
-	maxImportLine = 8 << 10
-	maxImportRows = 1_000_000
-)
+const maxImportLine = 8 << 10
+
+var maxImportRows = 1_000_000 // a variable for the tests
 
 // importColumns are the columns of an import file, in order; the last
 // three may be left out. A first row that spells them is a header.
@@ -80,20 +79,20 @@ type importLine struct {
 // was refused, 1 if something was, 3 if the import could not go on.
 func runImport(ctx context.Context, g global, o importOptions, b backend, stdout, stderr io.Writer) int {
 	var counts = map[string]int{}
-	report := func(l importLine, outcome string) {
-		counts[strings.SplitN(outcome, ":", 2)[0]]++
+	report := func(l importLine, kind, outcome string) {
+		counts[kind]++
 		fmt.Fprintf(stdout, "%s: %s\n", l.where, outcome)
 	}
 	send := func(l importLine) error {
 		if l.body == nil {
-			report(l, "refused: "+l.why)
+			report(l, "refused", "refused: "+l.why)
 			return nil
 		}
 		answer, err := b.do(ctx, op{Name: "import", Body: l.body})
 		var ae *apiError
 		switch {
 		case errors.As(err, &ae) && ae.exitCode() == exitRefused:
-			report(l, "refused: "+ae.Message)
+			report(l, "refused", "refused: "+ae.Message)
 			return nil
 		case err != nil:
 			return err
@@ -106,9 +105,9 @@ func runImport(ctx context.Context, g global, o importOptions, b backend, stdout
 			return errors.New("the service answered something that is not an import's result")
 		}
 		if res.Result == "already_imported" {
-			report(l, "already imported (key "+res.KeyID+")")
+			report(l, "already", "already imported (key "+res.KeyID+")")
 		} else {
-			report(l, "imported (key "+res.KeyID+")")
+			report(l, "imported", "imported (key "+res.KeyID+")")
 		}
 		return nil
 	}
@@ -118,7 +117,7 @@ func runImport(ctx context.Context, g global, o importOptions, b backend, stdout
 	} else {
 		err = importAPIGateway(ctx, g, o, send)
 	}
-	fmt.Fprintf(stderr, "keygatectl: import: %d imported, %d already imported, %d refused\n", counts["imported (key"], counts["already imported (key"], counts["refused"])
+	fmt.Fprintf(stderr, "keygatectl: import: %d imported, %d already imported, %d refused\n", counts["imported"], counts["already"], counts["refused"])
 	switch {
 	case err != nil:
 		fmt.Fprintln(stderr, "keygatectl: import stopped:", err)
@@ -308,16 +307,21 @@ var errLineTooLong = errors.New("line too long")
 type lineBound struct {
 	r   io.Reader
 	max int
-	n   int // bytes since the last line end
+	n   int   // bytes since the last line end
+	err error // errLineTooLong once it was: bufio hands an error out once
 }
 
 func (l *lineBound) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
 	n, err := l.r.Read(p)
 	for _, c := range p[:n] {
 		if c == '\n' {
 			l.n = 0
 		} else if l.n++; l.n > l.max {
-			return 0, errLineTooLong
+			l.err = errLineTooLong
+			return 0, l.err
 		}
 	}
 	return n, err

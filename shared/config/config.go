@@ -31,8 +31,8 @@ type Config struct {
 	AllowQueryToken      bool
 	// ImportedKeys (IMPORTED_KEYS=on) lets the authorizer accept imported
 	// keys' values, which lack the token format (docs/import.md).
-	ImportedKeys bool
-	UsageIdentifier      string // "", "id", "tenant" or "owner"
+	ImportedKeys    bool
+	UsageIdentifier string // "", "id", "tenant" or "owner"
 	// SecretScanningKeysURL is where the secret-scanning function reads
 	// GitHub's signing keys: https://, or file:// locally.
 	SecretScanningKeysURL string

@@ -215,8 +215,10 @@ type macPool struct {
 
 type digestMAC struct {
 	hmac hash.Hash
-	in   [IDLen + SecretLen]byte
-	out  [sha256.Size]byte
+	// in holds the message: a token's ID and secret, or an imported
+	// value with its domain label.
+	in  [len(importDomain) + MaxImportedLen]byte
+	out [sha256.Size]byte
 }
 
 func newMACPool(key []byte) *macPool { return &macPool{key: append([]byte(nil), key...)} }
@@ -231,8 +233,13 @@ func (p *macPool) sum(m string) [sha256.Size]byte {
 	if inst == nil {
 		inst = &digestMAC{hmac: hmac.New(sha256.New, p.key)}
 	}
-	copy(inst.in[:], m)
-	inst.hmac.Write(inst.in[:len(m)])
+	if len(m) <= len(inst.in) {
+		copy(inst.in[:], m)
+		inst.hmac.Write(inst.in[:len(m)])
+	} else {
+		// Longer than any message of ours: correct, if not free.
+		inst.hmac.Write([]byte(m))
+	}
 	inst.hmac.Sum(inst.out[:0])
 	sum := inst.out
 	inst.hmac.Reset()
@@ -247,8 +254,12 @@ func (p *macPool) sum(m string) [sha256.Size]byte {
 // version are part of the string, so that changing TOKEN_HASH or rotating
 // the pepper never breaks keys created before. Version 1 is written
 // without a version prefix, as verifiers were before peppers had versions.
-func (h *Hasher) Verifier(t Token) (string, error) {
-	d := h.peppers[h.current].sum(t.material())
+func (h *Hasher) Verifier(t Token) (string, error) { return h.verifier(t.material()) }
+
+// verifier is Verifier over any material: a token's ID and secret, or an
+// imported value.
+func (h *Hasher) verifier(material string) (string, error) {
+	d := h.peppers[h.current].sum(material)
 	prefix := ""
 	if h.current != 1 {
 		prefix = "k" + strconv.Itoa(h.current) + "$"
@@ -298,6 +309,11 @@ func (h *Hasher) Stale(verifier string) bool {
 // verifier is an error, and one of a retired version is ErrRetiredPepper,
 // so callers fail closed.
 func (h *Hasher) Verify(t Token, verifier string) (bool, error) {
+	return h.verify(t.material(), verifier)
+}
+
+// verify is Verify over any material.
+func (h *Hasher) verify(material, verifier string) (bool, error) {
 	v, rest, err := pepperVersion(verifier)
 	if err != nil {
 		return false, err
@@ -306,7 +322,7 @@ func (h *Hasher) Verify(t Token, verifier string) (bool, error) {
 	if !ok {
 		return false, ErrRetiredPepper
 	}
-	return verifyDigest(pool.sum(t.material()), rest)
+	return verifyDigest(pool.sum(material), rest)
 }
 
 // verifyDigest compares d, the token's HMAC under the verifier's pepper,
@@ -341,4 +357,65 @@ func verifyDigest(d [sha256.Size]byte, verifier string) (bool, error) {
 	}
 	got := argon2.IDKey(d[:], saltBytes, uint32(time), uint32(memory), uint8(threads), uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// Imported values: API keys made elsewhere (another gateway, a homegrown
+// scheme) that keep working after an import. They have no prefix, tag or
+// checksum, so nothing about them can be checked without the table; what
+// the authorizer has instead is an in-memory set of their lookup digests
+// (ImportDigest).
+const (
+	// MinImportedLen is the shortest value imported: API Gateway's own
+	// minimum for an API key's value, and short of it a value is guessable.
+	MinImportedLen = 20
+	// MaxImportedLen bounds an imported value: API Gateway allows 128
+	// characters; twice that leaves room for homegrown schemes.
+	MaxImportedLen = 256
+)
+
+// importDomain separates imported values' lookup digests from Keygate
+// tokens' digests under the same tag seed: a value that happened to spell
+// some token's id‖secret must not share its digest.
+const importDomain = "keygate/imported\x00"
+
+// CheckImported says why value cannot be imported ("" if it can): too
+// short, too long, or holding a byte that is not printable ASCII (an API
+// key travels in a header, where anything else is mangled or refused).
+// The reason never quotes the value.
+func CheckImported(value string) string {
+	switch {
+	case len(value) < MinImportedLen:
+		return fmt.Sprintf("shorter than %d characters", MinImportedLen)
+	case len(value) > MaxImportedLen:
+		return fmt.Sprintf("longer than %d characters", MaxImportedLen)
+	}
+	for i := 0; i < len(value); i++ {
+		if value[i] <= ' ' || value[i] > '~' {
+			return "not printable ASCII without spaces"
+		}
+	}
+	return ""
+}
+
+// ImportDigest is an imported value's lookup digest: HMAC-SHA-256 under
+// the tag seed, like Digest, over a domain label and the value. Its
+// first 8 bytes are what the authorizer keeps in memory for every
+// imported key, and the whole is the key's cache comparison, so a
+// string that is no imported key is refused without a read. The tag
+// seed does not rotate with the peppers, so the index stays valid
+// across pepper rotations.
+func (h *Hasher) ImportDigest(value string) [sha256.Size]byte {
+	return h.tag.sum(importDomain + value)
+}
+
+// ImportedVerifier returns the string stored for an imported value: the
+// same as Verifier's for a token, HMAC-SHA-256 (or argon2id over it)
+// under the current pepper, over the value itself.
+func (h *Hasher) ImportedVerifier(value string) (string, error) {
+	return h.verifier(value)
+}
+
+// VerifyImported is Verify for an imported value.
+func (h *Hasher) VerifyImported(value, verifier string) (bool, error) {
+	return h.verify(value, verifier)
 }

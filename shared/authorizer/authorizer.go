@@ -28,6 +28,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -75,8 +76,22 @@ type Config struct {
 	// Meter counts metered keys' calls; a metered key without one is an
 	// error (fail closed).
 	Meter Meter
-	Now   func() time.Time
+	// Imports lists the imported keys (IMPORTED_KEYS=on, docs/import.md);
+	// nil refuses every token not of Format without a look, as before.
+	Imports Imports
+	Now     func() time.Time
 }
+
+// Imports is the index of imported keys: the lookup digest of each
+// imported value and the key it names (store.ImportedKeys).
+type Imports interface {
+	ImportedKeys(ctx context.Context) ([]keygate.ImportedKey, error)
+}
+
+// ImportsRefresh is how often an execution environment reads the index of
+// imported keys again: a key imported since is refused for at most this
+// long by an environment that loaded the index before.
+const ImportsRefresh = time.Minute
 
 // Authorizer decides. It is safe for concurrent use.
 type Authorizer struct {
@@ -90,6 +105,20 @@ type Authorizer struct {
 	lastUsed map[string]time.Time
 	// deny holds scope.DenyResources per API/stage prefix.
 	deny sync.Map
+
+	imports importSet
+}
+
+// importSet is an execution environment's copy of the index of imported
+// keys: the first 8 bytes of each value's lookup digest, naming its key
+// (more than one only on a 64-bit collision). A string that is no
+// Keygate token is looked up only if its digest's prefix is here, so
+// the strings that are no key cost no read.
+type importSet struct {
+	mu     sync.Mutex
+	ids    map[uint64][]string
+	loaded time.Time
+	ready  bool
 }
 
 // maxCacheEntries bounds memory if many distinct keys pass through one
@@ -222,23 +251,38 @@ func (a *Authorizer) decide(ctx context.Context, r Request, g guard) (Decision, 
 	if r.Token == "" {
 		return Decision{Outcome: Unauthorized, Reason: "missing token"}, false, nil
 	}
+	now := a.cfg.Now()
+	var cred credential
+	var digest [sha256.Size]byte
 	tok, err := a.cfg.Format.Parse(r.Token)
-	if err != nil {
+	switch {
+	case err != nil && a.cfg.Imports != nil:
+		// Not a Keygate token: perhaps an imported key's value
+		// (IMPORTED_KEYS=on), read only if the index has its digest.
+		parseErr, found := err, false
+		if cred, digest, found, err = a.imported(ctx, r.Token, now); err != nil {
+			return Decision{Reason: "store error"}, false, err
+		}
+		if !found {
+			return Decision{Outcome: Unauthorized, Reason: parseErr.Error()}, false, nil
+		}
+	case err != nil:
 		// err is one of Parse's preallocated errors: its message is the
 		// reason, without allocating.
 		return Decision{Outcome: Unauthorized, Reason: err.Error()}, false, nil
+	default:
+		var authentic bool
+		if digest, authentic = a.cfg.Hasher.Authenticate(tok); !authentic {
+			// Not minted with this pepper: refused before the cache and
+			// the store, so forged tokens for real (public) IDs cost one
+			// HMAC and can neither read the table nor touch the cache.
+			return Decision{Outcome: Unauthorized, Reason: apikey.ErrForged.Reason}, false, nil
+		}
+		cred = credential{tok: tok, id: tok.ID()}
 	}
-	digest, authentic := a.cfg.Hasher.Authenticate(tok)
-	if !authentic {
-		// Not minted with this pepper: refused before the cache and the
-		// store, so forged tokens for real (public) IDs cost one HMAC and
-		// can neither read the table nor touch the cache.
-		return Decision{Outcome: Unauthorized, Reason: apikey.ErrForged.Reason}, false, nil
-	}
-	now := a.cfg.Now()
-	e, hit := a.cached(tok.ID(), now)
+	e, hit := a.cached(cred.id, now)
 	if !hit {
-		if e, err = a.fetch(ctx, tok, digest, now); err != nil {
+		if e, err = a.fetch(ctx, cred, digest, now); err != nil {
 			return Decision{Reason: "store error"}, false, err
 		}
 	}
@@ -325,18 +369,86 @@ func (a *Authorizer) cached(id string, now time.Time) (*entry, bool) {
 	return e, true
 }
 
+// credential is what a request presented: a Keygate token, or (value
+// set) an imported key's value, and the ID of the key it claims to be.
+type credential struct {
+	tok   apikey.Token
+	value string
+	id    string
+}
+
+// verify checks c against a stored verifier. A key is proved only by
+// what it was made with: a Keygate token never matches an imported key,
+// nor an imported value a Keygate key.
+func (a *Authorizer) verify(c credential, rec *keygate.Record) (bool, error) {
+	if rec.Imported != (c.value != "") {
+		return false, nil
+	}
+	if c.value != "" {
+		return a.cfg.Hasher.VerifyImported(c.value, rec.Verifier)
+	}
+	return a.cfg.Hasher.Verify(c.tok, rec.Verifier)
+}
+
+// imported finds the imported key value names, if the index of imported
+// keys has its digest's prefix (no read otherwise): the key's credential
+// and the value's lookup digest, which stands for a token's digest in the
+// cache comparison.
+func (a *Authorizer) imported(ctx context.Context, value string, now time.Time) (credential, [sha256.Size]byte, bool, error) {
+	if apikey.CheckImported(value) != "" {
+		return credential{}, [sha256.Size]byte{}, false, nil
+	}
+	digest := a.cfg.Hasher.ImportDigest(value)
+	ids, err := a.importedIDs(ctx, binary.BigEndian.Uint64(digest[:8]), now)
+	if err != nil || len(ids) == 0 {
+		return credential{}, digest, false, err
+	}
+	// More than one ID only on a 64-bit collision of two imported
+	// values' digests: the first is tried, the others are refused, which
+	// rotating either key ends.
+	return credential{value: value, id: ids[0]}, digest, true, nil
+}
+
+// importedIDs returns the keys whose lookup digests start with prefix,
+// reading the index first if this environment has not yet, or not for
+// ImportsRefresh. A failed refresh keeps the index as it was (and is
+// logged); a failed first read is an error, so the request fails closed.
+func (a *Authorizer) importedIDs(ctx context.Context, prefix uint64, now time.Time) ([]string, error) {
+	s := &a.imports
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ready || now.Sub(s.loaded) >= ImportsRefresh || now.Before(s.loaded) {
+		keys, err := a.cfg.Imports.ImportedKeys(ctx)
+		switch {
+		case err != nil && !s.ready:
+			return nil, err
+		case err != nil:
+			a.log.LogAttrs(ctx, slog.LevelWarn, "imported keys not refreshed", slog.String("error", err.Error()))
+		default:
+			ids := make(map[uint64][]string, len(keys))
+			for _, k := range keys {
+				p := binary.BigEndian.Uint64(k.Digest[:8])
+				ids[p] = append(ids[p], k.KeyID)
+			}
+			s.ids, s.ready = ids, true
+		}
+		s.loaded = now
+	}
+	return s.ids[prefix], nil
+}
+
 // fetch reads a key with one strongly consistent GetItem and builds its
 // cache entry. The stored verifier is checked once here; later hits only
 // compare HMAC digests, in constant time.
-func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256.Size]byte, now time.Time) (*entry, error) {
+func (a *Authorizer) fetch(ctx context.Context, cred credential, digest [sha256.Size]byte, now time.Time) (*entry, error) {
 	e := &entry{fetched: now, ttl: a.cachePolicy.EntryTTL(mrand.Int64N)}
-	rec, err := a.store.GetKeyWithVerifier(ctx, tok.ID())
+	rec, err := a.store.GetKeyWithVerifier(ctx, cred.id)
 	switch {
 	case keygate.ErrorCode(err) == keygate.NotFound:
 	case err != nil:
 		return nil, err
 	default:
-		ok, err := a.cfg.Hasher.Verify(tok, rec.Verifier)
+		ok, err := a.verify(cred, rec)
 		switch {
 		case errors.Is(err, apikey.ErrRetiredPepper):
 			// Stamped under a pepper version this deployment retired: it
@@ -354,7 +466,7 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 		}
 		e.digest = digest
 		if a.cfg.Hasher.Stale(rec.Verifier) {
-			a.restamp(ctx, tok, rec.Verifier)
+			a.restamp(ctx, cred, rec.Verifier)
 		}
 		if e.scopes, err = scope.ParseList(rec.Scopes); err != nil {
 			return nil, err
@@ -372,7 +484,7 @@ func (a *Authorizer) fetch(ctx context.Context, tok apikey.Token, digest [sha256
 		if len(a.cache) >= maxCacheEntries {
 			a.evict(now)
 		}
-		a.cache[tok.ID()] = e
+		a.cache[cred.id] = e
 		a.mu.Unlock()
 	}
 	return e, nil
@@ -476,15 +588,21 @@ func UsageIdentifier(mode string, k *keygate.Key) string {
 // execution environment while the key is stale, and the write is
 // conditioned on the verifier read, so environments racing write once. A
 // failure is logged, never returned: the key was verified.
-func (a *Authorizer) restamp(ctx context.Context, tok apikey.Token, old string) {
-	verifier, err := a.cfg.Hasher.Verifier(tok)
+func (a *Authorizer) restamp(ctx context.Context, cred credential, old string) {
+	var verifier string
+	var err error
+	if cred.value != "" {
+		verifier, err = a.cfg.Hasher.ImportedVerifier(cred.value)
+	} else {
+		verifier, err = a.cfg.Hasher.Verifier(cred.tok)
+	}
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lastUsedTimeout)
 		defer cancel()
-		_, err = a.store.RestampVerifier(ctx, tok.ID(), old, verifier)
+		_, err = a.store.RestampVerifier(ctx, cred.id, old, verifier)
 	}
 	if err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "verifier not re-stamped", slog.String("key_id", tok.ID()), slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "verifier not re-stamped", slog.String("key_id", cred.id), slog.String("error", err.Error()))
 	}
 }
 

@@ -29,7 +29,10 @@ type Config struct {
 	AuthCacheTTL         time.Duration
 	LastUsedInterval     time.Duration
 	AllowQueryToken      bool
-	UsageIdentifier      string // "", "id", "tenant" or "owner"
+	// ImportedKeys (IMPORTED_KEYS=on) lets the authorizer accept imported
+	// keys' values, which lack the token format (docs/import.md).
+	ImportedKeys    bool
+	UsageIdentifier string // "", "id", "tenant" or "owner"
 	// SecretScanningKeysURL is where the secret-scanning function reads
 	// GitHub's signing keys: https://, or file:// locally.
 	SecretScanningKeysURL string
@@ -67,10 +70,14 @@ func Load(getenv func(string) string) (*Config, error) {
 		LastUsedInterval:      r.duration("LAST_USED_INTERVAL", DefaultLastUsedInterval),
 		AllowQueryToken:       r.boolean("ALLOW_QUERY_TOKEN", false),
 		UsageIdentifier:       r.str("USAGE_IDENTIFIER", ""),
+		ImportedKeys:          r.str("IMPORTED_KEYS", "off") == "on",
 		SecretScanningKeysURL: r.str("SECRET_SCANNING_KEYS_URL", DefaultSecretScanningKeysURL),
 	}
 	if u := c.SecretScanningKeysURL; !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "file:///") {
 		r.fail("SECRET_SCANNING_KEYS_URL must be an https:// URL or a file:/// path, not %q", u)
+	}
+	if v := r.str("IMPORTED_KEYS", "off"); v != "on" && v != "off" {
+		r.fail("IMPORTED_KEYS must be on or off, not %q", v)
 	}
 	switch c.UsageIdentifier {
 	case "", "id", "tenant", "owner":

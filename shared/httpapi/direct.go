@@ -57,6 +57,14 @@ type (
 		ID      string `json:"id"`
 		Cascade bool   `json:"cascade,omitempty"`
 	}
+	// directImport is one existing key to import (docs/import.md): its
+	// value and the key's fields.
+	directImport struct {
+		Op     string `json:"op"`
+		Actor  string `json:"actor,omitempty"`
+		Tenant string `json:"tenant"`
+		manage.ImportRequest
+	}
 	directUpdate struct {
 		Op     string `json:"op"`
 		Actor  string `json:"actor,omitempty"`
@@ -148,8 +156,43 @@ func (h *Handler) serveDirect(ctx context.Context, event json.RawMessage) outcom
 	if err != nil {
 		return outcome{err: err, caller: op}
 	}
+	for _, d := range directOnly {
+		if d.op == name {
+			return d.invoke(h, ctx, op, event)
+		}
+	}
 	route, _ := Operation(name)
 	return route.invoke(h, ctx, op, event)
+}
+
+// directOnly are the operations served by direct event only: no route,
+// no authorizer, no key can call them. An import sets a key's token to a
+// value chosen elsewhere, which is an operator's decision.
+var directOnly = []struct {
+	op     string
+	fn     Function
+	invoke func(*Handler, context.Context, keygate.Caller, json.RawMessage) outcome
+}{
+	{"import", Create, (*Handler).invokeImport},
+}
+
+// invokeImport imports one key: 200 with what happened (imported, or
+// already imported), or the refusal as a function error.
+func (h *Handler) invokeImport(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {
+	res := outcome{caller: op, status: http.StatusOK}
+	var e directImport
+	if res.err = decodeKey(event, &e); res.err != nil {
+		return res
+	}
+	req := e.ImportRequest
+	req.Tenant = e.Tenant
+	imported, err := h.svc.Import(ctx, op, req)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	res.keyID, res.body = imported.KeyID, imported
+	return res
 }
 
 func (h *Handler) invokeCreate(ctx context.Context, op keygate.Caller, event json.RawMessage) outcome {

@@ -30,6 +30,7 @@ type Service interface {
 	Rotate(ctx context.Context, c keygate.Caller, req manage.RotateRequest) (*manage.Created, error)
 	Update(ctx context.Context, c keygate.Caller, req manage.UpdateRequest) (*keygate.Key, error)
 	Audit(ctx context.Context, c keygate.Caller, req manage.AuditRequest) (*manage.AuditPage, error)
+	Import(ctx context.Context, c keygate.Caller, req manage.ImportRequest) (*manage.Imported, error)
 }
 
 var _ Service = (*manage.Service)(nil)

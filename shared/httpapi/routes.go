@@ -114,7 +114,23 @@ func DirectOps(fn Function) []string {
 			out = append(out, r.Op)
 		}
 	}
+	for _, d := range directOnly {
+		if d.fn == fn {
+			out = append(out, d.op)
+		}
+	}
 	return out
+}
+
+// DirectOnly reports the function serving op, an operation served by
+// direct event only (no route: "import").
+func DirectOnly(op string) (Function, bool) {
+	for _, d := range directOnly {
+		if d.op == op {
+			return d.fn, true
+		}
+	}
+	return "", false
 }
 
 // Match finds the route of a method and request path, and its path

@@ -37,7 +37,7 @@ func TestRoutesWellFormed(t *testing.T) {
 	}
 	// The defaults (first) are what direct events without "op" have always
 	// meant.
-	want := map[Function][]string{Create: {"create", "rotate"}, List: {"list", "audit"}, Revoke: {"revoke", "update"}}
+	want := map[Function][]string{Create: {"create", "rotate", "import"}, List: {"list", "audit"}, Revoke: {"revoke", "update"}}
 	for _, fn := range Functions() {
 		if got := DirectOps(fn); !slices.Equal(got, want[fn]) {
 			t.Errorf("DirectOps(%s) = %q, want %q", fn, got, want[fn])

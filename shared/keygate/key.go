@@ -61,6 +61,11 @@ type Key struct {
 	Enabled bool `json:"enabled"`
 	// RotatedFrom is the key this one replaced by rotation.
 	RotatedFrom string `json:"rotated_from,omitempty"`
+	// Imported marks a key whose token is a value made elsewhere and
+	// imported as it was (docs/import.md): it lacks Keygate's prefix,
+	// checksum and tag, so it should be rotated; its successor is an
+	// ordinary key.
+	Imported bool `json:"imported,omitempty"`
 	// Leaked is the first report that the key's token was found in
 	// public (nil if none): set once, whatever the tenant's leak action.
 	Leaked *Leak `json:"leaked,omitempty"`

@@ -27,7 +27,20 @@ const (
 	// it is written once per key (the first report), whatever the tenant
 	// does about it.
 	ActionLeaked = "leaked"
+	// ActionImported records a key imported with a value made elsewhere.
+	ActionImported = "imported"
 )
+
+// ErrAlreadyImported is an import of a value some key was already
+// imported with (whatever became of that key since): nothing is written.
+var ErrAlreadyImported = Errorf(Conflict, "already imported")
+
+// ImportedKey is one entry of the index of imported keys: the lookup
+// digest of its value (apikey.Hasher.ImportDigest) and the key it names.
+type ImportedKey struct {
+	Digest [32]byte
+	KeyID  string
+}
 
 // ActorSecretScanning is the actor of what a secret-scanning alert does:
 // the "leaked" audit record and, under the "revoke" leak action, the

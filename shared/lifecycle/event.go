@@ -96,6 +96,8 @@ type KeyInfo struct {
 	// Meta and ExternalID are the key holder's own, absent if none.
 	Meta       json.RawMessage `json:"meta,omitempty"`
 	ExternalID string          `json:"external_id,omitempty"`
+	// Imported is set on a key imported with a value made elsewhere.
+	Imported bool `json:"imported,omitempty"`
 }
 
 // Info is k's event metadata at now. It copies fields one by one, so a
@@ -104,7 +106,7 @@ func Info(k *keygate.Key, now time.Time) *KeyInfo {
 	info := &KeyInfo{
 		ID: k.ID, Hint: k.Hint, Name: k.Name, Tenant: k.Tenant, Owner: k.Owner, Type: k.Type, Role: k.Role,
 		Scopes: k.Scopes, APIs: k.APIs, Status: k.StatusAt(now), CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy,
-		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, ExternalID: k.ExternalID,
+		ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, ExternalID: k.ExternalID, Imported: k.Imported,
 	}
 	if len(k.Meta) > 0 {
 		info.Meta = slices.Clone(k.Meta)
@@ -132,6 +134,9 @@ func EventID(parts ...string) string {
 var detailTypes = map[string]string{
 	keygate.ActionCreated: KeyCreated, keygate.ActionRevoked: KeyRevoked, keygate.ActionRotated: KeyRotated,
 	keygate.ActionUpdated: KeyUpdated, keygate.ActionExpired: KeyExpired, keygate.ActionLeaked: KeyLeaked,
+	// An import is a key's creation for whoever follows keys: key.created,
+	// whose key says imported.
+	keygate.ActionImported: KeyCreated,
 }
 
 // FromAudit is the event of an audit record whose item key is auditKey;

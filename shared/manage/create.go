@@ -72,43 +72,9 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	if err := checkIdempotencyKey(idempotencyKey); err != nil {
 		return nil, err
 	}
-	k := keygate.Key{Tenant: tenant, Name: req.Name, Type: req.Type, Role: req.Role, CreatedAt: now, CreatedBy: c.Name(), Enabled: true}
-	if k.Type == "" {
-		k.Type = keygate.User
-	}
-	if k.Role == "" {
-		k.Role = keygate.Viewer
-	}
-	if err := checkName(k.Name); err != nil {
+	k, capped, err := s.newKey(c, actor, tenant, now, req)
+	if err != nil {
 		return nil, err
-	}
-	if k.Owner, err = ownerOf(c, tenant, k.Type, req.Owner); err != nil {
-		return nil, err
-	}
-	if k.Scopes, err = s.scopesOf(c, k.Role, req.Scopes); err != nil {
-		return nil, err
-	}
-	if k.APIs, err = apisOf(c, k.Role, req.APIs); err != nil {
-		return nil, err
-	}
-	if k.ExpiresAt, err = s.expiry(now, req); err != nil {
-		return nil, err
-	}
-	if k.RateLimit, k.Credits, err = limitsOf(actor, req.RateLimit, req.Credits); err != nil {
-		return nil, err
-	}
-	if k.Meta, err = parseMeta(req.Meta); err != nil {
-		return nil, err
-	}
-	if req.ExternalID != nil {
-		if err := keygate.CheckExternalID(*req.ExternalID); err != nil {
-			return nil, err
-		}
-		k.ExternalID = *req.ExternalID
-	}
-	capped := capExpiry(c, &k)
-	if actor != nil {
-		k.ParentLineage = actor.LineageID()
 	}
 
 	var idem *keygate.Idempotency
@@ -131,6 +97,53 @@ func (s *Service) Create(ctx context.Context, c keygate.Caller, req CreateReques
 	}
 	k.Status = k.StatusAt(now)
 	return &Created{Key: k, Token: tok, ExpiryCapped: capped}, nil
+}
+
+// newKey applies Create's rules to req (all but the tenant, the
+// idempotency key and the token): name, type and owner, role and scopes,
+// APIs, expiry, usage limits, meta and external_id. capped says the
+// expiry was lowered to the creator's own.
+func (s *Service) newKey(c keygate.Caller, actor *keygate.Record, tenant string, now time.Time, req CreateRequest) (keygate.Key, bool, error) {
+	var err error
+	k := keygate.Key{Tenant: tenant, Name: req.Name, Type: req.Type, Role: req.Role, CreatedAt: now, CreatedBy: c.Name(), Enabled: true}
+	if k.Type == "" {
+		k.Type = keygate.User
+	}
+	if k.Role == "" {
+		k.Role = keygate.Viewer
+	}
+	if err := checkName(k.Name); err != nil {
+		return k, false, err
+	}
+	if k.Owner, err = ownerOf(c, tenant, k.Type, req.Owner); err != nil {
+		return k, false, err
+	}
+	if k.Scopes, err = s.scopesOf(c, k.Role, req.Scopes); err != nil {
+		return k, false, err
+	}
+	if k.APIs, err = apisOf(c, k.Role, req.APIs); err != nil {
+		return k, false, err
+	}
+	if k.ExpiresAt, err = s.expiry(now, req); err != nil {
+		return k, false, err
+	}
+	if k.RateLimit, k.Credits, err = limitsOf(actor, req.RateLimit, req.Credits); err != nil {
+		return k, false, err
+	}
+	if k.Meta, err = parseMeta(req.Meta); err != nil {
+		return k, false, err
+	}
+	if req.ExternalID != nil {
+		if err := keygate.CheckExternalID(*req.ExternalID); err != nil {
+			return k, false, err
+		}
+		k.ExternalID = *req.ExternalID
+	}
+	capped := capExpiry(c, &k)
+	if actor != nil {
+		k.ParentLineage = actor.LineageID()
+	}
+	return k, capped, nil
 }
 
 // mint gives k a fresh token (its ID and hint) and returns the record that

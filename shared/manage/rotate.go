@@ -92,6 +92,9 @@ func (s *Service) Rotate(ctx context.Context, c keygate.Caller, req RotateReques
 	next := old.Key
 	next.CreatedAt, next.RotatedFrom, next.RotatedTo = now, old.ID, ""
 	next.LastUsedAt, next.Rev, next.Enabled = nil, 0, true
+	// A rotated imported key's successor has a Keygate token: the point
+	// of rotating it.
+	next.Imported = false
 	// The successor joins the old key's rotation chain (ParentLineage,
 	// like created_by, stays the minting key's).
 	next.Lineage = old.LineageID()

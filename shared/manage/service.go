@@ -64,6 +64,14 @@ type Store interface {
 	// wrote: (false, nil) if r was reported before or is gone; a
 	// *keygate.ChangedError if revoke is set and r was revoked meanwhile.
 	RecordLeak(ctx context.Context, r *keygate.Record, l keygate.Leak, leaked keygate.Audit, revoke *keygate.Revocation, now time.Time) (bool, error)
+	// ImportKey stores an imported key as CreateKey does, with index (its
+	// value's lookup digest) in the same transaction;
+	// keygate.ErrAlreadyImported, writing nothing, if the digest is
+	// indexed already.
+	ImportKey(ctx context.Context, r *keygate.Record, index keygate.ImportedKey, max int, now time.Time, audit keygate.Audit) error
+	// ImportedKeyID returns the key a value of digest was imported as,
+	// ok false if none (strongly consistent).
+	ImportedKeyID(ctx context.Context, digest [32]byte) (id string, ok bool, err error)
 }
 
 // Config holds the service's settings. Zero Now and Random mean the real

@@ -106,6 +106,9 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 	if r.RotatedFrom != "" {
 		item["rotated_from"] = attrS(r.RotatedFrom)
 	}
+	if r.Imported {
+		item["imported"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	if r.RotatedTo != "" {
 		item["rotated_to"] = attrS(r.RotatedTo)
 	}
@@ -133,6 +136,12 @@ func marshalRecord(r *keygate.Record) map[string]types.AttributeValue {
 		item[AttrTTL] = attrN(r.TTL)
 	}
 	return item
+}
+
+// importedFlag reads a key item's imported flag: absent is false.
+func importedFlag(item map[string]types.AttributeValue) bool {
+	v, _ := item["imported"].(*types.AttributeValueMemberBOOL)
+	return v != nil && v.Value
 }
 
 // extIndexPK is GSI3's partition of tenant's keys with external_id.
@@ -293,6 +302,7 @@ func unmarshalRecord(item map[string]types.AttributeValue) (*keygate.Record, err
 	disabled, _ := item["disabled"].(*types.AttributeValueMemberBOOL)
 	r.Enabled = disabled == nil || !disabled.Value
 	r.RotatedFrom = d.str("rotated_from", false)
+	r.Imported = importedFlag(item)
 	r.RotatedTo = d.str("rotated_to", false)
 	r.Lineage = d.str("lineage", false)
 	r.ParentLineage = d.str("parent_lineage", false)

@@ -76,6 +76,10 @@ type mintOp struct {
 	old        *keygate.Record
 	oldExpires time.Time
 	oldTTL     int64
+	// An import: the index item naming the key by its value's lookup
+	// digest, written only if there is none (the value is not imported
+	// yet).
+	imported *keygate.ImportedKey
 }
 
 func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Replay, error) {
@@ -158,6 +162,12 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 		default:
 			items = append(items, types.TransactWriteItem{Update: creditsSet(s.table, &r.Key, now)})
 		}
+		importAt := -1
+		if op.imported != nil {
+			importAt = len(items)
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table,
+				Item: importItem(*op.imported, r.TTL), ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+		}
 		auditsAt := len(items)
 		for _, a := range op.audits {
 			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: marshalAudit(a), ConditionExpression: aws.String("attribute_not_exists(pk)")}})
@@ -193,6 +203,8 @@ func (s *Store) mint(ctx context.Context, now time.Time, op mintOp) (*keygate.Re
 			return nil, classify(fmt.Errorf("create key %s: %w", r.ID, err))
 		case failed(actorAt):
 			return nil, errActorChanged
+		case failed(importAt):
+			return nil, keygate.ErrAlreadyImported
 		case failed(oldAt):
 			return nil, keygate.Errorf(keygate.Conflict, "the key was rotated, revoked or changed meanwhile")
 		case failed(1) || slices.Contains(reasons[auditsAt:auditsAt+len(op.audits)], "ConditionalCheckFailed"):
@@ -604,6 +616,7 @@ func (s *Store) fillMeta(ctx context.Context, recs []*keygate.Record) error {
 			r.Meta = json.RawMessage(meta)
 		}
 		r.ExternalID = d.str("external_id", false)
+		r.Imported = importedFlag(item)
 		if d.err != nil {
 			return fmt.Errorf("read meta of key %s: %w", r.ID, d.err)
 		}

@@ -78,8 +78,9 @@ var limitAttrs = []string{"rl_limit", "rl_window", "cr_remaining", "cr_refill_am
 // compact JSON text, and ExternalID). GSI1 and GSI2 do not carry them
 // (their projections are frozen): listings read them from the items
 // (fillMeta), and the external_id filter goes through GSI3, which holds
-// only keys.
-var metaAttrs = []string{"meta", "external_id"}
+// only keys. imported (keygate.Key.Imported) travels with them: set once,
+// at the import, and read wherever the meta is.
+var metaAttrs = []string{"meta", "external_id", "imported"}
 
 // TableDefinition is the table Keygate needs, as CreateTable input. make
 // table and the tests create it from here; template.yaml declares the same.

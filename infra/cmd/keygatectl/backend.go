@@ -92,11 +92,22 @@ func (b *directBackend) do(ctx context.Context, o op) (json.RawMessage, error) {
 	if o.Name == "settings" || o.Name == "save_settings" {
 		return b.doSettings(ctx, o)
 	}
+	event := map[string]any{"tenant": b.tenant}
+	if fn, ok := httpapi.DirectOnly(o.Name); ok {
+		// An operation without a route: its event always names it.
+		for k, v := range o.Body {
+			event[k] = v
+		}
+		event["op"] = o.Name
+		if b.actor != "" {
+			event["actor"] = b.actor
+		}
+		return b.invoke(ctx, b.functions[fn], event)
+	}
 	route, ok := httpapi.Operation(o.Name)
 	if !ok || route.Direct == "" {
 		return nil, fmt.Errorf("%s has no direct event", o.Name)
 	}
-	event := map[string]any{"tenant": b.tenant}
 	for k, v := range o.Body {
 		event[k] = v
 	}

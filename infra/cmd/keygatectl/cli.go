@@ -33,7 +33,7 @@ commands:
           [--rate-limit 100/1m] [--credits 5000 [--refill 5000/month]]
           [--meta '{"plan":"pro"}'] [--external-id c_123]
   list    [--owner O] [--external-id X] [--status active|disabled|revoked|expired]
-          [--limit N] [--cursor C]
+          [--limit N] [--cursor C] [--imported]   (--imported: only imported keys, to rotate)
   get     ID
   revoke  ID [--cascade]
   rotate  ID [--grace SECONDS] [--out FILE]
@@ -41,6 +41,9 @@ commands:
           [--credits 5000 [--refill 5000/day] | --no-credits]   (--credits sets the balance)
           [--meta JSON | --no-meta] [--external-id X | --no-external-id]
   audit   [--key-id ID] [--limit N] [--cursor C]
+  import  --csv FILE   (value,tenant,owner,name[,scopes,apis,expires_at]; lists split by ;)
+  import  --from-apigateway --owner O [--usage-plan ID] [--scope S]... [--api ID[/STAGE]]...
+          (with --stack only; each key reported: imported, already imported, refused: why)
   settings [--owner-email E] [--reminder-days 14,3] [--leak-action revoke|notify]
           [--leak-cascade[=false]]   (reads the tenant's settings; with a flag, changes them)
   verify  TOKEN|- [--api ID[/STAGE]] [--method GET --path /p]   (with --endpoint only;
@@ -53,6 +56,8 @@ type op struct {
 	Name string         // create, list, get, revoke, rotate, update, audit, settings, save_settings, verify
 	ID   string         // the key, for get, revoke, rotate, update
 	Body map[string]any // the fields, as the HTTP body / query or the direct event
+	// Imported shows only imported keys of a listing (list --imported).
+	Imported bool
 }
 
 // apiError is a refusal or failure the service answered with.
@@ -134,6 +139,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, newBacken
 		// it, through the authorizer: there is no direct event for it.
 		return usage(errors.New("verify goes through the API: give --endpoint and a key whose scopes cover POST /v1/verify"))
 	}
+	if fs.Arg(0) == "import" {
+		if g.endpoint != "" {
+			// An import sets a key's token to a value chosen elsewhere:
+			// an operator's direct event, never an API route.
+			return usage(errors.New("import is an operator's operation: give --stack and --tenant"))
+		}
+		imp, err := parseImport(fs.Args()[1:])
+		if err != nil {
+			return usage(err)
+		}
+		b, err := newBackend(ctx, g)
+		if err != nil {
+			fmt.Fprintln(stderr, "keygatectl:", err)
+			return exitFailure
+		}
+		return runImport(ctx, g, imp, b, stdout, stderr)
+	}
 	o, out, err := parseCommand(fs.Arg(0), fs.Args()[1:])
 	if err != nil {
 		return usage(err)
@@ -198,6 +220,7 @@ func parseCommand(name string, args []string) (op, string, error) {
 	needsID := false
 	var scopes, apis stringsFlag
 	var lim limitFlags
+	var onlyImported bool
 	switch name {
 	case "create":
 		str("owner", "owner", "owner of a user key")
@@ -216,6 +239,7 @@ func parseCommand(name string, args []string) (op, string, error) {
 		str("status", "status", "only keys with this status")
 		num("limit", "limit", "page size")
 		str("cursor", "cursor", "next_cursor of the previous page")
+		fs.BoolVar(&onlyImported, "imported", false, "only imported keys (of each page)")
 	case "get":
 		needsID = true
 	case "revoke":
@@ -313,6 +337,9 @@ func parseCommand(name string, args []string) (op, string, error) {
 	if len(apis) > 0 {
 		o.Body["apis"] = []string(apis)
 	}
+	if onlyImported {
+		o.Imported = true
+	}
 	// settings reads; with a change it is the save_settings route.
 	if name == "settings" && len(o.Body) > 0 {
 		o.Name = "save_settings"
@@ -386,6 +413,18 @@ func printAnswer(o op, answer json.RawMessage, asJSON bool, out string, stdout, 
 		m["token"] = "(written to " + out + ")"
 		answer, _ = json.Marshal(m)
 	}
+	if keys, ok := m["keys"].([]any); ok && o.Imported {
+		var only []any
+		for _, k := range keys {
+			if km, _ := k.(map[string]any); km["imported"] == true {
+				only = append(only, k)
+			}
+		}
+		m["keys"] = append([]any{}, only...)
+		if asJSON {
+			answer, _ = json.Marshal(m)
+		}
+	}
 	if asJSON {
 		fmt.Fprintln(stdout, string(answer))
 		return exitOK
@@ -397,6 +436,11 @@ func printAnswer(o op, answer json.RawMessage, asJSON bool, out string, stdout, 
 		fmt.Fprintln(tw, "ID\tNAME\tOWNER\tTYPE\tROLE\tSTATUS\tEXPIRES\tLAST USED")
 		for _, k := range m["keys"].([]any) {
 			km := k.(map[string]any)
+			if km["imported"] == true {
+				km["status"] = fmt.Sprint(km["status"]) + " (imported)"
+			} else if o.Imported {
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", km["id"], km["name"], km["owner"], km["type"], km["role"], km["status"], when(km["expires_at"], "never"), when(km["last_used_at"], "never"))
 		}
 		if c, ok := m["next_cursor"].(string); ok {
@@ -413,7 +457,7 @@ func printAnswer(o op, answer json.RawMessage, asJSON bool, out string, stdout, 
 			fmt.Fprintf(tw, "\nmore: --cursor %s\n", c)
 		}
 	default:
-		for _, f := range []string{"id", "name", "tenant", "owner", "type", "role", "scopes", "apis", "status", "created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "rotated_from", "revoked_descendants",
+		for _, f := range []string{"id", "name", "tenant", "owner", "type", "role", "scopes", "apis", "status", "imported", "created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "rotated_from", "revoked_descendants",
 			"owner_email", "reminder_days", "leak_action", "leak_cascade"} {
 			if v, ok := m[f]; ok && v != nil {
 				fmt.Fprintf(tw, "%s\t%v\n", f, v)

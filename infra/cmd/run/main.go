@@ -63,7 +63,9 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("make the secret-scanning key: %w", err)
 	}
 	defaults := map[string]string{"TABLE_NAME": "keygate", "TOKEN_PEPPER": randomPepper(),
-		"SECRET_SCANNING_KEYS_URL": "file://" + scan.keys}
+		"SECRET_SCANNING_KEYS_URL": "file://" + scan.keys,
+		// Imported keys are tried out locally (docs/import.md).
+		"IMPORTED_KEYS": "on"}
 	var local *ddblocal.Server
 	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
 		if local, err = ddblocal.Start(ctx, io.Discard); err != nil {

@@ -238,6 +238,8 @@ function keyRow(k) {
   if (k.name) name.append(h('span', { class: 'name-text', text: k.name }));
   else name.append(h('span', { class: 'name-text muted unnamed', text: 'Unnamed key' }));
   if (self) name.append(' ', badge('you', 'accent'));
+  // An imported key's token is a value made elsewhere: rotate it (docs/import.md).
+  if (k.imported) name.append(' ', h('span', { class: 'badge badge-warn', text: 'imported', title: 'Imported with its old value: rotate it for a Keygate token' }));
   const sub = h('div', { class: 'key-sub' }, h('span', { class: 'mono', text: k.hint }));
   if (isAdmin()) sub.append(h('span', { class: 'owner', text: k.type === 'service' ? 'tenant-wide' : `owner ${k.owner}` }));
 

@@ -12,8 +12,9 @@ import (
 
 // The DynamoDB store is what the authorizer and its meter need.
 var (
-	_ authorizer.Store = (*store.Store)(nil)
-	_ usage.Store      = (*store.Store)(nil)
+	_ authorizer.Store   = (*store.Store)(nil)
+	_ usage.Store        = (*store.Store)(nil)
+	_ authorizer.Imports = (*store.Store)(nil)
 )
 
 // Config is the authorizer's configuration, without a Meter.
@@ -34,5 +35,8 @@ func Authorizer(env *setup.Env) *authorizer.Authorizer {
 	st := store.New(env.DynamoDB, env.Config.TableName)
 	cfg := Config(env)
 	cfg.Meter = usage.NewMeter(st)
+	if env.Config.ImportedKeys {
+		cfg.Imports = st
+	}
 	return authorizer.New(st, cfg, env.Logger)
 }

@@ -38,7 +38,6 @@ type importOptions struct {
 	usagePlan    string
 	owner        string
 	scopes, apis stringsFlag
-	region       string
 }
 
 func parseImport(args []string) (importOptions, error) {

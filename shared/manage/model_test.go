@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -460,6 +462,17 @@ func (m *model) rotateStep(t *testing.T, i int) {
 	if why == "" && !(k.RevokedAt == nil && m.active(k) && k.RotatedTo == "") {
 		why = "target revoked, expired, disabled or rotated"
 	}
+	if creator, ok := strings.CutPrefix(k.CreatedBy, "key:"); why == "" && ok {
+		// A successor is capped by what its creator became: if that key
+		// has expired, there is nothing left to cap it by.
+		p := m.keys[creator]
+		for p != nil && p.RotatedTo != "" {
+			p = m.keys[p.RotatedTo]
+		}
+		if p != nil && p.ExpiresAt != nil && !m.now().Before(*p.ExpiresAt) {
+			why = "the creator's current key has expired"
+		}
+	}
 	req := manage.RotateRequest{ID: k.ID, GraceSeconds: &grace}
 	if c.Operator {
 		req.Tenant = k.Tenant
@@ -495,7 +508,8 @@ func (m *model) updateStep(t *testing.T, i int) {
 		req.Tenant = k.Tenant
 	}
 	next := *k
-	switch m.rnd.IntN(5) {
+	var limits string // why the limit rules refuse this update, if it sets a limit
+	switch m.rnd.IntN(6) {
 	case 0:
 		req.Enabled, next.Enabled = ptr(false), false
 	case 1:
@@ -520,6 +534,23 @@ func (m *model) updateStep(t *testing.T, i int) {
 		s := at.Format(time.RFC3339)
 		at, _ = time.Parse(time.RFC3339, s)
 		req.ExpiresAt, next.ExpiresAt = &s, &at
+	case 5:
+		// A rate limit set or lowered (never loosened): a covering admin
+		// or an operator may, a viewer only on keys it created, nobody on
+		// a rotated key (its successor holds the counters).
+		limit := int64(1 + m.rnd.IntN(100))
+		if k.RateLimit != nil {
+			limit = min(limit, k.RateLimit.Limit)
+		}
+		req.RateLimit = &manage.RateLimitRequest{Limit: limit, Window: "1m"}
+		next.RateLimit = &keygate.RateLimit{Limit: limit, Window: time.Minute}
+		switch a := m.keys[c.KeyID]; {
+		case k.RotatedTo != "":
+			limits = "limits of a rotated key"
+		case c.Operator || a.Role == keygate.Admin:
+		case k.ParentLineage != lineage(a):
+			limits = "a viewer changes the limits of a key it did not create"
+		}
 	}
 	m.log = append(m.log, fmt.Sprintf("\n%d: %s updates %s %+v", i, c.Name(), k.ID, req))
 	path := "/v1/keys/" + k.ID
@@ -532,6 +563,8 @@ func (m *model) updateStep(t *testing.T, i int) {
 		why = "expiry not earlier"
 	case req.ExpiresAt != nil && !next.ExpiresAt.After(m.now()):
 		why = "expiry not in the future"
+	case limits != "":
+		why = limits
 	}
 	_, err := m.f.svc.Update(context.Background(), m.request(c, "PATCH", path), req)
 	m.outcome(t, "update", why, err)
@@ -761,7 +794,8 @@ func (m *model) compare(t *testing.T, id string) {
 	if got.Role != want.Role || got.Owner != want.Owner || got.Enabled != want.Enabled || got.RotatedTo != want.RotatedTo ||
 		!slices.Equal(got.Scopes, want.Scopes) || !slices.Equal(got.APIs, want.APIs) || !eqTime(got.ExpiresAt, want.ExpiresAt) ||
 		(got.RevokedAt == nil) != (want.RevokedAt == nil) || got.Name != want.Name ||
-		got.Lineage != want.Lineage || got.ParentLineage != want.ParentLineage || (got.Leaked == nil) != (want.Leaked == nil) {
+		got.Lineage != want.Lineage || got.ParentLineage != want.ParentLineage || (got.Leaked == nil) != (want.Leaked == nil) ||
+		!reflect.DeepEqual(got.RateLimit, want.RateLimit) {
 		t.Fatalf("key %s:\n table %+v\n model %+v", id, *got, *want)
 	}
 }

@@ -195,7 +195,8 @@ func printBanner(w io.Writer, url, apiID, db, warning string, admin *manage.Crea
 	which, alert := "keys|demo", ""
 	if scan.id != "" {
 		which = "keys|demo|alert"
-		alert = "  alert  a signed GitHub secret-scanning alert for $KEY: it REVOKES the key\n"
+		alert = "  alert  a signed GitHub secret-scanning alert for $KEY (openssl + curl): it REVOKES the key\n" +
+			"         signed with " + shortPath(scan.key) + ", listed in " + shortPath(scan.keys) + "\n"
 	}
 	fmt.Fprintf(w, `
 Keygate is serving on %[1]s until Ctrl-C

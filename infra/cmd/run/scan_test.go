@@ -77,6 +77,11 @@ func TestBannerAlertRecipe(t *testing.T) {
 	if !strings.Contains(banner.String(), recipes+" keys|demo|alert") {
 		t.Fatalf("the banner does not point at the alert recipe:\n%s", banner.String())
 	}
+	for _, want := range []string{shortPath(scan.key), shortPath(scan.keys)} {
+		if !strings.Contains(banner.String(), want) {
+			t.Fatalf("the banner does not name %s:\n%s", want, banner.String())
+		}
+	}
 	file, err := os.ReadFile(recipes)
 	if err != nil {
 		t.Fatal(err)

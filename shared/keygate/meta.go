@@ -170,21 +170,8 @@ func (p *metaParser) object(depth int) error {
 		if err := p.value(depth); err != nil {
 			return err
 		}
-		p.space()
-		if p.pos >= len(p.in) {
-			return errMetaJSON
-		}
-		c := p.in[p.pos]
-		p.pos++
-		if err := p.emit(c); err != nil {
+		if more, err := p.next('}'); !more || err != nil {
 			return err
-		}
-		switch c {
-		case ',':
-		case '}':
-			return nil
-		default:
-			return errMetaJSON
 		}
 	}
 }
@@ -206,21 +193,8 @@ func (p *metaParser) array(depth int) error {
 		if err := p.value(depth); err != nil {
 			return err
 		}
-		p.space()
-		if p.pos >= len(p.in) {
-			return errMetaJSON
-		}
-		c := p.in[p.pos]
-		p.pos++
-		if err := p.emit(c); err != nil {
+		if more, err := p.next(']'); !more || err != nil {
 			return err
-		}
-		switch c {
-		case ',':
-		case ']':
-			return nil
-		default:
-			return errMetaJSON
 		}
 	}
 }
@@ -394,4 +368,25 @@ func CheckExternalID(s string) error {
 		}
 	}
 	return nil
+}
+
+// next reads what follows a member or element: a comma (more to come) or
+// the closing bracket close; anything else is not JSON.
+func (p *metaParser) next(close byte) (more bool, err error) {
+	p.space()
+	if p.pos >= len(p.in) {
+		return false, errMetaJSON
+	}
+	c := p.in[p.pos]
+	p.pos++
+	if err := p.emit(c); err != nil {
+		return false, err
+	}
+	switch c {
+	case ',':
+		return true, nil
+	case close:
+		return false, nil
+	}
+	return false, errMetaJSON
 }

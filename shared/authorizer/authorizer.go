@@ -93,6 +93,16 @@ type Imports interface {
 // long by an environment that loaded the index before.
 const ImportsRefresh = time.Minute
 
+// ImportsRetry is how long an execution environment whose first read of
+// the index failed refuses the strings that are no Keygate token (fails
+// closed) before it reads again: a failing index (throttling, a missing
+// grant) costs one read per ImportsRetry, not one per request.
+const ImportsRetry = 5 * time.Second
+
+// errImportsUnavailable is the failure of the requests that arrive while
+// a failed first read of the index waits for ImportsRetry.
+var errImportsUnavailable = errors.New("the index of imported keys could not be read")
+
 // Authorizer decides. It is safe for concurrent use.
 type Authorizer struct {
 	store       Store
@@ -119,6 +129,8 @@ type importSet struct {
 	ids    map[uint64][]string
 	loaded time.Time
 	ready  bool
+	// failed is when the last first read failed (zero if none did).
+	failed time.Time
 }
 
 // maxCacheEntries bounds memory if many distinct keys pass through one
@@ -417,10 +429,14 @@ func (a *Authorizer) importedIDs(ctx context.Context, prefix uint64, now time.Ti
 	s := &a.imports
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.ready && !s.failed.IsZero() && now.Sub(s.failed) < ImportsRetry && !now.Before(s.failed) {
+		return nil, errImportsUnavailable
+	}
 	if !s.ready || now.Sub(s.loaded) >= ImportsRefresh || now.Before(s.loaded) {
 		keys, err := a.cfg.Imports.ImportedKeys(ctx)
 		switch {
 		case err != nil && !s.ready:
+			s.failed = now
 			return nil, err
 		case err != nil:
 			a.log.LogAttrs(ctx, slog.LevelWarn, "imported keys not refreshed", slog.String("error", err.Error()))

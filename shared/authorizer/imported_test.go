@@ -3,6 +3,7 @@ package authorizer_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -18,14 +19,19 @@ import (
 	"github.com/keygate/keygate/shared/store"
 )
 
-// countingImports is the real store's index read, counted.
+// countingImports is the real store's index read, counted; with fail
+// set it fails as a read the role may not make would.
 type countingImports struct {
 	*store.Store
 	queries atomic.Int32
+	fail    atomic.Bool
 }
 
 func (c *countingImports) ImportedKeys(ctx context.Context) ([]keygate.ImportedKey, error) {
 	c.queries.Add(1)
+	if c.fail.Load() {
+		return nil, errors.New("AccessDeniedException: not authorized to perform dynamodb:Query")
+	}
 	return c.Store.ImportedKeys(ctx)
 }
 
@@ -174,6 +180,34 @@ func TestImportedKeysNoReadForStrangers(t *testing.T) {
 	f.auth.Authorize(ctx, authorizer.Request{Token: randomValue(t)})
 	if imports.queries.Load() != 2 {
 		t.Errorf("after ImportsRefresh the index was read %d times in all, want 2", imports.queries.Load())
+	}
+}
+
+// TestImportsFirstReadFails: while the index cannot be read, strings that
+// are no Keygate token fail closed (an error, never an allow), and the
+// index is read once per authorizer.ImportsRetry, not once per request;
+// Keygate tokens are not held up by it.
+func TestImportsFirstReadFails(t *testing.T) {
+	f, imports := importedFixture(t)
+	ctx := context.Background()
+	value := randomValue(t)
+	f.importKey(t, "alice", value)
+	imports.fail.Store(true)
+	for range 20 {
+		if _, _, err := f.auth.Authorize(ctx, authorizer.Request{Token: value, Method: "GET", Path: "/x"}); err == nil {
+			t.Fatal("an unreadable index did not fail the request")
+		}
+	}
+	if n := imports.queries.Load(); n != 1 {
+		t.Fatalf("20 requests read a failing index %d times, want 1", n)
+	}
+	imports.fail.Store(false)
+	f.clock.Add(authorizer.ImportsRetry)
+	if d, _, err := f.auth.Authorize(ctx, authorizer.Request{Token: value, Method: "GET", Path: "/x"}); err != nil || d.Outcome != authorizer.Allow {
+		t.Fatalf("after ImportsRetry: %+v %v", d, err)
+	}
+	if n := imports.queries.Load(); n != 2 {
+		t.Fatalf("the index was read %d times in all, want 2", n)
 	}
 }
 

@@ -376,3 +376,16 @@ func TestDirectTenant(t *testing.T) {
 	wantRefusal(t, serve(open, "GET", "/orders/1", bearer(other.Token.Reveal())...), 204, "")
 	wantRefusal(t, serve(open, "GET", "/orders/1", bearer(other.Token.Reveal())...), 429, "credits_exhausted")
 }
+
+// TestConnectMethod: a key whose only scope is the WebSocket connect
+// route (CONNECT /$connect) does not reach an HTTP handler through HTTP's
+// own CONNECT method, and no key does.
+func TestConnectMethod(t *testing.T) {
+	f := newDirect(t, nil)
+	ws := f.create(t, manage.CreateRequest{Scopes: []string{"CONNECT /$connect"}})
+	admin := f.create(t, manage.CreateRequest{Role: keygate.Admin, APIs: []string{"*"}})
+	for _, tok := range []string{ws.Token.Reveal(), admin.Token.Reveal()} {
+		wantRefusal(t, serve(f.handler, http.MethodConnect, "/$connect", bearer(tok)...), 403, "forbidden")
+	}
+	wantRefusal(t, serve(f.handler, "GET", "/orders/1", bearer(admin.Token.Reveal())...), 204, "")
+}

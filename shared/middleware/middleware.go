@@ -299,7 +299,13 @@ type checker struct {
 func (m *checker) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	token, ok := m.token(r)
 	v := unauthorized
-	if ok {
+	switch {
+	case ok && r.Method == http.MethodConnect:
+		// The scope method CONNECT names a WebSocket API's $connect route
+		// (scope.Connect), not HTTP's proxy method: a key that may only
+		// open WebSockets must not reach an HTTP handler this way.
+		v = forbidden
+	case ok:
 		v = m.decider.decide(r.Context(), token, r)
 	}
 	if v.status != 0 {

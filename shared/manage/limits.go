@@ -116,18 +116,13 @@ func (s *Service) changeLimits(ctx context.Context, c keygate.Caller, actor, r *
 		if looser {
 			return keygate.Errorf(keygate.Forbidden, "a viewer key may only tighten limits: lower them or set new ones")
 		}
-		if credits != nil && r.Credits != nil {
-			// Setting credits sets the balance: at or under the configured
-			// one, it could still top up what the key has spent since.
-			u, err := s.store.Usage(ctx, &r.Key, s.cfg.Now())
-			if err != nil {
-				return fmt.Errorf("update key %s: read its usage: %w", r.ID, err)
-			}
-			if u != nil && u.Credits != nil && credits.Remaining > u.Credits.Remaining {
-				return keygate.Errorf(keygate.Forbidden, "a viewer key may not raise a key's credit balance (%d left): set at most that", u.Credits.Remaining)
-			}
+		return s.noTopUp(ctx, r, credits, "a viewer key")
+	}
+	if r.LineageID() == actor.LineageID() {
+		// Its own credits limit an admin key only if it cannot reset them.
+		if err := s.noTopUp(ctx, r, credits, "a key acting on its own credits"); err != nil {
+			return err
 		}
-		return nil
 	}
 	if !looser {
 		return nil
@@ -147,6 +142,23 @@ func (s *Service) changeLimits(ctx context.Context, c keygate.Caller, actor, r *
 		return nil // gone: it holds nothing to stay within
 	}
 	return within(rate, credits, &p.Key, "the key that created it")
+}
+
+// noTopUp refuses credits that would raise r's live balance: setting
+// credits sets the balance, so even the configured amount again would
+// top up what the key has spent since. who names the caller's kind.
+func (s *Service) noTopUp(ctx context.Context, r *keygate.Record, credits *keygate.Credits, who string) error {
+	if credits == nil || r.Credits == nil {
+		return nil
+	}
+	u, err := s.store.Usage(ctx, &r.Key, s.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("update key %s: read its usage: %w", r.ID, err)
+	}
+	if u != nil && u.Credits != nil && credits.Remaining > u.Credits.Remaining {
+		return keygate.Errorf(keygate.Forbidden, "%s may not raise a key's credit balance (%d left): set at most that", who, u.Credits.Remaining)
+	}
+	return nil
 }
 
 func cloneCredits(c *keygate.Credits) *keygate.Credits {

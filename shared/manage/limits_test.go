@@ -216,6 +216,13 @@ func TestUpdateLimits(t *testing.T) {
 	if k, err = update(admin, manage.UpdateRequest{ID: child.ID, Credits: credits(20, nil)}); err != nil || k.Credits.Remaining != 20 {
 		t.Fatalf("an admin tops up: %+v, %v", k, err)
 	}
+	// An admin key with credits of its own cannot reset them either.
+	metered := f.actor(t, manage.CreateRequest{Tenant: "acme", Owner: "root2", Role: keygate.Admin, ExpiresInHours: ptr[int64](0), Credits: credits(10, nil)})
+	if _, _, _, err := store.New(f.db, f.table).LeaseCredits(ctx, metered.KeyID, 4, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = update(metered, manage.UpdateRequest{ID: metered.KeyID, Credits: credits(10, nil)})
+	wantMessage(t, err, keygate.Forbidden, "may not raise a key's credit balance (6 left)")
 	// The operator removes them (admins may too: the admin has none).
 	if k, err = update(admin, manage.UpdateRequest{ID: child.ID, RemoveCredits: true}); err != nil || k.Credits != nil {
 		t.Fatalf("remove credits: %+v, %v", k, err)

@@ -26,6 +26,10 @@ const (
 	// list: an alert signed by a key not in the list fetches it again, but
 	// a flood of made-up identifiers costs at most one fetch per interval.
 	RefreshInterval = time.Minute
+	// MaxListAge is how long a fetched list is used for keys it holds: an
+	// alert after that fetches it again, so a signing key GitHub withdraws
+	// stops verifying within MaxListAge of the next alert.
+	MaxListAge = time.Hour
 	// MaxKeyList bounds the key list read: GitHub's is a few kilobytes.
 	MaxKeyList = 1 << 20
 )
@@ -42,6 +46,7 @@ type Keys struct {
 	mu       sync.Mutex
 	keys     map[string]*ecdsa.PublicKey
 	last     time.Time // when the last fetch started; zero before the first
+	loaded   time.Time // when the list in keys was fetched
 	lastErr  error     // how the last fetch failed, nil if it did not
 	inflight chan struct{}
 }
@@ -79,7 +84,12 @@ func NewKeys(rawURL string, client *http.Client, now func() time.Time) (*Keys, e
 func (k *Keys) Key(ctx context.Context, id string) (*ecdsa.PublicKey, error) {
 	for {
 		k.mu.Lock()
-		if pub, ok := k.keys[id]; ok {
+		now := k.now()
+		if pub, ok := k.keys[id]; ok && (now.Sub(k.loaded) < MaxListAge || k.inflight != nil || now.Sub(k.last) < RefreshInterval) {
+			// A known key is used from a list fetched within MaxListAge;
+			// past it, the next alert fetches the list again (a key GitHub
+			// withdrew stops verifying), unless a fetch is under way or
+			// failed within RefreshInterval: then the list as it was.
 			k.mu.Unlock()
 			return pub, nil
 		}
@@ -112,15 +122,13 @@ func (k *Keys) Key(ctx context.Context, id string) (*ecdsa.PublicKey, error) {
 		keys, err := k.load(context.WithoutCancel(ctx))
 		k.mu.Lock()
 		if err == nil {
-			k.keys = keys
+			k.keys, k.loaded = keys, k.now()
 		}
 		k.lastErr, k.inflight = err, nil
 		close(done)
 		k.mu.Unlock()
-		if err != nil {
-			return nil, unknown(err)
-		}
-		// Look again, now in the fresh list (the loop ends: last is now).
+		// Look again, in the fresh list or, if the fetch failed, in the
+		// list as it was (the loop ends: last is now).
 	}
 }
 

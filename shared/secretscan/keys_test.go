@@ -263,3 +263,56 @@ func TestKeyListKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysListAge: a known key is used from a list at most MaxListAge
+// old; the next alert after that fetches the list again, so a key GitHub
+// withdrew stops verifying, while a list that cannot be fetched then
+// keeps the keys it had.
+func TestKeysListAge(t *testing.T) {
+	a, b := newSigner(t), newSigner(t)
+	var list atomic.Pointer[[]byte]
+	var down atomic.Bool
+	var fetches atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		if down.Load() {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write(*list.Load())
+	}))
+	t.Cleanup(srv.Close)
+	list.Store(&a.list)
+	clock := testkit.NewClock(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC))
+	client := srv.Client()
+	client.Timeout = 5 * time.Second
+	keys, err := secretscan.NewKeys(srv.URL+"/keys", client, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := keys.Key(ctx, a.id); err != nil {
+		t.Fatal(err)
+	}
+	// Within the hour: cached, however the list changed.
+	list.Store(&b.list)
+	clock.Add(secretscan.MaxListAge - time.Second)
+	if _, err := keys.Key(ctx, a.id); err != nil || fetches.Load() != 1 {
+		t.Fatalf("within MaxListAge: %v, %d fetches", err, fetches.Load())
+	}
+	// GitHub down past the hour: the old list still verifies.
+	down.Store(true)
+	clock.Add(2 * time.Second)
+	if _, err := keys.Key(ctx, a.id); err != nil || fetches.Load() != 2 {
+		t.Fatalf("list unreachable past MaxListAge: %v, %d fetches", err, fetches.Load())
+	}
+	// Back, a minute later: a is withdrawn, b verifies.
+	down.Store(false)
+	clock.Add(secretscan.RefreshInterval)
+	if _, err := keys.Key(ctx, a.id); codeOf(err) != keygate.Unauthorized || fetches.Load() != 3 {
+		t.Fatalf("withdrawn key: %v, %d fetches", err, fetches.Load())
+	}
+	if _, err := keys.Key(ctx, b.id); err != nil || fetches.Load() != 3 {
+		t.Fatalf("new key: %v, %d fetches", err, fetches.Load())
+	}
+}

@@ -30,9 +30,12 @@ def padded(regions):
 
 
 def decide(regions):
-    """The slot conditions' values for a ReplicaRegions value."""
+    """The slot conditions' values for a ReplicaRegions value, and
+    HasAnyReplica (any of the four slots)."""
     p = padded(regions)
-    return {c: p[i] != "" for i, c in enumerate(SLOT_CONDITIONS)}
+    out = {c: p[i] != "" for i, c in enumerate(SLOT_CONDITIONS)}
+    out["HasAnyReplica"] = any(out[f"HasReplica{i}"] for i in range(1, SLOTS + 1))
+    return out
 
 
 def is_slot_select(v):
@@ -73,7 +76,7 @@ def variant(template, regions):
     and removed (nothing refers to them once their Fn::If are gone)."""
     conditions = decide(regions)
     out = resolve(template, conditions, regions)
-    for c in SLOT_CONDITIONS:
+    for c in SLOT_CONDITIONS + ["HasAnyReplica"]:
         (out.get("Conditions") or {}).pop(c, None)
     out["Parameters"]["ReplicaRegions"]["Default"] = ",".join(regions)
     return out

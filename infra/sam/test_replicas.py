@@ -36,6 +36,8 @@ class Slots(unittest.TestCase):
             ("two", ["eu-west-1", "ap-southeast-2"], [home, "eu-west-1", "ap-southeast-2"], ["eu-west-1", "ap-southeast-2"]),
             ("four", ["a-b-1", "c-d-1", "e-f-1", "g-h-1"], [home, "a-b-1", "c-d-1", "e-f-1", "g-h-1"],
              ["a-b-1", "c-d-1", "e-f-1", "g-h-1"]),
+            # An empty first entry: the pepper still goes where the table does.
+            ("empty first", ["", "eu-west-1"], [home, "eu-west-1"], ["eu-west-1"]),
             # A fifth is not silently left out: the deployment fails on a
             # region that names the mistake.
             ("five", ["a-b-1", "c-d-1", "e-f-1", "g-h-1", "i-j-1"],

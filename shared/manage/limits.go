@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keygate/keygate/shared/keygate"
 )
@@ -104,6 +105,20 @@ func within(rate *keygate.RateLimit, credits *keygate.Credits, holder *keygate.K
 func (s *Service) changeLimits(ctx context.Context, c keygate.Caller, actor, r *keygate.Record, rate *keygate.RateLimit, credits *keygate.Credits) error {
 	if r.RotatedTo != "" {
 		return keygate.Errorf(keygate.Conflict, "the key was rotated (to %s), which holds its limits and counters now: change the successor's", r.RotatedTo)
+	}
+	if r.RotatedFrom != "" {
+		// The key it replaced shares its counters while its grace lasts,
+		// and meters its own calls by the limits it was rotated with: a
+		// change now would hold the successor alone.
+		p, err := s.store.GetKey(ctx, r.RotatedFrom)
+		switch {
+		case keygate.ErrorCode(err) == keygate.NotFound:
+		case err != nil:
+			return fmt.Errorf("update key %s: read the key it replaced: %w", r.ID, err)
+		case p.StatusAt(s.cfg.Now()) == keygate.Active:
+			return keygate.Errorf(keygate.Conflict, "the key %s replaced (%s) shares its counters until its grace ends at %s: change the limits then, or revoke it first",
+				r.ID, p.ID, p.ExpiresAt.UTC().Format(time.RFC3339))
+		}
 	}
 	if actor == nil {
 		return nil

@@ -277,6 +277,15 @@ func TestRotateCarriesLimits(t *testing.T) {
 	}
 	_, err = f.svc.Update(ctx, admin, manage.UpdateRequest{ID: k.ID, Credits: credits(1, nil)})
 	wantMessage(t, err, keygate.Conflict, "successor")
+	// While the key it replaced is in its grace, it meters its own calls
+	// by the limits it was rotated with, from the same counters: the
+	// successor's limits wait for the grace to end (or a revocation).
+	_, err = f.svc.Update(ctx, admin, manage.UpdateRequest{ID: next.ID, RateLimit: rate(10, "1m")})
+	wantMessage(t, err, keygate.Conflict, "shares its counters until its grace ends")
+	f.clock.Add(61 * time.Second)
+	if k2, err := f.svc.Update(ctx, admin, manage.UpdateRequest{ID: next.ID, RateLimit: rate(10, "1m")}); err != nil || k2.RateLimit.Limit != 10 {
+		t.Fatalf("after the grace: %+v, %v", k2, err)
+	}
 }
 
 func attrString(item map[string]types.AttributeValue, name string) string {

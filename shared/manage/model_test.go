@@ -544,9 +544,11 @@ func (m *model) updateStep(t *testing.T, i int) {
 		}
 		req.RateLimit = &manage.RateLimitRequest{Limit: limit, Window: "1m"}
 		next.RateLimit = &keygate.RateLimit{Limit: limit, Window: time.Minute}
-		switch a := m.keys[c.KeyID]; {
+		switch a, p := m.keys[c.KeyID], m.keys[k.RotatedFrom]; {
 		case k.RotatedTo != "":
 			limits = "limits of a rotated key"
+		case p != nil && p.StatusAt(m.now()) == keygate.Active:
+			limits = "its predecessor is in its grace, sharing the counters"
 		case c.Operator || a.Role == keygate.Admin:
 		case k.ParentLineage != lineage(a):
 			limits = "a viewer changes the limits of a key it did not create"
